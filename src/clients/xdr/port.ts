@@ -1,0 +1,64 @@
+import type { ModuleError, ModuleSighting, Observable, Verdict } from '../../domain/types.js';
+
+/**
+ * What Sightline needs from Cisco XDR. The hunt and the correlator depend on
+ * this interface only; `XdrHttpClient` implements it over undici.
+ */
+export interface DeliberateResult {
+  verdicts: Verdict[];
+  errors: ModuleError[];
+  /** Calls made (after batching), for the report and benchmarks. */
+  calls: number;
+}
+
+export interface ObserveResult {
+  sightings: ModuleSighting[];
+  errors: ModuleError[];
+  calls: number;
+}
+
+export interface CtiaEntity {
+  /** Long id: https://…/ctia/<type>/<type>-<uuid> */
+  id: string;
+  [k: string]: unknown;
+}
+
+export interface ResponseAction {
+  id: string;
+  title: string;
+  module: string;
+  moduleInstanceId: string;
+}
+
+export interface XdrPort {
+  /** Verdicts for any number of observables; batched and run with bounded concurrency. */
+  deliberate(observables: Observable[], signal?: AbortSignal): Promise<DeliberateResult>;
+  /** Sightings for any number of observables; batched and run with bounded concurrency. */
+  observe(observables: Observable[], signal?: AbortSignal): Promise<ObserveResult>;
+  /** IROH inspect: free text → observables. */
+  inspect(content: string): Promise<Observable[]>;
+
+  createCasebook(casebook: { title: string; description: string; observables: Observable[]; external_ids?: string[]; texts?: { type: string; text: string }[] }): Promise<CtiaEntity>;
+  findCasebookByExternalId(externalId: string): Promise<CtiaEntity | undefined>;
+
+  createSighting(sighting: Record<string, unknown>): Promise<CtiaEntity>;
+  createIncident(incident: Record<string, unknown>): Promise<CtiaEntity>;
+  patchIncident(shortId: string, patch: Record<string, unknown>): Promise<CtiaEntity>;
+  setIncidentStatus(shortId: string, status: string): Promise<CtiaEntity>;
+  getIncident(shortId: string): Promise<CtiaEntity | undefined>;
+  findIncidentsByExternalId(externalId: string): Promise<CtiaEntity[]>;
+  createRelationship(rel: { source_ref: string; target_ref: string; relationship_type: string; tlp?: string; source?: string; external_ids?: string[] }): Promise<CtiaEntity>;
+  findRelationshipsByExternalId?(externalId: string): Promise<CtiaEntity[]>;
+
+  listResponseActions(observables: Observable[]): Promise<ResponseAction[]>;
+  triggerResponseAction(action: ResponseAction, observable: Observable): Promise<{ status: string }>;
+
+  /** Total HTTP attempts made (benchmarks). */
+  readonly callCount: number;
+}
+
+/** `incident-<uuid>` from a long id `https://…/ctia/incident/incident-<uuid>`. */
+export function shortIdOf(longId: string): string {
+  const last = longId.split('/').pop() ?? longId;
+  return last;
+}

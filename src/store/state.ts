@@ -1,0 +1,69 @@
+/**
+ * The shape of Sightline's state file. Each section belongs to one part of the
+ * bot; the store itself only knows how to keep the whole object safe on disk.
+ */
+export interface TalosState {
+  /** Legacy S3 layout: the last `{urlId}` that served a roundup. Operators may set it back to re-run. */
+  cursorUrlId?: number;
+  /** ISO week key (e.g. "2021-07-23", the Friday) of the last roundup hunted to completion. */
+  lastHuntedWeek?: string;
+  /** A weekly hunt waiting for Talos to publish: survives restarts. */
+  pendingRetry?: PendingRetry;
+}
+
+export interface PendingRetry {
+  week: string;
+  attempt: number;
+  nextAttemptAt: string;
+  lastUri?: string;
+  lastError?: string;
+}
+
+export interface HuntRecord {
+  id: string;
+  trigger: 'schedule' | 'command' | 'cli' | 'missed';
+  requestedBy?: string;
+  week?: string;
+  uri?: string;
+  startedAt: string;
+  finishedAt?: string;
+  status: 'running' | 'finished' | 'failed' | 'not_published';
+  /** Threat names already completed, so a hunt killed mid-run resumes without repeating them. */
+  threatsDone: string[];
+  /** Casebook id per threat, so a resumed hunt never creates a second casebook. */
+  casebooks: Record<string, string>;
+  summary?: string;
+  error?: string;
+}
+
+export interface OutboxItem {
+  id: string;
+  /** Which channel delivers it: "webex", "email", "xdr". */
+  channel: string;
+  /** Key that orders deliveries within a channel (e.g. a room); FIFO per key. */
+  key: string;
+  payload: unknown;
+  createdAt: string;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError?: string;
+}
+
+export interface State {
+  version: 1;
+  talos: TalosState;
+  hunts: HuntRecord[];
+  /** Webex room title → room id, so rooms are looked up once. */
+  rooms: Record<string, string>;
+  outbox: OutboxItem[];
+  /** Sections owned by other parts of the bot (correlation, modules). Typed where they are used. */
+  correlation?: unknown;
+  modules?: unknown;
+}
+
+export function emptyState(): State {
+  return { version: 1, talos: {}, hunts: [], rooms: {}, outbox: [] };
+}
+
+/** Hunts kept in history; older ones are dropped so the file stays small. */
+export const MAX_HUNT_HISTORY = 100;

@@ -1,0 +1,16 @@
+import type { State } from './state.js';
+
+/**
+ * The one door to persisted state. Reads come from memory; `update` runs the
+ * mutator synchronously on the in-memory state (so decisions and changes happen
+ * atomically with respect to other callers) and resolves once the change is on disk.
+ */
+export interface Store {
+  get(): Readonly<State>;
+  update<T>(mutate: (state: State) => T): Promise<T>;
+  /** Resolves when everything changed so far is on disk. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** True when the last write succeeded (for /readyz). */
+  readonly writable: boolean;
+}
