@@ -1,0 +1,31 @@
+import type { IncidentView } from '../notify/notification.js';
+
+/**
+ * Services the chat commands drive. The hunt and correlation parts implement
+ * them; commands depend on nothing else.
+ */
+export interface HuntStatus {
+  running?: { id: string; label: string; startedAt: string; threatsDone: number; threatsTotal: number };
+  last?: { id: string; label: string; status: string; startedAt: string; finishedAt?: string; summary?: string };
+  nextRun?: string;
+  pendingRetry?: { week: string; attempt: number; maxAttempts: number; nextAttemptAt: string };
+  cursorUrlId?: number;
+}
+
+export interface HuntService {
+  /** Starts this week's hunt in the background; `alreadyRunning` when one is under way. */
+  runThisWeek(requestedBy: string): Promise<{ started: true; huntId: string } | { started: false; alreadyRunning: HuntStatus['running'] }>;
+  /** Starts a hunt of one roundup URI; throws UriRefusedError for hosts outside the allow-list. */
+  runUri(uri: string, requestedBy: string): Promise<{ started: true; huntId: string } | { started: false; alreadyRunning: HuntStatus['running'] }>;
+  status(): HuntStatus;
+}
+
+export type IncidentFilter = 'open' | 'closed' | 'all';
+
+export interface IncidentService {
+  list(filter: IncidentFilter, page: number, pageSize: number): { items: IncidentView[]; total: number };
+  /** Closes the open incident of a target (given as typed by the analyst). Throws NotFoundError if none is open. */
+  close(target: string, by: string, reason?: string): Promise<IncidentView>;
+  /** Sightings of one incident, newest first, for the "Show sightings" button. */
+  sightings(incidentId: string, limit: number): { observedAt: string; ioc: string; source: string }[];
+}
