@@ -9,6 +9,8 @@ export interface TalosState {
   lastHuntedWeek?: string;
   /** A weekly hunt waiting for Talos to publish: survives restarts. */
   pendingRetry?: PendingRetry;
+  /** When the weekly schedule was first armed: a scheduled time before it is not a "missed" run. */
+  scheduleArmedAt?: string;
 }
 
 export interface PendingRetry {
@@ -17,6 +19,7 @@ export interface PendingRetry {
   nextAttemptAt: string;
   lastUri?: string;
   lastError?: string;
+  dedupeKey?: string;
 }
 
 export interface HuntRecord {
@@ -34,6 +37,9 @@ export interface HuntRecord {
   casebooks: Record<string, string>;
   summary?: string;
   error?: string;
+  /** Outcomes of the threats done so far (targets trimmed), for the summary of a resumed hunt. */
+  outcomes?: unknown[];
+  dryRun?: boolean;
 }
 
 export interface OutboxItem {
@@ -47,6 +53,7 @@ export interface OutboxItem {
   attempts: number;
   nextAttemptAt: string;
   lastError?: string;
+  dedupeKey?: string;
 }
 
 export interface State {
@@ -56,6 +63,8 @@ export interface State {
   /** Webex room title → room id, so rooms are looked up once. */
   rooms: Record<string, string>;
   outbox: OutboxItem[];
+  /** Idempotency keys of notifications already queued, so a resumed hunt never posts a card twice. Bounded. */
+  outboxKeys?: string[];
   /** Sections owned by other parts of the bot (correlation, modules). Typed where they are used. */
   correlation?: unknown;
   modules?: unknown;

@@ -1,0 +1,117 @@
+import type { XdrPort } from '../../clients/xdr/port.js';
+import type { Logger } from '../../core/logger.js';
+import type { HuntRef, Notifier, ThreatOutcome } from '../../notify/notification.js';
+import type { Clock } from '../../core/clock.js';
+import type { Roundup } from '../types.js';
+import { draftCasebook } from './casebook.js';
+import { investigateThreat } from './investigate-threat.js';
+import type { CleanRule } from './verdicts.js';
+
+/**
+ * Where a hunt keeps its progress, so a hunt killed mid-run resumes: threats
+ * already done are skipped and casebooks already made are reused.
+ */
+export interface HuntProgress {
+  threatsDone(): string[];
+  casebookOf(threat: string): string | undefined;
+  markThreatDone(threat: string, outcome: ThreatOutcome): Promise<void>;
+  /** Outcomes of threats done in an earlier run of the same hunt, for the final summary. */
+  earlierOutcomes(): ThreatOutcome[];
+}
+
+export interface HuntDeps {
+  xdr: XdrPort;
+  notifier: Notifier;
+  progress: HuntProgress;
+  clock: Clock;
+  logger: Logger;
+  excludedModules: string[];
+  cleanRule: CleanRule;
+  casebookUrl: (longId: string) => string;
+  signal?: AbortSignal;
+}
+
+/**
+ * One hunt of one roundup, threat by threat, in the blog's order. A failure in
+ * one threat is reported in its outcome and the hunt goes on with the next.
+ */
+export async function runHunt(roundup: Roundup, hunt: HuntRef, deps: HuntDeps): Promise<ThreatOutcome[]> {
+  const started = deps.clock.now().getTime();
+  const callsBefore = deps.xdr.callCount;
+  const done = new Set(deps.progress.threatsDone());
+  const log = deps.logger.child({ hunt: hunt.id });
+  if (done.size === 0) {
+    await deps.notifier.notify({
+      kind: 'hunt_started',
+      hunt,
+      publicationDate: roundup.publicationDate,
+      threats: roundup.threats.map((t) => ({
+        name: t.name,
+        description: t.description,
+        observableCount: t.observables.length,
+        rejectedCount: t.rejected.length,
+      })),
+    });
+  } else {
+    log.info({ done: [...done] }, 'resuming hunt: skipping threats already done');
+  }
+
+  const outcomes: ThreatOutcome[] = [...deps.progress.earlierOutcomes()];
+  for (const threat of roundup.threats) {
+    if (done.has(threat.name)) continue;
+    deps.signal?.throwIfAborted();
+    let outcome: ThreatOutcome;
+    try {
+      const inv = await investigateThreat(threat, deps.xdr, {
+        excludedModules: deps.excludedModules,
+        cleanRule: deps.cleanRule,
+        signal: deps.signal,
+      });
+      outcome = { ...inv.outcome };
+      if (inv.targets.length > 0 && !hunt.dryRun) {
+        const id = deps.progress.casebookOf(threat.name) ?? (await ensureCasebook(deps.xdr, draftCasebook(threat, inv.suspicious, inv.targets, hunt.label)));
+        outcome.casebook = { id, url: deps.casebookUrl(id) };
+      }
+      await deps.notifier.notify(
+        inv.targets.length > 0 ? { kind: 'threat_targets', hunt, threat: outcome } : { kind: 'threat_no_targets', hunt, threat: outcome },
+      );
+    } catch (err) {
+      if (deps.signal?.aborted) throw err;
+      const message = (err as { userMessage?: string }).userMessage ?? (err as Error).message;
+      log.error({ err, threat: threat.name }, 'threat investigation failed');
+      outcome = {
+        name: threat.name,
+        description: threat.description,
+        observables: threat.observables.length,
+        clean: 0,
+        investigated: 0,
+        rejected: threat.rejected.length,
+        targets: [],
+        moduleErrors: [],
+        error: message,
+      };
+    }
+    outcomes.push(outcome);
+    await deps.progress.markThreatDone(threat.name, outcome);
+  }
+
+  await deps.notifier.notify({
+    kind: 'hunt_finished',
+    hunt,
+    threats: outcomes,
+    xdrCalls: deps.xdr.callCount - callsBefore,
+    durationMs: deps.clock.now().getTime() - started,
+  });
+  return outcomes;
+}
+
+/** Reuses a casebook made by an earlier, interrupted run of the same hunt (found by external id). */
+async function ensureCasebook(xdr: XdrPort, draft: ReturnType<typeof draftCasebook>): Promise<string> {
+  const externalId = draft.external_ids[0];
+  if (externalId) {
+    const existing = await xdr.findCasebookByExternalId(externalId);
+    if (existing) return existing.id;
+  }
+  const created = await xdr.createCasebook(draft);
+  return created.id;
+}

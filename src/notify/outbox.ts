@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { OutboxItem } from '../store/state.js';
+import type { Store } from '../store/store.js';
+import type { Channel, Notification, Notifier } from './notification.js';
+
+const MAX_KEYS = 2000;
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/**
+ * Durable notifications. `notify` first writes one outbox item per interested
+ * channel to the store, then a worker delivers them: per channel in order
+ * (head-of-line), retried with backoff until the channel recovers, across
+ * restarts. A Webex outage during a hunt therefore loses no card.
+ *
+ * Delivery is at-least-once: a crash between a successful post and the removal
+ * of the item re-sends that one item on restart. Idempotency keys stop the same
+ * notification from being queued twice (e.g. by a resumed hunt).
+ */
+export class Outbox implements Notifier {
+  private readonly channels = new Map<string, Channel>();
+  private readonly running = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    channels: Channel[],
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    for (const c of channels) this.channels.set(c.name, c);
+  }
+
+  async notify(n: Notification, dedupeKey?: string): Promise<void> {
+    const key = dedupeKey ?? defaultKey(n);
+    const now = this.clock.now().toISOString();
+    const targets = [...this.channels.values()].filter((c) => c.accepts(n));
+    const queued = await this.store.update((s) => {
+      s.outboxKeys ??= [];
+      if (key && s.outboxKeys.includes(key)) return false;
+      if (key) {
+        s.outboxKeys.push(key);
+        if (s.outboxKeys.length > MAX_KEYS) s.outboxKeys.splice(0, s.outboxKeys.length - MAX_KEYS);
+      }
+      for (const c of targets) {
+        s.outbox.push({ id: randomUUID(), channel: c.name, key: c.name, payload: n, createdAt: now, attempts: 0, nextAttemptAt: now, dedupeKey: key });
+      }
+      return true;
+    });
+    if (queued) this.kick();
+  }
+
+  /** Starts delivering what is queued (also what an earlier process left behind). */
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  pending(channel?: string): number {
+    return this.store.get().outbox.filter((i) => !channel || i.channel === channel).length;
+  }
+
+  /** Resolves when nothing is queued or every queued item is waiting for a retry. */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+  }
+
+  kick(): void {
+    if (this.stopped) return;
+    for (const name of this.channels.keys()) {
+      if (this.running.has(name)) continue;
+      const run = this.deliverChannel(name).finally(() => {
+        this.running.delete(name);
+        this.scheduleNext();
+      });
+      this.running.set(name, run);
+    }
+  }
+
+  private async deliverChannel(name: string): Promise<void> {
+    const channel = this.channels.get(name)!;
+    while (!this.stopped) {
+      const head = this.store.get().outbox.find((i) => i.channel === name);
+      if (!head) return;
+      if (Date.parse(head.nextAttemptAt) > this.clock.now().getTime()) return;
+      try {
+        await channel.deliver(head.payload as Notification);
+        await this.store.update((s) => {
+          s.outbox = s.outbox.filter((i) => i.id !== head.id);
+        });
+      } catch (err) {
+        const attempts = head.attempts + 1;
+        const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts - 1, 10));
+        this.logger.warn({ err, channel: name, attempts, kind: (head.payload as Notification).kind }, 'notification not delivered; will retry');
+        await this.store.update((s) => {
+          const item = s.outbox.find((i) => i.id === head.id);
+          if (item) {
+            item.attempts = attempts;
+            item.nextAttemptAt = new Date(this.clock.now().getTime() + delay).toISOString();
+            item.lastError = (err as { userMessage?: string }).userMessage ?? (err as Error).message;
+          }
+        });
+        return;
+      }
+    }
+  }
+
+  private scheduleNext(): void {
+    if (this.stopped || this.running.size > 0) return;
+    const items: OutboxItem[] = this.store.get().outbox;
+    if (items.length === 0) return;
+    const next = Math.min(...items.map((i) => Date.parse(i.nextAttemptAt)));
+    const wait = Math.max(0, next - this.clock.now().getTime());
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.kick(), Math.min(wait, MAX_BACKOFF_MS));
+    this.timer.unref();
+  }
+}
+
+/** Hunt notifications are keyed by hunt, kind and threat; others are not deduplicated. */
+function defaultKey(n: Notification): string | undefined {
+  switch (n.kind) {
+    case 'hunt_started':
+    case 'hunt_finished':
+      return `${n.hunt.id}|${n.kind}`;
+    case 'threat_targets':
+    case 'threat_no_targets':
+      return `${n.hunt.id}|${n.kind}|${n.threat.name}`;
+    case 'not_published':
+      return `not_published|${n.week}`;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,80 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { Channel, Notification } from '../../src/notify/notification.js';
+import { Outbox } from '../../src/notify/outbox.js';
+import { LowdbStore } from '../../src/store/lowdb-store.js';
+
+class FlakyChannel implements Channel {
+  readonly delivered: Notification[] = [];
+  failing = false;
+  constructor(readonly name: string) {}
+  accepts(): boolean {
+    return true;
+  }
+  async deliver(n: Notification): Promise<void> {
+    if (this.failing) throw new Error(`${this.name} is down`);
+    this.delivered.push(n);
+  }
+}
+
+const notice = (week: string): Notification => ({ kind: 'not_published', week, uri: `https://example/${week}`, attempts: 25 });
+
+async function openStore(path?: string) {
+  return LowdbStore.open(path ?? join(await mkdtemp(join(tmpdir(), 'outbox-')), 'state.json'));
+}
+
+describe('Outbox', () => {
+  it('delivers to every channel in order', async () => {
+    const store = await openStore();
+    const webex = new FlakyChannel('webex');
+    const email = new FlakyChannel('email');
+    const outbox = new Outbox(store, [webex, email], systemClock, silentLogger);
+    outbox.start();
+    for (const w of ['2021-07-02', '2021-07-09', '2021-07-16']) await outbox.notify(notice(w));
+    await outbox.drain();
+    expect(webex.delivered.map((n) => (n as { week: string }).week)).toEqual(['2021-07-02', '2021-07-09', '2021-07-16']);
+    expect(email.delivered).toHaveLength(3);
+    expect(outbox.pending()).toBe(0);
+  });
+
+  it('keeps what a channel could not deliver, across a restart, and sends it once it recovers', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'outbox-')), 'state.json');
+    const store = await openStore(path);
+    const webex = new FlakyChannel('webex');
+    webex.failing = true;
+    const first = new Outbox(store, [webex], systemClock, silentLogger);
+    first.start();
+    await first.notify(notice('2021-07-02'));
+    await first.notify(notice('2021-07-09'));
+    await first.drain();
+    await first.stop();
+    expect(webex.delivered).toHaveLength(0);
+    expect(first.pending('webex')).toBe(2);
+
+    // A new process over the same state file; the channel is back.
+    const restarted = await openStore(path);
+    const webexBack = new FlakyChannel('webex');
+    const second = new Outbox(restarted, [webexBack], systemClock, silentLogger);
+    await restarted.update((s) => s.outbox.forEach((i) => (i.nextAttemptAt = new Date(0).toISOString())));
+    second.start();
+    await second.drain();
+    expect(webexBack.delivered.map((n) => (n as { week: string }).week)).toEqual(['2021-07-02', '2021-07-09']);
+    expect(second.pending()).toBe(0);
+  });
+
+  it('does not queue the same hunt notification twice (a resumed hunt)', async () => {
+    const store = await openStore();
+    const webex = new FlakyChannel('webex');
+    const outbox = new Outbox(store, [webex], systemClock, silentLogger);
+    outbox.start();
+    const n: Notification = { kind: 'hunt_started', hunt: { id: 'hunt-1', label: '2021-07-23', uri: 'u' }, threats: [] };
+    await outbox.notify(n);
+    await outbox.notify(n);
+    await outbox.drain();
+    expect(webex.delivered).toHaveLength(1);
+  });
+});
