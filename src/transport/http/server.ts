@@ -1,0 +1,64 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import type { Logger } from '../../core/logger.js';
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  rateLimitPerMinute: number;
+  logger: Logger;
+  /** Mounted in order; each router brings its own body parser and size limit. */
+  routers: Router[];
+}
+
+export interface RunningHttpServer {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * The bot's one HTTP server: health, the Webex webhook and the sightings
+ * webhook. Every endpoint is rate limited per client address; unknown paths
+ * get a JSON 404 with a sentence, never an HTML page.
+ */
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: opts.rateLimitPerMinute,
+      standardHeaders: 'draft-7',
+      legacyHeaders: false,
+      message: { error: 'rate_limited', message: 'Too many requests from this address; slow down and retry after the time in Retry-After.' },
+    }),
+  );
+  for (const r of opts.routers) app.use(r);
+  app.use((req, res) => {
+    res.status(404).json({ error: 'not_found', message: `Nothing at ${req.method} ${req.path}; see the README for Sightline's endpoints.` });
+  });
+  const server = createServer(app);
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  opts.logger.info({ url }, 'HTTP server listening');
+  return {
+    url,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // In-flight requests get a moment to finish; then the rest are cut so shutdown stays bounded.
+        setTimeout(() => server.closeAllConnections(), 3000).unref();
+      }),
+  };
+}
