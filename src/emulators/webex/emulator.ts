@@ -1,0 +1,221 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import { createCatalogRouter } from './catalog.js';
+import { WebhookDispatcher } from './delivery.js';
+import { FaultBook, type FaultSpec, type RateLimitOptions } from './faults.js';
+import { sendWebexError, WebexHttpError } from './http-error.js';
+import type { EmuAction, EmuMessage, EmuPerson, EmuRoom, EmuWebhook } from './model.js';
+import { createRestRouter } from './rest-router.js';
+import { createTestRouter } from './test-router.js';
+import { WebexWorld, type PersonSeed } from './world.js';
+
+export interface WebexEmulatorOptions {
+  /** The bearer token the bot uses. Not of the `a_b_c` shape, so the SDK skips u2c (webex.md §2.1). */
+  botToken?: string;
+  bot?: PersonSeed;
+  analysts?: PersonSeed[];
+  port?: number;
+  rateLimit?: RateLimitOptions;
+  logger?: Logger;
+}
+
+export const DEFAULT_ANALYSTS: PersonSeed[] = [
+  { email: 'alice@example.com', displayName: 'Alice Analyst' },
+  { email: 'bob@example.com', displayName: 'Bob Responder' },
+  { email: 'mallory@evil.example', displayName: 'Mallory Outsider' },
+];
+
+/**
+ * A faithful local Webex: REST under /v1, the u2c catalog, signed webhook delivery
+ * and a test API under /_emulator (documented in test-router.ts). The programmatic
+ * methods below are what the test API calls.
+ */
+export class WebexEmulator {
+  readonly botToken: string;
+  private readonly world: WebexWorld;
+  private readonly faults: FaultBook;
+  private readonly dispatcher: WebhookDispatcher;
+  private readonly tokens = new Map<string, string>();
+  private readonly counters = { tooManyRequests: 0, requests: 0, messagesPosted: {} as Record<string, number> };
+  private server: Server | undefined;
+  private readonly port: number;
+  /** Every REST request seen, for tests that check what a client called. */
+  readonly requestLog: { method: string; path: string }[] = [];
+
+  constructor(opts: WebexEmulatorOptions = {}) {
+    this.botToken = opts.botToken ?? 'sightline-emulator-bot-token';
+    this.world = new WebexWorld(opts.bot ?? { email: 'sightline@webex.bot', displayName: 'Sightline' }, opts.analysts ?? DEFAULT_ANALYSTS);
+    this.tokens.set(this.botToken, this.world.bot.id);
+    this.faults = new FaultBook(opts.rateLimit);
+    this.dispatcher = new WebhookDispatcher(this.world, opts.logger ?? silentLogger);
+    this.port = opts.port ?? 0;
+  }
+
+  get events() {
+    return this.world.events;
+  }
+
+  get bot(): EmuPerson {
+    return this.world.bot;
+  }
+
+  async start(): Promise<{ url: string }> {
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(this.faultGate());
+    app.use('/v1', createRestRouter({
+      world: this.world,
+      faults: this.faults,
+      tokens: this.tokens,
+      onTooManyRequests: () => this.counters.tooManyRequests++,
+      onBotPost: (roomId) => (this.counters.messagesPosted[roomId] = (this.counters.messagesPosted[roomId] ?? 0) + 1),
+    }));
+    app.use('/u2c/api/v1', createCatalogRouter(this.tokens));
+    app.use('/_emulator', createTestRouter(this));
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.server = server;
+    return { url: this.url };
+  }
+
+  get url(): string {
+    if (!this.server) throw new Error('The Webex emulator is not started.');
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** The REST base to give WebexHttpApi / HYDRA_SERVICE_URL. */
+  get apiBase(): string {
+    return `${this.url}/v1`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await this.dispatcher.idle();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  people(): EmuPerson[] {
+    return this.world.allPeople();
+  }
+
+  rooms(): (EmuRoom & { members: string[] })[] {
+    return [...this.world.rooms.values()].map((room) => ({ ...room, members: this.world.memberships.filter((m) => m.roomId === room.id).map((m) => m.personEmail) }));
+  }
+
+  messages(roomId: string): EmuMessage[] {
+    this.world.room(roomId);
+    return this.world.messages.filter((m) => m.roomId === roomId);
+  }
+
+  webhooks(): EmuWebhook[] {
+    return [...this.world.webhooks.values()];
+  }
+
+  /** An analyst creates a group room with the bot in it. */
+  createRoomAsPerson(title: string, memberEmails: string[]): EmuRoom {
+    const [creator, ...others] = memberEmails.map((e) => this.world.personOrInvite(e));
+    if (!creator) throw new WebexHttpError(400, 'A room needs at least one member.');
+    const room = this.world.createRoom(title, creator);
+    for (const p of [...others, this.world.bot]) if (!this.world.isMember(room.id, p.id)) this.world.addMembership(room.id, p, creator);
+    return room;
+  }
+
+  /** An analyst types in a room; with `mentionBot` the text starts with the bot's name, as Webex renders a mention. */
+  postAsPerson(personEmail: string, roomId: string, text: string, opts: { mentionBot?: boolean; parentId?: string } = {}): EmuMessage {
+    const person = this.world.personOrInvite(personEmail);
+    this.world.room(roomId);
+    if (!this.world.isMember(roomId, person.id)) this.world.addMembership(roomId, person, person);
+    const bot = this.world.bot;
+    if (!opts.mentionBot) return this.world.postMessage(person, roomId, { text, parentId: opts.parentId });
+    return this.world.postMessage(person, roomId, {
+      text: `${bot.displayName} ${text}`,
+      html: `<p><spark-mention data-object-type="person" data-object-id="${bot.id}">${bot.displayName}</spark-mention> ${escapeHtml(text)}</p>`,
+      mentionedPeople: [bot.id],
+      parentId: opts.parentId,
+    });
+  }
+
+  /** An analyst messages the bot 1:1 (no mention needed there). */
+  postDirect(personEmail: string, text: string): EmuMessage {
+    const person = this.world.personOrInvite(personEmail);
+    return this.world.postMessage(person, this.world.directRoom(person).id, { text });
+  }
+
+  clickCard(personEmail: string, messageId: string, inputs: Record<string, unknown>): EmuAction {
+    return this.world.submitAction(this.world.personOrInvite(personEmail), messageId, inputs);
+  }
+
+  injectFault(fault: FaultSpec): void {
+    this.faults.inject(fault);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  stats() {
+    return { ...this.counters, messagesPosted: { ...this.counters.messagesPosted }, webhooks: { ...this.dispatcher.stats } };
+  }
+
+  /** Resolves when every webhook delivery started so far has been answered. */
+  deliveriesIdle(): Promise<void> {
+    return this.dispatcher.idle();
+  }
+
+  /** Resolves with the first message (existing or future) that matches; rejects after `timeoutMs`. */
+  waitForMessage(predicate: (m: EmuMessage) => boolean, timeoutMs = 5_000): Promise<EmuMessage> {
+    const pick = (e: unknown) => {
+      const { message } = e as { message: EmuMessage };
+      return predicate(message) ? message : undefined;
+    };
+    return this.waitFor('message', pick, this.world.messages.find(predicate), timeoutMs);
+  }
+
+  /** Resolves with the first webhook (existing or future) that matches. */
+  waitForWebhook(predicate: (w: EmuWebhook) => boolean, timeoutMs = 5_000): Promise<EmuWebhook> {
+    const pick = (e: unknown) => {
+      const { webhook } = e as { webhook: EmuWebhook };
+      return predicate(webhook) ? webhook : undefined;
+    };
+    return this.waitFor('webhook', pick, this.webhooks().find(predicate), timeoutMs);
+  }
+
+  private waitFor<T>(event: 'message' | 'webhook', pick: (payload: unknown) => T | undefined, existing: T | undefined, timeoutMs: number): Promise<T> {
+    if (existing !== undefined) return Promise.resolve(existing);
+    return new Promise<T>((resolve, reject) => {
+      const listener = (e: unknown) => {
+        const found = pick(e);
+        if (found === undefined) return;
+        clearTimeout(timer);
+        this.world.events.off(event, listener as never);
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        this.world.events.off(event, listener as never);
+        reject(new Error(`No matching ${event} within ${timeoutMs} ms.`));
+      }, timeoutMs);
+      this.world.events.on(event, listener as never);
+    });
+  }
+
+  private faultGate() {
+    return (req: Request, res: Response, next: NextFunction): void => {
+      if (req.path.startsWith('/_emulator')) return next();
+      this.counters.requests++;
+      this.requestLog.push({ method: req.method, path: req.path });
+      const fault = this.faults.take(req.method, req.path);
+      if (!fault) return next();
+      if (fault.status === 429) this.counters.tooManyRequests++;
+      sendWebexError(res, fault.status, fault.status === 429 ? 'Too many requests have been sent; try again later.' : `Injected fault ${fault.status}.`, fault.retryAfterSeconds);
+    };
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

@@ -1,0 +1,134 @@
+import type { RequestHandler } from 'express';
+import express from 'express';
+import { z } from 'zod';
+import type { BotEvent, BotEventHandler } from '../../bot/events.js';
+import type { Logger } from '../../core/logger.js';
+import { stripMention } from './mention.js';
+import type Framework from 'webex-node-bot-framework';
+import type { FrameworkBot, FrameworkTrigger } from 'webex-node-bot-framework';
+
+/**
+ * webex-node-bot-framework used as an EVENT PUMP only (webex.md §2.5 "Production B"):
+ * it receives events over its websocket (no public URL needed) and we turn them into
+ * `BotEvent`s. Everything we send goes through our own WebexApi, never the SDK.
+ *
+ * Defences against the framework's known defects (webex.md §1.3, §2.4):
+ * - `maxStartupSpaces: 0`: no O(spaces) start-up crawl; rooms are discovered just in time;
+ * - `removeDeviceRegistrationsOnStart` is never passed (mis-wired: it would delete all devices);
+ * - a process-level `unhandledRejection` handler, because one 5xx on the SDK's batched
+ *   people lookup otherwise kills the process. It logs and keeps the process alive;
+ *   it is removed again by `stop()`.
+ * - the framework is loaded with a dynamic `import()` inside `start()`, because the SDK
+ *   reads HYDRA_SERVICE_URL / U2C_SERVICE_URL once, when it is first loaded.
+ *
+ * Webhook mode (`webhook` option) exists for the offline adapter test (§2.2); production
+ * webhooks use our own route (webhook-route.ts), which verifies raw-byte signatures.
+ */
+export interface FrameworkPumpOptions {
+  token: string;
+  handler: BotEventHandler;
+  logger: Logger;
+  webhook?: { url: string; secret: string };
+}
+
+const messageSchema = z.object({
+  id: z.string(),
+  roomId: z.string(),
+  roomType: z.enum(['group', 'direct']).optional(),
+  personId: z.string(),
+  personEmail: z.string(),
+  text: z.string().optional(),
+  parentId: z.string().optional(),
+});
+
+const actionSchema = z.object({
+  id: z.string(),
+  messageId: z.string(),
+  roomId: z.string(),
+  personId: z.string(),
+  inputs: z.record(z.string(), z.unknown()).default({}),
+});
+
+export class FrameworkPump {
+  private framework: Framework | undefined;
+  private webhookFn: ((req: unknown, res?: unknown) => PromiseLike<unknown>) | undefined;
+  private readonly logger: Logger;
+  private readonly onUnhandledRejection = (reason: unknown) => {
+    this.logger.error({ err: reason }, 'unhandled promise rejection inside the Webex SDK; ignored so the bot stays up');
+  };
+
+  constructor(private readonly opts: FrameworkPumpOptions) {
+    this.logger = opts.logger.child({ component: 'webex-framework' });
+  }
+
+  async start(): Promise<void> {
+    if (this.framework) return;
+    process.on('unhandledRejection', this.onUnhandledRejection);
+    const { default: FrameworkClass } = await import('webex-node-bot-framework');
+    const framework = new FrameworkClass({
+      token: this.opts.token,
+      maxStartupSpaces: 0,
+      messageFormat: 'markdown',
+      ...(this.opts.webhook ? { webhookUrl: this.opts.webhook.url, webhookSecret: this.opts.webhook.secret, removeWebhooksOnStart: false } : {}),
+    });
+    framework.on('message', (bot, trigger) => this.pump(() => this.messageEvent(framework, bot, trigger)));
+    framework.on('attachmentAction', (_bot, trigger) => this.pump(() => this.actionEvent(trigger)));
+    if (this.opts.webhook) this.webhookFn = (await import('webex-node-bot-framework/webhook.js')).default(framework);
+    this.framework = framework;
+    await framework.start();
+    this.logger.info({ mode: this.opts.webhook ? 'webhook' : 'websocket', bot: framework.email }, 'Webex event pump started');
+  }
+
+  async stop(): Promise<void> {
+    const framework = this.framework;
+    this.framework = undefined;
+    this.webhookFn = undefined;
+    try {
+      if (framework) await framework.stop();
+    } finally {
+      process.off('unhandledRejection', this.onUnhandledRejection);
+    }
+  }
+
+  /** The express handler for webhook mode (JSON body, as the framework expects). */
+  webhookHandler(): RequestHandler[] {
+    return [
+      express.json({ limit: '64kb' }),
+      (req, res) => {
+        if (!this.webhookFn) return void res.status(503).json({ error: 'the Webex event pump is not running' });
+        void Promise.resolve(this.webhookFn(req, res)).catch((err: unknown) => this.logger.error({ err }, 'framework webhook failed'));
+      },
+    ];
+  }
+
+  private pump(build: () => BotEvent | undefined): void {
+    let event: BotEvent | undefined;
+    try {
+      event = build();
+    } catch (err) {
+      this.logger.warn({ err }, 'Webex event had an unexpected shape; ignored');
+      return;
+    }
+    if (event) void this.opts.handler.handle(event).catch((err: unknown) => this.logger.error({ err, kind: event.kind }, 'event handler failed'));
+  }
+
+  private messageEvent(framework: Framework, bot: FrameworkBot, trigger: FrameworkTrigger): BotEvent | undefined {
+    const m = messageSchema.parse(trigger.message);
+    if (m.personId === framework.person.id) return undefined;
+    return {
+      kind: 'message',
+      messageId: m.id,
+      roomId: m.roomId,
+      roomType: m.roomType ?? bot.room.type ?? 'group',
+      personId: m.personId,
+      personEmail: m.personEmail,
+      text: stripMention(m.text ?? '', framework.person.displayName),
+      ...(m.parentId ? { parentId: m.parentId } : {}),
+    };
+  }
+
+  private actionEvent(trigger: FrameworkTrigger): BotEvent {
+    const a = actionSchema.parse(trigger.attachmentAction);
+    return { kind: 'card_action', actionId: a.id, messageId: a.messageId, roomId: a.roomId, personId: a.personId, personEmail: trigger.person?.emails[0] ?? '', inputs: a.inputs };
+  }
+}
