@@ -1,0 +1,67 @@
+import type { TargetFinding } from '../../domain/types.js';
+import type { HuntRef } from '../notification.js';
+import { adaptiveCard, code, factSet, heading, md, mdLink, openUrl, safeUrl, subheading, textBlock, type CardAction } from './elements.js';
+import { andMore, cutList, fitMessage, type WebexMessageContent } from './limits.js';
+
+export interface TargetFoundInput {
+  hunt: HuntRef;
+  threat: { name: string; description?: string };
+  target: TargetFinding;
+  casebook?: { id: string; url: string };
+}
+
+/** One card per target per threat: who the machine is, which modules saw it, which IOCs, when, and where to look. */
+export function renderTargetFound(input: TargetFoundInput): WebexMessageContent {
+  return fitMessage((budget) => build(input, budget));
+}
+
+export function targetLabel(target: TargetFinding): string {
+  const first = target.identifiers[0];
+  return first ? first.value : target.key;
+}
+
+function build({ hunt, threat, target, casebook }: TargetFoundInput, budget: number): WebexMessageContent {
+  const ids = cutList(target.identifiers, Math.max(budget, 3));
+  const obs = cutList(target.observables, budget);
+  const sources = target.sourceUris.map(safeUrl).filter((u): u is string => u !== undefined);
+  const casebookMd = mdLink('open the casebook', casebook?.url);
+  const modules = target.modules.join(', ');
+
+  const lines = [
+    `**Target found in your environment for threat ${md(threat.name)}** (${md(hunt.label)})`,
+    '',
+    `- Target: ${ids.shown.map((o) => `${md(o.type)} ${code(o.value)}`).join(' · ') || code(target.key)}${ids.more > 0 ? ` (${andMore(ids.more)})` : ''}`,
+    `- Seen by: **${md(modules || 'unknown module')}**`,
+  ];
+  if (target.firstSeen) lines.push(`- First seen: ${md(target.firstSeen)}`);
+  if (target.lastSeen) lines.push(`- Last seen: ${md(target.lastSeen)}`);
+  lines.push(`- Observables sighted on it (${target.observables.length}):`);
+  for (const o of obs.shown) lines.push(`  - ${md(o.type)} ${code(o.value)}`);
+  if (obs.more > 0) lines.push(`  - ${andMore(obs.more, casebookMd)}`);
+  if (casebookMd) lines.push('', `Casebook: ${casebookMd}`);
+  const firstSource = mdLink('sighting source', sources[0]);
+  if (firstSource) lines.push(`Source: ${firstSource}`);
+
+  const obsLines = obs.shown.map((o) => `- ${o.type}: ${o.value}`);
+  if (obs.more > 0) obsLines.push(`- ${andMore(obs.more)}${casebook ? ' (all of them are in the casebook)' : ''}`);
+
+  const body = [
+    heading(`Target found: ${targetLabel(target)}`, { color: 'Attention' }),
+    textBlock(`Threat **${threat.name}** (${hunt.label})`),
+    factSet([
+      ...ids.shown.map((o): [string, string] => [o.type, o.value]),
+      ...(ids.more > 0 ? [['More identifiers', andMore(ids.more)] as [string, string]] : []),
+      ['Target type', target.type],
+      ['Seen by', modules],
+      ['First seen', target.firstSeen],
+      ['Last seen', target.lastSeen],
+    ]),
+    subheading(`Observables sighted on it (${target.observables.length})`),
+    textBlock(obsLines.join('\n')),
+  ];
+  const actions: CardAction[] = [];
+  const casebookUrl = safeUrl(casebook?.url);
+  if (casebookUrl) actions.push(openUrl('Open casebook', casebookUrl));
+  sources.slice(0, 3).forEach((url, i) => actions.push(openUrl(sources.length > 1 ? `Sighting source ${i + 1}` : 'Sighting source', url)));
+  return { markdown: lines.join('\n'), card: adaptiveCard(body, actions) };
+}
