@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import type { Config } from '../../config/load.js';
+import { shortIdOf, type ResponseAction, type XdrPort } from '../../clients/xdr/port.js';
+import type { IncidentView, Notification, Notifier } from '../../notify/notification.js';
+import type { Store } from '../../store/store.js';
+import type { Observable } from '../types.js';
+import { applySighting, type ApplyResult } from './correlator.js';
+import { toIncidentView } from './describe.js';
+import { parseLadder, type Rung } from './ladder.js';
+import { isClosedStatus } from './status.js';
+import { MAX_CLOSED_INCIDENTS, correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting } from './types.js';
+import { XdrMirror, enqueueForSighting, enqueueStatus, type SyncReport } from './xdr-sync.js';
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** Runs the `respond` action in place of the default XDR list-and-trigger; returns a line for the audit record. */
+export type Responder = (incident: IncidentView, observable: Observable, wanted: string[]) => Promise<string>;
+
+export interface CorrelationEngineDeps {
+  store: Store;
+  xdr: XdrPort;
+  notifier: Notifier;
+  clock: Clock;
+  logger: Logger;
+  config: Config['correlation'];
+  /** XDR_INCIDENT_URL_TEMPLATE, e.g. `https://…/incidents?q=id:{shortId}#summary`. */
+  incidentUrlTemplate?: string;
+  webhookPoster?: (url: string, body: unknown) => Promise<void>;
+  responder?: Responder;
+  timers?: Timers;
+  /** New local incident ids (tests pass a deterministic one). */
+  newId?: () => string;
+}
+
+interface PendingUpdate {
+  newSightings: number;
+  crossed: string[];
+  timer?: unknown;
+}
+
+/**
+ * The correlator's orchestration: applies sightings to the state (durably, with
+ * the applied sequence number, so a replay after a crash counts each exactly
+ * once), then runs the side effects — XDR mirroring, notifications, ladder
+ * actions. All I/O goes through the injected ports.
+ */
+export class CorrelationEngine {
+  readonly rungs: readonly Rung[];
+  private readonly mirror: XdrMirror;
+  private readonly timers: Timers;
+  private readonly coalesced = new Map<string, PendingUpdate>();
+  private readonly newId: () => string;
+
+  constructor(private readonly deps: CorrelationEngineDeps) {
+    this.rungs = parseLadder(deps.config.ladder, { webhookUrl: deps.config.webhookUrl });
+    this.mirror = new XdrMirror({ store: deps.store, xdr: deps.xdr, clock: deps.clock, logger: deps.logger });
+    this.timers = deps.timers ?? realTimers;
+    this.newId = deps.newId ?? (() => `inc-${randomUUID().slice(0, 8)}`);
+  }
+
+  lastAppliedSeq(): number {
+    return readCorrelation(this.deps.store.get()).lastAppliedSeq;
+  }
+
+  /**
+   * Applies the items (in seq order; anything at or below lastAppliedSeq is a replay
+   * and ignored), then runs their side effects. Callers must hand items over in the
+   * order of their sequence numbers, as the intake journal does.
+   */
+  async ingest(items: SequencedSighting[]): Promise<void> {
+    const sorted = [...items].sort((a, b) => a.seq - b.seq);
+    const now = this.deps.clock.now();
+    const opts = { rungs: this.rungs, rejectedIsClosed: this.deps.config.rejectedIsClosed, dryRun: this.deps.config.dryRun, newId: this.newId };
+    const applied = await this.deps.store.update((state) => {
+      const cs = correlationOf(state);
+      const out: ApplyResult[] = [];
+      for (const item of sorted) {
+        if (item.seq <= cs.lastAppliedSeq) continue;
+        const result = applySighting(cs, item, now, opts);
+        enqueueForSighting(cs, result, item);
+        out.push(result);
+      }
+      pruneClosed(cs);
+      return out;
+    });
+    if (applied.length === 0) return;
+    await this.afterApply(applied);
+  }
+
+  private async afterApply(applied: ApplyResult[]): Promise<void> {
+    const opened = new Set(applied.filter((r) => r.created).map((r) => r.incident.id));
+    // XDR first, so the opened card can already carry the incident link when XDR is up.
+    await this.syncPending();
+    for (const id of opened) {
+      const inc = this.incident(id);
+      if (inc) await this.send({ kind: 'incident_opened', incident: this.view(inc) });
+    }
+    for (const r of applied) {
+      if (!opened.has(r.incident.id)) this.bufferUpdate(r.incident.id, r.rung?.label);
+      if (r.rung) await this.fireRung(r.incident.id, r.rung);
+    }
+    if (this.deps.config.coalesceMs === 0) await this.flushCoalesced();
+  }
+
+  /** Pushes queued XDR changes; the composition root also calls it on a timer. */
+  syncPending(): Promise<SyncReport> {
+    return this.mirror.syncPending().catch((err: unknown) => {
+      this.deps.logger.error({ err }, 'XDR sync pass failed; it will run again');
+      return { done: 0, failed: 1, pending: -1 };
+    });
+  }
+
+  /** Respects closes made in the XDR console: open incidents XDR says are closed are closed here too. */
+  async syncStatuses(): Promise<{ checked: number; closed: number }> {
+    const open = Object.values(readCorrelation(this.deps.store.get()).incidents).filter((i) => i.xdrId && !this.isClosed(i.status));
+    let closed = 0;
+    for (const inc of open) {
+      let remote;
+      try {
+        remote = await this.deps.xdr.getIncident(shortIdOf(inc.xdrId!));
+      } catch (err) {
+        this.deps.logger.warn({ err, incident: inc.id }, 'could not read the incident status from XDR; will try again');
+        break;
+      }
+      const status = typeof remote?.status === 'string' ? remote.status : undefined;
+      if (!status || status === inc.status) continue;
+      if (this.isClosed(status)) {
+        await this.closeIncident(inc.id, 'XDR', undefined, { status, mirror: false });
+        closed++;
+      } else {
+        await this.deps.store.update((s) => {
+          const i = correlationOf(s).incidents[inc.id];
+          if (i && !this.isClosed(i.status)) i.status = status;
+        });
+      }
+    }
+    return { checked: open.length, closed };
+  }
+
+  /**
+   * Closes one incident locally; with `mirror` (the default) the close is queued for
+   * XDR too. Returns undefined when it is not open (any more).
+   */
+  async closeIncident(id: string, by: string, reason?: string, opts: { status?: string; mirror?: boolean } = {}): Promise<IncidentView | undefined> {
+    const status = opts.status ?? 'Closed';
+    const now = this.deps.clock.now().toISOString();
+    const closed = await this.deps.store.update((s) => {
+      const cs = correlationOf(s);
+      const inc = cs.incidents[id];
+      if (!inc || this.isClosed(inc.status)) return undefined;
+      inc.status = status;
+      inc.closedAt = now;
+      inc.closedBy = by;
+      if (reason) inc.closeReason = reason;
+      if (cs.openByTarget[inc.targetKey] === id) delete cs.openByTarget[inc.targetKey];
+      if (opts.mirror !== false) enqueueStatus(cs, inc, status);
+      return inc;
+    });
+    if (!closed) return undefined;
+    await this.flushIncident(id);
+    const view = this.view(closed);
+    await this.send({ kind: 'incident_closed', incident: view, by, ...(reason ? { reason } : {}) });
+    if (opts.mirror !== false) await this.syncPending();
+    return this.view(this.incident(id) ?? closed);
+  }
+
+  /** The Webex channel calls this with the message id of the incident_opened card, for threaded updates. */
+  async recordCardMessage(incidentId: string, messageId: string): Promise<void> {
+    await this.deps.store.update((s) => {
+      const inc = correlationOf(s).incidents[incidentId];
+      if (inc) inc.cardMessageId = messageId;
+    });
+  }
+
+  /** Sends every coalesced update now (tests, shutdown). */
+  async flushCoalesced(): Promise<void> {
+    for (const id of [...this.coalesced.keys()]) await this.flushIncident(id);
+  }
+
+  /** Sends what is pending, stops the timers and waits for a running XDR sync; call on shutdown, before closing the store. */
+  async stop(): Promise<void> {
+    await this.flushCoalesced();
+    await this.mirror.idle();
+  }
+
+  view(inc: Incident): IncidentView {
+    return toIncidentView(inc, this.deps.incidentUrlTemplate);
+  }
+
+  incident(id: string): Incident | undefined {
+    return readCorrelation(this.deps.store.get()).incidents[id];
+  }
+
+  state(): CorrelationState {
+    return readCorrelation(this.deps.store.get());
+  }
+
+  isClosed(status: string): boolean {
+    return isClosedStatus(status, { rejectedIsClosed: this.deps.config.rejectedIsClosed });
+  }
+
+  private bufferUpdate(incidentId: string, crossed?: string): void {
+    let pending = this.coalesced.get(incidentId);
+    if (!pending) {
+      pending = { newSightings: 0, crossed: [] };
+      this.coalesced.set(incidentId, pending);
+      if (this.deps.config.coalesceMs > 0) {
+        pending.timer = this.timers.setTimeout(() => void this.flushIncident(incidentId), this.deps.config.coalesceMs);
+      }
+    }
+    pending.newSightings += 1;
+    if (crossed) pending.crossed.push(crossed);
+  }
+
+  private async flushIncident(incidentId: string): Promise<void> {
+    const pending = this.coalesced.get(incidentId);
+    if (!pending) return;
+    this.coalesced.delete(incidentId);
+    if (pending.timer !== undefined) this.timers.clearTimeout(pending.timer);
+    const inc = this.incident(incidentId);
+    if (!inc) return;
+    await this.send({
+      kind: 'incident_updated',
+      incident: this.view(inc),
+      newSightings: pending.newSightings,
+      crossed: pending.crossed,
+      ...(inc.cardMessageId ? { replyTo: inc.cardMessageId } : {}),
+    });
+  }
+
+  /** The rung is already recorded on the incident; this runs its actions once and records the outcome. */
+  private async fireRung(incidentId: string, rung: Rung): Promise<void> {
+    const inc = this.incident(incidentId);
+    if (!inc) return;
+    const { config, logger } = this.deps;
+    const dryRun = config.dryRun;
+    const outcomes: string[] = [];
+    for (const action of rung.actions) {
+      const view = this.view(inc);
+      try {
+        if (action === 'notify' || action === 'mention') {
+          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, dryRun, ...(action === 'mention' ? { mention: [...config.oncall] } : {}) });
+          outcomes.push(`${action}: sent`);
+        } else if (dryRun) {
+          logger.info({ incident: inc.id, rung: rung.label, action }, 'dry run: ladder action recorded, not run');
+          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, dryRun });
+          outcomes.push(`${action}: dry run`);
+        } else if (action === 'respond') {
+          const line = await this.respond(view, inc.lastIoc);
+          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action: `respond (${line})`, dryRun });
+          outcomes.push(`respond: ${line}`);
+        } else {
+          await this.postWebhook(view, rung);
+          outcomes.push('webhook: posted');
+        }
+      } catch (err) {
+        logger.error({ err, incident: inc.id, rung: rung.label, action }, 'ladder action failed; it is not retried (response actions are not idempotent)');
+        outcomes.push(`${action}: failed (${err instanceof Error ? err.message : String(err)})`);
+      }
+    }
+    await this.deps.store.update((s) => {
+      const rec = correlationOf(s).incidents[incidentId]?.rungsFired.find((r) => r.rung === rung.label);
+      if (rec) rec.outcome = outcomes.join('; ');
+    });
+  }
+
+  private async respond(view: IncidentView, observable: Observable): Promise<string> {
+    const wanted = this.deps.config.responseActions;
+    if (this.deps.responder) return this.deps.responder(view, observable, wanted);
+    if (wanted.length === 0) return 'nothing to run: CORRELATION_RESPONSE_ACTIONS is empty';
+    const available = await this.deps.xdr.listResponseActions([observable]);
+    const chosen = available.filter((a) => wanted.some((w) => actionMatches(w, a)));
+    if (chosen.length === 0) return `no configured action is offered for ${observable.type} ${observable.value}`;
+    const results: string[] = [];
+    for (const a of chosen) {
+      const r = await this.deps.xdr.triggerResponseAction(a, observable);
+      results.push(`${a.module} ${a.title}: ${r.status}`);
+    }
+    return results.join(', ');
+  }
+
+  private async postWebhook(view: IncidentView, rung: Rung): Promise<void> {
+    const url = this.deps.config.webhookUrl;
+    if (!url || !this.deps.webhookPoster) throw new Error('no webhook poster or CORRELATION_WEBHOOK_URL configured');
+    await this.deps.webhookPoster(url, { event: 'sightline.rung_fired', rung: rung.label, actions: rung.actions, incident: view });
+  }
+
+  private async send(n: Notification): Promise<void> {
+    try {
+      await this.deps.notifier.notify(n);
+    } catch (err) {
+      this.deps.logger.error({ err, kind: n.kind }, 'notification could not be queued');
+    }
+  }
+}
+
+/** `umbrella-block` matches an action whose id or title (optionally prefixed by its module) slugs to the same. */
+export function actionMatches(wanted: string, action: ResponseAction): boolean {
+  const w = slug(wanted);
+  return [action.id, action.title, `${action.module} ${action.id}`, `${action.module} ${action.title}`].some((c) => slug(c) === w);
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+/** Keeps the state file bounded: the oldest closed incidents with nothing left to sync go first. */
+function pruneClosed(cs: CorrelationState): void {
+  const open = new Set(Object.values(cs.openByTarget));
+  const latest = new Set(Object.values(cs.latestByTarget));
+  const closed = Object.values(cs.incidents).filter((i) => !open.has(i.id) && i.closedAt);
+  if (closed.length <= MAX_CLOSED_INCIDENTS) return;
+  const prunable = closed
+    .filter((i) => !latest.has(i.id) && i.xdrSync.pending.length === 0)
+    .sort((a, b) => (a.closedAt ?? '').localeCompare(b.closedAt ?? ''));
+  for (const i of prunable.slice(0, closed.length - MAX_CLOSED_INCIDENTS)) delete cs.incidents[i.id];
+}

@@ -1,0 +1,277 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '../../core/logger.js';
+import type { Clock } from '../../core/clock.js';
+import { UpstreamError } from '../../core/errors.js';
+import { shortIdOf, type XdrPort } from '../../clients/xdr/port.js';
+import type { Store } from '../../store/store.js';
+import { targetIdentity } from '../investigate/target-identity.js';
+import type { ApplyResult } from './correlator.js';
+import { incidentTitle, renderDescription } from './describe.js';
+import { correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting, type XdrOp } from './types.js';
+
+/**
+ * Mirrors incidents into XDR through a durable per-incident queue of ops kept in
+ * the state. Local state is always updated first; XDR catches up when it can.
+ * Every op is safe to run again: incidents are looked up by their external id
+ * before being created, relationships too (when the port can), and the patch is
+ * rendered from data when it runs, so repeated patches collapse into one.
+ */
+export const SOURCE = 'sightline';
+/** A 4xx op is retried this many times (the data may have been fixed meanwhile), then dropped. */
+const MAX_PERMANENT_FAILURES = 3;
+/** A module's CTIM sighting larger than this is replaced by a compact one, so the queue stays small. */
+const MAX_CTIM_CHARS = 20_000;
+
+export function targetExternalId(i: Pick<Incident, 'targetType' | 'targetValue'>): string {
+  return `sightline-target-${i.targetType}-${i.targetValue}`;
+}
+
+export function incidentExternalId(i: Pick<Incident, 'id'>): string {
+  return `sightline-incident-${i.id}`;
+}
+
+/** Queues what one applied sighting means for XDR. Runs inside store.update, next to applySighting. */
+export function enqueueForSighting(state: CorrelationState, applied: ApplyResult, sighting: SequencedSighting): void {
+  const inc = applied.incident;
+  const q = inc.xdrSync.pending;
+  if (applied.created) {
+    q.push({ id: state.nextOpId++, kind: 'create_incident', attempts: 0 });
+    if (applied.previous) q.push({ id: state.nextOpId++, kind: 'relate_previous', previousIncidentId: applied.previous.id, attempts: 0 });
+  } else if (!q.some((op) => op.kind === 'patch')) {
+    q.push({ id: state.nextOpId++, kind: 'patch', attempts: 0 });
+  }
+  q.push({ id: state.nextOpId++, kind: 'sighting', seq: sighting.seq, ctim: ctimSighting(sighting), attempts: 0 });
+}
+
+export function enqueueStatus(state: CorrelationState, inc: Incident, status: string): void {
+  inc.xdrSync.pending.push({ id: state.nextOpId++, kind: 'status', status, attempts: 0 });
+}
+
+export function incidentBody(inc: Incident): Record<string, unknown> {
+  const title = incidentTitle(inc.targetValue);
+  return {
+    type: 'incident',
+    source: SOURCE,
+    title,
+    short_description: title,
+    description: renderDescription(inc),
+    incident_time: { discovered: inc.firstSeen, opened: inc.openedAt },
+    status: 'New',
+    confidence: confidenceOf(inc),
+    tlp: 'amber',
+    external_ids: [targetExternalId(inc), incidentExternalId(inc)],
+    meta: { sighting_count: inc.count, sightline_target: inc.targetKey },
+  };
+}
+
+export function incidentPatch(inc: Incident): Record<string, unknown> {
+  return { description: renderDescription(inc), confidence: confidenceOf(inc), meta: { sighting_count: inc.count, sightline_target: inc.targetKey } };
+}
+
+/** The seed's two levels: Medium when opened, High once a second event arrives. */
+function confidenceOf(inc: Incident): string {
+  return inc.count > 1 ? 'High' : 'Medium';
+}
+
+/** The CTIM sighting to POST: the module's own (id removed) or a compact one built from the data. */
+export function ctimSighting(s: SequencedSighting): Record<string, unknown> {
+  const externalId = `sightline-sighting-${createHash('sha256').update(s.dedupeKey).digest('hex').slice(0, 32)}`;
+  const given = s.ctim && JSON.stringify(s.ctim).length <= MAX_CTIM_CHARS ? { ...s.ctim } : undefined;
+  const base: Record<string, unknown> = given ?? {
+    type: 'sighting',
+    title: `${s.ioc.type} ${s.ioc.value} seen on ${targetIdentity(s.target).value}`,
+    confidence: 'High',
+    count: 1,
+    internal: true,
+    observables: [{ type: s.ioc.type, value: s.ioc.value }],
+    targets: [{ type: s.target.type || 'endpoint', observables: s.target.observables, observed_time: { start_time: s.observedAt } }],
+    tlp: 'amber',
+  };
+  delete base.id;
+  base.type = 'sighting';
+  if (!base.observed_time) base.observed_time = { start_time: s.observedAt };
+  const source = typeof base.source === 'string' && base.source ? base.source : s.source;
+  // Marked as ours, so an observe that finds it again does not feed it back in (loop prevention).
+  base.source = /sightline/i.test(source) ? source : `${source} - ${SOURCE}`;
+  const ext = Array.isArray(base.external_ids) ? (base.external_ids as unknown[]).filter((e) => typeof e === 'string') : [];
+  base.external_ids = [...ext, externalId];
+  return base;
+}
+
+export interface SyncReport {
+  done: number;
+  failed: number;
+  pending: number;
+}
+
+type OpOutcome = 'done' | 'blocked';
+
+export class XdrMirror {
+  private pass: Promise<SyncReport> | undefined;
+  private queued: Promise<SyncReport> | undefined;
+
+  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger }) {}
+
+  /**
+   * Runs every queued op it can. Single-flight: a call during a pass gets the NEXT
+   * pass (which sees its ops); all such calls share that one, so a caller waits
+   * for at most two passes however busy the intake is.
+   */
+  syncPending(): Promise<SyncReport> {
+    if (!this.pass) return this.startPass();
+    this.queued ??= this.pass
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.startPass();
+      });
+    return this.queued;
+  }
+
+  /** Resolves once no sync pass is running or queued (shutdown waits for it before closing the store). */
+  async idle(): Promise<void> {
+    while (this.pass || this.queued) await (this.queued ?? this.pass)!.catch(() => undefined);
+  }
+
+  private startPass(): Promise<SyncReport> {
+    const pass: Promise<SyncReport> = this.syncOnce().finally(() => {
+      if (this.pass === pass) this.pass = undefined;
+    });
+    this.pass = pass;
+    return pass;
+  }
+
+  private async syncOnce(): Promise<SyncReport> {
+    const report: SyncReport = { done: 0, failed: 0, pending: 0 };
+    const queued = Object.values(readCorrelation(this.deps.store.get()).incidents)
+      .filter((i) => i.xdrSync.pending.length > 0)
+      .sort((a, b) => a.ordinal - b.ordinal);
+    let unreachable = false;
+    for (const inc of queued) {
+      if (unreachable) break;
+      for (const op of [...inc.xdrSync.pending]) {
+        // An earlier op of this pass may have retired this one (a create makes a queued patch moot).
+        if (!this.current(inc.id)?.xdrSync.pending.some((p) => p.id === op.id)) continue;
+        try {
+          const outcome = await this.run(inc.id, op);
+          if (outcome === 'blocked') break;
+          report.done++;
+        } catch (err) {
+          report.failed++;
+          const { stopIncident, stopAll } = await this.recordFailure(inc.id, op, err);
+          if (stopAll) unreachable = true;
+          if (stopIncident || stopAll) break;
+        }
+      }
+    }
+    const after = readCorrelation(this.deps.store.get());
+    report.pending = Object.values(after.incidents).reduce((n, i) => n + i.xdrSync.pending.length, 0);
+    return report;
+  }
+
+  private current(incidentId: string): Incident | undefined {
+    return readCorrelation(this.deps.store.get()).incidents[incidentId];
+  }
+
+  private async run(incidentId: string, op: XdrOp): Promise<OpOutcome> {
+    const { xdr } = this.deps;
+    const inc = this.current(incidentId);
+    if (!inc) return 'blocked';
+    if (op.kind === 'create_incident') {
+      const revision = inc.revision;
+      const existing = (await xdr.findIncidentsByExternalId(incidentExternalId(inc)))[0];
+      const xdrId = existing?.id ?? (await xdr.createIncident(incidentBody(inc))).id;
+      await this.finish(incidentId, op, (i) => {
+        i.xdrId = xdrId;
+        // The create carried the current description: a patch queued meanwhile has nothing left to say.
+        if (!existing && i.revision === revision) i.xdrSync.pending = i.xdrSync.pending.filter((o) => o.kind !== 'patch');
+      });
+      return 'done';
+    }
+    if (!inc.xdrId) return 'blocked';
+    const shortId = shortIdOf(inc.xdrId);
+    switch (op.kind) {
+      case 'patch': {
+        const revision = inc.revision;
+        await xdr.patchIncident(shortId, incidentPatch(inc));
+        // A sighting counted while the patch was in flight keeps the op for one more round.
+        await this.finish(incidentId, op, () => undefined, (i) => i.revision === revision);
+        return 'done';
+      }
+      case 'sighting': {
+        let sightingId = op.xdrSightingId;
+        if (!sightingId) {
+          sightingId = (await xdr.createSighting(op.ctim)).id;
+          const recorded = sightingId;
+          await this.deps.store.update((s) => {
+            const o = correlationOf(s).incidents[incidentId]?.xdrSync.pending.find((p) => p.id === op.id);
+            if (o?.kind === 'sighting') o.xdrSightingId = recorded;
+          });
+        }
+        await this.relate(sightingId, inc.xdrId, 'member-of', `sightline-member-of-${shortIdOf(sightingId)}`);
+        await this.finish(incidentId, op, () => undefined);
+        return 'done';
+      }
+      case 'relate_previous': {
+        const prev = this.current(op.previousIncidentId);
+        if (!prev) {
+          this.deps.logger.warn({ incident: incidentId, previous: op.previousIncidentId }, 'previous incident no longer kept; related-to link skipped');
+          await this.finish(incidentId, op, () => undefined);
+          return 'done';
+        }
+        if (!prev.xdrId) return 'blocked';
+        await this.relate(prev.xdrId, inc.xdrId, 'related-to', `sightline-related-to-${prev.id}-${inc.id}`);
+        await this.finish(incidentId, op, () => undefined);
+        return 'done';
+      }
+      case 'status':
+        await xdr.setIncidentStatus(shortId, op.status);
+        await this.finish(incidentId, op, () => undefined);
+        return 'done';
+    }
+  }
+
+  private async relate(sourceRef: string, targetRef: string, type: string, externalId: string): Promise<void> {
+    const { xdr } = this.deps;
+    if (xdr.findRelationshipsByExternalId && (await xdr.findRelationshipsByExternalId(externalId)).length > 0) return;
+    await xdr.createRelationship({ source_ref: sourceRef, target_ref: targetRef, relationship_type: type, tlp: 'amber', source: SOURCE, external_ids: [externalId] });
+  }
+
+  /** Applies the result and removes the op (unless `remove` says to keep it) in one durable write. */
+  private async finish(incidentId: string, op: XdrOp, apply: (i: Incident) => void, remove: (i: Incident) => boolean = () => true): Promise<void> {
+    const now = this.deps.clock.now().toISOString();
+    await this.deps.store.update((s) => {
+      const i = correlationOf(s).incidents[incidentId];
+      if (!i) return;
+      apply(i);
+      if (remove(i)) i.xdrSync.pending = i.xdrSync.pending.filter((o) => o.id !== op.id);
+      i.xdrSync.lastSyncedAt = now;
+      delete i.xdrSync.lastError;
+    });
+  }
+
+  private async recordFailure(incidentId: string, op: XdrOp, err: unknown): Promise<{ stopIncident: boolean; stopAll: boolean }> {
+    const upstream = err instanceof UpstreamError ? err : undefined;
+    const permanent = upstream !== undefined && !upstream.retryable;
+    const message = err instanceof Error ? err.message : String(err);
+    let dropped = false;
+    await this.deps.store.update((s) => {
+      const i = correlationOf(s).incidents[incidentId];
+      const o = i?.xdrSync.pending.find((p) => p.id === op.id);
+      if (!i || !o) return;
+      o.lastError = message;
+      i.xdrSync.lastError = message;
+      if (permanent) o.attempts += 1;
+      if (permanent && o.attempts >= MAX_PERMANENT_FAILURES) {
+        i.xdrSync.pending = i.xdrSync.pending.filter((p) => p.id !== op.id);
+        i.xdrSync.dropped += 1;
+        dropped = true;
+      }
+    });
+    const log = { incident: incidentId, op: op.kind, err: message };
+    if (dropped) this.deps.logger.error(log, 'XDR refused this change repeatedly; it was dropped (see the error). The local incident is unaffected.');
+    else this.deps.logger.warn(log, 'XDR sync deferred; it will be retried');
+    // Unreachable / 5xx / 429: stop the whole pass rather than hammer a struggling XDR.
+    return { stopIncident: true, stopAll: !permanent };
+  }
+}
