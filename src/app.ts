@@ -1,0 +1,261 @@
+import { Router } from 'express';
+import { TalosFetcher } from './clients/talos/fetcher.js';
+import { HttpClient } from './clients/http.js';
+import { WebexHttpApi } from './clients/webex/api.js';
+import type { WebexApi, WebexPerson } from './clients/webex/port.js';
+import { RoomDirectory } from './clients/webex/rooms.js';
+import { throttlePosts } from './clients/webex/throttle.js';
+import { casebookUrl, XdrHttpClient } from './clients/xdr/client.js';
+import type { XdrPort } from './clients/xdr/port.js';
+import type { Config } from './config/load.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { createLogger, type Logger } from './core/logger.js';
+import { BotDispatcher } from './bot/dispatcher.js';
+import { cardReplies } from './bot/commands/card-replies.js';
+import { CorrelationEngine } from './domain/correlation/engine.js';
+import { CorrelationIncidentService } from './domain/correlation/incident-service.js';
+import { PeriodicTask } from './modules/periodic.js';
+import { RssModule } from './modules/rss/poller.js';
+import { XModule } from './modules/x/search.js';
+import { EmailChannel } from './notify/email/channel.js';
+import type { Channel } from './notify/notification.js';
+import { Outbox } from './notify/outbox.js';
+import { WebexChannel } from './notify/webex-channel.js';
+import { HuntRunner } from './services/hunt-runner.js';
+import { HuntSchedule } from './services/scheduler.js';
+import { LowdbStore } from './store/lowdb-store.js';
+import { createHealthRouter } from './transport/http/health.js';
+import { startHttpServer, type RunningHttpServer } from './transport/http/server.js';
+import { JournaledIntake } from './transport/http/sightings/intake.js';
+import { journalPathFor, SightingJournal } from './transport/http/sightings/journal.js';
+import { createSightingsRouter } from './transport/http/sightings/route.js';
+import { FrameworkPump } from './transport/webex/framework-pump.js';
+import { createWebexWebhookRouter, registerWebhooks, unregisterWebhooks } from './transport/webex/webhook-route.js';
+
+export const WEBEX_WEBHOOK_PATH = '/webex/webhook';
+const WEBHOOK_NAME = 'sightline';
+
+export interface AppOptions {
+  config: Config;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface App {
+  config: Config;
+  http: RunningHttpServer;
+  store: LowdbStore;
+  xdr: XdrPort;
+  hunts: HuntRunner;
+  schedule: HuntSchedule;
+  engine: CorrelationEngine;
+  intake: JournaledIntake;
+  outbox: Outbox;
+  webex?: { api: WebexApi & { posted: number }; me: WebexPerson; dispatcher: BotDispatcher };
+  /** Drains in-flight work and stops everything; bounded by `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * The composition root: builds every part from the configuration, wires the
+ * ports together and starts the one process that runs the chat bot, the
+ * schedule, the sightings webhook and the modules.
+ */
+export async function startApp(opts: AppOptions): Promise<App> {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const log = logger.child({ component: 'app' });
+
+  const store = await LowdbStore.open(config.stateFile);
+  const xdr = new XdrHttpClient({ xdr: config.xdr, logger });
+  const channels: Channel[] = [];
+  if (config.email.enabled) channels.push(new EmailChannel({ config: config.email, logger: logger.child({ component: 'email' }) }));
+
+  let webexApi: (WebexApi & { posted: number }) | undefined;
+  let me: WebexPerson | undefined;
+  let onCardPosted: ((incidentId: string, messageId: string) => Promise<void>) | undefined;
+  if (config.webex.enabled && config.webex.token) {
+    webexApi = throttlePosts(new WebexHttpApi({ baseUrl: config.webex.apiBase, token: config.webex.token, logger }), config.webex.maxMessagesPerMinute);
+    me = await webexApi.me();
+    const rooms = new RoomDirectory({ api: webexApi, store, members: config.webex.roomMembers, logger });
+    channels.push(
+      new WebexChannel({
+        api: webexApi,
+        rooms,
+        huntRoom: config.webex.huntRoom,
+        incidentsRoom: config.webex.incidentsRoom,
+        logger: logger.child({ component: 'webex-channel' }),
+        onPosted: (n, messageId) => (n.kind === 'incident_opened' ? onCardPosted?.(n.incident.id, messageId) : undefined),
+      }),
+    );
+  }
+
+  const outbox = new Outbox(store, channels, clock, logger.child({ component: 'outbox' }));
+  const engine = new CorrelationEngine({
+    store,
+    xdr,
+    notifier: outbox,
+    clock,
+    logger: logger.child({ component: 'correlation' }),
+    config: config.correlation,
+    incidentUrlTemplate: config.xdr.incidentUrlTemplate,
+    webhookPoster: outgoingWebhookPoster(logger),
+  });
+  onCardPosted = (incidentId, messageId) => engine.recordCardMessage(incidentId, messageId);
+  const incidents = new CorrelationIncidentService(engine);
+
+  const journal = await SightingJournal.open({
+    path: journalPathFor(config.stateFile),
+    clock,
+    logger,
+    dedupeWindowSeconds: config.sightings.dedupeWindowSeconds,
+  });
+  const intake = new JournaledIntake({ journal, processor: engine, clock, logger: logger.child({ component: 'intake' }) });
+
+  let schedule: HuntSchedule | undefined;
+  const hunts = new HuntRunner({
+    store,
+    fetcher: new TalosFetcher({ talos: config.talos, logger }),
+    xdr,
+    notifier: outbox,
+    clock,
+    logger,
+    config,
+    casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
+    nextRun: () => schedule?.nextRun(),
+  });
+  schedule = new HuntSchedule(config.schedule, hunts, store, clock, logger.child({ component: 'schedule' }));
+
+  const routers: Router[] = [];
+  let dispatcher: BotDispatcher | undefined;
+  if (webexApi && me) {
+    dispatcher = new BotDispatcher({
+      api: webexApi,
+      hunts,
+      incidents,
+      policy: { allowedRooms: config.webex.allowedRooms, allowedDomains: config.webex.allowedDomains, admins: config.webex.admins },
+      botPersonId: me.id,
+      botNames: [me.displayName],
+      huntRoomTitle: config.webex.huntRoom,
+      replies: cardReplies(),
+      logger: logger.child({ component: 'bot' }),
+    });
+    if (config.webex.mode === 'webhook') {
+      const hook = Router();
+      hook.use(
+        WEBEX_WEBHOOK_PATH,
+        createWebexWebhookRouter({
+          secret: config.webex.webhookSecret!,
+          api: webexApi,
+          botPersonId: me.id,
+          botDisplayName: me.displayName,
+          handler: dispatcher,
+          logger: logger.child({ component: 'webex-webhook' }),
+          clock,
+          maxBodyBytes: config.http.bodyLimitBytes,
+        }),
+      );
+      routers.push(hook);
+    }
+  }
+  routers.push(
+    createSightingsRouter({
+      intake,
+      auth: { hmacSecret: config.sightings.hmacSecret, bearerToken: config.sightings.bearerToken },
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      maxBatch: config.sightings.maxBatch,
+      logger: logger.child({ component: 'sightings' }),
+      clock,
+    }),
+  );
+  const webexReachable = webexApi;
+  routers.unshift(
+    createHealthRouter({
+      store: () => ({ ok: store.writable, detail: store.writable ? undefined : 'the state file could not be written; check disk space and permissions' }),
+      schedule: () => ({ ok: schedule!.armed, detail: schedule!.armed ? `next hunt ${schedule!.nextRun()?.toISOString()}` : 'the weekly schedule is not armed' }),
+      xdr: async () => {
+        try {
+          await xdr.deliberate([]);
+          return { ok: true };
+        } catch (err) {
+          return { ok: false, detail: (err as { userMessage?: string }).userMessage ?? (err as Error).message };
+        }
+      },
+      webex: async () => {
+        if (!webexReachable) return { ok: true, detail: 'Webex is turned off' };
+        try {
+          await webexReachable.me();
+          return { ok: true };
+        } catch (err) {
+          return { ok: false, detail: (err as { userMessage?: string }).userMessage ?? (err as Error).message };
+        }
+      },
+    }),
+  );
+
+  await intake.recover();
+  const http = await startHttpServer({
+    host: config.http.host,
+    port: config.http.port,
+    rateLimitPerMinute: config.http.rateLimitPerMinute,
+    logger: logger.child({ component: 'http' }),
+    routers,
+  });
+
+  let pump: FrameworkPump | undefined;
+  if (webexApi && dispatcher && config.webex.mode === 'webhook' && config.http.publicUrl && config.webex.webhookSecret) {
+    await registerWebhooks(webexApi, { targetUrl: new URL(WEBEX_WEBHOOK_PATH, config.http.publicUrl).href, secret: config.webex.webhookSecret, name: WEBHOOK_NAME });
+  } else if (webexApi && dispatcher && config.webex.token) {
+    pump = new FrameworkPump({ token: config.webex.token, handler: dispatcher, logger: logger.child({ component: 'webex-pump' }) });
+    await pump.start();
+  }
+
+  outbox.start();
+  await hunts.start();
+  await schedule.start();
+  const xdrSync = new PeriodicTask(() => engine.syncPending(), log);
+  xdrSync.start(30);
+  const statusSync = new PeriodicTask(() => engine.syncStatuses(), log);
+  if (config.correlation.statusSyncSeconds > 0) statusSync.start(config.correlation.statusSyncSeconds);
+  const moduleDeps = { xdr, intake, store, clock, excludedModules: config.xdr.excludedModules, cleanRule: config.xdr.cleanRule };
+  const rss = config.modules.rssFeeds.length > 0 ? new RssModule({ ...moduleDeps, feeds: config.modules.rssFeeds, http: undefined, logger: logger.child({ component: 'rss' }) }) : undefined;
+  rss?.start(config.modules.rssPollSeconds);
+  const x = config.modules.x.bearerToken ? new XModule({ ...moduleDeps, x: config.modules.x, logger: logger.child({ component: 'x' }) }) : undefined;
+  x?.start(config.modules.x.pollSeconds);
+
+  log.info({ url: http.url, webex: config.webex.enabled ? config.webex.mode : 'off', email: config.email.enabled }, 'Sightline is ready');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (timeoutMs = 9000): Promise<void> => {
+    stopping ??= (async () => {
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+      const drain = (async () => {
+        schedule!.stop();
+        await http.close();
+        await Promise.allSettled([rss?.stop(), x?.stop(), xdrSync.stop(), statusSync.stop()]);
+        if (pump) await pump.stop().catch(() => undefined);
+        if (webexApi && config.webex.mode === 'webhook') await unregisterWebhooks(webexApi, { name: WEBHOOK_NAME }).catch(() => undefined);
+        await hunts.stop();
+        await intake.stop();
+        await engine.stop();
+        await outbox.stop();
+        await journal.close();
+      })();
+      await Promise.race([drain, deadline]);
+      await store.close();
+      log.info('Sightline stopped');
+    })();
+    return stopping;
+  };
+
+  return { config, http, store, xdr, hunts, schedule, engine, intake, outbox, webex: webexApi && me && dispatcher ? { api: webexApi, me, dispatcher } : undefined, stop };
+}
+
+/** The ladder's "webhook" action: POST JSON to the configured URL (no retries on 5xx: it may trigger a playbook). */
+function outgoingWebhookPoster(logger: Logger): (url: string, body: unknown) => Promise<void> {
+  const http = new HttpClient({ service: 'Outgoing webhook', logger });
+  return async (url, body) => {
+    await http.send({ method: 'POST', url, body, idempotent: false });
+  };
+}

@@ -1,0 +1,94 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseRoundup } from '../domain/talos/parse.js';
+import { TalosEmulator } from '../emulators/talos/server.js';
+import { SmtpEmulator } from '../emulators/smtp/server.js';
+import { WebexEmulator } from '../emulators/webex/index.js';
+import { XdrEmulator, buildDemoScenario } from '../emulators/xdr/index.js';
+import type { XdrScenario } from '../emulators/xdr/index.js';
+
+/**
+ * Every outside service Sightline talks to, emulated on loopback: Talos feed,
+ * Cisco XDR, Webex and SMTP. Used by the sandbox, the end-to-end tests, the
+ * benchmarks and the reliability suites, so they all exercise the same wiring.
+ */
+export interface EmulatedWorld {
+  talos: TalosEmulator;
+  xdr: XdrEmulator;
+  webex: WebexEmulator;
+  smtp: SmtpEmulator;
+  stateDir: string;
+  /** Environment variables pointing Sightline at the emulators. */
+  env(overrides?: Record<string, string>): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export const SANDBOX_SIGHTINGS_SECRET = 'sandbox-sightings-secret-0123456789';
+export const SANDBOX_WEBHOOK_SECRET = 'sandbox-webex-webhook-secret-012345';
+export const SANDBOX_ADMINS = ['alice@example.com', 'bob@example.com'];
+
+export interface WorldOptions {
+  /** Roundup whose IOCs the demo scenario sights (default 2021/0723, the README's example). */
+  demoRoundup?: string;
+  scenario?: XdrScenario;
+  xdrLatencyMs?: number;
+  stateDir?: string;
+}
+
+export async function startWorld(opts: WorldOptions = {}): Promise<EmulatedWorld> {
+  const fixtures = path.resolve(process.cwd(), '../shared/fixtures/talos');
+  const demo = opts.demoRoundup ?? '2021/0723.json';
+  const roundup = parseRoundup(await readFile(path.join(fixtures, demo), 'utf8'), demo, { includeSampleHashes: false, cidrExpandMax: 4 });
+  const talos = new TalosEmulator({ fixturesDir: fixtures });
+  const xdr = new XdrEmulator({ scenario: opts.scenario ?? buildDemoScenario(roundup.threats), latencyMs: opts.xdrLatencyMs });
+  const webex = new WebexEmulator({});
+  const smtp = new SmtpEmulator({});
+  const [, , , smtpAddr] = await Promise.all([talos.start(), xdr.start(), webex.start(), smtp.start()]);
+  const stateDir = opts.stateDir ?? (await mkdtemp(path.join(tmpdir(), 'sightline-world-')));
+  const xdrCfg = xdr.xdrConfig();
+
+  return {
+    talos,
+    xdr,
+    webex,
+    smtp,
+    stateDir,
+    env: (overrides = {}) => ({
+      LOG_LEVEL: 'silent',
+      STATE_FILE: path.join(stateDir, 'sightline.json'),
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      TALOS_URL_TEMPLATE: talos.githubTemplate,
+      TALOS_ALLOWED_HOSTS: `${talos.hostPort},raw.githubusercontent.com`,
+      TALOS_RETRY_INTERVAL_SECONDS: '60',
+      XDR_CLIENT_ID: xdrCfg.clientId,
+      XDR_CLIENT_PASSWORD: xdrCfg.clientPassword,
+      XDR_TOKEN_URL: xdrCfg.tokenUrl,
+      XDR_IROH_BASE: xdrCfg.irohBase,
+      XDR_CTIA_BASE: xdrCfg.ctiaBase,
+      XDR_CASEBOOK_URL_TEMPLATE: xdrCfg.casebookUrlTemplate,
+      XDR_INCIDENT_URL_TEMPLATE: xdrCfg.incidentUrlTemplate,
+      SMTP_HOST: smtpAddr.host,
+      SMTP_PORT: String(smtpAddr.port),
+      EMAIL_FROM: 'sightline@example.com',
+      EMAIL_TO: 'soc@example.com',
+      WEBEX_TOKEN: webex.botToken,
+      WEBEX_API_BASE: webex.apiBase,
+      WEBEX_MODE: 'webhook',
+      WEBEX_WEBHOOK_SECRET: SANDBOX_WEBHOOK_SECRET,
+      WEBEX_ADMINS: SANDBOX_ADMINS.join(','),
+      WEBEX_ROOM_MEMBERS: SANDBOX_ADMINS.join(','),
+      WEBEX_MAX_MESSAGES_PER_MINUTE: '600',
+      SIGHTINGS_HMAC_SECRET: SANDBOX_SIGHTINGS_SECRET,
+      CORRELATION_COALESCE_MS: '2000',
+      CORRELATION_ONCALL: 'bob@example.com',
+      CORRELATION_RESPONSE_ACTIONS: 'amp-start-isolation-amp-computer-guid',
+      HUNT_RUN_MISSED_ON_START: 'false',
+      ...overrides,
+    }),
+    stop: async () => {
+      await Promise.allSettled([talos.stop(), xdr.stop(), webex.stop(), smtp.stop()]);
+    },
+  };
+}
