@@ -39,7 +39,7 @@ describe('hunt from chat, end to end', () => {
     expect(targetCards.length).toBeGreaterThan(0);
     const casebooks = Object.values(xdr.state.casebook ?? {});
     expect(casebooks.length).toBeGreaterThan(0);
-    expect(String((casebooks[0] as { title: string }).title)).toMatch(/^Talos Roundup – /);
+    expect(String((casebooks[0] as unknown as { title: string }).title)).toMatch(/^Talos Roundup – /);
 
     await waitUntil(() => smtp.messages.find((m) => /finished|summary/i.test(m.subject)), 'the summary e-mail');
     expect(smtp.messages.some((m) => /Investigation started/i.test(m.subject))).toBe(true);

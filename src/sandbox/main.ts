@@ -1,0 +1,71 @@
+import { rm } from 'node:fs/promises';
+import { startApp } from '../app.js';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../core/logger.js';
+import { fridayOfWeek } from '../domain/talos/week.js';
+import { freePort } from './free-port.js';
+import { startSandboxWeb } from './web-server.js';
+import { SANDBOX_SIGHTINGS_SECRET, startWorld } from './world.js';
+
+/**
+ * `npm run sandbox`: the whole bot on a laptop. Emulated Talos, XDR, Webex and
+ * SMTP on loopback with a demo scenario, Sightline against them with state in a
+ * throwaway folder, and a Webex-like room in the browser. Ctrl-C stops it all.
+ */
+async function main(): Promise<void> {
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const world = await startWorld();
+  // "This week's" roundup: the real 2021-07-23 file, published under this week's Friday.
+  const friday = fridayOfWeek(new Date(), 'America/New_York');
+  world.talos.publish(friday, '2021/0723.json');
+
+  const port = await freePort();
+  const config = loadConfig(world.env({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', HTTP_PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }));
+  const app = await startApp({ config, logger });
+  const room = world.webex.createRoomAsPerson('SOC sandbox', ['alice@example.com', 'bob@example.com']);
+  const web = await startSandboxWeb({
+    webexUrl: world.webex.url,
+    smtp: world.smtp,
+    sightings: { url: `${app.http.url}/api/v1/sightings`, hmacSecret: SANDBOX_SIGHTINGS_SECRET },
+    port: Number(process.env.SANDBOX_PORT ?? 3000),
+    host: '127.0.0.1',
+    logger,
+  }).catch(() => startSandboxWeb({ webexUrl: world.webex.url, smtp: world.smtp, sightings: { url: `${app.http.url}/api/v1/sightings`, hmacSecret: SANDBOX_SIGHTINGS_SECRET }, port: 0, host: '127.0.0.1', logger }));
+
+  process.stdout.write(
+    [
+      '',
+      '  Sightline sandbox is running (everything on 127.0.0.1, no accounts needed).',
+      '',
+      `  → Open ${web.url} and type \`hunt now\` in the "${room.title}" room as Alice (an admin).`,
+      '    Cards arrive in the "TALOS ROUNDUP Investigation" room; e-mails in the Mailbox tab.',
+      '    Use "Send sightings" to grow an incident in "Sightline Incidents" and click "Close incident".',
+      '',
+      `  Sightline HTTP: ${app.http.url}  (/healthz, /readyz, POST /api/v1/sightings)`,
+      `  Emulators: Webex ${world.webex.url}  XDR ${world.xdr.url}  Talos ${world.talos.url}`,
+      `  State (deleted on exit): ${world.stateDir}`,
+      '',
+      '  Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stdout.write('\nStopping the sandbox…\n');
+    await app.stop(8000).catch(() => undefined);
+    await web.stop().catch(() => undefined);
+    await world.stop();
+    await rm(world.stateDir, { recursive: true, force: true });
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`The sandbox could not start: ${(err as Error).message}\n`);
+  process.exit(1);
+});
