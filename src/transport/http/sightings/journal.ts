@@ -1,0 +1,358 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Clock } from '../../../core/clock.js';
+import { StoreError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import type { IncomingSighting } from '../../../domain/correlation/intake.js';
+
+/**
+ * The write-ahead log behind the 202: an append-only JSON-lines file next to the
+ * state file (`<STATE_FILE>.journal`). One line per sighting: `{"seq":N,"at":ms,"item":{…}}`.
+ *
+ * Durability: `append` resolves after `write()` returned for its bytes. From then on a
+ * SIGKILL or crash of the process cannot lose them (they are in the OS page cache and
+ * the kernel writes them out); only a power loss / kernel crash can, unless `fsync` is
+ * on, which adds one `fdatasync` per group commit.
+ *
+ * Group commit: appends arriving while a write is in flight are joined into the next
+ * single `write`, so the cost per sighting stays flat under load.
+ *
+ * Compaction rewrites the file without the entries the engine has durably applied,
+ * atomically (temp file + rename). The rewritten file starts with header lines: the seq
+ * floor (so seqs never restart) and the dedupe keys still remembered, so a restart
+ * rebuilds the dedupe index from this one file.
+ */
+export interface JournalEntry {
+  seq: number;
+  /** When it was accepted (epoch ms), for the dedupe window. */
+  at: number;
+  item: IncomingSighting;
+}
+
+export interface SightingJournalOptions {
+  path: string;
+  clock: Clock;
+  logger: Logger;
+  /** Content-hash keys are duplicates within this many seconds. */
+  dedupeWindowSeconds: number;
+  /** Keys from sender ids are remembered longer: the most recent this many. */
+  explicitKeyCapacity?: number;
+  /** fdatasync after each group commit (survives power loss, costs latency). Default off. */
+  fsync?: boolean;
+}
+
+export function journalPathFor(stateFile: string): string {
+  return `${stateFile}.journal`;
+}
+
+const SEQ_PREFIX = /^\{"seq":(\d+),/;
+const HEADER_KEYS_PER_LINE = 1000;
+
+interface Pending {
+  bytes: string;
+  lastSeq: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class SightingJournal {
+  readonly dedupe: DedupeIndex;
+  private fh: FileHandle;
+  private size: number;
+  private assignedSeq: number;
+  private writtenSeq: number;
+  private queue: Pending[] = [];
+  private writing: Promise<void> | undefined;
+  private paused = false;
+  private failed: StoreError | undefined;
+  private compacting: Promise<void> | undefined;
+
+  private constructor(private readonly opts: SightingJournalOptions, fh: FileHandle, size: number, lastSeq: number, dedupe: DedupeIndex) {
+    this.fh = fh;
+    this.size = size;
+    this.assignedSeq = lastSeq;
+    this.writtenSeq = lastSeq;
+    this.dedupe = dedupe;
+  }
+
+  /** Opens (or creates) the journal, drops a torn last line left by a crash, and rebuilds the dedupe index. */
+  static async open(opts: SightingJournalOptions): Promise<SightingJournal> {
+    await mkdir(dirname(opts.path), { recursive: true });
+    const now = opts.clock.now().getTime();
+    const dedupe = new DedupeIndex(opts.dedupeWindowSeconds * 1000, opts.explicitKeyCapacity);
+    const fileSize = await stat(opts.path).then((s) => s.size, () => 0);
+    let goodEnd = 0;
+    let lastSeq = 0;
+    let corrupt = 0;
+    for await (const { line, end } of readLines(opts.path, 0, fileSize)) {
+      goodEnd = end;
+      const record = parseLine(line);
+      if (!record) corrupt++;
+      else if ('seq' in record) {
+        lastSeq = Math.max(lastSeq, record.seq);
+        dedupe.remember(record.item.dedupeKey, record.at, now);
+      } else if ('floor' in record) lastSeq = Math.max(lastSeq, record.floor);
+      else for (const [key, at] of record.dedupe) dedupe.remember(key, at, now);
+    }
+    if (goodEnd < fileSize) {
+      opts.logger.warn({ path: opts.path, bytes: fileSize - goodEnd }, 'sightings journal ended with a torn line (crash during a write); dropped it');
+      await truncate(opts.path, goodEnd);
+    }
+    if (corrupt > 0) opts.logger.warn({ path: opts.path, lines: corrupt }, 'sightings journal has unreadable lines; they are skipped');
+    const fh = await open(opts.path, 'a');
+    return new SightingJournal(opts, fh, goodEnd, lastSeq, dedupe);
+  }
+
+  /** Highest seq assigned (written or in flight). */
+  lastSeq(): number {
+    return this.assignedSeq;
+  }
+
+  /** Highest seq whose bytes are written. */
+  durableSeq(): number {
+    return this.writtenSeq;
+  }
+
+  sizeBytes(): number {
+    return this.size;
+  }
+
+  /** Appends items in order; resolves with their seqs once the bytes are written. */
+  append(items: IncomingSighting[]): Promise<number[]> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (items.length === 0) return Promise.resolve([]);
+    const at = this.opts.clock.now().getTime();
+    const seqs: number[] = [];
+    let bytes = '';
+    for (const item of items) {
+      const seq = ++this.assignedSeq;
+      seqs.push(seq);
+      bytes += `${JSON.stringify({ seq, at, item })}\n`;
+    }
+    return new Promise<number[]>((resolve, reject) => {
+      this.queue.push({ bytes, lastSeq: this.assignedSeq, resolve: () => resolve(seqs), reject });
+      this.kick();
+    });
+  }
+
+  /** Entries with seq > afterSeq, oldest first, as written when the call was made. */
+  async *replay(afterSeq: number): AsyncGenerator<JournalEntry> {
+    for await (const { line } of readLines(this.opts.path, 0, this.size)) {
+      const seqMatch = SEQ_PREFIX.exec(line);
+      if (seqMatch && Number(seqMatch[1]) <= afterSeq) continue;
+      const record = parseLine(line);
+      if (record && 'seq' in record && record.seq > afterSeq) yield record;
+    }
+  }
+
+  /** Rewrites the journal without entries ≤ uptoSeq (their effects are durable elsewhere). Appends keep flowing meanwhile. */
+  compact(uptoSeq: number): Promise<void> {
+    this.compacting ??= this.rewrite(Math.min(uptoSeq, this.writtenSeq)).finally(() => (this.compacting = undefined));
+    return this.compacting;
+  }
+
+  async close(): Promise<void> {
+    await this.compacting?.catch(() => undefined);
+    while (this.writing || this.queue.length > 0) await (this.writing ?? Promise.resolve());
+    await this.fh.close().catch(() => undefined);
+    this.failed ??= new StoreError('store_unwritable', 'The sightings journal is closed.', { httpStatus: 503 });
+  }
+
+  private kick(): void {
+    if (this.writing || this.paused || this.queue.length === 0) return;
+    this.writing = this.drain().finally(() => {
+      this.writing = undefined;
+      this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && !this.paused) {
+      const batch = this.queue.splice(0);
+      const buffer = Buffer.from(batch.map((p) => p.bytes).join(''));
+      try {
+        await writeFully(this.fh, buffer);
+        if (this.opts.fsync) await this.fh.datasync();
+        this.size += buffer.length;
+        this.writtenSeq = batch.at(-1)!.lastSeq;
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        const error = await this.recoverFromFailedWrite(err);
+        for (const p of batch) p.reject(error);
+      }
+    }
+  }
+
+  /** A half-written batch must not glue itself to the next one: cut the file back to the last good byte. */
+  private async recoverFromFailedWrite(err: unknown): Promise<StoreError> {
+    const error = new StoreError('store_unwritable', `Sightline could not write the sightings journal ${this.opts.path}: check the disk has space and the state directory is writable, then resend.`, { httpStatus: 503, cause: err });
+    this.opts.logger.error({ err, path: this.opts.path }, 'sightings journal write failed');
+    try {
+      await this.fh.truncate(this.size);
+    } catch (truncErr) {
+      this.failed = error;
+      for (const p of this.queue.splice(0)) p.reject(error);
+      this.opts.logger.error({ err: truncErr }, 'sightings journal could not be repaired; refusing further appends until restart');
+    }
+    return error;
+  }
+
+  private async rewrite(uptoSeq: number): Promise<void> {
+    const tmp = `${this.opts.path}.compact-${process.pid}`;
+    const snapshotEnd = this.size;
+    const out = await open(tmp, 'w');
+    try {
+      await writeFully(out, Buffer.from(`${JSON.stringify({ floor: uptoSeq })}\n`));
+      // Chunked with awaits in between, so 200k remembered keys never block the event loop for long.
+      let keys: [string, number][] = [];
+      for (const entry of this.dedupe.entries(this.opts.clock.now().getTime())) {
+        keys.push(entry);
+        if (keys.length < HEADER_KEYS_PER_LINE) continue;
+        await writeFully(out, Buffer.from(`${JSON.stringify({ dedupe: keys })}\n`));
+        keys = [];
+      }
+      if (keys.length > 0) await writeFully(out, Buffer.from(`${JSON.stringify({ dedupe: keys })}\n`));
+      // Entries are in seq order, so the kept ones are one tail of the file: copy it in bulk.
+      const keepFrom = await firstOffsetAfter(this.opts.path, uptoSeq, snapshotEnd);
+      await copyRange(this.opts.path, keepFrom, snapshotEnd, out);
+      // Hold new writes only for the short tail written since the snapshot.
+      this.paused = true;
+      while (this.writing) await this.writing;
+      await copyRange(this.opts.path, snapshotEnd, this.size, out);
+      await out.datasync();
+      await out.close();
+      await rename(tmp, this.opts.path);
+      const old = this.fh;
+      this.fh = await open(this.opts.path, 'a');
+      this.size = (await this.fh.stat()).size;
+      await old.close().catch(() => undefined);
+      this.opts.logger.info({ uptoSeq, bytes: this.size }, 'sightings journal compacted');
+    } catch (err) {
+      await out.close().catch(() => undefined);
+      await rm(tmp, { force: true });
+      throw new StoreError('store_unwritable', `Sightline could not compact the sightings journal ${this.opts.path}: check free disk space.`, { cause: err });
+    } finally {
+      this.paused = false;
+      this.kick();
+    }
+  }
+}
+
+/** Byte offset of the first entry with seq > afterSeq (header lines and older entries come before it). */
+async function firstOffsetAfter(path: string, afterSeq: number, end: number): Promise<number> {
+  let lineStart = 0;
+  for await (const { line, end: lineEnd } of readLines(path, 0, end)) {
+    const m = SEQ_PREFIX.exec(line);
+    if (m && Number(m[1]) > afterSeq) return lineStart;
+    lineStart = lineEnd;
+  }
+  return end;
+}
+
+async function copyRange(path: string, start: number, end: number, out: FileHandle): Promise<void> {
+  if (end <= start) return;
+  for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 })) await writeFully(out, chunk as Buffer);
+}
+
+type Record_ = JournalEntry | { floor: number } | { dedupe: [string, number][] };
+
+function parseLine(line: string): Record_ | undefined {
+  try {
+    const v = JSON.parse(line) as Record<string, unknown>;
+    if (typeof v.seq === 'number' && typeof v.at === 'number' && typeof v.item === 'object' && v.item !== null) return v as unknown as JournalEntry;
+    if (typeof v.floor === 'number') return { floor: v.floor };
+    if (Array.isArray(v.dedupe)) return { dedupe: v.dedupe as [string, number][] };
+  } catch {
+    // fall through: an unreadable line
+  }
+  return undefined;
+}
+
+async function writeFully(fh: FileHandle, buffer: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesWritten } = await fh.write(buffer, offset, buffer.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** Complete lines of [start, end) with the byte offset just past each; an unterminated tail is not yielded. */
+async function* readLines(path: string, start: number, end: number): AsyncGenerator<{ line: string; end: number }> {
+  if (end <= start) return;
+  let carry: Buffer[] = [];
+  let offset = start;
+  for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (let nl = chunk.indexOf(10, from); nl !== -1; nl = chunk.indexOf(10, from)) {
+      const piece = chunk.subarray(from, nl);
+      const line = carry.length > 0 ? Buffer.concat([...carry, piece]) : piece;
+      carry = [];
+      offset += line.length + 1;
+      from = nl + 1;
+      yield { line: line.toString('utf8'), end: offset };
+    }
+    if (from < chunk.length) carry.push(chunk.subarray(from));
+  }
+}
+
+/**
+ * Which sightings were already taken. Content-hash keys (`sha256:…`) count within the
+ * dedupe window; keys from sender ids are kept in a bounded LRU, since a sender may
+ * redeliver hours later. Both maps are in insertion order, so pruning is O(1) amortised.
+ */
+export class DedupeIndex {
+  private readonly recent = new Map<string, number>();
+  private readonly explicit = new Map<string, number>();
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly explicitCapacity = 200_000,
+    private readonly recentCapacity = 1_000_000,
+  ) {}
+
+  static isContentKey(key: string): boolean {
+    return key.startsWith('sha256:');
+  }
+
+  has(key: string, nowMs: number): boolean {
+    if (!DedupeIndex.isContentKey(key)) return this.explicit.has(key);
+    const at = this.recent.get(key);
+    return at !== undefined && nowMs - at < this.windowMs;
+  }
+
+  remember(key: string, atMs: number, nowMs: number): void {
+    if (DedupeIndex.isContentKey(key)) {
+      if (nowMs - atMs >= this.windowMs) return;
+      this.recent.delete(key);
+      this.recent.set(key, atMs);
+      this.prune(nowMs);
+    } else {
+      this.explicit.delete(key);
+      this.explicit.set(key, atMs);
+      if (this.explicit.size > this.explicitCapacity) this.explicit.delete(this.explicit.keys().next().value!);
+    }
+  }
+
+  forget(key: string): void {
+    this.recent.delete(key);
+    this.explicit.delete(key);
+  }
+
+  get size(): number {
+    return this.recent.size + this.explicit.size;
+  }
+
+  /** Keys worth persisting (the LRU, then unexpired window keys), oldest first; safe to iterate across awaits. */
+  *entries(nowMs: number): Generator<[string, number]> {
+    yield* this.explicit;
+    for (const [key, at] of this.recent) if (nowMs - at < this.windowMs) yield [key, at];
+  }
+
+  private prune(nowMs: number): void {
+    for (const [key, at] of this.recent) {
+      if (nowMs - at < this.windowMs && this.recent.size <= this.recentCapacity) break;
+      this.recent.delete(key);
+    }
+  }
+}
