@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { closeServer, listenLoopback } from '../loopback.js';
 
 /**
  * A local stand-in for the places Talos roundups were published (seeds.md §3.1),
@@ -59,19 +59,16 @@ export class TalosEmulator {
   }
 
   async start(): Promise<{ url: string }> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const { server, url } = await listenLoopback((req, res) => void this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return { url: this.baseUrl };
+    this.baseUrl = url;
+    return { url };
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   get url(): string {

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { closeServer, listenLoopback } from '../loopback.js';
 
 /**
  * A local X API v2 recent search (`GET /2/tweets/search/recent`) for the X
@@ -43,19 +43,16 @@ export class XEmulator {
   }
 
   async start(): Promise<{ url: string }> {
-    const server = createServer((req, res) => this.handle(req, res));
+    const { server, url } = await listenLoopback((req, res) => this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return { url: this.baseUrl };
+    this.baseUrl = url;
+    return { url };
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   /** The value for X_API_BASE. */
