@@ -6,6 +6,9 @@ import { targetSightings, type SkipReason, type TargetSighting } from '../domain
 import { identityOf, targetIdentity } from '../domain/investigate/target-identity.js';
 import { extractIocs, plainText } from '../domain/ioc/extract.js';
 import type { Observable, RejectedValue, Verdict } from '../domain/types.js';
+import type { SightingIntake } from '../domain/correlation/intake.js';
+import type { Logger } from '../core/logger.js';
+import type { Store } from '../store/store.js';
 
 /**
  * The module pipeline of seeds.md §1.9, as one function over ports: free text →
@@ -15,6 +18,18 @@ import type { Observable, RejectedValue, Verdict } from '../domain/types.js';
  * target without a hostname.
  */
 export type CleanRule = 'any' | 'unless-malicious';
+
+/** What every text-mining module (RSS, X) needs: XDR, the correlator's intake, the store and the cleaning policy. */
+export interface ModuleDeps {
+  xdr: Pick<XdrPort, 'deliberate' | 'observe' | 'inspect'>;
+  intake: SightingIntake;
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  excludedModules: string[];
+  cleanRule: CleanRule;
+  useInspect?: boolean;
+}
 
 export interface InvestigateTextInput {
   text: string;

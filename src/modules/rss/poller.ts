@@ -1,12 +1,8 @@
 import { HttpClient } from '../../clients/http.js';
-import type { XdrPort } from '../../clients/xdr/port.js';
-import type { Clock } from '../../core/clock.js';
 import { asSightlineError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { SightingIntake } from '../../domain/correlation/intake.js';
 import { MAX_TEXT_CHARS } from '../../domain/ioc/extract.js';
-import type { Store } from '../../store/store.js';
-import { investigateText, type CleanRule, type InvestigateStats } from '../pipeline.js';
+import { investigateText, type InvestigateStats, type ModuleDeps } from '../pipeline.js';
 import { MAX_SEEN_ITEMS, modulesStateOf, readModulesState } from '../state.js';
 import { PeriodicTask } from '../periodic.js';
 import { parseFeed, type FeedItem } from './feed-parser.js';
@@ -21,19 +17,11 @@ import { parseFeed, type FeedItem } from './feed-parser.js';
  * answer has been accepted: if XDR or the intake fails half-way, the next poll
  * gets a 200 again instead of a 304 and retries the items still unseen.
  */
-export interface RssModuleOptions {
+export interface RssModuleOptions extends ModuleDeps {
   feeds: string[];
   http: HttpClient | undefined;
-  xdr: Pick<XdrPort, 'deliberate' | 'observe' | 'inspect'>;
-  intake: SightingIntake;
-  store: Store;
-  logger: Logger;
-  clock: Clock;
-  excludedModules: string[];
-  cleanRule: CleanRule;
   /** Also download each item's page (same host as the feed only). Off by default: feeds carry the text. */
   fetchArticle?: boolean;
-  useInspect?: boolean;
   /** New items investigated per feed and poll; the rest wait for the next poll. */
   maxItemsPerPoll?: number;
 }

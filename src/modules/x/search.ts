@@ -1,13 +1,9 @@
 import { z } from 'zod';
 import { HttpClient, parseRetryAfter } from '../../clients/http.js';
-import type { XdrPort } from '../../clients/xdr/port.js';
-import type { Clock } from '../../core/clock.js';
 import { asSightlineError, UpstreamError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { SightingIntake } from '../../domain/correlation/intake.js';
-import type { Store } from '../../store/store.js';
 import { PeriodicTask } from '../periodic.js';
-import { investigateText, type CleanRule, type InvestigateStats } from '../pipeline.js';
+import { investigateText, type InvestigateStats, type ModuleDeps } from '../pipeline.js';
 import { modulesStateOf, readModulesState } from '../state.js';
 
 /**
@@ -18,17 +14,9 @@ import { modulesStateOf, readModulesState } from '../state.js';
  * batch was accepted (a crash re-reads the batch, the intake dedupes), and
  * waits out a 429 until `x-rate-limit-reset` instead of failing every hour.
  */
-export interface XModuleOptions {
+export interface XModuleOptions extends ModuleDeps {
   x: { bearerToken?: string; apiBase: string; query: string };
   http?: HttpClient;
-  xdr: Pick<XdrPort, 'deliberate' | 'observe' | 'inspect'>;
-  intake: SightingIntake;
-  store: Store;
-  logger: Logger;
-  clock: Clock;
-  excludedModules: string[];
-  cleanRule: CleanRule;
-  useInspect?: boolean;
   /** Pages followed per poll when more than 100 tweets are new. */
   maxPages?: number;
 }
