@@ -103,4 +103,21 @@ describe('sighting correlation, end to end', () => {
     expect(unsigned.statusCode).toBe(401);
     await unsigned.body.dump();
   });
+
+  it('50 concurrent deliveries for one new target give one incident counted 50', async () => {
+    const url = bot.app.http.url;
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => post(url, sevenField('RACE-HOST', 'race.example', 100 + i))));
+    expect(results.every((r) => r.status === 202)).toBe(true);
+    await bot.app.intake.idle();
+    const incidents = await waitUntil(() => {
+      const list = Object.values(bot.app.engine.state().incidents).filter((i) => i.targetKey === 'hostname:race-host');
+      return list.length === 1 && list[0]!.count === 50 ? list : undefined;
+    }, 'one incident counted 50');
+    expect(incidents).toHaveLength(1);
+    await bot.app.engine.syncPending();
+    const inXdr = (Object.values(bot.world.xdr.state.incident ?? {}) as unknown as { external_ids?: string[] }[]).filter((i) =>
+      (i.external_ids ?? []).some((e) => e.includes('race-host')),
+    );
+    expect(inXdr).toHaveLength(1);
+  });
 });
