@@ -96,8 +96,20 @@ function renderHeader() {
 }
 
 // ---------- messages ----------
+// Webex renders `<@personEmail:x@y>` (and `<@personId:…|Name>`) as a highlighted @mention.
+const MENTION = /<@(personEmail|personId):([^>|]+)(?:\|([^>]+))?>/g;
+function renderMarkdown(markdown) {
+  const mentions = [];
+  const marked = markdown.replace(MENTION, (_all, kind, who, label) => {
+    const person = kind === 'personEmail' ? personByEmail(who) : personById(who);
+    mentions.push(label ?? person?.displayName ?? who);
+    return `\u2063${mentions.length - 1}\u2063`;
+  });
+  return md.render(marked).replace(/\u2063(\d+)\u2063/g, (_all, i) => `<span class="mention">@${escapeHtml(mentions[Number(i)] ?? '')}</span>`);
+}
+
 function messageText(m) {
-  if (m.markdown) return md.render(m.markdown);
+  if (m.markdown) return renderMarkdown(m.markdown);
   const text = m.text ?? '';
   const bot = state.bot;
   if (bot && m.mentionedPeople?.includes(bot.id) && text.startsWith(bot.displayName)) {
