@@ -185,7 +185,9 @@ describe('HuntRunner against the Talos, XDR and SMTP emulators', () => {
 
   it('resumes a hunt interrupted by a restart without a second casebook or e-mail', async () => {
     talos.publish(FRIDAY, '2021/0723.json');
-    xdr.faults.add({ match: '/iroh-enrich/observe', latencyMs: 150 });
+    // One XDR call at a time and slow observes, so the hunt can be stopped part-way.
+    xdr.faults.add({ match: '/iroh-enrich/observe', latencyMs: 200 });
+    config = { ...config, xdr: { ...config.xdr, concurrency: 1 } };
     const first = await runner();
     await first.hunts.runThisWeek('alice@example.com');
     // Stop it once at least one threat with targets is done.

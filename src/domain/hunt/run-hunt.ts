@@ -2,7 +2,7 @@ import type { XdrPort } from '../../clients/xdr/port.js';
 import type { Logger } from '../../core/logger.js';
 import type { HuntRef, Notifier, ThreatOutcome } from '../../notify/notification.js';
 import type { Clock } from '../../core/clock.js';
-import type { Roundup } from '../types.js';
+import type { Roundup, Threat } from '../types.js';
 import { draftCasebook } from './casebook.js';
 import { investigateThreat } from './investigate-threat.js';
 import type { CleanRule } from './verdicts.js';
@@ -56,40 +56,21 @@ export async function runHunt(roundup: Roundup, hunt: HuntRef, deps: HuntDeps): 
     log.info({ done: [...done] }, 'resuming hunt: skipping threats already done');
   }
 
+  // Threats are investigated concurrently (the XDR client bounds the calls in flight for the whole
+  // process), so a roundup costs about calls × latency ÷ XDR_CONCURRENCY instead of a sum of per-threat
+  // round trips. Results are still reported and recorded in the blog's order.
+  const pending = roundup.threats.filter((t) => !done.has(t.name));
+  const investigations = pending.map((threat) => investigateAndFile(threat, hunt, deps));
+  // Nothing may reject unobserved while earlier threats are being reported.
+  for (const p of investigations) p.catch(() => undefined);
   const outcomes: ThreatOutcome[] = [...deps.progress.earlierOutcomes()];
-  for (const threat of roundup.threats) {
-    if (done.has(threat.name)) continue;
+  for (const [i, threat] of pending.entries()) {
     deps.signal?.throwIfAborted();
-    let outcome: ThreatOutcome;
-    try {
-      const inv = await investigateThreat(threat, deps.xdr, {
-        excludedModules: deps.excludedModules,
-        cleanRule: deps.cleanRule,
-        signal: deps.signal,
-      });
-      outcome = { ...inv.outcome };
-      if (inv.targets.length > 0 && !hunt.dryRun) {
-        const id = deps.progress.casebookOf(threat.name) ?? (await ensureCasebook(deps.xdr, draftCasebook(threat, inv.suspicious, inv.targets, hunt.label)));
-        outcome.casebook = { id, url: deps.casebookUrl(id) };
-      }
+    const outcome = await investigations[i]!;
+    if (!outcome.error) {
       await deps.notifier.notify(
-        inv.targets.length > 0 ? { kind: 'threat_targets', hunt, threat: outcome } : { kind: 'threat_no_targets', hunt, threat: outcome },
+        outcome.targets.length > 0 ? { kind: 'threat_targets', hunt, threat: outcome } : { kind: 'threat_no_targets', hunt, threat: outcome },
       );
-    } catch (err) {
-      if (deps.signal?.aborted) throw err;
-      const message = (err as { userMessage?: string }).userMessage ?? (err as Error).message;
-      log.error({ err, threat: threat.name }, 'threat investigation failed');
-      outcome = {
-        name: threat.name,
-        description: threat.description,
-        observables: threat.observables.length,
-        clean: 0,
-        investigated: 0,
-        rejected: threat.rejected.length,
-        targets: [],
-        moduleErrors: [],
-        error: message,
-      };
     }
     outcomes.push(outcome);
     await deps.progress.markThreatDone(threat.name, outcome);
@@ -114,4 +95,35 @@ async function ensureCasebook(xdr: XdrPort, draft: ReturnType<typeof draftCasebo
   }
   const created = await xdr.createCasebook(draft);
   return created.id;
+}
+
+/** Investigates one threat and, when it has targets, files its casebook. Failures become the outcome's error. */
+async function investigateAndFile(threat: Threat, hunt: HuntRef, deps: HuntDeps): Promise<ThreatOutcome> {
+  try {
+    const inv = await investigateThreat(threat, deps.xdr, {
+      excludedModules: deps.excludedModules,
+      cleanRule: deps.cleanRule,
+      signal: deps.signal,
+    });
+    const outcome: ThreatOutcome = { ...inv.outcome };
+    if (inv.targets.length > 0 && !hunt.dryRun) {
+      const id = deps.progress.casebookOf(threat.name) ?? (await ensureCasebook(deps.xdr, draftCasebook(threat, inv.suspicious, inv.targets, hunt.label)));
+      outcome.casebook = { id, url: deps.casebookUrl(id) };
+    }
+    return outcome;
+  } catch (err) {
+    if (deps.signal?.aborted) throw err;
+    deps.logger.error({ err, hunt: hunt.id, threat: threat.name }, 'threat investigation failed');
+    return {
+      name: threat.name,
+      description: threat.description,
+      observables: threat.observables.length,
+      clean: 0,
+      investigated: 0,
+      rejected: threat.rejected.length,
+      targets: [],
+      moduleErrors: [],
+      error: (err as { userMessage?: string }).userMessage ?? (err as Error).message,
+    };
+  }
 }
