@@ -1,0 +1,86 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+/** A benchmark server in its own process (bench/ingest-server.ts), driven over IPC. */
+export interface ChildServer {
+  url: string;
+  pid: number;
+  startMs: number;
+  ask<T = Record<string, unknown>>(cmd: 'stats' | 'idle' | 'stop', timeoutMs?: number, args?: Record<string, unknown>): Promise<T>;
+  kill(): void;
+}
+
+export interface SpawnOptions {
+  mode: 'real' | 'naive';
+  env: Record<string, string>;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeFlags?: string[];
+  readyTimeoutMs?: number;
+}
+
+export class ServerDied extends Error {
+  constructor(message: string, readonly stderr: string) {
+    super(message);
+  }
+
+  /** What the dead server died of, e.g. `RangeError: Invalid string length`: the root cause when it names one. */
+  get cause_(): string {
+    const lines = this.stderr.split('\n').map((l) => l.trim());
+    const cause = lines.find((l) => /^\[cause\]:/.test(l))?.replace(/^\[cause\]:\s*/, '');
+    const error = lines.find((l) => /^\w*Error:/.test(l));
+    const where = error?.startsWith('StoreError') ? ' while writing the state file' : '';
+    return cause ? `${cause}${where}` : (error ?? this.message);
+  }
+}
+
+export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
+  const started = performance.now();
+  const child: ChildProcess = fork(path.resolve('bench/ingest-server.ts'), [opts.mode], {
+    execArgv: ['--import', 'tsx', '--max-old-space-size=8192', ...(opts.nodeFlags ?? [])],
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+  // Keep the end of stderr: when the server dies, its last words say why.
+  let stderrTail = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-8000);
+  });
+  let nextId = 1;
+  const waiting = new Map<number, (msg: Record<string, unknown>) => void>();
+  const ready = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${opts.mode} server did not start in time`)), opts.readyTimeoutMs ?? 180_000);
+    child.on('message', (msg: Record<string, unknown>) => {
+      if (msg['ready']) {
+        clearTimeout(timer);
+        resolve(String(msg['url']));
+      } else if (typeof msg['id'] === 'number') waiting.get(msg['id'])?.(msg);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new ServerDied(`${opts.mode} server exited with code ${code}`, stderrTail));
+    });
+  });
+  const url = await ready;
+  const startMs = performance.now() - started;
+  return {
+    url,
+    pid: child.pid!,
+    startMs,
+    ask: <T>(cmd: 'stats' | 'idle' | 'stop', timeoutMs = 300_000, args: Record<string, unknown> = {}) =>
+      new Promise<T>((resolve, reject) => {
+        const id = nextId++;
+        const timer = setTimeout(() => reject(new Error(`${opts.mode} server did not answer ${cmd}`)), timeoutMs);
+        waiting.set(id, (msg) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve(msg as T);
+        });
+        if (cmd === 'stop') child.once('exit', () => resolve({ stopped: true } as T));
+        child.send({ ...args, cmd, id });
+      }),
+    kill: () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { startApp, type App } from '../src/app.js';
+import { loadConfig } from '../src/config/load.js';
+import { silentLogger } from '../src/core/logger.js';
+import { startNaiveIngest } from './naive-ingest.js';
+
+/**
+ * Child-process entry for the ingest benchmark: runs ONE server (our bot, or the
+ * naive design) alone in its process, so the load generator and the emulators
+ * in the parent do not share its event loop, and CPU/RSS are its own.
+ * Driven over IPC: `stats`, `idle`, `stop`.
+ */
+type Command = { cmd: 'stats' | 'idle' | 'stop'; id: number; timeoutMs?: number };
+
+const mode = process.argv[2];
+const send = (msg: unknown) => process.send?.(msg);
+
+let app: App | undefined;
+let naive: { url: string; close(): Promise<void> } | undefined;
+if (mode === 'real') {
+  const config = loadConfig(JSON.parse(process.env['BENCH_APP_ENV'] ?? '{}') as Record<string, string>);
+  app = await startApp({ config, logger: silentLogger });
+  send({ ready: true, url: app.http.url });
+} else if (mode === 'naive') {
+  naive = await startNaiveIngest({ file: process.env['BENCH_NAIVE_FILE']!, secret: process.env['BENCH_SECRET']! });
+  send({ ready: true, url: naive.url });
+} else {
+  throw new Error(`usage: ingest-server.ts real|naive (got ${mode})`);
+}
+
+process.on('message', (raw: Command) => {
+  void (async () => {
+    if (raw.cmd === 'stats') {
+      send({ id: raw.id, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, lastAppliedSeq: app?.engine.lastAppliedSeq() ?? 0 });
+    } else if (raw.cmd === 'idle') {
+      // Bounded: when correlation is far behind, the benchmark reports the backlog instead of waiting forever.
+      let timer: NodeJS.Timeout | undefined;
+      const caughtUp = await Promise.race([
+        (app?.intake.idle() ?? Promise.resolve()).then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), raw.timeoutMs ?? 60_000))),
+      ]);
+      clearTimeout(timer);
+      send({ id: raw.id, caughtUp, lastAppliedSeq: app?.engine.lastAppliedSeq() ?? 0 });
+    } else if (raw.cmd === 'stop') {
+      await app?.stop(20_000);
+      await naive?.close();
+      send({ id: raw.id, stopped: true });
+      process.exit(0);
+    }
+  })();
+});

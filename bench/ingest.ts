@@ -1,0 +1,273 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from '../src/sandbox/free-port.js';
+import { SANDBOX_SIGHTINGS_SECRET, startWorld } from '../src/sandbox/world.js';
+import { ServerDied, spawnServer, type ChildServer } from './child.js';
+import { runLoad, type LoadResult } from './load.js';
+import { writeNaiveStore } from './naive-ingest.js';
+import { writeCorrelationStore, type StoreSize } from './prepopulate.js';
+import { table, type BenchResult, type TargetCheck } from './report.js';
+import { fmt, mb, median, percentile } from './stats.js';
+
+/**
+ * Benchmark 1: sightings posted over loopback HTTP to the real bot (its own
+ * process) at two store sizes, next to the naive read-modify-write-the-whole-file
+ * design at the same sizes.
+ */
+export interface IngestOptions {
+  quick: boolean;
+  /** Directory for CPU profiles of our server (node --cpu-prof); none when undefined. */
+  cpuProfDir?: string;
+}
+
+interface Row {
+  design: string;
+  size: StoreSize;
+  storeBytes: number;
+  startMs: number;
+  runs: RunFigures[];
+  note?: string;
+  /** Set when the server could not run at this size: what it died of. */
+  failed?: string;
+}
+
+interface RunFigures {
+  throughput: number;
+  p50: number;
+  p99: number;
+  accepted: number;
+  sent: number;
+  failures: Record<string, number>;
+  cpuUsPerSighting: number;
+  /** Our design only: how long the background correlation took to catch up after the run. */
+  drainMs?: number;
+  /** Sightings accepted but not yet correlated when the wait for catch-up gave up. */
+  backlog?: number;
+}
+
+export async function benchIngest(opts: IngestOptions): Promise<BenchResult> {
+  const full: StoreSize[] = [{ incidents: 10_000, sightings: 100_000 }, { incidents: 100_000, sightings: 1_000_000 }];
+  // A profiling run (--cpu-prof) looks at the first size only.
+  const sizes: StoreSize[] = opts.quick ? [{ incidents: 100, sightings: 1_000 }] : opts.cpuProfDir ? full.slice(0, 1) : full;
+  const connections = opts.quick ? 8 : 16;
+  const rows: Row[] = [];
+  for (const [i, size] of sizes.entries()) {
+    const ours = await measureOurs(size, { quick: opts.quick, connections, cpuProfDir: opts.cpuProfDir });
+    rows.push(ours);
+    const big = i > 0;
+    if (ours.failed && big) {
+      // Still show how the cost per sighting moves with size, at the largest size that runs.
+      rows.push(await measureOurs(FALLBACK_SIZE, { quick: opts.quick, connections, cpuProfDir: opts.cpuProfDir }));
+    }
+    if (!opts.cpuProfDir) rows.push(await measureNaive(size, { quick: opts.quick, connections: big ? 4 : connections, big }));
+  }
+  return summarise(rows, connections, opts.quick);
+}
+
+const FALLBACK_SIZE: StoreSize = { incidents: 30_000, sightings: 300_000 };
+
+async function measureOurs(size: StoreSize, o: { quick: boolean; connections: number; cpuProfDir?: string }): Promise<Row> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'sightline-bench-ingest-'));
+  const stateFile = path.join(dir, 'sightline.json');
+  const world = await startWorld({ stateDir: dir });
+  let server: ChildServer | undefined;
+  try {
+    const { openHosts, bytes } = await writeCorrelationStore(stateFile, size);
+    const port = await freePort();
+    const env = world.env({
+      STATE_FILE: stateFile,
+      HTTP_PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // The default (6000/min per address) is for the open internet; one loopback sender at 2,000/s needs more.
+      HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
+      CORRELATION_COALESCE_MS: '5000',
+    });
+    const spawned = await spawnOrExplain({
+      mode: 'real',
+      env: { BENCH_APP_ENV: JSON.stringify(env) },
+      nodeFlags: o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [],
+    });
+    if (typeof spawned === 'string') return { design: DESIGN_OURS, size, storeBytes: bytes, startMs: 0, runs: [], failed: spawned };
+    server = spawned;
+    const running = spawned;
+    const load = (runId: string, durationMs: number, maxRequests: number) =>
+      runLoad({ url: running.url, secret: SANDBOX_SIGHTINGS_SECRET, hosts: openHosts, connections: o.connections, durationMs, maxRequests, runId });
+    const floor = Math.max(1, Math.floor(size.sightings / size.incidents)) * size.incidents;
+    const idleWaitMs = o.quick ? 10_000 : 6_000;
+    let acceptedSoFar = (await load('warmup', o.quick ? 500 : 2_000, o.quick ? 50 : 4_000)).accepted;
+    await running.ask('idle', idleWaitMs + 5_000, { timeoutMs: idleWaitMs });
+    const runs: RunFigures[] = [];
+    for (let r = 0; r < (o.quick ? 1 : 3); r++) {
+      const before = await running.ask<{ cpu: NodeJS.CpuUsage }>('stats');
+      const res = await load(`run${r}`, o.quick ? 10_000 : 6_000, o.quick ? 200 : 1_000_000);
+      const after = await running.ask<{ cpu: NodeJS.CpuUsage }>('stats');
+      acceptedSoFar += res.accepted;
+      const t0 = performance.now();
+      const idle = await running.ask<{ caughtUp: boolean; lastAppliedSeq: number }>('idle', idleWaitMs + 5_000, { timeoutMs: idleWaitMs });
+      const drainMs = performance.now() - t0;
+      const backlog = acceptedSoFar - (idle.lastAppliedSeq - floor);
+      runs.push({ ...figures(res, before.cpu, after.cpu), drainMs, ...(idle.caughtUp ? {} : { backlog }) });
+    }
+    await running.ask('stop');
+    server = undefined;
+    const durable = await durableAfterFloor(`${stateFile}.journal`, size);
+    const accepted = runs.reduce((a, r) => a + r.accepted, 0);
+    const note = durable >= accepted ? undefined : `only ${durable} of ${accepted} accepted sightings were found in the journal`;
+    return { design: DESIGN_OURS, size, storeBytes: bytes, startMs: running.startMs, runs, note: note ?? `all ${fmt(accepted)} accepted sightings (plus warm-up) found in the journal after the run` };
+  } finally {
+    server?.kill();
+    await world.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureNaive(size: StoreSize, o: { quick: boolean; connections: number; big: boolean }): Promise<Row> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'sightline-bench-naive-'));
+  const file = path.join(dir, 'db.json');
+  let server: ChildServer | undefined;
+  try {
+    const { openHosts } = await writeNaiveStore(file, size);
+    const bytes = (await stat(file)).size;
+    const spawned = await spawnOrExplain({ mode: 'naive', env: { BENCH_NAIVE_FILE: file, BENCH_SECRET: SANDBOX_SIGHTINGS_SECRET } });
+    if (typeof spawned === 'string') return { design: DESIGN_NAIVE, size, storeBytes: bytes, startMs: 0, runs: [], failed: spawned };
+    server = spawned;
+    const startMs = spawned.startMs;
+    const maxRequests = o.quick ? 50 : o.big ? 16 : 2_000;
+    const durationMs = o.quick ? 10_000 : o.big ? 40_000 : 6_000;
+    const runs: RunFigures[] = [];
+    for (let r = 0; r < (o.quick || o.big ? 1 : 3); r++) {
+      const before = await server.ask<{ cpu: NodeJS.CpuUsage }>('stats');
+      const res = await runLoad({ url: server.url, secret: SANDBOX_SIGHTINGS_SECRET, hosts: openHosts, connections: o.connections, durationMs, maxRequests, runId: `naive${r}` });
+      const after = await server.ask<{ cpu: NodeJS.CpuUsage }>('stats');
+      runs.push(figures(res, before.cpu, after.cpu));
+    }
+    await server.ask('stop');
+    server = undefined;
+    const bounded = o.big || o.quick ? `bounded run: at most ${maxRequests} requests or ${durationMs / 1000} s, ${o.connections} connections, one run` : undefined;
+    return { design: DESIGN_NAIVE, size, storeBytes: bytes, startMs, runs, ...(bounded ? { note: bounded } : {}) };
+  } finally {
+    server?.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const DESIGN_OURS = 'Sightline (journal + in-memory correlation)';
+const DESIGN_NAIVE = 'naive (express + lowdb read-modify-write per request)';
+
+/** The server, or the reason it died (a server that cannot run at a size is a result, not a crash). */
+async function spawnOrExplain(opts: Parameters<typeof spawnServer>[0]): Promise<ChildServer | string> {
+  try {
+    return await spawnServer(opts);
+  } catch (err) {
+    if (err instanceof ServerDied) return `did not start: ${err.cause_}`;
+    throw err;
+  }
+}
+
+function figures(res: LoadResult, cpu0: NodeJS.CpuUsage, cpu1: NodeJS.CpuUsage): RunFigures {
+  const cpuUs = cpu1.user - cpu0.user + (cpu1.system - cpu0.system);
+  if (res.firstFailure) process.stderr.write(`ingest: unexpected answer: ${res.firstFailure}\n`);
+  return {
+    throughput: (res.accepted / res.elapsedMs) * 1000,
+    p50: percentile(res.latenciesMs, 50),
+    p99: percentile(res.latenciesMs, 99),
+    accepted: res.accepted,
+    sent: res.sent,
+    failures: res.failures,
+    cpuUsPerSighting: res.accepted > 0 ? cpuUs / res.accepted : Number.NaN,
+  };
+}
+
+/** Highest seq written to the journal (entry or compaction floor), minus the prepared floor. */
+async function durableAfterFloor(journal: string, size: StoreSize): Promise<number> {
+  const floor = Math.max(1, Math.floor(size.sightings / size.incidents)) * size.incidents;
+  let max = floor;
+  const lines = createInterface({ input: createReadStream(journal), crlfDelay: Infinity });
+  for await (const line of lines) {
+    const m = /^\{"(?:seq|floor)":(\d+)/.exec(line);
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max - floor;
+}
+
+function summarise(rows: Row[], connections: number, quick: boolean): BenchResult {
+  const med = (r: Row, f: (x: RunFigures) => number) => median(r.runs.map(f));
+  const body = table(
+    ['design', 'store', 'state file', 'server start', 'runs', 'sightings/s', 'p50 ms', 'p99 ms', 'server CPU µs / sighting', 'correlation catch-up after run', 'errors'],
+    rows.map((r) => r.failed ? [r.design, `${fmt(r.size.incidents)} incidents / ${fmt(r.size.sightings)} sightings`, mb(r.storeBytes), '–', '0', `**${r.failed}**`, '', '', '', '', ''] : [
+      r.design,
+      `${fmt(r.size.incidents)} incidents / ${fmt(r.size.sightings)} sightings`,
+      mb(r.storeBytes),
+      `${fmt(r.startMs / 1000, 1)} s`,
+      `${r.runs.length} × ${fmt(median(r.runs.map((x) => x.sent)))} req`,
+      fmt(med(r, (x) => x.throughput)),
+      fmt(med(r, (x) => x.p50), 1),
+      fmt(med(r, (x) => x.p99), 1),
+      fmt(med(r, (x) => x.cpuUsPerSighting)),
+      catchUp(r),
+      errorsOf(r),
+    ]),
+  );
+  const ours = rows.filter((r) => r.design === DESIGN_OURS && !r.failed);
+  const first = ours[0];
+  const last = ours.at(-1);
+  const targets: TargetCheck[] = [];
+  if (first && !quick) {
+    const tput = med(first, (x) => x.throughput);
+    const p99 = med(first, (x) => x.p99);
+    targets.push({ what: `throughput at ${fmt(first.size.incidents)} incidents`, target: '≥ 2,000 sightings/s', measured: `${fmt(tput)} /s`, met: tput >= 2000 });
+    targets.push({ what: `p99 at ${fmt(first.size.incidents)} incidents`, target: '≤ 50 ms', measured: `${fmt(p99, 1)} ms`, met: p99 <= 50 });
+  }
+  if (first && last && last !== first) {
+    const a = med(first, (x) => x.cpuUsPerSighting);
+    const b = med(last, (x) => x.cpuUsPerSighting);
+    // Wall cost per sighting at saturation (1 / throughput) catches work the CPU window misses: a correlation backlog.
+    const wa = 1000 / med(first, (x) => x.throughput);
+    const wb = 1000 / med(last, (x) => x.throughput);
+    const k = last.size.incidents / first.size.incidents;
+    targets.push({
+      what: `cost per sighting vs store size (${fmt(k)}× the incidents)`,
+      target: 'does not grow (≤ 1.25×)',
+      measured: `CPU ${fmt(a)} → ${fmt(b)} µs (${fmt(b / a, 2)}×); wall ${fmt(wa, 2)} → ${fmt(wb, 2)} ms (${fmt(wb / wa, 2)}×)`,
+      met: b / a <= 1.25 && wb / wa <= 1.25,
+    });
+  }
+  for (const r of rows.filter((x) => x.design === DESIGN_OURS && x.failed)) {
+    targets.push({ what: `runs at ${fmt(r.size.incidents)} incidents / ${fmt(r.size.sightings)} sightings`, target: 'starts and takes sightings', measured: r.failed!, met: false });
+  }
+  const notes = rows.filter((r) => r.note).map((r) => `- ${r.design}, ${fmt(r.size.incidents)} incidents: ${r.note}.`);
+  const markdown = [
+    `Loopback HTTP, undici keep-alive pool of ${connections} connections (closed loop: each sends its next sighting when the previous answer arrives), ` +
+      'one sighting per request in the seed\'s 7-field module payload (`sighting_json` a string), HMAC-signed per request, spread over all the open targets of the prepared store. ' +
+      'Each server runs alone in its own Node process (the load generator and the XDR/Webex/Talos emulators run in the bench process). ' +
+      'A 202 counts only when the body says `"accepted":1`; after the runs the journal is read back to check every accepted sighting is in it. ' +
+      `Sightline runs with HTTP_RATE_LIMIT_PER_MINUTE=1000000 (the default 6,000/min per address would refuse a single sender at this rate) and its real background work (correlation, XDR mirroring, outbox). ` +
+      'Stores are prepared by writing the state file and a compacted journal directly (bench/prepopulate.ts), not through HTTP.',
+    '',
+    body,
+    '',
+    '"server CPU µs / sighting" is the server process\'s user+system CPU during the timed window divided by the sightings accepted in it: the cost per sighting. ' +
+      '"correlation catch-up" is how long the background correlation still needed, once the load stopped, to apply everything accepted (the wait is bounded; a backlog left means correlation is slower than intake). ' +
+      'To see where the server spends its time: `npm run bench -- --only ingest --cpu-prof <dir>` (first size only, node --cpu-prof on the server process).',
+    '',
+    ...notes,
+  ].join('\n');
+  return { name: 'ingest', title: '1. Sighting ingest', markdown, targets };
+}
+
+function catchUp(r: Row): string {
+  if (r.runs[0]?.drainMs === undefined) return '–';
+  const behind = r.runs.filter((x) => x.backlog !== undefined);
+  if (behind.length === 0) return `${fmt(median(r.runs.map((x) => x.drainMs ?? 0)))} ms`;
+  return `not caught up in ${behind.length}/${r.runs.length} runs: ${behind.map((x) => fmt(x.backlog ?? 0)).join(', ')} still queued after ${fmt((behind[0]!.drainMs ?? 0) / 1000)} s`;
+}
+
+function errorsOf(r: Row): string {
+  const all: Record<string, number> = {};
+  for (const run of r.runs) for (const [k, v] of Object.entries(run.failures)) all[k] = (all[k] ?? 0) + v;
+  const parts = Object.entries(all).map(([k, v]) => `${k}: ${v}`);
+  return parts.length ? parts.join(', ') : 'none';
+}

@@ -1,0 +1,57 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchChat } from './chat.js';
+import { benchFootprint } from './footprint.js';
+import { benchHunt } from './hunt.js';
+import { benchIngest } from './ingest.js';
+import { machineInfo, machineMarkdown } from './machine.js';
+import { benchParsing } from './parsing.js';
+import { renderReport, targetTable, writeReport, type BenchResult } from './report.js';
+
+/**
+ * `npm run bench` runs every benchmark and writes docs/BENCHMARKS.md.
+ * `--quick`: tiny sizes, prints only (CI checks the suite still runs; exit 0 unless something crashes).
+ * `--only <name>`: one benchmark (ingest, hunt, chat, footprint, parsing); prints only.
+ * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
+ */
+const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) => Promise<BenchResult>> = {
+  ingest: benchIngest,
+  hunt: benchHunt,
+  chat: benchChat,
+  footprint: benchFootprint,
+  parsing: benchParsing,
+};
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+  allowPositionals: false,
+});
+const quick = values.quick ?? false;
+const only = values.only;
+if (only && !BENCHMARKS[only]) {
+  process.stderr.write(`Unknown benchmark "${only}": choose one of ${Object.keys(BENCHMARKS).join(', ')}.\n`);
+  process.exit(2);
+}
+
+const machine = machineInfo();
+process.stdout.write(`${machineMarkdown(machine)}\n\n`);
+const started = performance.now();
+const results: BenchResult[] = [];
+for (const [name, bench] of Object.entries(BENCHMARKS)) {
+  if (only && name !== only) continue;
+  const t0 = performance.now();
+  process.stdout.write(`--- ${name}${quick ? ' (quick)' : ''} ...\n`);
+  const result = await bench({ quick, cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined });
+  results.push(result);
+  process.stdout.write(`${result.markdown.trim()}\n\n${targetTable(result.targets)}\n(${Math.round((performance.now() - t0) / 1000)} s)\n\n`);
+}
+const elapsedMs = performance.now() - started;
+if (!quick && !only) {
+  const file = path.resolve('docs/BENCHMARKS.md');
+  await writeReport(file, renderReport(machine, results, { quick, elapsedMs }));
+  process.stdout.write(`Wrote ${file}\n`);
+}
+const missed = results.flatMap((r) => r.targets.filter((t) => !t.met).map((t) => `${r.title}: ${t.what}`));
+process.stdout.write(`Done in ${Math.round(elapsedMs / 1000)} s; targets missed: ${missed.length ? missed.join('; ') : 'none'}.\n`);
+// Emulators and pools may keep handles open; the suite is finished.
+process.exit(0);
