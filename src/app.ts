@@ -176,7 +176,8 @@ export async function startApp(opts: AppOptions): Promise<App> {
       schedule: () => ({ ok: schedule!.armed, detail: schedule!.armed ? `next hunt ${schedule!.nextRun()?.toISOString()}` : 'the weekly schedule is not armed' }),
       xdr: async () => {
         try {
-          await xdr.deliberate([]);
+          // A real round trip (token + CTIA lookup): deliberate([]) answers without calling XDR.
+          await xdr.findIncidentsByExternalId('sightline-readiness-probe');
           return { ok: true };
         } catch (err) {
           return { ok: false, detail: (err as { userMessage?: string }).userMessage ?? (err as Error).message };
@@ -194,7 +195,12 @@ export async function startApp(opts: AppOptions): Promise<App> {
     }),
   );
 
-  await intake.recover();
+  // The journal replay runs behind the listening server: it can take minutes after a crash with a
+  // backlog (each replayed sighting is mirrored to XDR), and /healthz plus the 202 path must answer
+  // meanwhile. It MUST start before the server accepts anything: recover() puts the intake in
+  // catch-up mode, so sightings accepted meanwhile are applied after the backlog, in seq order
+  // (applied out of order, the engine would skip the older ones as replays).
+  void intake.recover();
   const http = await startHttpServer({
     host: config.http.host,
     port: config.http.port,
@@ -215,7 +221,8 @@ export async function startApp(opts: AppOptions): Promise<App> {
   await hunts.start();
   await schedule.start();
   const xdrSync = new PeriodicTask(() => engine.syncPending(), log);
-  xdrSync.start(30);
+  // Catch-up passes: XDR writes that failed (or queued up behind a burst) are retried every few seconds.
+  xdrSync.start(5);
   const statusSync = new PeriodicTask(() => engine.syncStatuses(), log);
   if (config.correlation.statusSyncSeconds > 0) statusSync.start(config.correlation.statusSyncSeconds);
   const moduleDeps = { xdr, intake, store, clock, excludedModules: config.xdr.excludedModules, cleanRule: config.xdr.cleanRule };

@@ -77,7 +77,10 @@ export class Outbox implements Notifier {
     if (this.stopped) return;
     for (const name of this.channels.keys()) {
       if (this.running.has(name)) continue;
-      const run = this.deliverChannel(name).finally(() => {
+      const run = this.deliverChannel(name)
+        // A store that closed under a delivery (shutdown) must not become an unhandled rejection.
+        .catch((err: unknown) => this.logger.warn({ err, channel: name }, 'outbox delivery interrupted; it resumes on the next start'))
+        .finally(() => {
         this.running.delete(name);
         this.scheduleNext();
       });
@@ -95,7 +98,7 @@ export class Outbox implements Notifier {
         await channel.deliver(head.payload as Notification);
         await this.store.update((s) => {
           s.outbox = s.outbox.filter((i) => i.id !== head.id);
-        });
+        }, { durable: false });
       } catch (err) {
         const attempts = head.attempts + 1;
         const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts - 1, 10));
@@ -107,7 +110,7 @@ export class Outbox implements Notifier {
             item.nextAttemptAt = new Date(this.clock.now().getTime() + delay).toISOString();
             item.lastError = (err as { userMessage?: string }).userMessage ?? (err as Error).message;
           }
-        });
+        }, { durable: false });
         return;
       }
     }

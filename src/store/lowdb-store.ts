@@ -1,27 +1,39 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
 import { StoreError } from '../core/errors.js';
 import { emptyState, type State } from './state.js';
-import type { Store } from './store.js';
+import type { Store, UpdateOptions } from './store.js';
+import { StreamingJsonFile } from './streaming-json-file.js';
 
 /**
- * lowdb-backed store. lowdb (through steno) writes to a temp file and renames it,
- * so a crash leaves either the old or the new file, never half of one.
+ * lowdb-backed store. The file is written to a temp file and renamed, so a crash
+ * leaves either the old or the new file, never half of one.
  *
- * Group commit: updates made in the same tick share one write; a write that
- * starts while another is in flight waits for it, so the file is written at most
- * once at a time and every caller is told only when its change is durable.
+ * Group commit: updates made while a write is pending share the next write; the
+ * file is written at most once at a time and every caller is told only when its
+ * change is durable.
+ *
+ * Cost stays flat as the state grows: the JSON is produced in slices that yield to
+ * the event loop (StreamingJsonFile), updates wait only while those slices are
+ * being produced (so a snapshot is consistent), and writes are spaced by a few
+ * times the last write's duration, so a large state is written less often and the
+ * work per update stays about the same whatever the size.
  */
 export class LowdbStore implements Store {
   private dirty = false;
   private writing: Promise<void> | null = null;
   private pending: Promise<void> | null = null;
   private closed = false;
+  private lastWriteEnd = 0;
+  private lastWriteMs = 0;
   writable = true;
 
-  private constructor(private readonly db: Low<State>, readonly path: string) {}
+  private constructor(
+    private readonly db: Low<State>,
+    private readonly file: StreamingJsonFile<State>,
+    readonly path: string,
+  ) {}
 
   /** Opens (or creates) the state file. A file that cannot be read or parsed stops start-up and is left untouched. */
   static async open(path: string): Promise<LowdbStore> {
@@ -44,9 +56,10 @@ export class LowdbStore implements Store {
     } else {
       data = parseState(raw, path);
     }
-    const db = new Low<State>(new JSONFile<State>(path), data);
+    const file = new StreamingJsonFile<State>(path);
+    const db = new Low<State>(file, data);
     db.data = data;
-    const store = new LowdbStore(db, path);
+    const store = new LowdbStore(db, file, path);
     if (raw === undefined) await store.update(() => undefined);
     return store;
   }
@@ -55,11 +68,15 @@ export class LowdbStore implements Store {
     return this.db.data;
   }
 
-  async update<T>(mutate: (state: State) => T): Promise<T> {
+  async update<T>(mutate: (state: State) => T, opts: UpdateOptions = {}): Promise<T> {
     if (this.closed) throw new StoreError('store_unwritable', 'The store is closed; Sightline is shutting down.');
+    // A snapshot is being turned into text: change nothing until it is consistent on its way to disk.
+    await this.file.serialized;
     const result = mutate(this.db.data);
     this.dirty = true;
-    await this.scheduleWrite();
+    const written = this.scheduleWrite();
+    if (opts.durable === false) written.catch(() => undefined); // `writable` reports a failing disk
+    else await written;
     return result;
   }
 
@@ -76,11 +93,17 @@ export class LowdbStore implements Store {
     if (this.pending) return this.pending;
     const start = async () => {
       if (this.writing) await this.writing.catch(() => undefined);
+      // Space writes by a few times the last one's duration (never more than 2 s).
+      const wait = Math.min(2000, this.lastWriteEnd + this.lastWriteMs * WRITE_SPACING - performance.now());
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const began = performance.now();
       this.pending = null;
       this.dirty = false;
       const w = this.db.write().then(
         () => {
           this.writable = true;
+          this.lastWriteEnd = performance.now();
+          this.lastWriteMs = this.lastWriteEnd - began;
         },
         (err: unknown) => {
           this.writable = false;
@@ -88,10 +111,13 @@ export class LowdbStore implements Store {
           throw new StoreError('store_unwritable', `The state file ${this.path} could not be written (${(err as Error).message}); check disk space and permissions.`, { cause: err });
         },
       );
-      this.writing = w.finally(() => {
+      const tracked: Promise<void> = w.finally(() => {
         if (this.writing === tracked) this.writing = null;
       });
-      const tracked = this.writing;
+      // Callers get the failure through `w`; this copy only tracks "a write is in flight" and must
+      // never become an unhandled rejection (that would end the process).
+      tracked.catch(() => undefined);
+      this.writing = tracked;
       return w;
     };
     // Coalesce every update made in this tick into one write.
@@ -99,6 +125,9 @@ export class LowdbStore implements Store {
     return this.pending;
   }
 }
+
+/** The pause after a write, as a multiple of its duration: writes then use at most ~1/(1+N) of the time. */
+const WRITE_SPACING = 3;
 
 export function parseState(raw: string, path: string): State {
   let parsed: unknown;

@@ -7,10 +7,19 @@ import type { State } from './state.js';
  */
 export interface Store {
   get(): Readonly<State>;
-  update<T>(mutate: (state: State) => T): Promise<T>;
+  update<T>(mutate: (state: State) => T, opts?: UpdateOptions): Promise<T>;
   /** Resolves when everything changed so far is on disk. */
   flush(): Promise<void>;
   close(): Promise<void>;
   /** True when the last write succeeded (for /readyz). */
   readonly writable: boolean;
+}
+
+export interface UpdateOptions {
+  /**
+   * false: resolve once the change is applied in memory; it reaches disk with the next
+   * write. For progress that is safe to redo after a crash (a delivered notification
+   * removed from the outbox, an XDR op marked done), so it does not wait for a disk write.
+   */
+  durable?: boolean;
 }

@@ -197,6 +197,7 @@ describe('HuntRunner against the Talos, XDR and SMTP emulators', () => {
     await first.hunts.stop();
     await first.outbox.drain();
     await first.outbox.stop();
+    await first.store.close(); // a graceful stop, as the app does: what was delivered is on disk
     const interrupted = first.store.get().hunts.at(-1)!;
     expect(interrupted.status).toBe('running');
     expect(interrupted.threatsDone.length).toBeLessThan(roundup.threats.length);

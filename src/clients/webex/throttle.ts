@@ -7,7 +7,8 @@ import type { NewMessage, WebexApi, WebexMessage } from './port.js';
  * not limited.
  */
 export function throttlePosts(api: WebexApi, maxPerMinute: number): WebexApi & { posted: number } {
-  const throttle = pThrottle({ limit: maxPerMinute, interval: 60_000, strict: true });
+  // 61 s, not 60: a post released exactly 60 s after the first can land within 60 s of it on the Webex side (network jitter).
+  const throttle = pThrottle({ limit: maxPerMinute, interval: 61_000, strict: true });
   const post = throttle((msg: NewMessage) => api.postMessage(msg));
   const wrapped = Object.create(api) as WebexApi & { posted: number };
   wrapped.posted = 0;

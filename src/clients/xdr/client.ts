@@ -160,6 +160,10 @@ export class XdrHttpClient implements XdrPort {
     return this.ctiaByExternalId('relationship', externalId);
   }
 
+  async findSightingsByExternalId(externalId: string): Promise<CtiaEntity[]> {
+    return this.ctiaByExternalId('sighting', externalId);
+  }
+
   async listResponseActions(observables: Observable[]): Promise<ResponseAction[]> {
     if (observables.length === 0) return [];
     const res = await this.call({

@@ -49,6 +49,7 @@ export interface XdrPort {
   findIncidentsByExternalId(externalId: string): Promise<CtiaEntity[]>;
   createRelationship(rel: { source_ref: string; target_ref: string; relationship_type: string; tlp?: string; source?: string; external_ids?: string[] }): Promise<CtiaEntity>;
   findRelationshipsByExternalId?(externalId: string): Promise<CtiaEntity[]>;
+  findSightingsByExternalId?(externalId: string): Promise<CtiaEntity[]>;
 
   listResponseActions(observables: Observable[]): Promise<ResponseAction[]>;
   triggerResponseAction(action: ResponseAction, observable: Observable): Promise<{ status: string }>;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Config } from '../../config/load.js';
@@ -44,7 +45,12 @@ export interface CorrelationEngineDeps {
   timers?: Timers;
   /** New local incident ids (tests pass a deterministic one). */
   newId?: () => string;
+  /** `ingest` waits for the side effects too (tests that assert on them right after ingest). */
+  awaitSideEffects?: boolean;
 }
+
+/** How long a new incident's card waits for XDR to hand out the incident link. */
+const OPENED_CARD_WAIT_MS = 2000;
 
 interface PendingUpdate {
   newSightings: number;
@@ -64,6 +70,7 @@ export class CorrelationEngine {
   private readonly timers: Timers;
   private readonly coalesced = new Map<string, PendingUpdate>();
   private readonly newId: () => string;
+  private effects: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: CorrelationEngineDeps) {
     this.rungs = parseLadder(deps.config.ladder, { webhookUrl: deps.config.webhookUrl });
@@ -98,13 +105,32 @@ export class CorrelationEngine {
       return out;
     });
     if (applied.length === 0) return;
-    await this.afterApply(applied);
+    // Side effects (XDR, chat, ladder actions) run behind the intake, in order, so a slow
+    // or unreachable XDR never holds back counting; the counts and rung decisions above
+    // are already durable.
+    const run = this.effects.then(() => this.afterApply(applied));
+    this.effects = run.catch((err: unknown) => this.deps.logger.error({ err }, 'correlation side effects failed'));
+    if (this.deps.awaitSideEffects) await run;
+  }
+
+  /** Resolves when the side effects of everything ingested so far have run. */
+  async idle(): Promise<void> {
+    let seen: Promise<void> | undefined;
+    while (seen !== this.effects) {
+      seen = this.effects;
+      await seen;
+    }
   }
 
   private async afterApply(applied: ApplyResult[]): Promise<void> {
     const opened = new Set(applied.filter((r) => r.created).map((r) => r.incident.id));
-    // XDR first, so the opened card can already carry the incident link when XDR is up.
-    await this.syncPending();
+    // XDR first, so the opened card can carry the incident link — but a backlog or an
+    // outage of XDR must not keep the card from the room for long.
+    const sync = this.syncPending();
+    if (opened.size > 0) await Promise.race([sync, delay(OPENED_CARD_WAIT_MS, undefined, { ref: false })]);
+    // Otherwise XDR catches up on its own (the next pass, and the periodic one): waiting here would
+    // let a backlog of side effects grow without bound while XDR is slower than the intake.
+    if (this.deps.awaitSideEffects) await sync;
     for (const id of opened) {
       const inc = this.incident(id);
       if (inc) await this.send({ kind: 'incident_opened', incident: this.view(inc) });
@@ -193,6 +219,7 @@ export class CorrelationEngine {
 
   /** Sends what is pending, stops the timers and waits for a running XDR sync; call on shutdown, before closing the store. */
   async stop(): Promise<void> {
+    await this.idle();
     await this.flushCoalesced();
     await this.mirror.idle();
   }

@@ -110,7 +110,12 @@ export class XdrMirror {
   private pass: Promise<SyncReport> | undefined;
   private queued: Promise<SyncReport> | undefined;
 
-  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger }) {}
+  /** Ops with a lower id were queued by an earlier process (which may have died mid-create). */
+  private readonly firstOpIdOfThisProcess: number;
+
+  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger }) {
+    this.firstOpIdOfThisProcess = readCorrelation(deps.store.get()).nextOpId;
+  }
 
   /**
    * Runs every queued op it can. Single-flight: a call during a pass gets the NEXT
@@ -201,12 +206,21 @@ export class XdrMirror {
       case 'sighting': {
         let sightingId = op.xdrSightingId;
         if (!sightingId) {
+          // An op queued by an earlier process, or tried before, may have been created in XDR just
+          // before a crash: look it up by its external id first (CTIA creates are not idempotent).
+          const maybeCreated = op.id < this.firstOpIdOfThisProcess || op.attempts > 0;
+          const externalId = sightingExternalId(op.ctim);
+          if (maybeCreated && externalId && xdr.findSightingsByExternalId) sightingId = (await xdr.findSightingsByExternalId(externalId))[0]?.id;
+        }
+        if (!sightingId) {
           sightingId = (await xdr.createSighting(op.ctim)).id;
           const recorded = sightingId;
+          // Not awaited to disk: a crash in the next second may create this one sighting twice
+          // in XDR (CTIA creates are not idempotent); the incident and its count are unaffected.
           await this.deps.store.update((s) => {
             const o = correlationOf(s).incidents[incidentId]?.xdrSync.pending.find((p) => p.id === op.id);
             if (o?.kind === 'sighting') o.xdrSightingId = recorded;
-          });
+          }, { durable: false });
         }
         await this.relate(sightingId, inc.xdrId, 'member-of', `sightline-member-of-${shortIdOf(sightingId)}`);
         await this.finish(incidentId, op, () => undefined);
@@ -247,7 +261,7 @@ export class XdrMirror {
       if (remove(i)) i.xdrSync.pending = i.xdrSync.pending.filter((o) => o.id !== op.id);
       i.xdrSync.lastSyncedAt = now;
       delete i.xdrSync.lastError;
-    });
+    }, { durable: false });
   }
 
   private async recordFailure(incidentId: string, op: XdrOp, err: unknown): Promise<{ stopIncident: boolean; stopAll: boolean }> {
@@ -267,11 +281,16 @@ export class XdrMirror {
         i.xdrSync.dropped += 1;
         dropped = true;
       }
-    });
+    }, { durable: false });
     const log = { incident: incidentId, op: op.kind, err: message };
     if (dropped) this.deps.logger.error(log, 'XDR refused this change repeatedly; it was dropped (see the error). The local incident is unaffected.');
     else this.deps.logger.warn(log, 'XDR sync deferred; it will be retried');
     // Unreachable / 5xx / 429: stop the whole pass rather than hammer a struggling XDR.
     return { stopIncident: true, stopAll: !permanent };
   }
+}
+
+function sightingExternalId(ctim: Record<string, unknown>): string | undefined {
+  const ids = Array.isArray(ctim.external_ids) ? ctim.external_ids : [];
+  return ids.findLast((e): e is string => typeof e === 'string' && e.startsWith('sightline-sighting-'));
 }

@@ -2,6 +2,7 @@ import type { XdrPort } from '../../clients/xdr/port.js';
 import type { Logger } from '../../core/logger.js';
 import type { HuntRef, Notifier, ThreatOutcome } from '../../notify/notification.js';
 import type { Clock } from '../../core/clock.js';
+import { UpstreamError } from '../../core/errors.js';
 import type { Roundup, Threat } from '../types.js';
 import { draftCasebook } from './casebook.js';
 import { investigateThreat } from './investigate-threat.js';
@@ -86,16 +87,28 @@ export async function runHunt(roundup: Roundup, hunt: HuntRef, deps: HuntDeps): 
   return outcomes;
 }
 
-/** Reuses a casebook made by an earlier, interrupted run of the same hunt (found by external id). */
-async function ensureCasebook(xdr: XdrPort, draft: ReturnType<typeof draftCasebook>): Promise<string> {
+/**
+ * Finds the casebook an earlier (interrupted) run made, by its external id, or creates it.
+ * A create that failed with a 5xx or a dropped connection may still have happened, so it is
+ * retried as a whole — lookup first — never as a blind second POST.
+ */
+async function ensureCasebook(xdr: XdrPort, draft: ReturnType<typeof draftCasebook>, clock: Clock): Promise<string> {
   const externalId = draft.external_ids[0];
-  if (externalId) {
-    const existing = await xdr.findCasebookByExternalId(externalId);
-    if (existing) return existing.id;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (externalId) {
+        const existing = await xdr.findCasebookByExternalId(externalId);
+        if (existing) return existing.id;
+      }
+      return (await xdr.createCasebook(draft)).id;
+    } catch (err) {
+      if (attempt >= CASEBOOK_ATTEMPTS || !(err instanceof UpstreamError && err.retryable)) throw err;
+      await clock.sleep(250 * 2 ** attempt);
+    }
   }
-  const created = await xdr.createCasebook(draft);
-  return created.id;
 }
+
+const CASEBOOK_ATTEMPTS = 4;
 
 /** Investigates one threat and, when it has targets, files its casebook. Failures become the outcome's error. */
 async function investigateAndFile(threat: Threat, hunt: HuntRef, deps: HuntDeps): Promise<ThreatOutcome> {
@@ -107,7 +120,7 @@ async function investigateAndFile(threat: Threat, hunt: HuntRef, deps: HuntDeps)
     });
     const outcome: ThreatOutcome = { ...inv.outcome };
     if (inv.targets.length > 0 && !hunt.dryRun) {
-      const id = deps.progress.casebookOf(threat.name) ?? (await ensureCasebook(deps.xdr, draftCasebook(threat, inv.suspicious, inv.targets, hunt.label)));
+      const id = deps.progress.casebookOf(threat.name) ?? (await ensureCasebook(deps.xdr, draftCasebook(threat, inv.suspicious, inv.targets, hunt.label), deps.clock));
       outcome.casebook = { id, url: deps.casebookUrl(id) };
     }
     return outcome;

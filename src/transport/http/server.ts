@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Logger } from '../../core/logger.js';
+import { httpErrorHandler } from './errors.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -41,6 +42,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   app.use((req, res) => {
     res.status(404).json({ error: 'not_found', message: `Nothing at ${req.method} ${req.path}; see the README for Sightline's endpoints.` });
   });
+  app.use(httpErrorHandler(opts.logger));
   const server = createServer(app);
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {

@@ -5,6 +5,7 @@ import type { BotEvent, BotEventHandler } from '../../bot/events.js';
 import type { WebexApi, WebexWebhook } from '../../clients/webex/port.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
+import { httpErrorHandler } from '../http/errors.js';
 import { stripMention } from './mention.js';
 
 /**
@@ -109,6 +110,8 @@ export function createWebexWebhookRouter(opts: WebexWebhookRouterOptions): Route
     return undefined;
   }
 
+  // Oversized or malformed bodies get a JSON error, never Express's HTML page with a stack trace.
+  router.use(httpErrorHandler(opts.logger));
   return router;
 }
 

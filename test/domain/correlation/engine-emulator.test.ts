@@ -30,6 +30,7 @@ beforeEach(async () => {
   notifier = new RecordingNotifier();
   const xdr = new XdrHttpClient({ xdr: emu.xdrConfig(), logger: silentLogger, httpOptions: { retry: { retries: 1, minTimeoutMs: 1, maxTimeoutMs: 5 } } });
   engine = new CorrelationEngine({
+    awaitSideEffects: true,
     store: env.store,
     xdr,
     notifier,

@@ -25,6 +25,7 @@ let posted: { url: string; body: unknown }[];
 function engine(config: Partial<Config['correlation']> = {}, store: LowdbStore = env.store): CorrelationEngine {
   let n = 0;
   return new CorrelationEngine({
+    awaitSideEffects: true,
     store,
     xdr,
     notifier,

@@ -34,6 +34,7 @@ beforeEach(async () => {
   seq = 100;
   let n = 0;
   engine = new CorrelationEngine({
+    awaitSideEffects: true,
     store: env.store,
     xdr,
     notifier,

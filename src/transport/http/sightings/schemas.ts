@@ -90,6 +90,7 @@ export function parseSightingItem(item: unknown): ItemResult {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     return problem('(item)', 'must be a JSON object: a CTIM sighting with targets, or the 7-field module payload');
   }
+  if (nestedDeeperThan(item, MAX_DEPTH)) return problem('(item)', `is nested more than ${MAX_DEPTH} levels deep; a CTIM sighting is much flatter — send the sighting itself`);
   if ('targets' in item) return fromCtimSighting(item);
   if ('target_value' in item || 'ioc_value' in item || 'sighting_json' in item) return fromModulePayload(item);
   return problem(
@@ -171,6 +172,9 @@ function parseInnerSighting(raw: string | Record<string, unknown> | undefined): 
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return problem('sighting_json', 'must hold a JSON object (a CTIM sighting without id)');
+  }
+  if (nestedDeeperThan(value, MAX_DEPTH)) {
+    return problem('sighting_json', `is nested more than ${MAX_DEPTH} levels deep; a CTIM sighting is much flatter — send the sighting itself`);
   }
   const { id: _dropped, ...ctim } = value as Record<string, unknown>;
   return { value: ctim };
@@ -261,4 +265,22 @@ function fieldPath(path: readonly PropertyKey[]): string {
 
 function problem(field: string, reason: string): { problems: Omit<ItemProblem, 'index'>[] } {
   return { problems: [{ field, reason }] };
+}
+
+/**
+ * Real CTIM sightings nest about 6 levels. Anything far deeper is hostile or broken,
+ * and kept as-is it would bloat the state and the XDR copy (found by the fuzz suite).
+ */
+const MAX_DEPTH = 32;
+
+/** Iterative, so a hostile 100,000-level document cannot overflow the stack. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }

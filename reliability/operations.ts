@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import { request } from 'undici';
+import { fridayOfWeek } from '../src/domain/talos/week.js';
+import { startWorld } from '../src/sandbox/world.js';
+import { ReportBuilder, SightlineProcess, moduleSighting, postSightings, round, sleep, waitFor, type SuiteReport } from './support.js';
+
+/**
+ * Suite 6 — operations, on the REAL process: /healthz and /readyz (503 naming XDR
+ * when the XDR emulator is down), SIGTERM while sightings and a hunt are in flight
+ * (exit code, time), and memory over a soak of sightings and hunts (RSS of the
+ * child, read from /proc, sampled every `sampleSeconds`).
+ */
+export interface OperationsOptions {
+  soakSeconds: number;
+  sampleSeconds: number;
+  log?: (line: string) => void;
+}
+
+export async function runOperations(opts: OperationsOptions): Promise<SuiteReport> {
+  const r = new ReportBuilder('6. Operations');
+  const world = await startWorld();
+  const proc = await SightlineProcess.create(world, { HTTP_RATE_LIMIT_PER_MINUTE: '1000000', CORRELATION_COALESCE_MS: '500' });
+  try {
+    await proc.start();
+    const health = await get(`${proc.url}/healthz`);
+    const ready = await get(`${proc.url}/readyz`);
+    r.check('/healthz → 200', health.status === 200, `${health.status}`);
+    r.check('/readyz → 200 with store, Webex, XDR and schedule ready', ready.status === 200, `${ready.status} ${ready.body.slice(0, 200)}`);
+    await world.xdr.stop();
+    const down = await get(`${proc.url}/readyz`);
+    r.check('/readyz → 503 naming XDR while the XDR emulator is stopped', down.status === 503 && /"xdr":\{"ok":false/.test(down.body), `${down.status} ${down.body.slice(0, 200)}`);
+    await restartXdr(world);
+    const back = await waitFor(async () => ((await get(`${proc.url}/readyz`)).status === 200 ? true : undefined), '/readyz to recover', 30_000).catch(() => false);
+    r.check('/readyz back to 200 once XDR answers again', back === true);
+
+    await soak(world, proc, opts, r);
+
+    // SIGTERM with work in flight: sightings streaming and a slow hunt running.
+    world.xdr.faults.add({ match: /^\/(iroh\/iroh-|ctia)/, latencyMs: 200 });
+    const room = world.webex.createRoomAsPerson('Ops analysts', ['alice@example.com']);
+    world.webex.postAsPerson('alice@example.com', room.id, 'hunt now', { mentionBot: true });
+    await waitFor(async () => (await proc.readState()).hunts.some((h) => h.status === 'running'), 'a running hunt', 20_000).catch(() => undefined);
+    let n = 0;
+    const streaming = (async () => {
+      for (let i = 0; i < 50; i++) await postSightings(proc.url, JSON.stringify(moduleSighting(`term-${i}`, `term-host-${i % 3}`, `term-${i}.example`)), { timeoutMs: 3000 }).then((x) => x.status === 202 && n++);
+    })();
+    await sleep(300);
+    const stop = await proc.stop('SIGTERM');
+    await streaming;
+    world.xdr.faults.clear();
+    r.figure('SIGTERM to exit with a hunt and sightings in flight (ms)', stop.ms);
+    r.check('SIGTERM exits with code 0 within 10 s', stop.code === 0 && stop.ms <= 10_000, `code ${stop.code}, signal ${stop.signal}, ${stop.ms} ms`);
+    const state = await proc.readState();
+    r.check('the interrupted hunt is left "running" for the next start to resume', state.hunts.some((h) => h.status === 'running' || h.status === 'finished'));
+  } finally {
+    await proc.stop('SIGKILL');
+    await world.stop();
+  }
+  return r.done(
+    `The real process: /healthz and /readyz, with the XDR emulator stopped and started again; a ${round(opts.soakSeconds / 60)}-minute soak streaming sightings (4 clients, 2 000 targets cycling) and a \`hunt now\` every ${Math.max(1, Math.round(opts.soakSeconds / 6 / 60))} min or so, RSS sampled every ${opts.sampleSeconds} s; then SIGTERM while a slowed-down hunt and 50 sightings are in flight.`,
+  );
+}
+
+async function restartXdr(world: Awaited<ReturnType<typeof startWorld>>): Promise<void> {
+  // Same port, so the running Sightline finds it again (the emulator keeps its state across stop/start).
+  const port = Number(new URL(world.xdr.url).port);
+  (world.xdr as unknown as { opts: { port?: number } }).opts.port = port;
+  await world.xdr.start();
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  try {
+    const res = await request(url, { headersTimeout: 10_000 });
+    return { status: res.statusCode, body: await res.body.text() };
+  } catch (err) {
+    return { status: 0, body: (err as Error).message };
+  }
+}
+
+async function rssMb(pid: number | undefined): Promise<number> {
+  if (!pid) return 0;
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return round(kb / 1024);
+  } catch {
+    return 0;
+  }
+}
+
+async function soak(world: Awaited<ReturnType<typeof startWorld>>, proc: SightlineProcess, opts: OperationsOptions, r: ReportBuilder): Promise<void> {
+  const samples: number[] = [await rssMb(proc.pid)];
+  const end = Date.now() + opts.soakSeconds * 1000;
+  let sent = 0;
+  let acked = 0;
+  let hunts = 0;
+  let running = true;
+  const clients = Array.from({ length: 4 }, async (_, c) => {
+    let i = 0;
+    while (running) {
+      const batch = Array.from({ length: 10 }, () => {
+        const k = i++;
+        return moduleSighting(`soak-${c}-${k}`, `soak-host-${(c * 7919 + k) % 2000}`, `soak-${k % 50}.example`);
+      });
+      sent += batch.length;
+      const res = await postSightings(proc.url, JSON.stringify(batch), { timeoutMs: 10_000 });
+      if (res.status === 202) acked += batch.length;
+      await sleep(50);
+    }
+  });
+  const friday = fridayOfWeek(new Date(), 'America/New_York');
+  world.talos.publish(friday, '2021/0723.json');
+  const huntEvery = Math.max(20_000, (opts.soakSeconds * 1000) / 6);
+  let nextHunt = Date.now() + 2000;
+  let nextSample = Date.now() + opts.sampleSeconds * 1000;
+  const room = world.webex.createRoomAsPerson('Soak analysts', ['alice@example.com']);
+  while (Date.now() < end) {
+    if (Date.now() >= nextHunt) {
+      // `hunt blog` with the emulator's URI re-runs the same roundup each time (hunt now runs a week once).
+      world.webex.postAsPerson('alice@example.com', room.id, `hunt blog ${world.talos.githubTemplate.replace('{yyyy}', '2021').replace('{mmdd}', '0723')}`, { mentionBot: true });
+      hunts++;
+      nextHunt = Date.now() + huntEvery;
+    }
+    if (Date.now() >= nextSample) {
+      samples.push(await rssMb(proc.pid));
+      opts.log?.(`  operations: soak RSS ${samples.at(-1)} MB, ${acked} sightings acknowledged`);
+      nextSample = Date.now() + opts.sampleSeconds * 1000;
+    }
+    await sleep(250);
+  }
+  running = false;
+  await Promise.all(clients);
+  samples.push(await rssMb(proc.pid));
+  const start = samples[0]!;
+  const last = samples.at(-1)!;
+  const max = Math.max(...samples);
+  // "Flat": the second half of the run does not keep climbing (a leak grows linearly with work done).
+  const mid = samples[Math.floor(samples.length / 2)]!;
+  r.figure('soak duration (min)', round(opts.soakSeconds / 60));
+  r.figure('soak: sightings sent / acknowledged', `${sent} / ${acked}`);
+  r.figure('soak: hunts requested', hunts);
+  r.figure('RSS start / end / max (MB)', `${start} / ${last} / ${max}`);
+  r.figure('RSS samples (MB)', samples.join(', '));
+  r.check('memory flat: RSS at the end ≤ 1.5 × RSS at mid-soak + 30 MB', last <= mid * 1.5 + 30, `mid ${mid} MB, end ${last} MB`);
+  r.check('the process stayed up during the soak', await proc.healthy());
+}

@@ -1,0 +1,10 @@
+import { describe, it } from 'vitest';
+import { runOperations } from '../../reliability/operations.js';
+import { expectChecksPass } from './expect-checks.js';
+
+/** Small version of suite 6: health, readiness with XDR down, a 20-second soak, SIGTERM with work in flight. */
+describe('reliability: operations (small)', () => {
+  it('reports readiness, stays flat over a short soak and drains on SIGTERM within 10 s', { timeout: 90_000 }, async () => {
+    expectChecksPass(await runOperations({ soakSeconds: 20, sampleSeconds: 5 }));
+  });
+});
