@@ -47,7 +47,7 @@ export async function runCrashSafety(opts: CrashSafetyOptions): Promise<SuiteRep
   return r.done(
     `${opts.clients} concurrent clients streamed signed sightings (batches of 1–4, ${opts.targets} targets, each sighting with a sender id; ` +
       `a request without an answer was resent later with the same id) at the real process while it was SIGKILLed ${opts.kills} times at random points ` +
-      `(200–1500 ms after it answered /healthz) and restarted on the same state dir. Then a \`hunt now\` was slowed down with 150 ms XDR latency and killed ${opts.huntKills} time(s) mid-run.`,
+      `(200–1500 ms after it answered /healthz) and restarted on the same state dir. Then a \`hunt now\` was slowed down with 400 ms XDR latency and killed ${opts.huntKills} time(s) mid-run.`,
   );
 }
 
@@ -180,7 +180,8 @@ async function sightingsUnderKills(world: EmulatedWorld, proc: SightlineProcess,
 async function huntUnderKills(world: EmulatedWorld, proc: SightlineProcess, opts: CrashSafetyOptions, rand: () => number, r: ReportBuilder, log: (s: string) => void): Promise<void> {
   const friday = fridayOfWeek(new Date(), 'America/New_York');
   world.talos.publish(friday, '2021/0723.json');
-  const slow = world.xdr.faults.add({ match: /^\/(iroh\/iroh-|ctia)/, latencyMs: 150 });
+  // Threats are investigated concurrently, so the hunt must be slowed a lot to be caught mid-run.
+  const slow = world.xdr.faults.add({ match: /^\/(iroh\/iroh-|ctia)/, latencyMs: 400 });
   await proc.start();
   const room = world.webex.createRoomAsPerson('Crash-safety analysts', ['alice@example.com']);
   world.webex.postAsPerson('alice@example.com', room.id, 'hunt now', { mentionBot: true });
@@ -188,7 +189,7 @@ async function huntUnderKills(world: EmulatedWorld, proc: SightlineProcess, opts
   for (let k = 0; k < opts.huntKills; k++) {
     const running = await waitFor(async () => (await proc.readState().catch(() => undefined))?.hunts.find((h) => h.status === 'running'), 'a running hunt', 20_000).catch(() => undefined);
     if (!running) break;
-    await sleep(800 + Math.floor(rand() * 1500));
+    await sleep(300 + Math.floor(rand() * 900));
     const still = (await proc.readState()).hunts.find((h) => h.id === running.id);
     if (still?.status !== 'running') break;
     await proc.stop('SIGKILL');
