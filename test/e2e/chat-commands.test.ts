@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmuMessage } from '../../src/emulators/webex/model.js';
-import { startRunningBot, type RunningBot } from '../support/running-bot.js';
+import { startRunningBot, type RunningBot } from '../../src/sandbox/running-bot.js';
 
 /** Each command typed by an analyst in an emulated room, answered through the real bot. */
 describe('chat commands, end to end', () => {

@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_SIGHTINGS_SECRET } from '../../src/sandbox/world.js';
 import { signedSightingsHeaders } from '../../src/transport/http/sightings/auth.js';
-import { startRunningBot, waitUntil, type RunningBot } from '../support/running-bot.js';
+import { startRunningBot, waitUntil, type RunningBot } from '../../src/sandbox/running-bot.js';
 
 function sevenField(host: string, ioc: string, n: number) {
   return {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fridayOfWeek } from '../../src/domain/talos/week.js';
-import { startRunningBot, waitUntil, type RunningBot } from '../support/running-bot.js';
+import { startRunningBot, waitUntil, type RunningBot } from '../../src/sandbox/running-bot.js';
 
 /**
  * An analyst drives a hunt from a Webex room; everything runs against the

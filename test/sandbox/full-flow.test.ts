@@ -8,7 +8,7 @@ import { fridayOfWeek } from '../../src/domain/talos/week.js';
 import { startSandboxWeb, type SandboxWeb } from '../../src/sandbox/web-server.js';
 import { roomItemByTitle, SANDBOX } from '../../src/sandbox/web/selectors.js';
 import { SANDBOX_SIGHTINGS_SECRET } from '../../src/sandbox/world.js';
-import { startRunningBot, waitUntil, type RunningBot } from '../support/running-bot.js';
+import { startRunningBot, waitUntil, type RunningBot } from '../../src/sandbox/running-bot.js';
 
 /**
  * The sandbox as a newcomer uses it: the whole bot against the emulators, the

@@ -71,16 +71,22 @@ export class CorrelationEngine {
   private readonly coalesced = new Map<string, PendingUpdate>();
   private readonly newId: () => string;
   private effects: Promise<void> = Promise.resolve();
+  private durableSeq: number;
 
   constructor(private readonly deps: CorrelationEngineDeps) {
+    this.durableSeq = readCorrelation(deps.store.get()).lastAppliedSeq;
     this.rungs = parseLadder(deps.config.ladder, { webhookUrl: deps.config.webhookUrl });
     this.mirror = new XdrMirror({ store: deps.store, xdr: deps.xdr, clock: deps.clock, logger: deps.logger });
     this.timers = deps.timers ?? realTimers;
     this.newId = deps.newId ?? (() => `inc-${randomUUID().slice(0, 8)}`);
   }
 
+  /**
+   * The highest seq whose effects are on disk. The intake replays the journal after it on
+   * start-up and compacts the journal up to it, so it must never run ahead of the disk.
+   */
   lastAppliedSeq(): number {
-    return readCorrelation(this.deps.store.get()).lastAppliedSeq;
+    return this.durableSeq;
   }
 
   /**
@@ -103,12 +109,26 @@ export class CorrelationEngine {
       }
       pruneClosed(cs);
       return out;
+      // Not awaited to disk here: the sightings are safe in the journal, and a crash before the
+      // next write only means they are applied again from it (lastAppliedSeq stays behind until
+      // then). Waiting for every write would make counting as slow as writing the whole state.
+    }, { durable: false });
+    const last = sorted.at(-1)?.seq ?? 0;
+    const durable = this.deps.store.flush().then(() => {
+      if (last > this.durableSeq) this.durableSeq = last;
     });
-    if (applied.length === 0) return;
-    // Side effects (XDR, chat, ladder actions) run behind the intake, in order, so a slow
-    // or unreachable XDR never holds back counting; the counts and rung decisions above
-    // are already durable.
-    const run = this.effects.then(() => this.afterApply(applied));
+    durable.catch(() => undefined); // a failed write is reported by the store (readyz); the chain below skips the effects
+    if (applied.length === 0) {
+      if (this.deps.awaitSideEffects) await durable;
+      return;
+    }
+    // Side effects (XDR, chat, ladder actions) run behind the intake, in order, once the counts
+    // and rung decisions they act on are on disk — so an action never fires for a decision a
+    // crash could undo — and a slow or unreachable XDR never holds back counting.
+    const run = this.effects.then(async () => {
+      await durable;
+      await this.afterApply(applied);
+    });
     this.effects = run.catch((err: unknown) => this.deps.logger.error({ err }, 'correlation side effects failed'));
     if (this.deps.awaitSideEffects) await run;
   }

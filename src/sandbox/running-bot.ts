@@ -1,8 +1,8 @@
-import { startApp, type App } from '../../src/app.js';
-import { loadConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { freePort } from '../../src/sandbox/free-port.js';
-import { startWorld, type EmulatedWorld, type WorldOptions } from '../../src/sandbox/world.js';
+import { startApp, type App } from '../app.js';
+import { loadConfig } from '../config/load.js';
+import { silentLogger } from '../core/logger.js';
+import { freePort } from './free-port.js';
+import { startWorld, type EmulatedWorld, type WorldOptions } from './world.js';
 
 export interface RunningBot {
   world: EmulatedWorld;
@@ -10,7 +10,7 @@ export interface RunningBot {
   stop(): Promise<void>;
 }
 
-/** The whole bot, in-process, against every emulator, in Webex webhook mode. */
+/** The whole bot, in-process, against every emulator, in Webex webhook mode (e2e tests, benchmarks). */
 export async function startRunningBot(env: Record<string, string> = {}, worldOpts: WorldOptions = {}): Promise<RunningBot> {
   const world = await startWorld(worldOpts);
   const port = await freePort();
