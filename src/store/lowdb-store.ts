@@ -93,8 +93,8 @@ export class LowdbStore implements Store {
     if (this.pending) return this.pending;
     const start = async () => {
       if (this.writing) await this.writing.catch(() => undefined);
-      // Space writes by a few times the last one's duration (never more than 2 s).
-      const wait = Math.min(2000, this.lastWriteEnd + this.lastWriteMs * WRITE_SPACING - performance.now());
+      // Space writes by a few times the last one's duration (never more than 15 s).
+      const wait = Math.min(15_000, this.lastWriteEnd + this.lastWriteMs * WRITE_SPACING - performance.now());
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const began = performance.now();
       this.pending = null;
@@ -127,7 +127,7 @@ export class LowdbStore implements Store {
 }
 
 /** The pause after a write, as a multiple of its duration: writes then use at most ~1/(1+N) of the time. */
-const WRITE_SPACING = 3;
+const WRITE_SPACING = 4;
 
 export function parseState(raw: string, path: string): State {
   let parsed: unknown;

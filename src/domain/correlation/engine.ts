@@ -107,7 +107,6 @@ export class CorrelationEngine {
         enqueueForSighting(cs, result, item);
         out.push(result);
       }
-      pruneClosed(cs);
       return out;
       // Not awaited to disk here: the sightings are safe in the journal, and a crash before the
       // next write only means they are applied again from it (lastAppliedSeq stays behind until
@@ -146,11 +145,11 @@ export class CorrelationEngine {
     const opened = new Set(applied.filter((r) => r.created).map((r) => r.incident.id));
     // XDR first, so the opened card can carry the incident link — but a backlog or an
     // outage of XDR must not keep the card from the room for long.
-    const sync = this.syncPending();
-    if (opened.size > 0) await Promise.race([sync, delay(OPENED_CARD_WAIT_MS, undefined, { ref: false })]);
-    // Otherwise XDR catches up on its own (the next pass, and the periodic one): waiting here would
-    // let a backlog of side effects grow without bound while XDR is slower than the intake.
-    if (this.deps.awaitSideEffects) await sync;
+    // A pass now only when a card waits for its link; other changes reach XDR with the periodic
+    // pass (the composition root runs one every few seconds), so a burst of sightings costs a
+    // few passes, not one per batch.
+    if (opened.size > 0) await Promise.race([this.syncPending(), delay(OPENED_CARD_WAIT_MS, undefined, { ref: false })]);
+    if (this.deps.awaitSideEffects) await this.syncPending();
     for (const id of opened) {
       const inc = this.incident(id);
       if (inc) await this.send({ kind: 'incident_opened', incident: this.view(inc) });
@@ -214,6 +213,8 @@ export class CorrelationEngine {
       if (reason) inc.closeReason = reason;
       if (cs.openByTarget[inc.targetKey] === id) delete cs.openByTarget[inc.targetKey];
       if (opts.mirror !== false) enqueueStatus(cs, inc, status);
+      // Only closing makes closed incidents, so only closing needs to prune them (not every ingest).
+      pruneClosed(cs);
       return inc;
     });
     if (!closed) return undefined;

@@ -65,6 +65,12 @@ export interface XdrSyncState {
   pending: XdrOp[];
   /** Ops given up on after repeated permanent (4xx) failures. */
   dropped: number;
+  /**
+   * Sightings not copied into XDR one by one because more than MAX_PENDING_SIGHTINGS were
+   * waiting for this incident (a burst, or XDR down): the incident's count and description
+   * still include them. Keeps the queue — and the state file — bounded whatever the rate.
+   */
+  unmirrored?: number;
   lastError?: string;
   lastSyncedAt?: string;
 }

@@ -41,7 +41,24 @@ export function enqueueForSighting(state: CorrelationState, applied: ApplyResult
     q.push({ id: state.nextOpId++, kind: 'patch', attempts: 0 });
   }
   q.push({ id: state.nextOpId++, kind: 'sighting', seq: sighting.seq, ctim: ctimSighting(sighting), attempts: 0 });
+  const waiting = q.filter((op) => op.kind === 'sighting' && !op.xdrSightingId);
+  if (waiting.length > MAX_PENDING_SIGHTINGS) {
+    // Keep the newest: the oldest of a burst add least to what an analyst sees in XDR.
+    const drop = new Set(waiting.slice(0, waiting.length - MAX_PENDING_SIGHTINGS).map((op) => op.id));
+    inc.xdrSync.pending = q.filter((op) => !drop.has(op.id));
+    inc.xdrSync.unmirrored = (inc.xdrSync.unmirrored ?? 0) + drop.size;
+  }
 }
+
+/**
+ * XDR writes per pass. Passes come every few seconds, so this caps the XDR call rate a burst
+ * of sightings can cause (XDR allows an organisation 8,000 requests an hour, shared by all its
+ * integrations) and the CPU the mirror takes from the intake; the rest waits for later passes.
+ */
+const MAX_OPS_PER_PASS = 200;
+
+/** Sightings of one incident waiting to be copied into XDR; older ones beyond this are only counted. */
+export const MAX_PENDING_SIGHTINGS = 20;
 
 export function enqueueStatus(state: CorrelationState, inc: Incident, status: string): void {
   inc.xdrSync.pending.push({ id: state.nextOpId++, kind: 'status', status, attempts: 0 });
@@ -152,11 +169,13 @@ export class XdrMirror {
       .filter((i) => i.xdrSync.pending.length > 0)
       .sort((a, b) => a.ordinal - b.ordinal);
     let unreachable = false;
+    let budget = MAX_OPS_PER_PASS;
     for (const inc of queued) {
-      if (unreachable) break;
+      if (unreachable || budget <= 0) break;
       for (const op of [...inc.xdrSync.pending]) {
         // An earlier op of this pass may have retired this one (a create makes a queued patch moot).
         if (!this.current(inc.id)?.xdrSync.pending.some((p) => p.id === op.id)) continue;
+        if (budget-- <= 0) break;
         try {
           const outcome = await this.run(inc.id, op);
           if (outcome === 'blocked') break;
