@@ -21,6 +21,8 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 export class Outbox implements Notifier {
   private readonly channels = new Map<string, Channel>();
   private readonly running = new Map<string, Promise<void>>();
+  /** The item each channel is delivering right now (never merged into). */
+  private readonly delivering = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -45,11 +47,36 @@ export class Outbox implements Notifier {
         if (s.outboxKeys.length > MAX_KEYS) s.outboxKeys.splice(0, s.outboxKeys.length - MAX_KEYS);
       }
       for (const c of targets) {
+        if (n.kind === 'incident_updated' && this.mergeUpdate(s.outbox, c.name, n)) continue;
         s.outbox.push({ id: randomUUID(), channel: c.name, key: c.name, payload: n, createdAt: now, attempts: 0, nextAttemptAt: now, dedupeKey: key });
       }
       return true;
     });
     if (queued) this.kick();
+  }
+
+  /**
+   * An incident update still waiting in a channel's queue absorbs a newer one for the same
+   * incident: when sightings arrive faster than the chat rate allows, the queue holds at most one
+   * update per incident instead of growing without bound (and the room gets one message that
+   * says how many sightings it covers). The item being delivered right now is left alone.
+   */
+  private mergeUpdate(outbox: OutboxItem[], channel: string, n: Extract<Notification, { kind: 'incident_updated' }>): boolean {
+    const inFlight = this.delivering.get(channel);
+    const waiting = outbox.find((i) => {
+      if (i.channel !== channel || i.id === inFlight) return false;
+      const p = i.payload as Notification;
+      return p.kind === 'incident_updated' && p.incident.id === n.incident.id;
+    });
+    if (!waiting) return false;
+    const earlier = waiting.payload as Extract<Notification, { kind: 'incident_updated' }>;
+    waiting.payload = {
+      ...n,
+      newSightings: earlier.newSightings + n.newSightings,
+      crossed: [...new Set([...earlier.crossed, ...n.crossed])],
+      replyTo: n.replyTo ?? earlier.replyTo,
+    };
+    return true;
   }
 
   /** Starts delivering what is queued (also what an earlier process left behind). */
@@ -95,11 +122,14 @@ export class Outbox implements Notifier {
       if (!head) return;
       if (Date.parse(head.nextAttemptAt) > this.clock.now().getTime()) return;
       try {
+        this.delivering.set(name, head.id);
         await channel.deliver(head.payload as Notification);
+        this.delivering.delete(name);
         await this.store.update((s) => {
           s.outbox = s.outbox.filter((i) => i.id !== head.id);
         }, { durable: false });
       } catch (err) {
+        this.delivering.delete(name);
         const attempts = head.attempts + 1;
         const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts - 1, 10));
         this.logger.warn({ err, channel: name, attempts, kind: (head.payload as Notification).kind }, 'notification not delivered; will retry');

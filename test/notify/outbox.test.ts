@@ -78,3 +78,25 @@ describe('Outbox', () => {
     expect(webex.delivered).toHaveLength(1);
   });
 });
+
+describe('Outbox under a chat rate it cannot keep up with', () => {
+  it('keeps at most one waiting update per incident, summing the sightings it covers', async () => {
+    const store = await openStore();
+    const webex = new FlakyChannel('webex');
+    webex.failing = true; // nothing leaves: everything waits in the queue
+    const outbox = new Outbox(store, [webex], systemClock, silentLogger);
+    const view = (id: string, count: number) => ({
+      id, targetKey: `hostname:${id}`, targetType: 'hostname', targetValue: id, count, status: 'New',
+      firstSeen: '2026-11-20T08:00:00Z', lastSeen: '2026-11-20T08:00:00Z', rungsFired: [],
+    });
+    for (let i = 1; i <= 50; i++) {
+      await outbox.notify({ kind: 'incident_updated', incident: view('a', i), newSightings: 1, crossed: i === 3 ? ['gte 3'] : [] });
+      await outbox.notify({ kind: 'incident_updated', incident: view('b', i), newSightings: 2, crossed: [] });
+    }
+    const queued = store.get().outbox.map((i) => i.payload as Extract<Notification, { kind: 'incident_updated' }>);
+    expect(queued).toHaveLength(2);
+    const a = queued.find((q) => q.incident.id === 'a')!;
+    expect(a).toMatchObject({ newSightings: 50, crossed: ['gte 3'], incident: { count: 50 } });
+    expect(queued.find((q) => q.incident.id === 'b')!.newSightings).toBe(100);
+  });
+});
