@@ -227,7 +227,7 @@ export class XdrMirror {
         if (!sightingId) {
           // An op queued by an earlier process, or tried before, may have been created in XDR just
           // before a crash: look it up by its external id first (CTIA creates are not idempotent).
-          const maybeCreated = op.id < this.firstOpIdOfThisProcess || op.attempts > 0;
+          const maybeCreated = op.id < this.firstOpIdOfThisProcess || op.attempts > 0 || op.lastError !== undefined;
           const externalId = sightingExternalId(op.ctim);
           if (maybeCreated && externalId && xdr.findSightingsByExternalId) sightingId = (await xdr.findSightingsByExternalId(externalId))[0]?.id;
         }
