@@ -71,6 +71,7 @@ export class CorrelationEngine {
   private readonly coalesced = new Map<string, PendingUpdate>();
   private readonly newId: () => string;
   private effects: Promise<void> = Promise.resolve();
+  private readonly sending = new Set<Promise<void>>();
   private durableSeq: number;
 
   constructor(private readonly deps: CorrelationEngineDeps) {
@@ -135,9 +136,10 @@ export class CorrelationEngine {
   /** Resolves when the side effects of everything ingested so far have run. */
   async idle(): Promise<void> {
     let seen: Promise<void> | undefined;
-    while (seen !== this.effects) {
+    while (seen !== this.effects || this.sending.size > 0) {
       seen = this.effects;
       await seen;
+      await Promise.all([...this.sending]);
     }
   }
 
@@ -243,6 +245,7 @@ export class CorrelationEngine {
     await this.idle();
     await this.flushCoalesced();
     await this.mirror.idle();
+    await Promise.all([...this.sending]);
   }
 
   view(inc: Incident): IncidentView {
@@ -320,10 +323,11 @@ export class CorrelationEngine {
         outcomes.push(`${action}: failed (${err instanceof Error ? err.message : String(err)})`);
       }
     }
+    // The firing itself was recorded durably before the actions ran; its outcome is informational.
     await this.deps.store.update((s) => {
       const rec = correlationOf(s).incidents[incidentId]?.rungsFired.find((r) => r.rung === rung.label);
       if (rec) rec.outcome = outcomes.join('; ');
-    });
+    }, { durable: false });
   }
 
   private async respond(view: IncidentView, observable: Observable): Promise<string> {
@@ -347,12 +351,19 @@ export class CorrelationEngine {
     await this.deps.webhookPoster(url, { event: 'sightline.rung_fired', rung: rung.label, actions: rung.actions, incident: view });
   }
 
+  /**
+   * Queues a notification without holding up the side-effect chain: the outbox makes it
+   * durable on its next write (seconds on a large state), and the chain must not wait that
+   * long per message or it falls behind the intake. Notifications keep their order (the
+   * store applies updates in call order); `idle()` and `stop()` wait for them.
+   */
   private async send(n: Notification): Promise<void> {
-    try {
-      await this.deps.notifier.notify(n);
-    } catch (err) {
-      this.deps.logger.error({ err, kind: n.kind }, 'notification could not be queued');
-    }
+    const queued: Promise<void> = this.deps.notifier.notify(n).then(
+      () => undefined,
+      (err: unknown) => this.deps.logger.error({ err, kind: n.kind }, 'notification could not be queued'),
+    );
+    this.sending.add(queued);
+    void queued.finally(() => this.sending.delete(queued));
   }
 }
 
