@@ -40,7 +40,7 @@ async function guarded(name: string, run: () => Promise<SuiteReport>, limitMs = 
   }
 }
 
-const operations = guarded('6. Operations', () => runOperations({ soakSeconds: Math.round(soakMinutes * 60), sampleSeconds: soakMinutes >= 5 ? 60 : 10, log }));
+const operations = guarded('6. Operations', () => runOperations({ soakSeconds: Math.round(soakMinutes * 60), sampleSeconds: soakMinutes >= 5 ? 60 : 10, log }), (soakMinutes + 5) * 60_000); // the soak itself plus the health and SIGTERM checks
 const sequential = (async () => [
   await guarded('1. Crash safety', () => runCrashSafety({ kills: 20, clients: 6, targets: 10, huntKills: 3, log })),
   await guarded('2. Outbox', () => runOutbox({ log })),
