@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { freePort } from '../src/sandbox/free-port.js';
 import { SANDBOX_SIGHTINGS_SECRET, type EmulatedWorld } from '../src/sandbox/world.js';
 import { signedSightingsHeaders } from '../src/transport/http/sightings/auth.js';
+import { mulberry32 } from '../src/emulators/xdr/faults.js';
 
 /**
  * What every reliability suite shares: the report shape, the real Sightline
@@ -227,17 +228,8 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T
   }
 }
 
-/** Seeded PRNG so a failing run can be replayed with the same kill points. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (the emulators' mulberry32) so a failing run can be replayed with the same kill points. */
+export const seeded = mulberry32;
 
 export function round(n: number, digits = 1): number {
   const f = 10 ** digits;
