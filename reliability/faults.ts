@@ -33,18 +33,15 @@ export async function runFaults(opts: FaultsOptions): Promise<SuiteReport> {
   r.figure('sightings per run', opts.sightings);
   r.figure('XDR requests answered with a fault / total (faulty run)', `${faulty.xdrFaulted} / ${faulty.xdrCalls}`);
   r.figure('hunt + sightings wall time clean / faulty (s)', `${clean.seconds} / ${faulty.seconds}`);
-  if (faulty.seconds > 5 * clean.seconds + 10) {
-    r.finding(
-      `Under faults the XDR mirror converges slowly: ${faulty.seconds} s against ${clean.seconds} s clean, although this suite re-runs syncPending() every 100 ms. src/domain/correlation/xdr-sync.ts recordFailure() stops the WHOLE pass at the first retryable failure (stopAll), and POST /ctia/sighting and /ctia/relationship are not retried in-call (not idempotent), so with 20 % 5xx a pass completes ~3 ops; in production the next pass comes from the 30 s timer in src/app.ts, i.e. about 6 ops a minute (hours for a 1 000-sighting backlog). Proposed patch: look sightings up by their external id before POSTing (makes them idempotent, so HttpClient may retry them), and on a retryable failure schedule the next pass after a short backoff (1–5 s) instead of the 30 s timer.`,
-    );
-  }
+  r.figure('XDR mirror + outbox catch-up after the workload, clean / faulty (s)', `${clean.settleSeconds} / ${faulty.settleSeconds}`);
+  r.check('the XDR mirror and the outbox catch up under faults (within the 120 s settle window)', faulty.settled, `${faulty.settleSeconds} s`);
   r.figure('XDR incidents, casebooks (clean run)', `${clean.state.xdrIncidents}, ${clean.state.casebooks.split(',').filter(Boolean).length}`);
   return r.done(
     `A full \`hunt blog\` of the real 2021-07-23 roundup and ${opts.sightings} sightings over 20 targets, first against clean emulators, then with XDR answering 20 % 5xx, 5 % 429 (Retry-After 1 s), 5 % dropped connections and 20 % slow (300 ms) on every endpoint, Webex failing 15 posts with 503 and 5 with 429, SMTP refusing 5 mails and Talos failing 2 downloads.`,
   );
 }
 
-async function workload(opts: FaultsOptions, faults: boolean): Promise<{ state: EndState; xdrCalls: number; xdrFaulted: number; seconds: number }> {
+async function workload(opts: FaultsOptions, faults: boolean): Promise<{ state: EndState; xdrCalls: number; xdrFaulted: number; seconds: number; settleSeconds: number; settled: boolean }> {
   const bot = await startInProcess({ CORRELATION_COALESCE_MS: '0' });
   const t0 = Date.now();
   try {
@@ -74,7 +71,10 @@ async function workload(opts: FaultsOptions, faults: boolean): Promise<{ state: 
       }
     })();
     await Promise.all([posting, app.hunts.idle()]);
-    await settleInProcess(bot);
+    const tSettle = Date.now();
+    const settled = await settleInProcess(bot);
+    const settleSeconds = Math.round((Date.now() - tSettle) / 100) / 10;
+    opts.log?.(`  faults (${faults ? 'faulty' : 'clean'}): hunt + posting ${((tSettle - t0) / 1000).toFixed(1)} s, XDR mirror and outbox settled ${settled ? 'in' : 'NOT within'} ${settleSeconds} s`);
     world.xdr.faults.clear();
     const s = app.store.get();
     const hunt = s.hunts.at(-1);
@@ -95,6 +95,8 @@ async function workload(opts: FaultsOptions, faults: boolean): Promise<{ state: 
       xdrCalls: calls.length,
       xdrFaulted: calls.filter((c) => c.status === 0 || c.status === 429 || c.status >= 500).length,
       seconds: Math.round((Date.now() - t0) / 100) / 10,
+      settleSeconds,
+      settled,
     };
   } finally {
     await bot.stop();

@@ -23,9 +23,17 @@ export async function runOperations(opts: OperationsOptions): Promise<SuiteRepor
   try {
     await proc.start();
     const health = await get(`${proc.url}/healthz`);
-    const ready = await get(`${proc.url}/readyz`);
     r.check('/healthz → 200', health.status === 200, `${health.status}`);
-    r.check('/readyz → 200 with store, Webex, XDR and schedule ready', ready.status === 200, `${ready.status} ${ready.body.slice(0, 200)}`);
+    // Liveness comes first on purpose (the server listens while the journal replays and the
+    // schedule arms); readiness must follow within a few seconds of it, not at the same instant.
+    const readySince = Date.now();
+    let ready = await get(`${proc.url}/readyz`);
+    while (ready.status !== 200 && Date.now() - readySince < 15_000) {
+      await sleep(100);
+      ready = await get(`${proc.url}/readyz`);
+    }
+    r.figure('/healthz 200 → /readyz 200 (ms)', Date.now() - readySince);
+    r.check('/readyz → 200 with store, Webex, XDR and schedule ready, within 15 s of /healthz', ready.status === 200, `${ready.status} ${ready.body.slice(0, 200)}`);
     await world.xdr.stop();
     const down = await get(`${proc.url}/readyz`);
     r.check('/readyz → 503 naming XDR while the XDR emulator is stopped', down.status === 503 && /"xdr":\{"ok":false/.test(down.body), `${down.status} ${down.body.slice(0, 200)}`);

@@ -86,7 +86,7 @@ export class HttpClient {
         } catch (err) {
           if (err instanceof UpstreamError) {
             const refusedBeforeWork = err.status === 429 || err.status === 423;
-            const retry = err.retryable && (idempotent || refusedBeforeWork || err.status === undefined && isConnectRefused(err));
+            const retry = err.retryable && (idempotent || refusedBeforeWork || err.connectionRefused);
             if (!retry) throw new AbortError(err);
             if (err.retryAfterMs !== undefined && err.retryAfterMs > policy.maxRetryAfterMs) throw new AbortError(err);
           }
@@ -164,12 +164,6 @@ export class HttpClient {
     }
     return { status: res.statusCode, headers: respHeaders, body: parsed as T, text };
   }
-}
-
-function isConnectRefused(err: UpstreamError): boolean {
-  const cause = err.cause as { code?: string; cause?: { code?: string } } | undefined;
-  const code = cause?.code ?? cause?.cause?.code;
-  return code === 'ECONNREFUSED';
 }
 
 /** Retry-After is seconds or an HTTP date. */

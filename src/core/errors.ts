@@ -78,6 +78,12 @@ export class UpstreamError extends SightlineError {
     this.retryAfterMs = opts.retryAfterMs;
   }
 
+  /** Nothing listened at the address: the request never reached the service, so it did no work. */
+  get connectionRefused(): boolean {
+    const cause = this.cause as { code?: string; cause?: { code?: string } } | undefined;
+    return this.status === undefined && (cause?.code ?? cause?.cause?.code) === 'ECONNREFUSED';
+  }
+
   /** 5xx, 429, 423 and network failures are worth another try; 4xx are not. */
   get retryable(): boolean {
     return this.status === undefined || this.status >= 500 || this.status === 429 || this.status === 423 || this.status === 408;

@@ -57,6 +57,22 @@ export function enqueueForSighting(state: CorrelationState, applied: ApplyResult
  */
 const MAX_OPS_PER_PASS = 200;
 
+/** Incidents mirrored at the same time within a pass. */
+const MIRROR_CONCURRENCY = 4;
+
+/** Tries of one op within a pass when XDR answers 5xx or drops the connection. */
+const OP_TRIES = 3;
+
+/** Retryable failures in a row (5xx, dropped connections) that end a pass: XDR is struggling or down. */
+const MAX_CONSECUTIVE_FAILURES = 3;
+
+interface PassState {
+  budget: number;
+  consecutiveFailures: number;
+  stopped: boolean;
+  next: number;
+}
+
 /** Sightings of one incident waiting to be copied into XDR; older ones beyond this are only counted. */
 export const MAX_PENDING_SIGHTINGS = 20;
 
@@ -168,36 +184,66 @@ export class XdrMirror {
     const queued = Object.values(readCorrelation(this.deps.store.get()).incidents)
       .filter((i) => i.xdrSync.pending.length > 0)
       .sort((a, b) => a.ordinal - b.ordinal);
-    let unreachable = false;
-    let budget = MAX_OPS_PER_PASS;
-    for (const inc of queued) {
-      if (unreachable || budget <= 0) break;
-      for (const op of [...inc.xdrSync.pending]) {
-        // An earlier op of this pass may have retired this one (a create makes a queued patch moot).
-        if (!this.current(inc.id)?.xdrSync.pending.some((p) => p.id === op.id)) continue;
-        if (budget-- <= 0) break;
-        try {
-          const outcome = await this.run(inc.id, op);
-          if (outcome === 'blocked') break;
-          report.done++;
-        } catch (err) {
-          report.failed++;
-          const { stopIncident, stopAll } = await this.recordFailure(inc.id, op, err);
-          if (stopAll) unreachable = true;
-          if (stopIncident || stopAll) break;
-        }
+    const pass = { budget: MAX_OPS_PER_PASS, consecutiveFailures: 0, stopped: false, next: 0 };
+    // A few incidents at once (each incident's ops stay in order): one slow or failing XDR call
+    // must not hold up every other incident, and the XDR client's own limit bounds the total.
+    const worker = async (): Promise<void> => {
+      while (!pass.stopped && pass.budget > 0 && pass.next < queued.length) {
+        await this.syncIncident(queued[pass.next++]!.id, pass, report);
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(MIRROR_CONCURRENCY, queued.length) }, worker));
     const after = readCorrelation(this.deps.store.get());
     report.pending = Object.values(after.incidents).reduce((n, i) => n + i.xdrSync.pending.length, 0);
     return report;
+  }
+
+  /** Runs one incident's ops in order until it is done, blocked, fails, or the pass ends. */
+  private async syncIncident(incidentId: string, pass: PassState, report: SyncReport): Promise<void> {
+    for (const op of [...(this.current(incidentId)?.xdrSync.pending ?? [])]) {
+      if (pass.stopped || pass.budget <= 0) return;
+      // An earlier op of this pass may have retired this one (a create makes a queued patch moot).
+      if (!this.current(incidentId)?.xdrSync.pending.some((p) => p.id === op.id)) continue;
+      pass.budget--;
+      try {
+        const outcome = await this.runWithRetries(incidentId, op);
+        if (outcome === 'blocked') return;
+        report.done++;
+        pass.consecutiveFailures = 0;
+      } catch (err) {
+        report.failed++;
+        const failure = await this.recordFailure(incidentId, op, err);
+        if (failure === 'retryable') pass.consecutiveFailures++;
+        // XDR asked us to slow down, or keeps failing: leave the rest for the next pass rather
+        // than hammer it. A lone 5xx or dropped connection only moves on to the next incident.
+        if (failure === 'rate_limited' || pass.consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) pass.stopped = true;
+        return;
+      }
+    }
   }
 
   private current(incidentId: string): Incident | undefined {
     return readCorrelation(this.deps.store.get()).incidents[incidentId];
   }
 
-  private async run(incidentId: string, op: XdrOp): Promise<OpOutcome> {
+  /**
+   * Every op is safe to run again (creates look up their external id first when retried), so a
+   * 5xx or a dropped connection is retried here at once, up to OP_TRIES times. The HTTP client
+   * cannot do this itself for the POSTs: to it, a create is not idempotent.
+   */
+  private async runWithRetries(incidentId: string, op: XdrOp): Promise<OpOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.run(incidentId, op, attempt > 1);
+      } catch (err) {
+        // Not a 429 (XDR asked us to wait) nor a refused connection (the HTTP client already retried it).
+        const again = err instanceof UpstreamError && (err.status === undefined ? !err.connectionRefused : err.status >= 500);
+        if (attempt >= OP_TRIES || !again) throw err;
+      }
+    }
+  }
+
+  private async run(incidentId: string, op: XdrOp, retrying = false): Promise<OpOutcome> {
     const { xdr } = this.deps;
     const inc = this.current(incidentId);
     if (!inc) return 'blocked';
@@ -227,7 +273,7 @@ export class XdrMirror {
         if (!sightingId) {
           // An op queued by an earlier process, or tried before, may have been created in XDR just
           // before a crash: look it up by its external id first (CTIA creates are not idempotent).
-          const maybeCreated = op.id < this.firstOpIdOfThisProcess || op.attempts > 0 || op.lastError !== undefined;
+          const maybeCreated = retrying || op.id < this.firstOpIdOfThisProcess || op.attempts > 0 || op.lastError !== undefined;
           const externalId = sightingExternalId(op.ctim);
           if (maybeCreated && externalId && xdr.findSightingsByExternalId) sightingId = (await xdr.findSightingsByExternalId(externalId))[0]?.id;
         }
@@ -283,7 +329,7 @@ export class XdrMirror {
     }, { durable: false });
   }
 
-  private async recordFailure(incidentId: string, op: XdrOp, err: unknown): Promise<{ stopIncident: boolean; stopAll: boolean }> {
+  private async recordFailure(incidentId: string, op: XdrOp, err: unknown): Promise<'permanent' | 'retryable' | 'rate_limited'> {
     const upstream = err instanceof UpstreamError ? err : undefined;
     const permanent = upstream !== undefined && !upstream.retryable;
     const message = err instanceof Error ? err.message : String(err);
@@ -304,8 +350,8 @@ export class XdrMirror {
     const log = { incident: incidentId, op: op.kind, err: message };
     if (dropped) this.deps.logger.error(log, 'XDR refused this change repeatedly; it was dropped (see the error). The local incident is unaffected.');
     else this.deps.logger.warn(log, 'XDR sync deferred; it will be retried');
-    // Unreachable / 5xx / 429: stop the whole pass rather than hammer a struggling XDR.
-    return { stopIncident: true, stopAll: !permanent };
+    if (permanent) return 'permanent';
+    return upstream?.status === 429 ? 'rate_limited' : 'retryable';
   }
 }
 

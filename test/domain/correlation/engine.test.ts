@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UpstreamError } from '../../../src/core/errors.js';
 import { FakeClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { Config } from '../../../src/config/load.js';
@@ -254,6 +255,76 @@ describe('CorrelationEngine: XDR outages', () => {
     const inc = Object.values(e.state().incidents)[0]!;
     expect(inc.xdrSync.pending.filter((o) => o.kind === 'patch')).toHaveLength(1);
     expect(inc.xdrSync.pending.filter((o) => o.kind === 'sighting')).toHaveLength(10);
+  });
+});
+
+describe('CorrelationEngine: a struggling XDR', () => {
+  const titleOf = (arg: unknown): string => String((arg as { title?: string }).title);
+
+  it('a 5xx on one incident does not hold up the others in the same pass', async () => {
+    const e = engine();
+    xdr.down = true;
+    for (const host of ['a', 'b', 'c', 'd', 'e']) await e.ingest([sighting(host)]);
+    xdr.down = false;
+    xdr.fault = (call, arg) => (call === 'createIncident' && titleOf(arg).includes(': b ') ? 503 : undefined);
+    const report = await e.syncPending();
+    expect(report.failed).toBe(1);
+    expect([...xdr.incidents.values()].map((i) => i.title).sort()).toEqual(['a', 'c', 'd', 'e'].map((h) => `Correlated incident for: ${h} [by Sightline]`));
+    const b = Object.values(e.state().incidents).find((i) => i.targetValue === 'b')!;
+    expect(b.xdrSync.lastError).toMatch(/503/);
+    xdr.fault = undefined;
+    expect((await e.syncPending()).pending).toBe(0);
+    expect(xdr.incidents.size).toBe(5);
+  });
+
+  it('retries a sighting whose create failed within the pass, and never creates it twice', async () => {
+    const e = engine();
+    await e.ingest([sighting('a')]);
+    await e.syncPending();
+    xdr.down = true;
+    await e.ingest([sighting('a')]);
+    xdr.down = false;
+    // The create reaches XDR but its answer is lost (a 502 from a proxy in between).
+    const realCreate = xdr.createSighting.bind(xdr);
+    let creates = 0;
+    xdr.createSighting = async (s) => {
+      const made = await realCreate(s);
+      if (++creates === 1) throw new UpstreamError('XDR', 'XDR answered 502.', { status: 502 });
+      return made;
+    };
+    const report = await e.syncPending();
+    expect(report).toMatchObject({ failed: 0, pending: 0 });
+    expect(creates).toBe(1);
+    expect(xdr.calls).toContain('findSightingsByExternalId');
+    expect(xdr.sightings).toHaveLength(2);
+    expect(xdr.relationships.filter((r) => r.relationship_type === 'member-of')).toHaveLength(2);
+  });
+
+  it('ends the pass at a 429, leaving the rest for the next one', async () => {
+    const e = engine();
+    xdr.down = true;
+    for (const host of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) await e.ingest([sighting(host)]);
+    xdr.down = false;
+    xdr.fault = (call) => (call === 'createIncident' ? 429 : undefined);
+    const report = await e.syncPending();
+    // The workers already in a call finish it; no new incident is started after the 429.
+    expect(xdr.calls.filter((c) => c === 'createIncident').length).toBeLessThanOrEqual(4);
+    expect(report.failed).toBeGreaterThan(0);
+    xdr.fault = undefined;
+    await e.syncPending();
+    expect(xdr.incidents.size).toBe(8);
+  });
+
+  it('ends the pass after three failures in a row, so a down XDR is not hammered', async () => {
+    const e = engine();
+    xdr.down = true;
+    for (let i = 0; i < 30; i++) await e.ingest([sighting(`host-${i}`)]);
+    xdr.calls = [];
+    const report = await e.syncPending();
+    expect(report.done).toBe(0);
+    // Four incidents are mirrored at once: the calls already under way finish, no new one starts.
+    expect(xdr.calls.length).toBeLessThanOrEqual(4);
+    expect(report.pending).toBeGreaterThan(30);
   });
 });
 

@@ -21,9 +21,16 @@ export class FakeXdr implements XdrPort {
   actions: ResponseAction[] = [{ id: 'block', title: 'Block in Umbrella', module: 'Umbrella', moduleInstanceId: 'umb-1' }];
   triggered: { action: string; observable: Observable }[] = [];
 
-  private hit(): void {
+  /** Answers a call with this HTTP status instead (undefined: answer normally). */
+  fault: ((call: string, arg: unknown) => number | undefined) | undefined;
+  calls: string[] = [];
+
+  private hit(call = '', arg?: unknown): void {
     this.callCount++;
-    if (this.down) throw new UpstreamError('XDR', 'XDR cannot be reached; Sightline will retry.');
+    this.calls.push(call);
+    if (this.down) throw new UpstreamError('XDR', 'XDR cannot be reached; Sightline will retry.', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    const status = this.fault?.(call, arg);
+    if (status !== undefined) throw new UpstreamError('XDR', `XDR answered ${status}.`, { status });
   }
   private id(type: string): string {
     return `https://private.intel.amp.cisco.com:443/ctia/${type}/${type}-${randomUUID()}`;
@@ -44,19 +51,23 @@ export class FakeXdr implements XdrPort {
     throw new Error('not used');
   }
   async createSighting(s: Record<string, unknown>): Promise<CtiaEntity> {
-    this.hit();
+    this.hit('createSighting', s);
     const e = { ...s, id: this.id('sighting') };
     this.sightings.push(e);
     return e;
   }
+  async findSightingsByExternalId(ext: string): Promise<CtiaEntity[]> {
+    this.hit('findSightingsByExternalId', ext);
+    return this.sightings.filter((x) => (x.external_ids as string[] | undefined)?.includes(ext));
+  }
   async createIncident(i: Record<string, unknown>): Promise<CtiaEntity> {
-    this.hit();
+    this.hit('createIncident', i);
     const e = { ...i, id: this.id('incident') };
     this.incidents.set(shortIdOf(e.id), e);
     return e;
   }
   async patchIncident(shortId: string, patch: Record<string, unknown>): Promise<CtiaEntity> {
-    this.hit();
+    this.hit('patchIncident', shortId);
     const e = this.incidents.get(shortId);
     if (!e) throw new UpstreamError('XDR', 'not found', { status: 404 });
     Object.assign(e, patch);
@@ -66,29 +77,29 @@ export class FakeXdr implements XdrPort {
     return this.patchIncident(shortId, { status });
   }
   async getIncident(shortId: string): Promise<CtiaEntity | undefined> {
-    this.hit();
+    this.hit('getIncident', shortId);
     return this.incidents.get(shortId);
   }
   async findIncidentsByExternalId(ext: string): Promise<CtiaEntity[]> {
-    this.hit();
+    this.hit('findIncidentsByExternalId', ext);
     return [...this.incidents.values()].filter((i) => (i.external_ids as string[] | undefined)?.includes(ext));
   }
   async createRelationship(rel: Parameters<XdrPort['createRelationship']>[0]): Promise<CtiaEntity> {
-    this.hit();
+    this.hit('createRelationship', rel);
     const e = { ...rel, id: this.id('relationship') };
     this.relationships.push(e);
     return e;
   }
   async findRelationshipsByExternalId(ext: string): Promise<CtiaEntity[]> {
-    this.hit();
+    this.hit('findRelationshipsByExternalId', ext);
     return this.relationships.filter((r) => (r.external_ids as string[] | undefined)?.includes(ext));
   }
   async listResponseActions(): Promise<ResponseAction[]> {
-    this.hit();
+    this.hit('listResponseActions');
     return this.actions;
   }
   async triggerResponseAction(action: ResponseAction, observable: Observable): Promise<{ status: string }> {
-    this.hit();
+    this.hit('triggerResponseAction', action);
     this.triggered.push({ action: action.id, observable });
     return { status: 'success' };
   }
