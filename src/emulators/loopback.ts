@@ -23,3 +23,28 @@ export async function closeServer(server: Server | undefined): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
+
+/** An emulator that is one HTTP handler on a loopback port: start, stop and its base URL. */
+export abstract class LoopbackEmulator {
+  private server: Server | undefined;
+  protected baseUrl = '';
+
+  protected abstract handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+
+  async start(): Promise<{ url: string }> {
+    const { server, url } = await listenLoopback((req, res) => void this.handle(req, res));
+    this.server = server;
+    this.baseUrl = url;
+    return { url };
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    await closeServer(server);
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+}

@@ -1,5 +1,5 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { closeServer, listenLoopback } from '../loopback.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackEmulator } from '../loopback.js';
 
 /**
  * A local feed server for the RSS module: RSS 2.0 and Atom feeds with ETag and
@@ -41,31 +41,14 @@ interface Feed {
   lastModified: number;
 }
 
-export class RssEmulator {
+export class RssEmulator extends LoopbackEmulator {
   readonly requests: LoggedFeedRequest[] = [];
   private readonly feeds = new Map<string, Feed>();
   private readonly failures = new Map<string, number[]>();
-  private server: Server | undefined;
-  private baseUrl = '';
   private nextGuid = 1;
 
-  constructor(private readonly now: () => number = () => Date.now()) {}
-
-  async start(): Promise<{ url: string }> {
-    const { server, url } = await listenLoopback((req, res) => this.handle(req, res));
-    this.server = server;
-    this.baseUrl = url;
-    return { url };
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    await closeServer(server);
-  }
-
-  get url(): string {
-    return this.baseUrl;
+  constructor(private readonly now: () => number = () => Date.now()) {
+    super();
   }
 
   feedUrl(name: string): string {
@@ -119,7 +102,7 @@ export class RssEmulator {
     return Math.max(now, previous + 1000);
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const log: LoggedFeedRequest = {
       method: req.method ?? 'GET',

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { closeServer, listenLoopback } from '../loopback.js';
+import { LoopbackEmulator } from '../loopback.js';
 
 /**
  * A local stand-in for the places Talos roundups were published (seeds.md §3.1),
@@ -40,7 +40,7 @@ export interface LoggedRequest {
 const GITHUB = /^\/Cisco-Talos\/Threat-Round-Up\/master\/(\d{4})\/(\d{4})\.json$/;
 const S3 = /^\/talos-intelligence-site\/production\/document_files\/files\/000\/095\/(\d+)\/original\/(\d{8})-tru\.json\.txt$/;
 
-export class TalosEmulator {
+export class TalosEmulator extends LoopbackEmulator {
   readonly fixturesDir: string;
   readonly requests: LoggedRequest[] = [];
   private readonly github = new Map<string, RoundupSource>();
@@ -48,31 +48,13 @@ export class TalosEmulator {
   private readonly cache = new Map<string, Buffer>();
   private failures: Array<number> = [];
   private latencyMs: number;
-  private server: Server | undefined;
-  private baseUrl = '';
 
   constructor(opts: TalosEmulatorOptions = {}) {
+    super();
     this.fixturesDir = opts.fixturesDir ?? path.resolve(process.cwd(), '../shared/fixtures/talos');
     this.latencyMs = opts.latencyMs ?? 0;
     if (opts.publishFixtures ?? true) this.publishAllFixtures();
     for (const [id, { date, file }] of Object.entries(opts.s3Ids ?? DEFAULT_S3_IDS)) this.publishS3(Number(id), date, file);
-  }
-
-  async start(): Promise<{ url: string }> {
-    const { server, url } = await listenLoopback((req, res) => void this.handle(req, res));
-    this.server = server;
-    this.baseUrl = url;
-    return { url };
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    await closeServer(server);
-  }
-
-  get url(): string {
-    return this.baseUrl;
   }
 
   /** `host:port` for TALOS_ALLOWED_HOSTS. */
@@ -134,7 +116,7 @@ export class TalosEmulator {
     }
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     if (this.latencyMs > 0) {
       await new Promise((r) => setTimeout(r, this.latencyMs));

@@ -1,5 +1,5 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { closeServer, listenLoopback } from '../loopback.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackEmulator } from '../loopback.js';
 
 /**
  * A local X API v2 recent search (`GET /2/tweets/search/recent`) for the X
@@ -27,32 +27,18 @@ interface Tweet {
   text: string;
 }
 
-export class XEmulator {
+export class XEmulator extends LoopbackEmulator {
   readonly requests: LoggedXRequest[] = [];
   readonly bearerToken: string;
   private readonly tweets: Tweet[] = [];
   private readonly now: () => number;
   private nextId = 1_508_382_262_655_602_692n;
   private rateLimits: number[] = [];
-  private server: Server | undefined;
-  private baseUrl = '';
 
   constructor(opts: XEmulatorOptions = {}) {
+    super();
     this.bearerToken = opts.bearerToken ?? 'x-emulator-bearer-token';
     this.now = opts.now ?? (() => Date.now());
-  }
-
-  async start(): Promise<{ url: string }> {
-    const { server, url } = await listenLoopback((req, res) => this.handle(req, res));
-    this.server = server;
-    this.baseUrl = url;
-    return { url };
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    await closeServer(server);
   }
 
   /** The value for X_API_BASE. */
@@ -73,7 +59,7 @@ export class XEmulator {
     for (let i = 0; i < count; i++) this.rateLimits.push(resetInSeconds);
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const auth = req.headers.authorization;
     const log: LoggedXRequest = {
