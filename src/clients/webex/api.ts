@@ -32,28 +32,38 @@ const cardSchema = z.object({
   content: z.record(z.string(), z.unknown()),
 });
 
-const messageSchema = z.object({
+/**
+ * The fields Sightline reads from a message or a card action. The SDK's event objects
+ * (framework-pump.ts) carry only these reliably; the REST answers below add the rest.
+ */
+export const messageCoreSchema = z.object({
   id: z.string(),
   roomId: z.string(),
   roomType: z.enum(['group', 'direct']).optional(),
   personId: z.string(),
   personEmail: z.string(),
   text: z.string().optional(),
+  parentId: z.string().optional(),
+});
+
+const messageSchema = messageCoreSchema.extend({
   markdown: z.string().optional(),
   html: z.string().optional(),
-  parentId: z.string().optional(),
   mentionedPeople: z.array(z.string()).optional(),
   attachments: z.array(cardSchema).optional(),
   created: z.string(),
 });
 
-const actionSchema = z.object({
+export const actionCoreSchema = z.object({
   id: z.string(),
-  type: z.literal('submit'),
   messageId: z.string(),
-  personId: z.string(),
   roomId: z.string(),
+  personId: z.string(),
   inputs: z.record(z.string(), z.unknown()).default({}),
+});
+
+const actionSchema = actionCoreSchema.extend({
+  type: z.literal('submit'),
   created: z.string(),
 });
 

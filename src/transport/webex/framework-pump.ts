@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import express from 'express';
-import { z } from 'zod';
+import { actionCoreSchema, messageCoreSchema } from '../../clients/webex/api.js';
 import type { BotEvent, BotEventHandler } from '../../bot/events.js';
 import type { Logger } from '../../core/logger.js';
 import { stripMention } from './mention.js';
@@ -30,24 +30,6 @@ export interface FrameworkPumpOptions {
   logger: Logger;
   webhook?: { url: string; secret: string };
 }
-
-const messageSchema = z.object({
-  id: z.string(),
-  roomId: z.string(),
-  roomType: z.enum(['group', 'direct']).optional(),
-  personId: z.string(),
-  personEmail: z.string(),
-  text: z.string().optional(),
-  parentId: z.string().optional(),
-});
-
-const actionSchema = z.object({
-  id: z.string(),
-  messageId: z.string(),
-  roomId: z.string(),
-  personId: z.string(),
-  inputs: z.record(z.string(), z.unknown()).default({}),
-});
 
 export class FrameworkPump {
   private framework: Framework | undefined;
@@ -113,7 +95,7 @@ export class FrameworkPump {
   }
 
   private messageEvent(framework: Framework, bot: FrameworkBot, trigger: FrameworkTrigger): BotEvent | undefined {
-    const m = messageSchema.parse(trigger.message);
+    const m = messageCoreSchema.parse(trigger.message);
     if (m.personId === framework.person.id) return undefined;
     return {
       kind: 'message',
@@ -128,7 +110,7 @@ export class FrameworkPump {
   }
 
   private actionEvent(trigger: FrameworkTrigger): BotEvent {
-    const a = actionSchema.parse(trigger.attachmentAction);
+    const a = actionCoreSchema.parse(trigger.attachmentAction);
     return { kind: 'card_action', actionId: a.id, messageId: a.messageId, roomId: a.roomId, personId: a.personId, personEmail: trigger.person?.emails[0] ?? '', inputs: a.inputs };
   }
 }
