@@ -19,7 +19,8 @@ export interface OperationsOptions {
 export async function runOperations(opts: OperationsOptions): Promise<SuiteReport> {
   const r = new ReportBuilder('6. Operations');
   const world = await startWorld();
-  const proc = await SightlineProcess.create(world, { HTTP_RATE_LIMIT_PER_MINUTE: '1000000', CORRELATION_COALESCE_MS: '500' });
+  // LOG_LEVEL warn: a slow shutdown logs which step it waited for.
+  const proc = await SightlineProcess.create(world, { HTTP_RATE_LIMIT_PER_MINUTE: '1000000', CORRELATION_COALESCE_MS: '500', LOG_LEVEL: 'warn' });
   try {
     await proc.start();
     const health = await get(`${proc.url}/healthz`);
@@ -57,7 +58,10 @@ export async function runOperations(opts: OperationsOptions): Promise<SuiteRepor
     await streaming;
     world.xdr.faults.clear();
     r.figure('SIGTERM to exit with a hunt and sightings in flight (ms)', stop.ms);
-    r.check('SIGTERM exits with code 0 within 10 s', stop.code === 0 && stop.ms <= 10_000, `code ${stop.code}, signal ${stop.signal}, ${stop.ms} ms`);
+    const steps = /"steps":(\{[^}]*\})/.exec(proc.stdout.split('\n').findLast((l) => l.includes('"steps"')) ?? '')?.[1];
+    if (steps) r.figure('shutdown steps that ran out of time (ms, from the log)', steps);
+    const slowShutdown = proc.stdout.split('\n').find((l) => l.includes('shutdown: in-flight work did not finish'));
+    r.check('SIGTERM exits with code 0 within 10 s', stop.code === 0 && stop.ms <= 10_000, `code ${stop.code}, signal ${stop.signal}, ${stop.ms} ms${slowShutdown ? `; ${slowShutdown.slice(0, 400)}` : ''}`);
     const state = await proc.readState();
     r.check('the interrupted hunt is left "running" for the next start to resume', state.hunts.some((h) => h.status === 'running' || h.status === 'finished'));
   } finally {
@@ -85,6 +89,24 @@ async function get(url: string): Promise<{ status: number; body: string }> {
   }
 }
 
+interface StateOnDisk {
+  mb: number;
+  detail: string;
+}
+
+/** What the state file holds: the soak's memory should follow it, and it must stay bounded. */
+async function stateOnDisk(file: string): Promise<StateOnDisk> {
+  try {
+    const text = await readFile(file, 'utf8');
+    const s = JSON.parse(text) as { outbox?: unknown[]; hunts?: unknown[]; correlation?: { incidents?: Record<string, { xdrSync?: { pending?: unknown[] } }> } };
+    const incidents = Object.values(s.correlation?.incidents ?? {});
+    const pending = incidents.reduce((n, i) => n + (i.xdrSync?.pending?.length ?? 0), 0);
+    return { mb: round(text.length / 1e6), detail: `${incidents.length} incidents, ${pending} XDR changes waiting, ${s.outbox?.length ?? 0} notifications waiting, ${s.hunts?.length ?? 0} hunts` };
+  } catch (err) {
+    return { mb: 0, detail: `unreadable now (${(err as Error).message.slice(0, 60)})` };
+  }
+}
+
 async function rssMb(pid: number | undefined): Promise<number> {
   if (!pid) return 0;
   try {
@@ -98,6 +120,7 @@ async function rssMb(pid: number | undefined): Promise<number> {
 
 async function soak(world: Awaited<ReturnType<typeof startWorld>>, proc: SightlineProcess, opts: OperationsOptions, r: ReportBuilder): Promise<void> {
   const samples: number[] = [await rssMb(proc.pid)];
+  const stateSamples: StateOnDisk[] = [await stateOnDisk(proc.stateFile)];
   const end = Date.now() + opts.soakSeconds * 1000;
   let sent = 0;
   let acked = 0;
@@ -131,7 +154,9 @@ async function soak(world: Awaited<ReturnType<typeof startWorld>>, proc: Sightli
     }
     if (Date.now() >= nextSample) {
       samples.push(await rssMb(proc.pid));
-      opts.log?.(`  operations: soak RSS ${samples.at(-1)} MB, ${acked} sightings acknowledged`);
+      const disk = await stateOnDisk(proc.stateFile);
+      stateSamples.push(disk);
+      opts.log?.(`  operations: soak RSS ${samples.at(-1)} MB, ${acked} sightings acknowledged; state ${disk.mb} MB (${disk.detail})`);
       nextSample = Date.now() + opts.sampleSeconds * 1000;
     }
     await sleep(250);
@@ -149,6 +174,8 @@ async function soak(world: Awaited<ReturnType<typeof startWorld>>, proc: Sightli
   r.figure('soak: hunts requested', hunts);
   r.figure('RSS start / end / max (MB)', `${start} / ${last} / ${max}`);
   r.figure('RSS samples (MB)', samples.join(', '));
+  r.figure('state file start / end (MB)', `${stateSamples[0]!.mb} / ${stateSamples.at(-1)!.mb}`);
+  r.figure('state at the end', stateSamples.at(-1)!.detail);
   r.check('memory flat: RSS at the end ≤ 1.5 × RSS at mid-soak + 30 MB', last <= mid * 1.5 + 30, `mid ${mid} MB, end ${last} MB`);
   r.check('the process stayed up during the soak', await proc.healthy());
 }

@@ -236,28 +236,41 @@ export async function startApp(opts: AppOptions): Promise<App> {
   let stopping: Promise<void> | undefined;
   const stop = (timeoutMs = 9000): Promise<void> => {
     stopping ??= (async () => {
-      const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+      // The last state write needs its share of the time: a large state takes a second or two.
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, timeoutMs - STATE_WRITE_RESERVE_MS)).unref());
+      store.hurry();
+      // Each step is timed in the log, so an operator can see what a slow shutdown waited for.
+      const steps: Record<string, number> = {};
+      const step = async (name: string, work: () => Promise<unknown> | unknown): Promise<void> => {
+        const t0 = performance.now();
+        await work();
+        steps[name] = Math.round(performance.now() - t0);
+      };
       const drain = (async () => {
         schedule!.stop();
-        await http.close();
-        await Promise.allSettled([rss?.stop(), x?.stop(), xdrSync.stop(), statusSync.stop()]);
-        if (pump) await pump.stop().catch(() => undefined);
-        if (webexApi && config.webex.mode === 'webhook') await unregisterWebhooks(webexApi, { name: WEBHOOK_NAME }).catch(() => undefined);
-        await hunts.stop();
-        await intake.stop();
-        await engine.stop();
-        await outbox.stop();
-        await journal.close();
+        await step('http', () => http.close());
+        await step('timers', () => Promise.allSettled([rss?.stop(), x?.stop(), xdrSync.stop(), statusSync.stop()]));
+        if (pump) await step('webex', () => pump.stop().catch(() => undefined));
+        if (webexApi && config.webex.mode === 'webhook') await step('webhooks', () => unregisterWebhooks(webexApi, { name: WEBHOOK_NAME }).catch(() => undefined));
+        await step('hunt', () => hunts.stop());
+        await step('intake', () => intake.stop());
+        await step('correlation', () => engine.stop());
+        await step('outbox', () => outbox.stop());
+        await step('journal', () => journal.close());
       })();
-      await Promise.race([drain, deadline]);
-      await store.close();
-      log.info('Sightline stopped');
+      const finished = await Promise.race([drain.then(() => true), deadline.then(() => false)]);
+      if (!finished) log.warn({ steps }, 'shutdown: in-flight work did not finish in time; it resumes from the journal and the state on the next start');
+      await step('state', () => store.close());
+      log.info({ steps }, 'Sightline stopped');
     })();
     return stopping;
   };
 
   return { config, http, store, xdr, hunts, schedule, engine, intake, outbox, webex: webexApi && me && dispatcher ? { api: webexApi, me, dispatcher } : undefined, stop };
 }
+
+/** Of the shutdown deadline, the time kept for writing the state file last. */
+const STATE_WRITE_RESERVE_MS = 2000;
 
 /** The ladder's "webhook" action: POST JSON to the configured URL (no retries on 5xx: it may trigger a playbook). */
 function outgoingWebhookPoster(logger: Logger): (url: string, body: unknown) => Promise<void> {

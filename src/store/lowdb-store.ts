@@ -25,6 +25,9 @@ export class LowdbStore implements Store {
   private writing: Promise<void> | null = null;
   private pending: Promise<void> | null = null;
   private closed = false;
+  private closing = false;
+  /** Cuts short the pause between writes (close() must not wait for it). */
+  private endSpacing: (() => void) | undefined;
   private lastWriteEnd = 0;
   private lastWriteMs = 0;
   writable = true;
@@ -84,7 +87,15 @@ export class LowdbStore implements Store {
     return this.dirty ? this.scheduleWrite() : (this.writing ?? Promise.resolve());
   }
 
+  /** Shutdown has a deadline: from now on every write starts as soon as the previous one ends. */
+  hurry(): void {
+    this.closing = true;
+    this.endSpacing?.();
+  }
+
+  /** Writes what is left at once and refuses updates after. */
   async close(): Promise<void> {
+    this.hurry();
     await this.flush();
     this.closed = true;
   }
@@ -95,7 +106,16 @@ export class LowdbStore implements Store {
       if (this.writing) await this.writing.catch(() => undefined);
       // Space writes by a few times the last one's duration (never more than 15 s).
       const wait = Math.min(15_000, this.lastWriteEnd + this.lastWriteMs * WRITE_SPACING - performance.now());
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0 && !this.closing) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          this.endSpacing = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.endSpacing = undefined;
+      }
       const began = performance.now();
       this.pending = null;
       this.dirty = false;

@@ -244,7 +244,8 @@ export class CorrelationEngine {
   async stop(): Promise<void> {
     await this.idle();
     await this.flushCoalesced();
-    await this.mirror.idle();
+    // What is still queued for XDR is in the state and goes out after the restart.
+    await this.mirror.stop();
     await Promise.all([...this.sending]);
   }
 

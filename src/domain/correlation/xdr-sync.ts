@@ -142,6 +142,7 @@ type OpOutcome = 'done' | 'blocked';
 export class XdrMirror {
   private pass: Promise<SyncReport> | undefined;
   private queued: Promise<SyncReport> | undefined;
+  private stopping = false;
 
   /** Ops with a lower id were queued by an earlier process (which may have died mid-create). */
   private readonly firstOpIdOfThisProcess: number;
@@ -166,12 +167,19 @@ export class XdrMirror {
     return this.queued;
   }
 
+  /** Shutdown: a running pass finishes the XDR calls under way and starts no more; none starts after. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.idle();
+  }
+
   /** Resolves once no sync pass is running or queued (shutdown waits for it before closing the store). */
   async idle(): Promise<void> {
     while (this.pass || this.queued) await (this.queued ?? this.pass)!.catch(() => undefined);
   }
 
   private startPass(): Promise<SyncReport> {
+    if (this.stopping) return Promise.resolve({ done: 0, failed: 0, pending: this.pendingCount() });
     const pass: Promise<SyncReport> = this.syncOnce().finally(() => {
       if (this.pass === pass) this.pass = undefined;
     });
@@ -188,20 +196,23 @@ export class XdrMirror {
     // A few incidents at once (each incident's ops stay in order): one slow or failing XDR call
     // must not hold up every other incident, and the XDR client's own limit bounds the total.
     const worker = async (): Promise<void> => {
-      while (!pass.stopped && pass.budget > 0 && pass.next < queued.length) {
+      while (!pass.stopped && !this.stopping && pass.budget > 0 && pass.next < queued.length) {
         await this.syncIncident(queued[pass.next++]!.id, pass, report);
       }
     };
     await Promise.all(Array.from({ length: Math.min(MIRROR_CONCURRENCY, queued.length) }, worker));
-    const after = readCorrelation(this.deps.store.get());
-    report.pending = Object.values(after.incidents).reduce((n, i) => n + i.xdrSync.pending.length, 0);
+    report.pending = this.pendingCount();
     return report;
+  }
+
+  private pendingCount(): number {
+    return Object.values(readCorrelation(this.deps.store.get()).incidents).reduce((n, i) => n + i.xdrSync.pending.length, 0);
   }
 
   /** Runs one incident's ops in order until it is done, blocked, fails, or the pass ends. */
   private async syncIncident(incidentId: string, pass: PassState, report: SyncReport): Promise<void> {
     for (const op of [...(this.current(incidentId)?.xdrSync.pending ?? [])]) {
-      if (pass.stopped || pass.budget <= 0) return;
+      if (pass.stopped || this.stopping || pass.budget <= 0) return;
       // An earlier op of this pass may have retired this one (a create makes a queued patch moot).
       if (!this.current(incidentId)?.xdrSync.pending.some((p) => p.id === op.id)) continue;
       pass.budget--;
@@ -238,7 +249,7 @@ export class XdrMirror {
       } catch (err) {
         // Not a 429 (XDR asked us to wait) nor a refused connection (the HTTP client already retried it).
         const again = err instanceof UpstreamError && (err.status === undefined ? !err.connectionRefused : err.status >= 500);
-        if (attempt >= OP_TRIES || !again) throw err;
+        if (attempt >= OP_TRIES || !again || this.stopping) throw err;
       }
     }
   }

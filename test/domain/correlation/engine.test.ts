@@ -300,6 +300,29 @@ describe('CorrelationEngine: a struggling XDR', () => {
     expect(xdr.relationships.filter((r) => r.relationship_type === 'member-of')).toHaveLength(2);
   });
 
+  it('on stop, finishes the XDR calls under way, starts no more and leaves the rest queued', async () => {
+    const e = engine();
+    xdr.down = true;
+    for (let i = 0; i < 10; i++) await e.ingest([sighting(`host-${i}`)]);
+    xdr.down = false;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const find = xdr.findIncidentsByExternalId.bind(xdr);
+    xdr.findIncidentsByExternalId = async (ext) => {
+      await gate;
+      return find(ext);
+    };
+    const pass = e.syncPending();
+    const stopped = e.stop();
+    release();
+    await Promise.all([pass, stopped]);
+    const created = xdr.incidents.size;
+    expect(created).toBeGreaterThan(0);
+    expect(created).toBeLessThanOrEqual(4);
+    expect(Object.values(e.state().incidents).filter((i) => !i.xdrId)).toHaveLength(10 - created);
+    expect((await e.syncPending()).done).toBe(0);
+  });
+
   it('ends the pass at a 429, leaving the rest for the next one', async () => {
     const e = engine();
     xdr.down = true;
