@@ -27,6 +27,7 @@ import { LowdbStore } from './store/lowdb-store.js';
 import { createHealthRouter } from './transport/http/health.js';
 import { startHttpServer, type RunningHttpServer } from './transport/http/server.js';
 import { JournaledIntake } from './transport/http/sightings/intake.js';
+import { DeliveryReceipts, receiptsPathFor } from './notify/receipts.js';
 import { journalPathFor, SightingJournal } from './transport/http/sightings/journal.js';
 import { createSightingsRouter } from './transport/http/sightings/route.js';
 import { FrameworkPump } from './transport/webex/framework-pump.js';
@@ -91,7 +92,10 @@ export async function startApp(opts: AppOptions): Promise<App> {
     );
   }
 
-  const outbox = new Outbox(store, channels, clock, logger.child({ component: 'outbox' }));
+  const receipts = await DeliveryReceipts.open(receiptsPathFor(config.stateFile));
+  const outbox = new Outbox(store, channels, clock, logger.child({ component: 'outbox' }), receipts);
+  // Before anything can queue or deliver: what was delivered just before a crash is not sent again.
+  await outbox.recover();
   const engine = new CorrelationEngine({
     store,
     xdr,
@@ -255,7 +259,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
         await step('hunt', () => hunts.stop());
         await step('intake', () => intake.stop());
         await step('correlation', () => engine.stop());
-        await step('outbox', () => outbox.stop());
+        await step('outbox', () => outbox.stop().then(() => receipts.close()));
         await step('journal', () => journal.close());
       })();
       const finished = await Promise.race([drain.then(() => true), deadline.then(() => false)]);

@@ -4,9 +4,12 @@ import type { Logger } from '../core/logger.js';
 import type { OutboxItem } from '../store/state.js';
 import type { Store } from '../store/store.js';
 import type { Channel, Notification, Notifier } from './notification.js';
+import type { DeliveryReceipts } from './receipts.js';
 
 const MAX_KEYS = 2000;
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** Receipts kept before the file is trimmed (each trim waits for one state write). */
+const RECEIPTS_TO_KEEP = 200;
 
 /**
  * Durable notifications. `notify` first writes one outbox item per interested
@@ -14,9 +17,11 @@ const MAX_BACKOFF_MS = 5 * 60_000;
  * (head-of-line), retried with backoff until the channel recovers, across
  * restarts. A Webex outage during a hunt therefore loses no card.
  *
- * Delivery is at-least-once: a crash between a successful post and the removal
- * of the item re-sends that one item on restart. Idempotency keys stop the same
- * notification from being queued twice (e.g. by a resumed hunt).
+ * Delivery is once, as far as a chat API without idempotency keys allows: a delivered
+ * item's id goes to the delivery receipts (receipts.ts) before it leaves the queue, and
+ * `recover()` drops the receipted items a crash left in the state. Only a crash between
+ * the channel's answer and that one-line write can still repeat an item. Idempotency keys
+ * stop the same notification from being queued twice (e.g. by a resumed hunt).
  */
 export class Outbox implements Notifier {
   private readonly channels = new Map<string, Channel>();
@@ -25,14 +30,30 @@ export class Outbox implements Notifier {
   private readonly delivering = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private trimming: Promise<void> | undefined;
 
   constructor(
     private readonly store: Store,
     channels: Channel[],
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly receipts?: DeliveryReceipts,
   ) {
     for (const c of channels) this.channels.set(c.name, c);
+  }
+
+  /** Before anything is delivered: drops the items the receipts say were delivered before a crash. */
+  async recover(): Promise<void> {
+    const receipts = this.receipts;
+    if (!receipts || receipts.size === 0) return;
+    const delivered = receipts.list();
+    const dropped = await this.store.update((s) => {
+      const before = s.outbox.length;
+      s.outbox = s.outbox.filter((i) => !receipts.has(i.id));
+      return before - s.outbox.length;
+    });
+    if (dropped > 0) this.logger.info({ dropped }, 'outbox: items delivered just before the last stop were not sent again');
+    await receipts.forget(delivered);
   }
 
   async notify(n: Notification, dedupeKey?: string): Promise<void> {
@@ -89,6 +110,7 @@ export class Outbox implements Notifier {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await Promise.allSettled([...this.running.values()]);
+    await this.trimming;
   }
 
   pending(channel?: string): number {
@@ -125,9 +147,16 @@ export class Outbox implements Notifier {
         this.delivering.set(name, head.id);
         await channel.deliver(head.payload as Notification);
         this.delivering.delete(name);
+        await this.receipts?.record(head.id);
         await this.store.update((s) => {
           s.outbox = s.outbox.filter((i) => i.id !== head.id);
         }, { durable: false });
+        if (this.receipts && this.receipts.size >= RECEIPTS_TO_KEEP && !this.trimming) {
+          // Not awaited: the state write it waits for may be seconds away, and the chat must not wait.
+          this.trimming = this.trimReceipts(this.receipts)
+            .catch((err: unknown) => this.logger.warn({ err }, 'outbox: delivery receipts not trimmed; will retry'))
+            .finally(() => (this.trimming = undefined));
+        }
       } catch (err) {
         this.delivering.delete(name);
         const attempts = head.attempts + 1;
@@ -144,6 +173,13 @@ export class Outbox implements Notifier {
         return;
       }
     }
+  }
+
+  /** Once the state file holds the removals, their receipts are no longer needed. */
+  private async trimReceipts(receipts: DeliveryReceipts): Promise<void> {
+    const written = receipts.list();
+    await this.store.flush();
+    await receipts.forget(written);
   }
 
   private scheduleNext(): void {

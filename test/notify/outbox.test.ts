@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Channel, Notification } from '../../src/notify/notification.js';
 import { Outbox } from '../../src/notify/outbox.js';
+import { DeliveryReceipts, receiptsPathFor } from '../../src/notify/receipts.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 
 class FlakyChannel implements Channel {
@@ -98,5 +99,55 @@ describe('Outbox under a chat rate it cannot keep up with', () => {
     const a = queued.find((q) => q.incident.id === 'a')!;
     expect(a).toMatchObject({ newSightings: 50, crossed: ['gte 3'], incident: { count: 50 } });
     expect(queued.find((q) => q.incident.id === 'b')!.newSightings).toBe(100);
+  });
+});
+
+describe('Outbox delivery receipts', () => {
+  it('does not send again what was delivered just before a crash left it in the state file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'outbox-'));
+    const path = join(dir, 'state.json');
+    const store = await openStore(path);
+    const webex = new FlakyChannel('webex');
+    webex.failing = true;
+    const first = new Outbox(store, [webex], systemClock, silentLogger, await DeliveryReceipts.open(receiptsPathFor(path)));
+    for (const w of ['2021-07-02', '2021-07-09', '2021-07-16']) await first.notify(notice(w));
+    await first.drain();
+    await store.close();
+    // As after a SIGKILL: the first item was posted and receipted, its removal never reached the state file.
+    const [posted] = (await openStore(path)).get().outbox;
+    await appendFile(receiptsPathFor(path), `${posted!.id}\n`);
+
+    const restarted = await openStore(path);
+    const webexBack = new FlakyChannel('webex');
+    const receipts = await DeliveryReceipts.open(receiptsPathFor(path));
+    const second = new Outbox(restarted, [webexBack], systemClock, silentLogger, receipts);
+    await second.recover();
+    // The receipt has done its job once the state file says so.
+    expect(receipts.size).toBe(0);
+    expect(await readFile(receiptsPathFor(path), 'utf8')).toBe('');
+    second.start();
+    await second.drain();
+    expect(webexBack.delivered.map((n) => (n as { week: string }).week)).toEqual(['2021-07-09', '2021-07-16']);
+    expect(second.pending()).toBe(0);
+    expect(receipts.size).toBe(2);
+  });
+
+  it('receipts every delivery, and trims the file once the state file holds the removals', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'outbox-')), 'state.json');
+    const store = await openStore(path);
+    const webex = new FlakyChannel('webex');
+    const receipts = await DeliveryReceipts.open(receiptsPathFor(path));
+    const outbox = new Outbox(store, [webex], systemClock, silentLogger, receipts);
+    outbox.start();
+    for (let i = 0; i < 250; i++) await outbox.notify(notice(`w-${i}`));
+    await outbox.drain();
+    await outbox.stop();
+    expect(webex.delivered).toHaveLength(250);
+    // Every id still in the file was delivered and is gone from the state; at most a trim's worth remain.
+    const left = (await readFile(receiptsPathFor(path), 'utf8')).split('\n').filter(Boolean);
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.length).toBeLessThan(250);
+    expect(store.get().outbox.some((i) => left.includes(i.id))).toBe(false);
+    await store.close();
   });
 });
