@@ -242,10 +242,11 @@ export class CorrelationEngine {
 
   /** Sends what is pending, stops the timers and waits for a running XDR sync; call on shutdown, before closing the store. */
   async stop(): Promise<void> {
+    // The mirror first: what is still queued for XDR is in the state and goes out after the
+    // restart, and the side effects below then send their cards without waiting for a pass.
+    await this.mirror.stop();
     await this.idle();
     await this.flushCoalesced();
-    // What is still queued for XDR is in the state and goes out after the restart.
-    await this.mirror.stop();
     await Promise.all([...this.sending]);
   }
 
