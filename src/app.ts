@@ -253,7 +253,8 @@ export async function startApp(opts: AppOptions): Promise<App> {
       const drain = (async () => {
         schedule!.stop();
         await step('http', () => http.close());
-        await step('timers', () => Promise.allSettled([rss?.stop(), x?.stop(), xdrSync.stop(), statusSync.stop()]));
+        // engine.stopXdr() first: the periodic tasks wait for their current run, which must not start more XDR calls.
+        await step('timers', () => Promise.allSettled([engine.stopXdr(), rss?.stop(), x?.stop(), xdrSync.stop(), statusSync.stop()]));
         if (pump) await step('webex', () => pump.stop().catch(() => undefined));
         if (webexApi && config.webex.mode === 'webhook') await step('webhooks', () => unregisterWebhooks(webexApi, { name: WEBHOOK_NAME }).catch(() => undefined));
         await step('hunt', () => hunts.stop());

@@ -69,6 +69,7 @@ export class CorrelationEngine {
   private readonly mirror: XdrMirror;
   private readonly timers: Timers;
   private readonly coalesced = new Map<string, PendingUpdate>();
+  private stopping = false;
   private readonly newId: () => string;
   private effects: Promise<void> = Promise.resolve();
   private readonly sending = new Set<Promise<void>>();
@@ -176,6 +177,7 @@ export class CorrelationEngine {
     const open = Object.values(readCorrelation(this.deps.store.get()).incidents).filter((i) => i.xdrId && !this.isClosed(i.status));
     let closed = 0;
     for (const inc of open) {
+      if (this.stopping) break;
       let remote;
       try {
         remote = await this.deps.xdr.getIncident(shortIdOf(inc.xdrId!));
@@ -241,10 +243,18 @@ export class CorrelationEngine {
   }
 
   /** Sends what is pending, stops the timers and waits for a running XDR sync; call on shutdown, before closing the store. */
-  async stop(): Promise<void> {
-    // The mirror first: what is still queued for XDR is in the state and goes out after the
-    // restart, and the side effects below then send their cards without waiting for a pass.
+  /**
+   * Shutdown, first step: no new XDR call from the mirror or the status sync (what is still
+   * queued for XDR is in the state and goes out after the restart); the calls under way finish.
+   */
+  async stopXdr(): Promise<void> {
+    this.stopping = true;
     await this.mirror.stop();
+  }
+
+  async stop(): Promise<void> {
+    // The side effects below then send their cards without waiting for an XDR pass.
+    await this.stopXdr();
     await this.idle();
     await this.flushCoalesced();
     await Promise.all([...this.sending]);
