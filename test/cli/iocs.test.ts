@@ -7,6 +7,7 @@ import { HttpClient } from '../../src/clients/http.js';
 import type { Config } from '../../src/config/load.js';
 import { NotFoundError, SightlineError, UriRefusedError, ValidationError } from '../../src/core/errors.js';
 import { TalosEmulator } from '../../src/emulators/talos/server.js';
+import { talosConfigFor } from '../support/talos-config.js';
 
 const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures/talos');
 const emulator = new TalosEmulator();
@@ -14,18 +15,7 @@ beforeAll(() => emulator.start());
 afterAll(() => emulator.stop());
 
 function talos(over: Partial<Config['talos']> = {}): Config['talos'] {
-  return {
-    urlTemplate: emulator.githubTemplate,
-    urlIdStart: 597,
-    urlIdProbeMax: 50,
-    retryIntervalSeconds: 3600,
-    maxRetryIterations: 24,
-    allowedHosts: [emulator.hostPort],
-    includeSampleHashes: false,
-    cidrExpandMax: 4,
-    maxFileBytes: 20 * 1024 * 1024,
-    ...over,
-  };
+  return talosConfigFor(emulator, over);
 }
 
 async function run(target: string, over: Partial<Config['talos']> = {}): Promise<IocsOutput> {

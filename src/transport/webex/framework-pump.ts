@@ -3,7 +3,7 @@ import express from 'express';
 import { actionCoreSchema, messageCoreSchema } from '../../clients/webex/api.js';
 import type { BotEvent, BotEventHandler } from '../../bot/events.js';
 import type { Logger } from '../../core/logger.js';
-import { stripMention } from './mention.js';
+import { messageEventOf } from './mention.js';
 import type Framework from 'webex-node-bot-framework';
 import type { FrameworkBot, FrameworkTrigger } from 'webex-node-bot-framework';
 
@@ -97,16 +97,7 @@ export class FrameworkPump {
   private messageEvent(framework: Framework, bot: FrameworkBot, trigger: FrameworkTrigger): BotEvent | undefined {
     const m = messageCoreSchema.parse(trigger.message);
     if (m.personId === framework.person.id) return undefined;
-    return {
-      kind: 'message',
-      messageId: m.id,
-      roomId: m.roomId,
-      roomType: m.roomType ?? bot.room.type ?? 'group',
-      personId: m.personId,
-      personEmail: m.personEmail,
-      text: stripMention(m.text ?? '', framework.person.displayName),
-      ...(m.parentId ? { parentId: m.parentId } : {}),
-    };
+    return messageEventOf(m, bot.room.type, framework.person.displayName);
   }
 
   private actionEvent(trigger: FrameworkTrigger): BotEvent {

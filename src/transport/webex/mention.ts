@@ -1,3 +1,24 @@
+import type { z } from 'zod';
+import type { ChatMessageEvent } from '../../bot/events.js';
+import type { messageCoreSchema } from '../../clients/webex/api.js';
+
+/**
+ * The bot's view of a Webex message, whichever transport brought it (webhook or SDK event):
+ * the mention of the bot removed, the room type taken from the message or else the room.
+ */
+export function messageEventOf(m: z.infer<typeof messageCoreSchema>, roomType: 'group' | 'direct' | undefined, botDisplayName: string): ChatMessageEvent {
+  return {
+    kind: 'message',
+    messageId: m.id,
+    roomId: m.roomId,
+    roomType: m.roomType ?? roomType ?? 'group',
+    personId: m.personId,
+    personEmail: m.personEmail,
+    text: stripMention(m.text ?? '', botDisplayName),
+    ...(m.parentId ? { parentId: m.parentId } : {}),
+  };
+}
+
 /**
  * Webex puts the mention's display text at the start of `text` when someone
  * @mentions the bot in a group room ("Sightline hunt now"). Analysts may shorten a

@@ -6,7 +6,7 @@ import type { WebexApi, WebexWebhook } from '../../clients/webex/port.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { httpErrorHandler } from '../http/errors.js';
-import { stripMention } from './mention.js';
+import { messageEventOf } from './mention.js';
 
 /**
  * Webex webhook intake (webex.md §2.5 "Production A"): verify the signature over
@@ -89,16 +89,7 @@ export function createWebexWebhookRouter(opts: WebexWebhookRouterOptions): Route
       if (d.data.personId === opts.botPersonId) return undefined;
       const m = await opts.api.getMessage(d.data.id);
       if (m.personId === opts.botPersonId) return undefined;
-      return {
-        kind: 'message',
-        messageId: m.id,
-        roomId: m.roomId,
-        roomType: m.roomType ?? d.data.roomType ?? 'group',
-        personId: m.personId,
-        personEmail: m.personEmail,
-        text: stripMention(m.text ?? '', await botDisplayName()),
-        ...(m.parentId ? { parentId: m.parentId } : {}),
-      };
+      return messageEventOf(m, d.data.roomType, await botDisplayName());
     }
     if (d.resource === 'attachmentActions' && d.event === 'created') {
       const a = await opts.api.getAttachmentAction(d.data.id);

@@ -5,6 +5,7 @@ import type { Config } from '../../../src/config/load.js';
 import { NotFoundError, UpstreamError, UriRefusedError, ValidationError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { TalosEmulator } from '../../../src/emulators/talos/server.js';
+import { talosConfigFor } from '../../support/talos-config.js';
 
 const emulator = new TalosEmulator();
 let base = '';
@@ -18,18 +19,7 @@ beforeEach(() => {
 });
 
 function talos(over: Partial<Config['talos']> = {}): Config['talos'] {
-  return {
-    urlTemplate: emulator.githubTemplate,
-    urlIdStart: 597,
-    urlIdProbeMax: 50,
-    retryIntervalSeconds: 3600,
-    maxRetryIterations: 24,
-    allowedHosts: [emulator.hostPort],
-    includeSampleHashes: false,
-    cidrExpandMax: 4,
-    maxFileBytes: 20 * 1024 * 1024,
-    ...over,
-  };
+  return talosConfigFor(emulator, over);
 }
 
 function fetcher(over: Partial<Config['talos']> = {}): TalosFetcher {

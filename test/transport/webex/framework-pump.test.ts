@@ -2,10 +2,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BotEvent, BotEventHandler } from '../../../src/bot/events.js';
 import { WebexHttpApi } from '../../../src/clients/webex/api.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { WebexEmulator } from '../../../src/emulators/webex/index.js';
+import { RecordingHandler } from '../../support/recording-handler.js';
 import { FrameworkPump } from '../../../src/transport/webex/framework-pump.js';
 
 /**
@@ -14,18 +14,6 @@ import { FrameworkPump } from '../../../src/transport/webex/framework-pump.js';
  * when first loaded, so they are set here before `pump.start()` imports it; vitest
  * runs each test file in its own fork, so no other file has loaded it in this process.
  */
-class RecordingHandler implements BotEventHandler {
-  readonly events: BotEvent[] = [];
-  private waiters: { n: number; resolve: () => void }[] = [];
-  async handle(event: BotEvent): Promise<void> {
-    this.events.push(event);
-    this.waiters = this.waiters.filter((w) => (this.events.length >= w.n ? (w.resolve(), false) : true));
-  }
-  until(n: number): Promise<BotEvent[]> {
-    if (this.events.length >= n) return Promise.resolve(this.events);
-    return new Promise((resolve) => this.waiters.push({ n, resolve: () => resolve(this.events) }));
-  }
-}
 
 let emu: WebexEmulator;
 let server: Server;

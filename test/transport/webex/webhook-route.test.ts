@@ -3,27 +3,14 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BotEvent, BotEventHandler } from '../../../src/bot/events.js';
 import { WebexHttpApi } from '../../../src/clients/webex/api.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { WebexEmulator } from '../../../src/emulators/webex/index.js';
+import { RecordingHandler } from '../../support/recording-handler.js';
 import { createWebexWebhookRouter, registerWebhooks, unregisterWebhooks } from '../../../src/transport/webex/webhook-route.js';
 
 const SECRET = 'a-long-webhook-secret-for-tests';
 
-/** Records events and lets a test wait for the n-th one without timers. */
-class RecordingHandler implements BotEventHandler {
-  readonly events: BotEvent[] = [];
-  private waiters: { n: number; resolve: () => void }[] = [];
-  async handle(event: BotEvent): Promise<void> {
-    this.events.push(event);
-    this.waiters = this.waiters.filter((w) => (this.events.length >= w.n ? (w.resolve(), false) : true));
-  }
-  until(n: number): Promise<BotEvent[]> {
-    if (this.events.length >= n) return Promise.resolve(this.events);
-    return new Promise((resolve) => this.waiters.push({ n, resolve: () => resolve(this.events) }));
-  }
-}
 
 let emu: WebexEmulator;
 let api: WebexHttpApi;
