@@ -147,7 +147,9 @@ export class Outbox implements Notifier {
         this.delivering.set(name, head.id);
         await channel.deliver(head.payload as Notification);
         this.delivering.delete(name);
-        await this.receipts?.record(head.id);
+        // A receipt that cannot be written only widens the crash window; retrying the delivery
+        // because of it would post the item twice for sure.
+        await this.receipts?.record(head.id).catch((err: unknown) => this.logger.warn({ err }, 'outbox: delivery receipt not written'));
         await this.store.update((s) => {
           s.outbox = s.outbox.filter((i) => i.id !== head.id);
         }, { durable: false });

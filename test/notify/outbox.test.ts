@@ -132,6 +132,19 @@ describe('Outbox delivery receipts', () => {
     expect(receipts.size).toBe(2);
   });
 
+  it('a receipt that cannot be written does not make a delivered item go out again', async () => {
+    const store = await openStore();
+    const webex = new FlakyChannel('webex');
+    const brokenDisk = { size: 0, has: () => false, list: () => [], forget: async () => undefined, record: () => Promise.reject(new Error('ENOSPC')) };
+    const outbox = new Outbox(store, [webex], systemClock, silentLogger, brokenDisk as unknown as DeliveryReceipts);
+    outbox.start();
+    await outbox.notify(notice('2021-07-02'));
+    await outbox.drain();
+    expect(webex.delivered).toHaveLength(1);
+    expect(outbox.pending()).toBe(0);
+    await store.close();
+  });
+
   it('receipts every delivery, and trims the file once the state file holds the removals', async () => {
     const path = join(await mkdtemp(join(tmpdir(), 'outbox-')), 'state.json');
     const store = await openStore(path);
