@@ -170,7 +170,8 @@ async function soak(world: Awaited<ReturnType<typeof startWorld>>, proc: Sightli
   // "Flat": the last quarter of the run is not above the second quarter (a leak grows linearly with
   // work done). Quarter averages, because single RSS samples swing with garbage collection.
   const quarter = (q: number): number => {
-    const part = samples.slice(Math.floor((samples.length * (q - 1)) / 4), Math.max(Math.floor((samples.length * q) / 4), Math.floor((samples.length * (q - 1)) / 4) + 1));
+    const from = Math.floor((samples.length * (q - 1)) / 4);
+    const part = samples.slice(from, Math.max(from + 1, Math.floor((samples.length * q) / 4)));
     return round(part.reduce((a, b) => a + b, 0) / part.length);
   };
   const q2 = quarter(2);

@@ -25,7 +25,8 @@ export class LowdbStore implements Store {
   private writing: Promise<void> | null = null;
   private pending: Promise<void> | null = null;
   private closed = false;
-  private closing = false;
+  /** Set on shutdown: writes are no longer spaced. */
+  private hurried = false;
   /** Cuts short the pause between writes (close() must not wait for it). */
   private endSpacing: (() => void) | undefined;
   private lastWriteEnd = 0;
@@ -89,7 +90,7 @@ export class LowdbStore implements Store {
 
   /** Shutdown has a deadline: from now on every write starts as soon as the previous one ends. */
   hurry(): void {
-    this.closing = true;
+    this.hurried = true;
     this.endSpacing?.();
   }
 
@@ -106,7 +107,7 @@ export class LowdbStore implements Store {
       if (this.writing) await this.writing.catch(() => undefined);
       // Space writes by a few times the last one's duration (never more than 15 s).
       const wait = Math.min(15_000, this.lastWriteEnd + this.lastWriteMs * WRITE_SPACING - performance.now());
-      if (wait > 0 && !this.closing) {
+      if (wait > 0 && !this.hurried) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
           this.endSpacing = () => {

@@ -242,7 +242,6 @@ export class CorrelationEngine {
     for (const id of [...this.coalesced.keys()]) await this.flushIncident(id);
   }
 
-  /** Sends what is pending, stops the timers and waits for a running XDR sync; call on shutdown, before closing the store. */
   /**
    * Shutdown, first step: no new XDR call from the mirror or the status sync (what is still
    * queued for XDR is in the state and goes out after the restart); the calls under way finish.
@@ -252,6 +251,7 @@ export class CorrelationEngine {
     await this.mirror.stop();
   }
 
+  /** Shutdown: runs what is pending (its cards go to the outbox); call before closing the store. */
   async stop(): Promise<void> {
     // The side effects below then send their cards without waiting for an XDR pass.
     await this.stopXdr();
