@@ -40,3 +40,24 @@ export class PeriodicTask {
       });
   }
 }
+
+/** A module that polls a source now and then: on only when configured, one poll at a time. */
+export abstract class PollingModule<Report> {
+  private readonly task: PeriodicTask;
+
+  constructor(protected readonly logger: Logger) {
+    this.task = new PeriodicTask(() => this.pollOnce(), logger);
+  }
+
+  abstract get enabled(): boolean;
+
+  abstract pollOnce(): Promise<Report>;
+
+  start(intervalSeconds: number): void {
+    if (this.enabled) this.task.start(intervalSeconds);
+  }
+
+  stop(): Promise<void> {
+    return this.task.stop();
+  }
+}

@@ -69,6 +69,11 @@ export const OWN_SOURCE_SUFFIX = ' - via Sightline';
 const INSPECT_CHUNK_CHARS = 2_000;
 const INSPECT_MAX_CHUNKS = 20;
 
+/** investigateText() with a module's own XDR, cleaning policy and clock. */
+export function investigateModuleText(deps: ModuleDeps, text: string, source: string): Promise<InvestigateResult> {
+  return investigateText({ text, source, xdr: deps.xdr, excludedModules: deps.excludedModules, cleanRule: deps.cleanRule, useInspect: deps.useInspect, clock: deps.clock });
+}
+
 export async function investigateText(input: InvestigateTextInput): Promise<InvestigateResult> {
   const local = extractIocs(input.text);
   const observables = input.useInspect ? merge(local.observables, await inspectChunks(input)) : local.observables;

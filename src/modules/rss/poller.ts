@@ -1,10 +1,9 @@
 import { HttpClient } from '../../clients/http.js';
 import { asSightlineError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
 import { MAX_TEXT_CHARS } from '../../domain/ioc/extract.js';
-import { investigateText, type InvestigateStats, type ModuleDeps } from '../pipeline.js';
+import { investigateModuleText, type InvestigateStats, type ModuleDeps } from '../pipeline.js';
 import { MAX_SEEN_ITEMS, modulesStateOf, readModulesState } from '../state.js';
-import { PeriodicTask } from '../periodic.js';
+import { PollingModule } from '../periodic.js';
 import { parseFeed, type FeedItem } from './feed-parser.js';
 
 /**
@@ -48,17 +47,12 @@ const USER_AGENT = 'Sightline RSS module';
 const MAX_FEED_BYTES = 10 * 1024 * 1024;
 const MAX_ARTICLE_BYTES = 5 * 1024 * 1024;
 
-export class RssModule {
-  private readonly opts: RssModuleOptions;
+export class RssModule extends PollingModule<RssPollReport> {
   private readonly http: HttpClient;
-  private readonly logger: Logger;
-  private readonly task: PeriodicTask;
 
-  constructor(opts: RssModuleOptions) {
-    this.opts = opts;
-    this.logger = opts.logger.child({ component: 'rss' });
+  constructor(private readonly opts: RssModuleOptions) {
+    super(opts.logger.child({ component: 'rss' }));
     this.http = opts.http ?? new HttpClient({ service: 'RSS feed', logger: this.logger });
-    this.task = new PeriodicTask(() => this.pollOnce(), this.logger);
   }
 
   get enabled(): boolean {
@@ -70,14 +64,6 @@ export class RssModule {
     const results: FeedPollResult[] = [];
     for (const feed of this.opts.feeds) results.push(await this.pollFeed(feed));
     return { feeds: results, accepted: results.reduce((n, r) => n + r.accepted, 0), failed: results.filter((r) => r.status === 'failed').length };
-  }
-
-  start(intervalSeconds: number): void {
-    if (this.enabled) this.task.start(intervalSeconds);
-  }
-
-  stop(): Promise<void> {
-    return this.task.stop();
   }
 
   private async pollFeed(feed: string): Promise<FeedPollResult> {
@@ -99,15 +85,7 @@ export class RssModule {
       result.newItems = fresh.length;
       const now = fresh.slice(0, this.opts.maxItemsPerPoll ?? 50);
       for (const batch of batches(await this.texts(feed, now))) {
-        const found = await investigateText({
-          text: batch.map((b) => b.text).join('\n\n'),
-          source: `rss:${feed}`,
-          xdr: this.opts.xdr,
-          excludedModules: this.opts.excludedModules,
-          cleanRule: this.opts.cleanRule,
-          useInspect: this.opts.useInspect,
-          clock: this.opts.clock,
-        });
+        const found = await investigateModuleText(this.opts, batch.map((b) => b.text).join('\n\n'), `rss:${feed}`);
         const outcome = found.sightings.length > 0 ? await this.opts.intake.accept(found.sightings) : { accepted: 0, duplicates: 0 };
         result.accepted += outcome.accepted;
         result.duplicates += outcome.duplicates;

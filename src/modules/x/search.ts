@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { HttpClient, parseRetryAfter } from '../../clients/http.js';
 import { asSightlineError, UpstreamError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
-import { PeriodicTask } from '../periodic.js';
-import { investigateText, type InvestigateStats, type ModuleDeps } from '../pipeline.js';
+import { PollingModule } from '../periodic.js';
+import { investigateModuleText, type InvestigateStats, type ModuleDeps } from '../pipeline.js';
 import { modulesStateOf, readModulesState } from '../state.js';
 
 /**
@@ -43,15 +42,11 @@ const searchResponseSchema = z.looseObject({
 
 const TOKEN_HINT = 'X refused the bearer token; check X_BEARER_TOKEN.';
 
-export class XModule {
-  private readonly opts: XModuleOptions;
+export class XModule extends PollingModule<XPollReport> {
   private readonly http: HttpClient;
-  private readonly logger: Logger;
-  private readonly task: PeriodicTask;
 
-  constructor(opts: XModuleOptions) {
-    this.opts = opts;
-    this.logger = opts.logger.child({ component: 'x' });
+  constructor(private readonly opts: XModuleOptions) {
+    super(opts.logger.child({ component: 'x' }));
     this.http =
       opts.http ??
       new HttpClient({
@@ -59,20 +54,11 @@ export class XModule {
         logger: this.logger,
         describeError: (status) => (status === 401 || status === 403 ? TOKEN_HINT : undefined),
       });
-    this.task = new PeriodicTask(() => this.pollOnce(), this.logger);
   }
 
   /** Off unless a bearer token is configured. */
   get enabled(): boolean {
     return Boolean(this.opts.x.bearerToken);
-  }
-
-  start(intervalSeconds: number): void {
-    if (this.enabled) this.task.start(intervalSeconds);
-  }
-
-  stop(): Promise<void> {
-    return this.task.stop();
   }
 
   async pollOnce(): Promise<XPollReport> {
@@ -87,15 +73,7 @@ export class XModule {
       report.tweets = tweets.length;
       report.sinceId = sinceId;
       if (tweets.length === 0 || !newestId) return { ...report, status: 'no-tweets' };
-      const found = await investigateText({
-        text: tweets.map((t) => withoutShortLinks(t.text)).join('\n\n'),
-        source: `x:${this.opts.x.query}`,
-        xdr: this.opts.xdr,
-        excludedModules: this.opts.excludedModules,
-        cleanRule: this.opts.cleanRule,
-        useInspect: this.opts.useInspect,
-        clock: this.opts.clock,
-      });
+      const found = await investigateModuleText(this.opts, tweets.map((t) => withoutShortLinks(t.text)).join('\n\n'), `x:${this.opts.x.query}`);
       const outcome = found.sightings.length > 0 ? await this.opts.intake.accept(found.sightings) : { accepted: 0, duplicates: 0 };
       await this.save({ sinceId: newestId, query: this.opts.x.query, pausedUntil: undefined });
       this.logger.info({ tweets: tweets.length, accepted: outcome.accepted, sinceId: newestId }, 'X search investigated');
