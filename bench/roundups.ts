@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseRoundup } from '../src/domain/talos/parse.js';
 import type { Roundup } from '../src/domain/types.js';
+import { fileURLToPath } from 'node:url';
 
-/** The six real roundups in ../shared/fixtures/talos, parsed with the bot's default settings. */
+/** The six real roundups in test/fixtures/talos, parsed with the bot's default settings. */
 export const ROUNDUP_FILES = ['2020/1113.json', '2021/0617.json', '2021/0723.json', '2021/1203.json', '2023/0505.json', '2023/1110.json'];
 export const LARGEST = '2020/1113.json';
 export const SMALLEST = '2021/1203.json';
@@ -12,7 +13,7 @@ export const SMALLEST = '2021/1203.json';
 export const DEFAULT_PARSE = { includeSampleHashes: false, cidrExpandMax: 4 };
 
 export function fixturesDir(): string {
-  return path.resolve(process.cwd(), '../shared/fixtures/talos');
+  return fileURLToPath(new URL('../test/fixtures/talos', import.meta.url));
 }
 
 export interface LoadedRoundup {

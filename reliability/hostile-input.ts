@@ -7,6 +7,7 @@ import { SANDBOX_SIGHTINGS_SECRET } from '../src/sandbox/world.js';
 import { signSightingsBody } from '../src/transport/http/sightings/auth.js';
 import { startInProcess } from './in-process.js';
 import { ReportBuilder, moduleSighting, percentile, postSightings, round, seeded, type SuiteReport } from './support.js';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Suite 4 — hostile input. fast-check generates webhook bodies, chat commands,
@@ -279,7 +280,7 @@ async function chat(bot: Bot, opts: HostileInputOptions, seed: number, r: Report
 }
 
 function talosFiles(opts: HostileInputOptions, seed: number, r: ReportBuilder): void {
-  const dir = path.resolve(process.cwd(), '../shared/fixtures/talos');
+  const dir = fileURLToPath(new URL('../test/fixtures/talos', import.meta.url));
   const files = readdirSync(dir).filter((d) => /^\d{4}$/.test(d)).flatMap((y) => readdirSync(path.join(dir, y)).map((f) => path.join(dir, y, f)));
   const originals = files.map((f) => readFileSync(f, 'utf8'));
   const rand = seeded(seed + 3);

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseRoundup } from '../domain/talos/parse.js';
 import { TalosEmulator } from '../emulators/talos/server.js';
 import { SmtpEmulator } from '../emulators/smtp/server.js';
@@ -24,11 +25,16 @@ export interface EmulatedWorld {
   stop(): Promise<void>;
 }
 
+/** The sandbox's own demo data: one real roundup (see its SOURCES.md), shipped with the project. */
+export const SANDBOX_TALOS_DIR = fileURLToPath(new URL('./demo/talos', import.meta.url));
+
 export const SANDBOX_SIGHTINGS_SECRET = 'sandbox-sightings-secret-0123456789';
 export const SANDBOX_WEBHOOK_SECRET = 'sandbox-webex-webhook-secret-012345';
 export const SANDBOX_ADMINS = ['alice@example.com', 'bob@example.com'];
 
 export interface WorldOptions {
+  /** Folder of YYYY/MMDD.json roundups the Talos emulator publishes (default: the sandbox's demo data). */
+  talosDir?: string;
   /** Roundup whose IOCs the demo scenario sights (default 2021/0723, the README's example). */
   demoRoundup?: string;
   scenario?: XdrScenario;
@@ -37,7 +43,7 @@ export interface WorldOptions {
 }
 
 export async function startWorld(opts: WorldOptions = {}): Promise<EmulatedWorld> {
-  const fixtures = path.resolve(process.cwd(), '../shared/fixtures/talos');
+  const fixtures = opts.talosDir ?? SANDBOX_TALOS_DIR;
   const demo = opts.demoRoundup ?? '2021/0723.json';
   const roundup = parseRoundup(await readFile(path.join(fixtures, demo), 'utf8'), demo, { includeSampleHashes: false, cidrExpandMax: 4 });
   const talos = new TalosEmulator({ fixturesDir: fixtures });

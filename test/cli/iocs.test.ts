@@ -8,9 +8,10 @@ import type { Config } from '../../src/config/load.js';
 import { NotFoundError, SightlineError, UriRefusedError, ValidationError } from '../../src/core/errors.js';
 import { TalosEmulator } from '../../src/emulators/talos/server.js';
 import { talosConfigFor } from '../support/talos-config.js';
+import { TALOS_ROUNDUPS_DIR } from '../support/fixtures.js';
 
-const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures/talos');
-const emulator = new TalosEmulator();
+const FIXTURES = TALOS_ROUNDUPS_DIR;
+const emulator = new TalosEmulator({ fixturesDir: TALOS_ROUNDUPS_DIR });
 beforeAll(() => emulator.start());
 afterAll(() => emulator.stop());
 

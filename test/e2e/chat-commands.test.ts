@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmuMessage } from '../../src/emulators/webex/model.js';
 import { startRunningBot, type RunningBot } from '../../src/sandbox/running-bot.js';
+import { TALOS_ROUNDUPS_DIR } from '../support/fixtures.js';
 
 /** Each command typed by an analyst in an emulated room, answered through the real bot. */
 describe('chat commands, end to end', () => {
   let bot: RunningBot;
   let roomId: string;
   beforeAll(async () => {
-    bot = await startRunningBot();
+    bot = await startRunningBot({}, { talosDir: TALOS_ROUNDUPS_DIR });
     roomId = bot.world.webex.createRoomAsPerson('Commands', ['alice@example.com']).id;
   });
   afterAll(async () => {

@@ -1,8 +1,9 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TalosEmulator } from '../../src/emulators/talos/server.js';
+import { TALOS_ROUNDUPS_DIR } from '../support/fixtures.js';
 
-const emulator = new TalosEmulator();
+const emulator = new TalosEmulator({ fixturesDir: TALOS_ROUNDUPS_DIR });
 let base = '';
 beforeAll(async () => {
   base = (await emulator.start()).url;

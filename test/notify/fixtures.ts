@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Observable, TargetFinding } from '../../src/domain/types.js';
 import type { HuntRef, IncidentView, ThreatOutcome, ThreatSummary } from '../../src/notify/notification.js';
+import { TALOS_ROUNDUPS_DIR } from '../support/fixtures.js';
 
 /**
- * Notification inputs built from the real Talos roundup files in shared/fixtures,
+ * Notification inputs built from the real Talos roundup files in test/fixtures,
  * so names, descriptions (with their quotes) and IOC values are the real ones.
  */
-const TALOS_DIR = path.resolve(process.cwd(), '../shared/fixtures/talos');
+const TALOS_DIR = TALOS_ROUNDUPS_DIR;
 
 interface RawThreat {
   description: string;

@@ -16,8 +16,9 @@ import { EmailChannel } from '../../src/notify/email/channel.js';
 import { Outbox } from '../../src/notify/outbox.js';
 import { HuntRunner } from '../../src/services/hunt-runner.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
+import { TALOS_ROUNDUPS_DIR } from '../support/fixtures.js';
 
-const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures/talos');
+const FIXTURES = TALOS_ROUNDUPS_DIR;
 const FRIDAY = '2021-07-23';
 
 /** A scenario over the real 2021/0723 roundup: two threats sighted on hosts, some IOCs Clean. */

@@ -14,8 +14,8 @@ import { LoopbackEmulator } from '../loopback.js';
 export type RoundupSource = string | { body: string };
 
 export interface TalosEmulatorOptions {
-  /** Defaults to ../shared/fixtures/talos from the working directory (the project root). */
-  fixturesDir?: string;
+  /** Folder of YYYY/MMDD.json roundup files to serve. */
+  fixturesDir: string;
   /** Publish every YYYY/MMDD.json of the fixtures dir under its own name (default true). */
   publishFixtures?: boolean;
   /** S3 upload ids; defaults to DEFAULT_S3_IDS. */
@@ -49,9 +49,9 @@ export class TalosEmulator extends LoopbackEmulator {
   private failures: Array<number> = [];
   private latencyMs: number;
 
-  constructor(opts: TalosEmulatorOptions = {}) {
+  constructor(opts: TalosEmulatorOptions) {
     super();
-    this.fixturesDir = opts.fixturesDir ?? path.resolve(process.cwd(), '../shared/fixtures/talos');
+    this.fixturesDir = opts.fixturesDir;
     this.latencyMs = opts.latencyMs ?? 0;
     if (opts.publishFixtures ?? true) this.publishAllFixtures();
     for (const [id, { date, file }] of Object.entries(opts.s3Ids ?? DEFAULT_S3_IDS)) this.publishS3(Number(id), date, file);

@@ -6,8 +6,9 @@ import { NotFoundError, UpstreamError, UriRefusedError, ValidationError } from '
 import { silentLogger } from '../../../src/core/logger.js';
 import { TalosEmulator } from '../../../src/emulators/talos/server.js';
 import { talosConfigFor } from '../../support/talos-config.js';
+import { TALOS_ROUNDUPS_DIR } from '../../support/fixtures.js';
 
-const emulator = new TalosEmulator();
+const emulator = new TalosEmulator({ fixturesDir: TALOS_ROUNDUPS_DIR });
 let base = '';
 
 beforeAll(async () => {

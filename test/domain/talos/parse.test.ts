@@ -5,8 +5,9 @@ import { refang } from '../../../src/domain/ioc/refang.js';
 import { REASONS } from '../../../src/domain/ioc/validate.js';
 import { parseRoundup, summarizeRejections } from '../../../src/domain/talos/parse.js';
 import type { Roundup, Threat } from '../../../src/domain/types.js';
+import { TALOS_ROUNDUPS_DIR } from '../../support/fixtures.js';
 
-const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures/talos');
+const FIXTURES = TALOS_ROUNDUPS_DIR;
 const FILES = ['2020/1113.json', '2021/0617.json', '2021/0723.json', '2021/1203.json', '2023/0505.json', '2023/1110.json'];
 const DEFAULTS = { includeSampleHashes: false, cidrExpandMax: 4 };
 

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../src/core/errors.js';
 import { parseRoundup } from '../../../src/domain/talos/parse.js';
+import { TALOS_ROUNDUPS_DIR } from '../../support/fixtures.js';
 
 const opts = { includeSampleHashes: false, cidrExpandMax: 4 };
-const small = () => JSON.parse(readFileSync(path.resolve(process.cwd(), '../shared/fixtures/talos/2021/1203.json'), 'utf8')) as Record<string, unknown>;
+const small = () => JSON.parse(readFileSync(path.join(TALOS_ROUNDUPS_DIR, '2021/1203.json'), 'utf8')) as Record<string, unknown>;
 
 function errorOf(input: unknown): ValidationError {
   try {

@@ -3,8 +3,9 @@ import path from 'node:path';
 import type { Observable } from '../../../src/domain/types.js';
 import { refang } from '../../../src/emulators/xdr/inspect.js';
 import { XdrEmulator, type XdrEmulatorOptions } from '../../../src/emulators/xdr/index.js';
+import { TALOS_ROUNDUPS_DIR } from '../../support/fixtures.js';
 
-export const TALOS_DIR = path.resolve(process.cwd(), '../shared/fixtures/talos');
+export const TALOS_DIR = TALOS_ROUNDUPS_DIR;
 
 interface TruThreat {
   iocs: { domain?: { host: string }[]; ip?: { ip: string }[]; file?: { hashes: string[] }[] };
