@@ -10,7 +10,7 @@ import { parseRoundup } from '../domain/talos/parse.js';
 import { fridayOfWeek } from '../domain/talos/week.js';
 import type { Roundup } from '../domain/types.js';
 import type { Channel, Notification, Notifier, ThreatOutcome } from '../notify/notification.js';
-import { casebookUrl } from '../clients/xdr/client.js';
+import { casebookUrl, incidentUrl } from '../clients/xdr/client.js';
 import { MemoryHuntProgress } from '../services/hunt-progress.js';
 import { formatHuntReport } from './report.js';
 
@@ -60,6 +60,8 @@ export async function runHuntCommand(
       excludedModules: config.xdr.excludedModules,
       cleanRule: config.xdr.cleanRule,
       casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
+      xdrOutput: config.huntXdrOutput,
+      incidentUrl: (id) => incidentUrl(config.xdr.incidentUrlTemplate, id),
     },
   );
   out(opts.json ? JSON.stringify({ roundup: roundup.source, dryRun: opts.dryRun, xdrCalls: xdr.callCount, threats: outcomes }, null, 2) : formatHuntReport(roundup.source, outcomes, xdr.callCount, opts.dryRun));

@@ -22,6 +22,8 @@ export interface Config {
     maxFileBytes: number;
   };
   schedule: { cron: string; timezone: string; runMissedOnStart: boolean };
+  /** HUNT_XDR_OUTPUT: what a hunt files in XDR per threat with targets. */
+  huntXdrOutput?: 'casebook' | 'incident' | 'both';
   xdr: {
     region: XdrRegion;
     clientId: string;
@@ -36,6 +38,8 @@ export interface Config {
     concurrency: number;
     cleanRule: 'any' | 'unless-malicious';
     timeoutMs: number;
+    /** XDR_INCIDENT_API: incident create/read/patch/status/search path (default private-intel). */
+    incidentApi?: 'private-intel' | 'ctia';
   };
   email: {
     enabled: boolean;
@@ -76,6 +80,8 @@ export interface Config {
     dryRun: boolean;
     coalesceMs: number;
     statusSyncSeconds: number;
+    /** XDR_INCIDENT_SEVERITY: the severity rule (domain/correlation/severity.ts). */
+    xdrSeverity?: string;
   };
   modules: {
     rssFeeds: string[];
@@ -145,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       maxFileBytes: e.TALOS_MAX_FILE_BYTES,
     },
     schedule: { cron: e.HUNT_CRON, timezone: e.HUNT_TIMEZONE, runMissedOnStart: e.HUNT_RUN_MISSED_ON_START },
+    huntXdrOutput: e.HUNT_XDR_OUTPUT,
     xdr: {
       region: e.XDR_REGION,
       clientId: e.XDR_CLIENT_ID,
@@ -159,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       concurrency: e.XDR_CONCURRENCY,
       cleanRule: e.XDR_CLEAN_RULE,
       timeoutMs: e.XDR_TIMEOUT_MS,
+      incidentApi: e.XDR_INCIDENT_API,
     },
     email: {
       enabled: emailEnabled,
@@ -199,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       dryRun: e.CORRELATION_DRY_RUN,
       coalesceMs: e.CORRELATION_COALESCE_MS,
       statusSyncSeconds: e.XDR_STATUS_SYNC_SECONDS,
+      xdrSeverity: e.XDR_INCIDENT_SEVERITY,
     },
     modules: {
       rssFeeds: e.RSS_FEEDS,

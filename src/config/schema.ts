@@ -33,6 +33,9 @@ export const GITHUB_TEMPLATE = 'https://raw.githubusercontent.com/Cisco-Talos/Th
 export const S3_TEMPLATE =
   'https://s3.amazonaws.com/talos-intelligence-site/production/document_files/files/000/095/{urlId}/original/{yyyymmdd}-tru.json.txt';
 
+/** XDR_INCIDENT_SEVERITY default: by sighting count, raised by the ladder rungs reached (see README). */
+export const DEFAULT_INCIDENT_SEVERITY = '1 -> Low; 2 -> Medium; 3 -> High; mention -> High; respond -> Critical';
+
 export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STATE_FILE: z.string().min(1).default('./state/sightline.json'),
@@ -73,6 +76,10 @@ export const envSchema = z.object({
   XDR_CONCURRENCY: int(4, 1, 64),
   XDR_CLEAN_RULE: z.enum(['any', 'unless-malicious'], { error: 'must be any or unless-malicious' }).default('unless-malicious'),
   XDR_TIMEOUT_MS: int(30_000, 100, 600_000),
+  // Issue 18: which API family creates and manages incidents, and how they are ranked.
+  XDR_INCIDENT_API: z.enum(['private-intel', 'ctia'], { error: 'must be private-intel or ctia' }).default('private-intel'),
+  XDR_INCIDENT_SEVERITY: z.string().default(DEFAULT_INCIDENT_SEVERITY),
+  HUNT_XDR_OUTPUT: z.enum(['casebook', 'incident', 'both'], { error: 'must be casebook, incident or both' }).default('casebook'),
 
   EMAIL_ENABLED: bool(true),
   SMTP_HOST: z.string().optional(),

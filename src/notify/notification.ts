@@ -28,6 +28,8 @@ export interface ThreatOutcome {
   rejected: number;
   targets: TargetFinding[];
   casebook?: { id: string; url: string };
+  /** The XDR incident the hunt filed for this threat (HUNT_XDR_OUTPUT incident or both). */
+  incident?: { id: string; url: string };
   moduleErrors: string[];
   error?: string;
 }

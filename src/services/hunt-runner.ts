@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TalosFetcher } from '../clients/talos/fetcher.js';
 import type { XdrPort } from '../clients/xdr/port.js';
+import { incidentUrl } from '../clients/xdr/client.js';
 import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { asSightlineError } from '../core/errors.js';
@@ -164,6 +165,8 @@ export class HuntRunner implements HuntService {
         excludedModules: this.d.config.xdr.excludedModules,
         cleanRule: this.d.config.xdr.cleanRule,
         casebookUrl: this.d.casebookUrl,
+        xdrOutput: this.d.config.huntXdrOutput,
+        incidentUrl: (id) => incidentUrl(this.d.config.xdr.incidentUrlTemplate, id),
         signal: this.abort.signal,
       });
       const targets = outcomes.reduce((n, o) => n + o.targets.length, 0);

@@ -6,6 +6,7 @@ import type { Logger } from '../../core/logger.js';
 import { DISPOSITIONS, type Disposition, type ModuleError, type ModuleSighting, type Observable, type Verdict } from '../../domain/types.js';
 import { HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.js';
 import { XdrTokenError, XdrTokenProvider } from './auth.js';
+import { incidentPaths, type IncidentPaths } from './incident-api.js';
 import { shortIdOf, type CtiaEntity, type DeliberateResult, type ObserveResult, type ResponseAction, type XdrPort } from './port.js';
 import {
   ctiaEntityListSchema,
@@ -45,6 +46,8 @@ export class XdrHttpClient implements XdrPort {
   private readonly http: HttpClient;
   private readonly hookAddsToken: boolean;
   private readonly limit: LimitFunction;
+  /** XDR_INCIDENT_API: where incident create/read/patch/status/search go. */
+  readonly incidents: IncidentPaths;
   /** Which token each request carried, so a 401 invalidates exactly that one. */
   private readonly tokenUsed = new WeakMap<HttpRequest, string>();
 
@@ -72,6 +75,7 @@ export class XdrHttpClient implements XdrPort {
         ...opts.httpOptions,
       });
     this.limit = pLimit(opts.xdr.concurrency);
+    this.incidents = incidentPaths(opts.xdr.incidentApi ?? 'private-intel', opts.xdr);
   }
 
   /** Every HTTP attempt made: API calls (with retries) plus token requests. */
@@ -129,27 +133,34 @@ export class XdrHttpClient implements XdrPort {
   }
 
   async createIncident(incident: Record<string, unknown>): Promise<CtiaEntity> {
-    return this.ctiaCreate('incident', incident);
+    // Not idempotent: retried on 429 only; callers look the external id up before trying again.
+    const res = await this.call({ method: 'POST', url: this.incidents.create, body: incident });
+    return parseOrThrow(ctiaEntitySchema, res, 'incident create');
   }
 
   async patchIncident(shortId: string, patch: Record<string, unknown>): Promise<CtiaEntity> {
     // A patch sets absolute values (description, count, confidence): repeating it after a 5xx is harmless.
-    const res = await this.call({ method: 'PATCH', url: this.ctiaUrl('incident', shortId), body: patch, idempotent: true });
+    const res = await this.call({ method: 'PATCH', url: this.incidents.one(shortId), body: patch, idempotent: true });
     return parseOrThrow(ctiaEntitySchema, res, 'incident patch');
   }
 
   async setIncidentStatus(shortId: string, status: string): Promise<CtiaEntity> {
-    const res = await this.call({ method: 'POST', url: `${this.ctiaUrl('incident', shortId)}/status`, body: { status }, idempotent: true });
+    const res = await this.call({ method: 'POST', url: this.incidents.status(shortId), body: { status }, idempotent: true });
     return parseOrThrow(ctiaEntitySchema, res, 'incident status');
   }
 
   async getIncident(shortId: string): Promise<CtiaEntity | undefined> {
-    const res = await this.call({ method: 'GET', url: this.ctiaUrl('incident', shortId), acceptStatus: [404] });
+    const res = await this.call({ method: 'GET', url: this.incidents.one(shortId), acceptStatus: [404] });
     return res.status === 404 ? undefined : parseOrThrow(ctiaEntitySchema, res, 'incident');
   }
 
   async findIncidentsByExternalId(externalId: string): Promise<CtiaEntity[]> {
-    return this.ctiaByExternalId('incident', externalId);
+    const res = await this.call({ method: 'GET', url: this.incidents.byExternalId(externalId), acceptStatus: [404] });
+    if (res.status === 404) return [];
+    // A Lucene phrase on a text field could also match a longer id: keep exact matches only.
+    return parseOrThrow(ctiaEntityListSchema, res, 'incident external_id lookup').filter(
+      (e) => !Array.isArray(e.external_ids) || e.external_ids.includes(externalId),
+    );
   }
 
   async createRelationship(rel: Parameters<XdrPort['createRelationship']>[0]): Promise<CtiaEntity> {
@@ -210,10 +221,6 @@ export class XdrHttpClient implements XdrPort {
     const url = `${this.xdr.ctiaBase}/${entity}/external_id/${encodeURIComponent(externalId)}`;
     const res = await this.call({ method: 'GET', url, acceptStatus: [404] });
     return res.status === 404 ? [] : parseOrThrow(ctiaEntityListSchema, res, `${entity} external_id lookup`);
-  }
-
-  private ctiaUrl(entity: string, id: string): string {
-    return `${this.xdr.ctiaBase}/${entity}/${encodeURIComponent(shortIdOf(id))}`;
   }
 
   private async tokenFor(req: HttpRequest): Promise<string> {

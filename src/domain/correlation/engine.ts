@@ -11,6 +11,7 @@ import { applySighting, type ApplyResult } from './correlator.js';
 import { toIncidentView } from './describe.js';
 import { parseLadder, type Rung } from './ladder.js';
 import { isClosedStatus } from './status.js';
+import { parseSeverityRule } from './severity.js';
 import { MAX_CLOSED_INCIDENTS, correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting } from './types.js';
 import { XdrMirror, enqueueForSighting, enqueueStatus, type SyncReport } from './xdr-sync.js';
 
@@ -78,7 +79,13 @@ export class CorrelationEngine {
   constructor(private readonly deps: CorrelationEngineDeps) {
     this.durableSeq = readCorrelation(deps.store.get()).lastAppliedSeq;
     this.rungs = parseLadder(deps.config.ladder, { webhookUrl: deps.config.webhookUrl });
-    this.mirror = new XdrMirror({ store: deps.store, xdr: deps.xdr, clock: deps.clock, logger: deps.logger });
+    this.mirror = new XdrMirror({
+      store: deps.store,
+      xdr: deps.xdr,
+      clock: deps.clock,
+      logger: deps.logger,
+      ...(deps.config.xdrSeverity ? { severity: parseSeverityRule(deps.config.xdrSeverity) } : {}),
+    });
     this.timers = deps.timers ?? realTimers;
     this.newId = deps.newId ?? (() => `inc-${randomUUID().slice(0, 8)}`);
   }

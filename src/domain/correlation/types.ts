@@ -108,6 +108,9 @@ export interface Incident {
   iocsTotal: number;
   sources: Record<string, number>;
   previousIncidentId?: string;
+  /** MITRE tactic / technique ids the sightings carried (bounded), for the XDR incident. */
+  tactics?: string[];
+  techniques?: string[];
   rungsFired: RungRecord[];
   /** The Webex card of incident_opened, for threaded updates. */
   cardMessageId?: string;

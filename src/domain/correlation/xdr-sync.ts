@@ -8,6 +8,8 @@ import { targetIdentity } from '../investigate/target-identity.js';
 import type { ApplyResult } from './correlator.js';
 import { incidentTitle, renderDescription } from './describe.js';
 import { correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting, type XdrOp } from './types.js';
+import type { SeverityRule } from './severity.js';
+import { DEFAULT_SEVERITY_RULE, recordMitre, xdrIncidentFields } from './xdr-fields.js';
 
 /**
  * Mirrors incidents into XDR through a durable per-incident queue of ops kept in
@@ -33,6 +35,7 @@ export function incidentExternalId(i: Pick<Incident, 'id'>): string {
 /** Queues what one applied sighting means for XDR. Runs inside store.update, next to applySighting. */
 export function enqueueForSighting(state: CorrelationState, applied: ApplyResult, sighting: SequencedSighting): void {
   const inc = applied.incident;
+  recordMitre(inc, sighting.ctim);
   const q = inc.xdrSync.pending;
   if (applied.created) {
     q.push({ id: state.nextOpId++, kind: 'create_incident', attempts: 0 });
@@ -80,7 +83,7 @@ export function enqueueStatus(state: CorrelationState, inc: Incident, status: st
   inc.xdrSync.pending.push({ id: state.nextOpId++, kind: 'status', status, attempts: 0 });
 }
 
-export function incidentBody(inc: Incident): Record<string, unknown> {
+export function incidentBody(inc: Incident, severity: SeverityRule = DEFAULT_SEVERITY_RULE): Record<string, unknown> {
   const title = incidentTitle(inc.targetValue);
   return {
     type: 'incident',
@@ -94,11 +97,17 @@ export function incidentBody(inc: Incident): Record<string, unknown> {
     tlp: 'amber',
     external_ids: [targetExternalId(inc), incidentExternalId(inc)],
     meta: { sighting_count: inc.count, sightline_target: inc.targetKey },
+    ...xdrIncidentFields(inc, severity),
   };
 }
 
-export function incidentPatch(inc: Incident): Record<string, unknown> {
-  return { description: renderDescription(inc), confidence: confidenceOf(inc), meta: { sighting_count: inc.count, sightline_target: inc.targetKey } };
+export function incidentPatch(inc: Incident, severity: SeverityRule = DEFAULT_SEVERITY_RULE): Record<string, unknown> {
+  return {
+    description: renderDescription(inc),
+    confidence: confidenceOf(inc),
+    meta: { sighting_count: inc.count, sightline_target: inc.targetKey },
+    ...xdrIncidentFields(inc, severity),
+  };
 }
 
 /** The seed's two levels: Medium when opened, High once a second event arrives. */
@@ -147,7 +156,7 @@ export class XdrMirror {
   /** Ops with a lower id were queued by an earlier process (which may have died mid-create). */
   private readonly firstOpIdOfThisProcess: number;
 
-  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger }) {
+  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger; severity?: SeverityRule }) {
     this.firstOpIdOfThisProcess = readCorrelation(deps.store.get()).nextOpId;
   }
 
@@ -261,7 +270,7 @@ export class XdrMirror {
     if (op.kind === 'create_incident') {
       const revision = inc.revision;
       const existing = (await xdr.findIncidentsByExternalId(incidentExternalId(inc)))[0];
-      const xdrId = existing?.id ?? (await xdr.createIncident(incidentBody(inc))).id;
+      const xdrId = existing?.id ?? (await xdr.createIncident(incidentBody(inc, this.deps.severity))).id;
       await this.finish(incidentId, op, (i) => {
         i.xdrId = xdrId;
         // The create carried the current description: a patch queued meanwhile has nothing left to say.
@@ -274,7 +283,7 @@ export class XdrMirror {
     switch (op.kind) {
       case 'patch': {
         const revision = inc.revision;
-        await xdr.patchIncident(shortId, incidentPatch(inc));
+        await xdr.patchIncident(shortId, incidentPatch(inc, this.deps.severity));
         // A sighting counted while the patch was in flight keeps the op for one more round.
         await this.finish(incidentId, op, () => undefined, (i) => i.revision === revision);
         return 'done';

@@ -1,7 +1,7 @@
 import type { XdrPort } from '../../clients/xdr/port.js';
 import type { ThreatOutcome } from '../../notify/notification.js';
 import { groupByTarget, targetSightings } from '../investigate/sightings.js';
-import type { ModuleError, Observable, TargetFinding, Threat } from '../types.js';
+import type { ModuleError, Observable, TargetFinding, Threat, Verdict } from '../types.js';
 import { splitClean, type CleanRule } from './verdicts.js';
 
 export interface InvestigateOptions {
@@ -15,6 +15,8 @@ export interface ThreatInvestigation {
   /** Non-Clean observables: what goes into the casebook. */
   suspicious: Observable[];
   targets: TargetFinding[];
+  /** Every module's verdicts on the threat's observables (a hunt incident's severity comes from them). */
+  verdicts: Verdict[];
 }
 
 /**
@@ -29,7 +31,7 @@ export async function investigateThreat(threat: Threat, xdr: XdrPort, opts: Inve
     rejected: threat.rejected.length,
   };
   if (threat.observables.length === 0) {
-    return { outcome: { ...base, clean: 0, investigated: 0, targets: [], moduleErrors: [] }, suspicious: [], targets: [] };
+    return { outcome: { ...base, clean: 0, investigated: 0, targets: [], moduleErrors: [] }, suspicious: [], targets: [], verdicts: [] };
   }
   const deliberation = await xdr.deliberate(threat.observables, opts.signal);
   const { clean, rest } = splitClean(threat.observables, deliberation.verdicts, opts.cleanRule);
@@ -46,6 +48,7 @@ export async function investigateThreat(threat: Threat, xdr: XdrPort, opts: Inve
     },
     suspicious: rest,
     targets,
+    verdicts: deliberation.verdicts,
   };
 }
 

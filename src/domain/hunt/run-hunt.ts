@@ -5,6 +5,7 @@ import type { Clock } from '../../core/clock.js';
 import { UpstreamError } from '../../core/errors.js';
 import type { Roundup, Threat } from '../types.js';
 import { draftCasebook } from './casebook.js';
+import { draftHuntIncident, fileHuntIncident } from './hunt-incident.js';
 import { investigateThreat } from './investigate-threat.js';
 import type { CleanRule } from './verdicts.js';
 
@@ -29,6 +30,9 @@ export interface HuntDeps {
   excludedModules: string[];
   cleanRule: CleanRule;
   casebookUrl: (longId: string) => string;
+  /** HUNT_XDR_OUTPUT: what a threat with targets files in XDR (default casebook). */
+  xdrOutput?: 'casebook' | 'incident' | 'both';
+  incidentUrl?: (longId: string) => string;
   signal?: AbortSignal;
 }
 
@@ -119,9 +123,22 @@ async function investigateAndFile(threat: Threat, hunt: HuntRef, deps: HuntDeps)
       signal: deps.signal,
     });
     const outcome: ThreatOutcome = { ...inv.outcome };
-    if (inv.targets.length > 0 && !hunt.dryRun) {
+    const output = deps.xdrOutput ?? 'casebook';
+    if (inv.targets.length > 0 && !hunt.dryRun && output !== 'incident') {
       const id = deps.progress.casebookOf(threat.name) ?? (await ensureCasebook(deps.xdr, draftCasebook(threat, inv.suspicious, inv.targets, hunt.label), deps.clock));
       outcome.casebook = { id, url: deps.casebookUrl(id) };
+    }
+    if (inv.targets.length > 0 && !hunt.dryRun && output !== 'casebook') {
+      const draft = draftHuntIncident({
+        threat,
+        suspicious: inv.suspicious,
+        targets: inv.targets,
+        verdicts: inv.verdicts,
+        huntKey: hunt.label,
+        now: deps.clock.now().toISOString(),
+      });
+      const id = await fileHuntIncident(deps.xdr, deps.clock, draft, { threat, targets: inv.targets, ...(outcome.casebook ? { casebookId: outcome.casebook.id } : {}) });
+      outcome.incident = { id, url: deps.incidentUrl?.(id) ?? id };
     }
     return outcome;
   } catch (err) {

@@ -70,6 +70,7 @@ export function validateNew(type: CtiaType, body: unknown): Problems | undefined
       checkEnum(p, body, 'status', INCIDENT_STATUSES, true);
       checkEnum(p, body, 'confidence', CONFIDENCES, true);
       checkEnum(p, body, 'severity', SEVERITIES);
+      checkXdrIncidentFields(p, body);
       break;
     }
     case 'sighting': {
@@ -105,6 +106,23 @@ export function validateNew(type: CtiaType, body: unknown): Problems | undefined
     }
   }
   return Object.keys(p).length > 0 ? p : undefined;
+}
+
+export const PROMOTION_METHODS = ['Manual', 'Automated'];
+export const DETECTION_STATUSES = ['active', 'inactive_merged', 'inactive_expired', 'inactive_oversized', 'inactive_user_closed'];
+
+/** The incident fields XDR ranks and describes its queue by (xdr-api.md §4.3). */
+function checkXdrIncidentFields(p: Problems, body: Obj): void {
+  checkEnum(p, body, 'promotion_method', PROMOTION_METHODS);
+  checkEnum(p, body, 'detection_status', DETECTION_STATUSES);
+  for (const key of ['detection_sources', 'tactics', 'techniques', 'categories', 'assignees']) {
+    const v = body[key];
+    if (v !== undefined && !(Array.isArray(v) && v.every((e) => typeof e === 'string'))) p[key] = '(not (sequential-of-strings))';
+  }
+  const scores = body.scores;
+  if (scores !== undefined && !(isObj(scores) && Object.values(scores).every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0))) {
+    p.scores = '(not (map-of-keyword-to-number>=0))';
+  }
 }
 
 export function validationErrorBody(problems: Problems): unknown {

@@ -8,6 +8,7 @@ import { CTIA_TYPES, INCIDENT_STATUSES, type CtiaType } from './ctia-validate.js
 import { FaultInjector, RateLimiter, type RateLimitOptions } from './faults.js';
 import { irohError, matchRoute, sleep, type Reply, type Route } from './http-kit.js';
 import { irohRoutes, type TriggerRecord } from './iroh.js';
+import { privateIntelRoutes } from './private-intel.js';
 import { parseScenario, type XdrScenario } from './scenario.js';
 
 /**
@@ -83,6 +84,7 @@ export class XdrEmulator {
         onTrigger: (t) => this.triggered.push(t),
       }),
       ...ctiaRoutes(this.store),
+      ...privateIntelRoutes(this.store),
     ];
   }
 
@@ -126,6 +128,7 @@ export class XdrEmulator {
       concurrency: 4,
       cleanRule: 'unless-malicious',
       timeoutMs: 10_000,
+      incidentApi: 'private-intel',
       ...overrides,
     };
   }

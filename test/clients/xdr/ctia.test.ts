@@ -16,7 +16,8 @@ beforeAll(async () => {
 afterAll(() => emu.stop());
 beforeEach(() => {
   emu.reset();
-  client = new XdrHttpClient({ xdr: emu.xdrConfig(), logger: silentLogger, httpOptions: fastRetry });
+  // The SecureX-era path; the IROH private-intel one has its own file (private-intel.test.ts).
+  client = new XdrHttpClient({ xdr: emu.xdrConfig({ incidentApi: 'ctia' }), logger: silentLogger, httpOptions: fastRetry });
 });
 
 describe('XdrHttpClient CTIA', () => {

@@ -73,7 +73,7 @@ describe('CorrelationEngine against the XDR emulator', () => {
   });
 
   it('keeps counting through an XDR outage and catches up without duplicates', async () => {
-    const removeFault = emu.faults.add({ match: '/ctia', status: 503 });
+    const removeFault = emu.faults.add({ match: /^\/(ctia|iroh\/private-intel)\//, status: 503 });
     for (let i = 0; i < 4; i++) await engine.ingest([sighting('a')]);
     await engine.ingest([sighting('b')]);
     expect(ours()).toHaveLength(0);
