@@ -16,3 +16,19 @@ export function isClosedStatus(status: string | undefined, opts: ClosedStatusOpt
   if (CLOSED.test(s)) return true;
   return opts.rejectedIsClosed && s === 'Rejected';
 }
+
+/**
+ * Which stage of XDR's queue a status is in (xdr-api.md §4.3): the XDR sub-statuses
+ * `New: …`, `Open: …`, `Hold: …`, `Closed: …` belong to their prefix; the SecureX-era
+ * `Stalled`, `Containment Achieved`, `Restoration Achieved` and `Incident Reported`
+ * are still being worked (open), `Rejected` is its own. Only `closed` (and `rejected`,
+ * when configured) ends an incident: a held one keeps counting sightings.
+ */
+export type StatusFamily = 'new' | 'open' | 'hold' | 'closed' | 'rejected';
+
+export function statusFamily(status: string): StatusFamily {
+  const s = status.trim();
+  const prefix = /^(New|Open|Hold|Closed)(: .+)?$/.exec(s)?.[1];
+  if (prefix) return prefix.toLowerCase() as StatusFamily;
+  return s === 'Rejected' ? 'rejected' : 'open';
+}
