@@ -29,7 +29,8 @@ export function threatOutcomeLine(t: ThreatOutcome): string {
   const moduleErrors = t.moduleErrors.length > 0 ? `, ${plural(t.moduleErrors.length, 'module error')}` : '';
   if (t.targets.length === 0) return `**${md(t.name)}**: ${counts}${moduleErrors} — no targets found for ${md(t.name)}`;
   const casebook = mdLink('casebook', t.casebook?.url);
-  return `**${md(t.name)}**: ${counts}${moduleErrors} — **${plural(t.targets.length, 'target')}**${casebook ? ` — ${casebook}` : ''}`;
+  const incident = mdLink('incident', t.incident?.url);
+  return `**${md(t.name)}**: ${counts}${moduleErrors} — **${plural(t.targets.length, 'target')}**${casebook ? ` — ${casebook}` : ''}${incident ? ` — ${incident}` : ''}`;
 }
 
 export function renderHuntFinished(input: HuntFinishedInput): WebexMessageContent {
@@ -97,6 +98,8 @@ function threatContainer(t: ThreatOutcome, budget: number): CardElement {
     if (names.shown.length > 0) items.push(textBlock(`Targets: ${names.shown.join(', ')}${names.more > 0 ? `, ${andMore(names.more)}` : ''}`));
     const casebook = mdLink('Open casebook', t.casebook?.url);
     if (casebook) items.push(textBlock(casebook));
+    const incident = mdLink('Open incident', t.incident?.url);
+    if (incident) items.push(textBlock(incident));
   }
   return container(items, { separator: true });
 }

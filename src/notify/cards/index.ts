@@ -37,7 +37,7 @@ export function renderForWebex(n: Notification, opts: RenderOptions = {}): Webex
       const carded = n.threat.targets.slice(0, max);
       const rest = n.threat.targets.slice(max);
       const out: WebexRendering[] = carded.map((target) =>
-        renderTargetFound({ hunt: n.hunt, threat: n.threat, target, casebook: n.threat.casebook }),
+        renderTargetFound({ hunt: n.hunt, threat: n.threat, target, casebook: n.threat.casebook, incident: n.threat.incident }),
       );
       if (rest.length > 0) out.push(renderRemainingTargets(n.hunt, n.threat, rest));
       return out;

@@ -8,6 +8,8 @@ export interface TargetFoundInput {
   threat: { name: string; description?: string };
   target: TargetFinding;
   casebook?: { id: string; url: string };
+  /** HUNT_XDR_OUTPUT incident|both: the threat's XDR incident. */
+  incident?: { id: string; url: string };
 }
 
 /** One card per target per threat: who the machine is, which modules saw it, which IOCs, when, and where to look. */
@@ -20,7 +22,7 @@ export function targetLabel(target: TargetFinding): string {
   return first ? first.value : target.key;
 }
 
-function build({ hunt, threat, target, casebook }: TargetFoundInput, budget: number): WebexMessageContent {
+function build({ hunt, threat, target, casebook, incident }: TargetFoundInput, budget: number): WebexMessageContent {
   const ids = cutList(target.identifiers, Math.max(budget, 3));
   const obs = cutList(target.observables, budget);
   const sources = target.sourceUris.map(safeUrl).filter((u): u is string => u !== undefined);
@@ -39,6 +41,8 @@ function build({ hunt, threat, target, casebook }: TargetFoundInput, budget: num
   for (const o of obs.shown) lines.push(`  - ${md(o.type)} ${code(o.value)}`);
   if (obs.more > 0) lines.push(`  - ${andMore(obs.more, casebookMd)}`);
   if (casebookMd) lines.push('', `Casebook: ${casebookMd}`);
+  const incidentMd = mdLink('open the incident', incident?.url);
+  if (incidentMd) lines.push(`XDR incident: ${incidentMd}`);
   const firstSource = mdLink('sighting source', sources[0]);
   if (firstSource) lines.push(`Source: ${firstSource}`);
 
@@ -62,6 +66,8 @@ function build({ hunt, threat, target, casebook }: TargetFoundInput, budget: num
   const actions: CardAction[] = [];
   const casebookUrl = safeUrl(casebook?.url);
   if (casebookUrl) actions.push(openUrl('Open casebook', casebookUrl));
+  const incidentUrl = safeUrl(incident?.url);
+  if (incidentUrl) actions.push(openUrl('Open incident', incidentUrl));
   sources.slice(0, 3).forEach((url, i) => actions.push(openUrl(sources.length > 1 ? `Sighting source ${i + 1}` : 'Sighting source', url)));
   return { markdown: lines.join('\n'), card: adaptiveCard(body, actions) };
 }

@@ -90,11 +90,14 @@ function threatTargets(hunt: HuntRef, threat: ThreatOutcome): RenderedEmail {
     },
   ];
   if (threat.description) blocks.push({ p: ['Threat description: ', { i: threat.description }] });
-  blocks.push(
-    threat.casebook
-      ? { p: ['A summary casebook has been created in XDR: ', { link: threat.casebook.id, url: threat.casebook.url }] }
-      : { p: ['No casebook was created for this threat (dry run or XDR refused it); the details are below.'] },
-  );
+  if (threat.casebook || !threat.incident) {
+    blocks.push(
+      threat.casebook
+        ? { p: ['A summary casebook has been created in XDR: ', { link: threat.casebook.id, url: threat.casebook.url }] }
+        : { p: ['No casebook was created for this threat (dry run or XDR refused it); the details are below.'] },
+    );
+  }
+  if (threat.incident) blocks.push({ p: ['An incident is in the XDR incident queue: ', { link: threat.incident.id, url: threat.incident.url }] });
   threat.targets.forEach((t, i) => blocks.push(...targetBlocks(t, i + 1, threat.targets.length, threat.casebook !== undefined)));
   return mail(`${dry(hunt)}Found targets - ${threat.name}`, blocks);
 }
