@@ -12,6 +12,7 @@ export function formatHuntReport(source: string, outcomes: ThreatOutcome[], xdrC
       lines.push(`  → target ${t.identifiers.map((i) => `${i.type}=${i.value}`).join(' ')} seen by ${t.modules.join(', ')}: ${t.observables.map((x) => x.value).join(', ')} (last ${t.lastSeen ?? '?'})`);
     }
     if (o.casebook) lines.push(`  casebook ${o.casebook.id} ${o.casebook.url}`);
+    if (o.incident) lines.push(`  incident ${o.incident.id} ${o.incident.url}`);
     for (const e of o.moduleErrors) lines.push(`  ! module error: ${e}`);
     lines.push('');
   }
