@@ -42,6 +42,7 @@ export interface XdrPort {
   findCasebookByExternalId(externalId: string): Promise<CtiaEntity | undefined>;
 
   createSighting(sighting: Record<string, unknown>): Promise<CtiaEntity>;
+  /** Incidents go through XDR_INCIDENT_API (IROH private-intel or CTIA); both hand back the CTIA entity. */
   createIncident(incident: Record<string, unknown>): Promise<CtiaEntity>;
   patchIncident(shortId: string, patch: Record<string, unknown>): Promise<CtiaEntity>;
   setIncidentStatus(shortId: string, status: string): Promise<CtiaEntity>;
