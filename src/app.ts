@@ -142,6 +142,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
       botPersonId: me.id,
       botNames: [me.displayName],
       huntRoomTitle: config.webex.huntRoom,
+      outbox,
       replies: cardReplies(),
       logger: logger.child({ component: 'bot' }),
     });
@@ -176,6 +177,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const webexReachable = webexApi;
   routers.unshift(
     createHealthRouter({
+      outbox: () => outbox.readiness(config.webex.outboxStallSeconds * 1000),
       store: () => ({ ok: store.writable, detail: store.writable ? undefined : 'the state file could not be written; check disk space and permissions' }),
       schedule: () => ({ ok: schedule!.armed, detail: schedule!.armed ? `next hunt ${schedule!.nextRun()?.toISOString()}` : 'the weekly schedule is not armed' }),
       xdr: async () => {

@@ -60,6 +60,8 @@ export interface Config {
     allowedDomains: string[];
     admins: string[];
     maxMessagesPerMinute: number;
+    /** /readyz turns 503 when a notification queue's head has not moved for this long. */
+    outboxStallSeconds: number;
   };
   sightings: {
     hmacSecret?: string;
@@ -183,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       allowedDomains: e.WEBEX_ALLOWED_DOMAINS.map((d) => d.toLowerCase()),
       admins: e.WEBEX_ADMINS.map((a) => a.toLowerCase()),
       maxMessagesPerMinute: e.WEBEX_MAX_MESSAGES_PER_MINUTE,
+      outboxStallSeconds: e.OUTBOX_STALL_SECONDS,
     },
     sightings: {
       hmacSecret: e.SIGHTINGS_HMAC_SECRET,

@@ -68,6 +68,11 @@ export interface Channel {
   /** Whether this channel wants this notification at all. */
   accepts(n: Notification): boolean;
   deliver(n: Notification): Promise<void>;
+  /**
+   * The queue within this channel that `n` waits in (e.g. its Webex room): queues are delivered
+   * independently, in order within each, so a stuck room never holds back another. Default: one queue.
+   */
+  queueFor?(n: Notification): string;
 }
 
 /** The port the domain uses; the implementation stores to the outbox first, so nothing is lost. */
