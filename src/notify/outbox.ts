@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import type { Channel, Notification, Notifier } from './notification.js';
 import type { DeliveryReceipts } from './receipts.js';
 import { laneOf, pickHead, subjectOf, type QueueStats } from './queues.js';
+import { afterStep, buildDigest, endOfStorm, STORM_KINDS, stormStep, type StormPolicy, type StormState } from './storm.js';
 import { UndeliverableError } from './undeliverable.js';
 
 const MAX_KEYS = 2000;
@@ -40,6 +41,10 @@ export class Outbox implements Notifier {
   /** When each queue last moved (an item delivered or dead-lettered); before that, when the outbox started. */
   private readonly lastProgress = new Map<string, number>();
   private startedAt = 0;
+  /** Storm state per queue (in memory: after a restart a storm is simply detected again). */
+  private readonly storms = new Map<string, StormState>();
+  private stormTimer: NodeJS.Timeout | undefined;
+  private stormWakeAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private trimming: Promise<void> | undefined;
@@ -50,6 +55,8 @@ export class Outbox implements Notifier {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly receipts?: DeliveryReceipts,
+    /** Storm mode (issue 13); without it every incident gets its own message, however many wait. */
+    private readonly storm?: StormPolicy,
   ) {
     for (const c of channels) this.channels.set(c.name, c);
   }
@@ -135,6 +142,7 @@ export class Outbox implements Notifier {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.stormTimer) clearTimeout(this.stormTimer);
     await Promise.allSettled([...this.running.values()]);
     await this.trimming;
   }
@@ -152,6 +160,8 @@ export class Outbox implements Notifier {
     if (this.stopped) return;
     const lanes = new Map<string, { channel: string; key: string }>();
     for (const i of this.store.get().outbox) if (this.channels.has(i.channel)) lanes.set(laneOf(i), { channel: i.channel, key: i.key });
+    // A storm's queue may be empty and still owe its "storm over" notice.
+    for (const [lane, s] of this.storms) if (s.active && s.channel && s.key !== undefined) lanes.set(lane, { channel: s.channel, key: s.key });
     for (const [lane, { channel, key }] of lanes) {
       if (this.running.has(lane)) {
         // The loop may be past its last look at the queue: it looks again when it ends.
@@ -174,7 +184,27 @@ export class Outbox implements Notifier {
     const channel = this.channels.get(name)!;
     const lane = `${name}:${key}`;
     while (!this.stopped) {
-      const head = pickHead(this.store.get().outbox.filter((i) => i.channel === name && i.key === key));
+      const queued = this.store.get().outbox.filter((i) => i.channel === name && i.key === key);
+      let candidates = queued;
+      if (this.storm) {
+        const news = queued.filter((i) => STORM_KINDS.has((i.payload as Notification).kind));
+        const state = this.storms.get(lane) ?? { active: false };
+        const now = this.clock.now().getTime();
+        const step = stormStep(state, news.length, now, this.storm);
+        if (step.do === 'digest' || step.do === 'end') {
+          if (!(await this.deliverStormStep(channel, lane, state, step, news))) return;
+          continue;
+        }
+        if (step.do === 'wait') {
+          // Between digests incident news waits; hunt news and closes still go.
+          candidates = queued.filter((i) => !STORM_KINDS.has((i.payload as Notification).kind));
+          if (candidates.length === 0) {
+            this.wakeAt(step.untilMs);
+            return;
+          }
+        }
+      }
+      const head = pickHead(candidates);
       if (!head) return;
       if (Date.parse(head.nextAttemptAt) > this.clock.now().getTime()) return;
       try {
@@ -215,6 +245,63 @@ export class Outbox implements Notifier {
         return;
       }
     }
+  }
+
+  /**
+   * Delivers a storm's digest (or its end notice) in place of the incident news it covers. Returns
+   * false when the channel failed for now (the queue waits and tries again). The covered items are
+   * receipted and removed together once the digest is out; news that arrives meanwhile waits for the next.
+   */
+  private async deliverStormStep(channel: Channel, lane: string, state: StormState, step: Extract<ReturnType<typeof stormStep>, { do: 'digest' | 'end' }>, news: OutboxItem[]): Promise<boolean> {
+    const covered = step.do === 'digest' ? news : [];
+    const n = step.do === 'digest' ? buildDigest(covered.map((i) => i.payload as Notification), step.phase, this.storm!.topN) : endOfStorm();
+    const now = this.clock.now().getTime();
+    for (const i of covered) this.delivering.add(i.id);
+    try {
+      await channel.deliver(n);
+      if (step.do === 'digest' && step.phase === 'started') this.logger.warn({ channel: channel.name, lane, waiting: covered.length }, 'alert storm: this room gets digests until it calms down');
+      if (step.do === 'end') this.logger.info({ channel: channel.name, lane }, 'alert storm over: back to one message per incident');
+    } catch (err) {
+      if (!(err instanceof UndeliverableError)) {
+        this.logger.warn({ err, channel: channel.name, lane, phase: n.phase }, 'storm digest not delivered; will retry');
+        this.storms.set(lane, { ...state, channel: channel.name, key: lane.slice(channel.name.length + 1), retryAt: now + Math.min(30_000, this.storm!.digestMs) });
+        this.wakeAt(now + Math.min(30_000, this.storm!.digestMs));
+        return false;
+      }
+      const digestItem: OutboxItem = { id: randomUUID(), channel: channel.name, key: covered[0]?.key ?? channel.name, payload: n, createdAt: new Date(now).toISOString(), attempts: 0, nextAttemptAt: new Date(now).toISOString() };
+      await this.deadLetter(digestItem, err.reason);
+    } finally {
+      for (const i of covered) this.delivering.delete(i.id);
+    }
+    if (covered.length > 0) {
+      const ids = new Set(covered.map((i) => i.id));
+      for (const id of ids) await this.receipts?.record(id).catch((e: unknown) => this.logger.warn({ err: e }, 'outbox: delivery receipt not written'));
+      await this.store.update((s) => {
+        s.outbox = s.outbox.filter((i) => !ids.has(i.id));
+      }, { durable: false });
+    }
+    this.storms.set(lane, { ...afterStep(state, step, now), channel: channel.name, key: lane.slice(channel.name.length + 1) });
+    this.lastProgress.set(lane, now);
+    return true;
+  }
+
+  /** Kicks the queues again at `atMs` (the next digest time). */
+  private wakeAt(atMs: number): void {
+    if (this.stopped) return;
+    if (this.stormTimer && this.stormWakeAt !== undefined && this.stormWakeAt <= atMs) return;
+    if (this.stormTimer) clearTimeout(this.stormTimer);
+    this.stormWakeAt = atMs;
+    this.stormTimer = setTimeout(() => {
+      this.stormTimer = undefined;
+      this.stormWakeAt = undefined;
+      this.kick();
+    }, Math.max(0, atMs - this.clock.now().getTime()));
+    this.stormTimer.unref();
+  }
+
+  /** Whether a queue is in storm mode now (for stats and tests). */
+  inStorm(channel: string, queue: string): boolean {
+    return this.storms.get(`${channel}:${queue}`)?.active ?? false;
   }
 
   /** Moves a refused item out of its queue into the dead letters (durably: it is the only trace left). */
@@ -270,6 +357,7 @@ export class Outbox implements Notifier {
         headKind: (head.payload as Notification).kind,
         headAttempts: head.attempts,
         headError: head.lastError,
+        ...(this.storms.get(lane)?.active ? { storm: true } : {}),
       };
     });
     const dead = this.store.get().outboxDead ?? [];

@@ -15,6 +15,8 @@ export interface QueueStat {
   headKind: string;
   headAttempts: number;
   headError?: string;
+  /** In storm mode: incident news goes out as digests. */
+  storm?: boolean;
 }
 
 export interface QueueStats {

@@ -15,7 +15,7 @@ export const HUNT_KINDS: readonly NotificationKind[] = [
   'not_published',
   'hunt_failed',
 ];
-export const INCIDENT_KINDS: readonly NotificationKind[] = ['incident_opened', 'incident_updated', 'incident_closed', 'rung_fired'];
+export const INCIDENT_KINDS: readonly NotificationKind[] = ['incident_opened', 'incident_updated', 'incident_closed', 'rung_fired', 'incident_digest'];
 
 export interface WebexChannelOptions {
   api: WebexApi;
