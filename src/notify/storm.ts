@@ -86,8 +86,10 @@ export function buildDigest(news: readonly Notification[], phase: 'started' | 'd
     if (item.kind === 'incident_opened') opened.add(item.incident.id);
     if (item.kind === 'incident_updated') updated.add(item.incident.id);
     if (item.kind === 'rung_fired') {
-      const key = `${item.rung}\u0000${item.action}`;
-      const e = escalations.get(key) ?? { rung: item.rung, action: item.action, incidents: new Set<string>(), dryRun: item.dryRun };
+      // "respond (isolated host-7)" names its incident: the digest counts the action, not each line.
+      const action = item.action.replace(/\s*\(.*\)\s*$/, '');
+      const key = `${item.rung}\u0000${action}`;
+      const e = escalations.get(key) ?? { rung: item.rung, action, incidents: new Set<string>(), dryRun: item.dryRun };
       e.incidents.add(item.incident.id);
       escalations.set(key, e);
       for (const m of item.mention ?? []) mention.add(m);
