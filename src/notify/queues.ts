@@ -29,13 +29,17 @@ export function laneOf(i: Pick<OutboxItem, 'channel' | 'key'>): string {
   return `${i.channel}:${i.key}`;
 }
 
+/** News about incidents that already have a card: count updates and ladder (rung) messages. */
+const FOLLOW_UPS: ReadonlySet<string> = new Set(['incident_updated', 'rung_fired']);
+
 /**
- * The item a queue delivers next: the oldest, except that updates of incidents wait behind
- * anything else queued (issue 13: a new incident's card never waits behind updates of older
- * incidents). An incident's own updates are queued after its card, so they still follow it.
+ * The item a queue delivers next: the oldest, except that follow-ups of incidents (count
+ * updates, ladder messages) wait behind anything else queued (issue 13: a new incident's card
+ * never waits behind updates of older incidents). An incident's own follow-ups are queued after
+ * its card, so they still follow it, and follow-ups keep their order among themselves.
  */
 export function pickHead(items: readonly OutboxItem[]): OutboxItem | undefined {
-  return items.find((i) => (i.payload as Notification).kind !== 'incident_updated') ?? items[0];
+  return items.find((i) => !FOLLOW_UPS.has((i.payload as Notification).kind)) ?? items[0];
 }
 
 /** A short "what about" for logs and dead-letter listings. */

@@ -62,6 +62,7 @@ describe('Outbox queues', () => {
     await outbox.notify({ kind: 'incident_opened', incident: view('old') });
     await outbox.drain();
     for (let i = 0; i < 3; i++) await outbox.notify({ kind: 'incident_updated', incident: view(`older-${i}`, 2), newSightings: 1, crossed: [] });
+    await outbox.notify({ kind: 'rung_fired', incident: view('older-0', 3), rung: 'gte 3', action: 'mention', dryRun: false });
     await outbox.notify({ kind: 'incident_opened', incident: view('new-1') });
     await outbox.notify({ kind: 'incident_opened', incident: view('new-2') });
     channel.down.clear();
@@ -75,6 +76,7 @@ describe('Outbox queues', () => {
       'incident_updated:older-0',
       'incident_updated:older-1',
       'incident_updated:older-2',
+      'rung_fired:older-0',
     ]);
     await outbox.stop();
   });
