@@ -122,4 +122,17 @@ describe('Outbox queues', () => {
     expect(outbox.readiness(15 * 60_000)).toEqual({ ok: true });
     await outbox.stop();
   });
+
+  it('puts items an older version queued per channel into their room queues on recover()', async () => {
+    const { store, channel, outbox } = await setup();
+    await store.update((s) => {
+      s.outbox.push({ id: 'legacy-1', channel: 'chat', key: 'chat', payload: notice('2026-11-13'), createdAt: '2026-11-20T07:00:00Z', attempts: 0, nextAttemptAt: '2026-11-20T07:00:00Z' });
+    });
+    await outbox.recover();
+    expect(store.get().outbox[0]!.key).toBe('hunt room');
+    outbox.start();
+    await outbox.drain();
+    expect(channel.delivered).toEqual(['2026-11-13']);
+    await outbox.stop();
+  });
 });
