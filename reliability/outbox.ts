@@ -26,9 +26,36 @@ export async function runOutbox(opts: { log?: (line: string) => void } = {}): Pr
   r.figure('cards queued at the SIGKILL', restart.queuedAtKill);
   r.check('killed while queued: every card delivered after restart, in order', JSON.stringify(restart.texts) === JSON.stringify(baseline.texts), diff(baseline.texts, restart.texts));
   r.check('killed while queued: no card delivered twice', restart.duplicates === 0, `${restart.duplicates} duplicate(s)`);
+
+  const poison = await refusedForGood();
+  r.check('a message Webex refuses for good (413) is a dead letter with the reason, not a blocked queue', poison.deadLetters.length === 1 && /413/.test(poison.deadLetters[0] ?? ''), poison.deadLetters.join('; ') || 'no dead letter');
+  r.check('the hunt room deleted in Webex: the next notice creates it again and arrives', poison.arrivedAfter, `hunt rooms now: ${poison.huntRooms}`);
+  r.check('after both: nothing left queued', poison.leftQueued === 0, `${poison.leftQueued} queued`);
   return r.done(
     'A `hunt blog` of the real 2021-07-23 roundup while the Webex emulator answers 503 to every POST /v1/messages; Webex comes back after the hunt finished; the hunt room is compared message by message with a run without the outage. Then the real process runs the same hunt with Webex down, is SIGKILLed with the cards queued, Webex recovers and the process restarts.',
   );
+}
+
+/** Issue 17 item 1: the hunt room is deleted in Webex and the next post is refused for good (413); the one after must still arrive. */
+async function refusedForGood(): Promise<{ deadLetters: string[]; arrivedAfter: boolean; huntRooms: number; leftQueued: number }> {
+  const bot = await startInProcess();
+  try {
+    const { world, app } = bot;
+    const notice = (week: string) => ({ kind: 'not_published' as const, week, uri: `https://example.invalid/${week}.json`, attempts: 24 });
+    await app.outbox.notify(notice('2026-11-06'));
+    await settleInProcess(bot, 30_000);
+    const first = world.webex.rooms().find((room) => room.title === HUNT_ROOM);
+    if (first) world.webex.deleteRoom(first.id);
+    world.webex.injectFault({ pathPattern: '^/v1/messages$', method: 'POST', status: 413, count: 1 });
+    await app.outbox.notify(notice('2026-11-13'));
+    await app.outbox.notify(notice('2026-11-20'));
+    await settleInProcess(bot, 30_000);
+    const rooms = world.webex.rooms().filter((room) => room.title === HUNT_ROOM);
+    const arrivedAfter = rooms.some((room) => world.webex.messages(room.id).some((m) => (m.markdown ?? '').includes('2026-11-20')));
+    return { deadLetters: app.outbox.deadLetters().map((d) => d.reason), arrivedAfter, huntRooms: rooms.length, leftQueued: app.store.get().outbox.length };
+  } finally {
+    await bot.stop();
+  }
 }
 
 function diff(a: string[], b: string[]): string | undefined {

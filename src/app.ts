@@ -20,6 +20,7 @@ import { XModule } from './modules/x/search.js';
 import { EmailChannel } from './notify/email/channel.js';
 import type { Channel } from './notify/notification.js';
 import { Outbox } from './notify/outbox.js';
+import { stormPolicyFor } from './notify/storm.js';
 import { DeliveryReceipts, receiptsPathFor } from './notify/receipts.js';
 import { WebexChannel } from './notify/webex-channel.js';
 import { HuntRunner } from './services/hunt-runner.js';
@@ -93,7 +94,11 @@ export async function startApp(opts: AppOptions): Promise<App> {
   }
 
   const receipts = await DeliveryReceipts.open(receiptsPathFor(config.stateFile));
-  const outbox = new Outbox(store, channels, clock, logger.child({ component: 'outbox' }), receipts);
+  const storm = config.webex.storm;
+  const stormPolicy = storm.enabled
+    ? stormPolicyFor({ messagesPerMinute: config.webex.maxMessagesPerMinute, thresholdMinutes: storm.thresholdMinutes, digestSeconds: storm.digestSeconds })
+    : undefined;
+  const outbox = new Outbox(store, channels, clock, logger.child({ component: 'outbox' }), receipts, stormPolicy);
   // Before anything can queue or deliver: what was delivered just before a crash is not sent again.
   await outbox.recover();
   const engine = new CorrelationEngine({
@@ -142,6 +147,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
       botPersonId: me.id,
       botNames: [me.displayName],
       huntRoomTitle: config.webex.huntRoom,
+      outbox,
       replies: cardReplies(),
       logger: logger.child({ component: 'bot' }),
     });
@@ -176,6 +182,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const webexReachable = webexApi;
   routers.unshift(
     createHealthRouter({
+      outbox: () => outbox.readiness(config.webex.outboxStallSeconds * 1000),
       store: () => ({ ok: store.writable, detail: store.writable ? undefined : 'the state file could not be written; check disk space and permissions' }),
       schedule: () => ({ ok: schedule!.armed, detail: schedule!.armed ? `next hunt ${schedule!.nextRun()?.toISOString()}` : 'the weekly schedule is not armed' }),
       xdr: async () => {

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { authorize, roomTitleLookup, type AuthPolicy, type Requester, type RoomTitleLookup } from './authorize.js';
 import { parseCardAction } from './commands/card-actions.js';
 import type { Command, CommandContext } from './commands/command.js';
+import type { OutboxView } from './commands/outbox-view.js';
 import { code, fitBytes } from './commands/format.js';
 import { parseCommand, parseWithoutMention, type ParseResult } from './commands/parse.js';
 import { markdownReplies, type Replies, type ReplyContent } from './commands/replies.js';
@@ -27,6 +28,8 @@ export interface BotDispatcherOptions {
   /** Resolves room titles in `policy.allowedRooms`; default: the bot's room list. */
   lookupRoomTitle?: RoomTitleLookup;
   commands?: readonly Command[];
+  /** Notification queues and dead letters, for the `outbox` command and `hunt status`. */
+  outbox?: OutboxView;
 }
 
 type Outcome = 'ok' | 'refused' | 'unknown' | 'malformed' | 'failed' | 'greeted' | 'invalid_card';
@@ -121,6 +124,7 @@ export class BotDispatcher implements BotEventHandler {
       replies: this.replies,
       huntRoomTitle: this.opts.huntRoomTitle ?? 'the hunt room',
       commands: this.commands,
+      ...(this.opts.outbox ? { outbox: this.opts.outbox } : {}),
     };
     try {
       return { content: await command.handler(args, ctx), outcome: 'ok' };

@@ -65,6 +65,10 @@ export interface Config {
     allowedDomains: string[];
     admins: string[];
     maxMessagesPerMinute: number;
+    /** /readyz turns 503 when a notification queue's head has not moved for this long. */
+    outboxStallSeconds: number;
+    /** Alert storms (notify/storm.ts): digests instead of one card per incident when a room falls behind. */
+    storm: { enabled: boolean; digestSeconds: number; thresholdMinutes: number };
   };
   sightings: {
     hmacSecret?: string;
@@ -197,6 +201,8 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       allowedDomains: e.WEBEX_ALLOWED_DOMAINS.map((d) => d.toLowerCase()),
       admins: e.WEBEX_ADMINS.map((a) => a.toLowerCase()),
       maxMessagesPerMinute: e.WEBEX_MAX_MESSAGES_PER_MINUTE,
+      outboxStallSeconds: e.OUTBOX_STALL_SECONDS,
+      storm: { enabled: e.STORM_MODE, digestSeconds: e.STORM_DIGEST_SECONDS, thresholdMinutes: e.STORM_THRESHOLD_MINUTES },
     },
     sightings: {
       hmacSecret: e.SIGHTINGS_HMAC_SECRET,

@@ -102,6 +102,10 @@ export const envSchema = z.object({
   WEBEX_ALLOWED_DOMAINS: list(),
   WEBEX_ADMINS: emailList,
   WEBEX_MAX_MESSAGES_PER_MINUTE: int(60, 1, 6000),
+  OUTBOX_STALL_SECONDS: int(900, 30, 7 * 86400),
+  STORM_MODE: bool(true),
+  STORM_DIGEST_SECONDS: int(60, 10, 3600),
+  STORM_THRESHOLD_MINUTES: int(3, 1, 120),
 
   SIGHTINGS_HMAC_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   SIGHTINGS_BEARER_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),

@@ -60,7 +60,26 @@ export type Notification =
   | { kind: 'incident_opened'; incident: IncidentView; roomHint?: string }
   | { kind: 'incident_updated'; incident: IncidentView; newSightings: number; crossed: string[]; replyTo?: string }
   | { kind: 'incident_closed'; incident: IncidentView; by: string; reason?: string }
-  | { kind: 'rung_fired'; incident: IncidentView; rung: string; action: string; mention?: string[]; dryRun: boolean };
+  | { kind: 'rung_fired'; incident: IncidentView; rung: string; action: string; mention?: string[]; dryRun: boolean }
+  | IncidentDigest;
+
+/**
+ * Storm mode (notify/storm.ts): the incidents waiting for a room, as one message. `started`
+ * opens a storm, `digest` continues it, `ended` says the room is back to one card per incident.
+ */
+export interface IncidentDigest {
+  kind: 'incident_digest';
+  phase: 'started' | 'digest' | 'ended';
+  /** The incidents that matter most now (highest count, then newest), at most STORM_DIGEST_TOP. */
+  top: IncidentView[];
+  /** Incidents in this digest beyond `top`. */
+  more: number;
+  newIncidents: number;
+  updatedIncidents: number;
+  /** Ladder rungs reached by incidents in this digest: one line each, one mention for all. */
+  escalations: { rung: string; action: string; incidents: number; dryRun: boolean }[];
+  mention: string[];
+}
 
 export type NotificationKind = Notification['kind'];
 
@@ -70,6 +89,11 @@ export interface Channel {
   /** Whether this channel wants this notification at all. */
   accepts(n: Notification): boolean;
   deliver(n: Notification): Promise<void>;
+  /**
+   * The queue within this channel that `n` waits in (e.g. its Webex room): queues are delivered
+   * independently, in order within each, so a stuck room never holds back another. Default: one queue.
+   */
+  queueFor?(n: Notification): string;
 }
 
 /** The port the domain uses; the implementation stores to the outbox first, so nothing is lost. */

@@ -1,21 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { OutboxItem } from '../store/state.js';
+import type { DeadLetter, OutboxItem } from '../store/state.js';
 import type { Store } from '../store/store.js';
 import type { Channel, Notification, Notifier } from './notification.js';
 import type { DeliveryReceipts } from './receipts.js';
+import { laneOf, pickHead, subjectOf, type QueueStats } from './queues.js';
+import { afterStep, buildDigest, endOfStorm, STORM_KINDS, stormStep, type StormPolicy, type StormState } from './storm.js';
+import { UndeliverableError } from './undeliverable.js';
 
 const MAX_KEYS = 2000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 /** Receipts kept before the file is trimmed (each trim waits for one state write). */
 const RECEIPTS_TO_KEEP = 200;
+/** Dead letters kept in the state (oldest dropped first); each holds its payload for a later look. */
+const DEAD_LETTERS_TO_KEEP = 100;
 
 /**
  * Durable notifications. `notify` first writes one outbox item per interested
- * channel to the store, then a worker delivers them: per channel in order
- * (head-of-line), retried with backoff until the channel recovers, across
- * restarts. A Webex outage during a hunt therefore loses no card.
+ * channel to the store, then a worker delivers them: per queue (a channel's room, see
+ * `Channel.queueFor`) in order, retried with backoff until the channel recovers, across
+ * restarts. A Webex outage during a hunt therefore loses no card, and a room that is
+ * stuck holds back only itself. A refusal for good (`UndeliverableError`) moves the item
+ * to the dead letters with its reason, so one bad item never blocks the ones behind it.
+ * Within a queue a new incident's card goes before waiting updates of older incidents.
  *
  * Delivery is once, as far as a chat API without idempotency keys allows: a delivered
  * item's id goes to the delivery receipts (receipts.ts) before it leaves the queue, and
@@ -25,9 +33,18 @@ const RECEIPTS_TO_KEEP = 200;
  */
 export class Outbox implements Notifier {
   private readonly channels = new Map<string, Channel>();
+  /** One delivery loop per queue ("channel:queue"). */
   private readonly running = new Map<string, Promise<void>>();
-  /** The item each channel is delivering right now (never merged into). */
-  private readonly delivering = new Map<string, string>();
+  /** Items being delivered right now (never merged into). */
+  private readonly delivering = new Set<string>();
+  private readonly kickedWhileRunning = new Set<string>();
+  /** When each queue last moved (an item delivered or dead-lettered); before that, when the outbox started. */
+  private readonly lastProgress = new Map<string, number>();
+  private startedAt = 0;
+  /** Storm state per queue (in memory: after a restart a storm is simply detected again). */
+  private readonly storms = new Map<string, StormState>();
+  private stormTimer: NodeJS.Timeout | undefined;
+  private stormWakeAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private trimming: Promise<void> | undefined;
@@ -38,12 +55,15 @@ export class Outbox implements Notifier {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly receipts?: DeliveryReceipts,
+    /** Storm mode (issue 13); without it every incident gets its own message, however many wait. */
+    private readonly storm?: StormPolicy,
   ) {
     for (const c of channels) this.channels.set(c.name, c);
   }
 
   /** Before anything is delivered: drops the items the receipts say were delivered before a crash. */
   async recover(): Promise<void> {
+    await this.requeueLegacyItems();
     const receipts = this.receipts;
     if (!receipts || receipts.size === 0) return;
     const delivered = receipts.list();
@@ -54,6 +74,19 @@ export class Outbox implements Notifier {
     });
     if (dropped > 0) this.logger.info({ dropped }, 'outbox: items delivered just before the last stop were not sent again');
     await receipts.forget(delivered);
+  }
+
+  /** Items written before per-room queues were keyed by channel alone: put each in its room's queue. */
+  private async requeueLegacyItems(): Promise<void> {
+    const legacy = (i: OutboxItem) => i.key === i.channel && this.channels.get(i.channel)?.queueFor !== undefined;
+    if (!this.store.get().outbox.some(legacy)) return;
+    await this.store.update((s) => {
+      for (const i of s.outbox) if (legacy(i)) i.key = this.queueKey(this.channels.get(i.channel)!, i.payload as Notification);
+    });
+  }
+
+  private queueKey(c: Channel, n: Notification): string {
+    return c.queueFor?.(n) ?? c.name;
   }
 
   async notify(n: Notification, dedupeKey?: string): Promise<void> {
@@ -69,7 +102,7 @@ export class Outbox implements Notifier {
       }
       for (const c of targets) {
         if (n.kind === 'incident_updated' && this.mergeUpdate(s.outbox, c.name, n)) continue;
-        s.outbox.push({ id: randomUUID(), channel: c.name, key: c.name, payload: n, createdAt: now, attempts: 0, nextAttemptAt: now, dedupeKey: key });
+        s.outbox.push({ id: randomUUID(), channel: c.name, key: this.queueKey(c, n), payload: n, createdAt: now, attempts: 0, nextAttemptAt: now, dedupeKey: key });
       }
       return true;
     });
@@ -83,9 +116,8 @@ export class Outbox implements Notifier {
    * says how many sightings it covers). The item being delivered right now is left alone.
    */
   private mergeUpdate(outbox: OutboxItem[], channel: string, n: Extract<Notification, { kind: 'incident_updated' }>): boolean {
-    const inFlight = this.delivering.get(channel);
     const waiting = outbox.find((i) => {
-      if (i.channel !== channel || i.id === inFlight) return false;
+      if (i.channel !== channel || this.delivering.has(i.id)) return false;
       const p = i.payload as Notification;
       return p.kind === 'incident_updated' && p.incident.id === n.incident.id;
     });
@@ -103,12 +135,14 @@ export class Outbox implements Notifier {
   /** Starts delivering what is queued (also what an earlier process left behind). */
   start(): void {
     this.stopped = false;
+    this.startedAt = this.clock.now().getTime();
     this.kick();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.stormTimer) clearTimeout(this.stormTimer);
     await Promise.allSettled([...this.running.values()]);
     await this.trimming;
   }
@@ -124,35 +158,66 @@ export class Outbox implements Notifier {
 
   kick(): void {
     if (this.stopped) return;
-    for (const name of this.channels.keys()) {
-      if (this.running.has(name)) continue;
-      const run = this.deliverChannel(name)
+    const lanes = new Map<string, { channel: string; key: string }>();
+    for (const i of this.store.get().outbox) if (this.channels.has(i.channel)) lanes.set(laneOf(i), { channel: i.channel, key: i.key });
+    // A storm's queue may be empty and still owe its "storm over" notice.
+    for (const [lane, s] of this.storms) if (s.active && s.channel && s.key !== undefined) lanes.set(lane, { channel: s.channel, key: s.key });
+    for (const [lane, { channel, key }] of lanes) {
+      if (this.running.has(lane)) {
+        // The loop may be past its last look at the queue: it looks again when it ends.
+        this.kickedWhileRunning.add(lane);
+        continue;
+      }
+      const run = this.deliverQueue(channel, key)
         // A store that closed under a delivery (shutdown) must not become an unhandled rejection.
-        .catch((err: unknown) => this.logger.warn({ err, channel: name }, 'outbox delivery interrupted; it resumes on the next start'))
+        .catch((err: unknown) => this.logger.warn({ err, channel, queue: key }, 'outbox delivery interrupted; it resumes on the next start'))
         .finally(() => {
-        this.running.delete(name);
-        this.scheduleNext();
-      });
-      this.running.set(name, run);
+          this.running.delete(lane);
+          if (this.kickedWhileRunning.delete(lane)) this.kick();
+          this.scheduleNext();
+        });
+      this.running.set(lane, run);
     }
   }
 
-  private async deliverChannel(name: string): Promise<void> {
+  private async deliverQueue(name: string, key: string): Promise<void> {
     const channel = this.channels.get(name)!;
+    const lane = `${name}:${key}`;
     while (!this.stopped) {
-      const head = this.store.get().outbox.find((i) => i.channel === name);
+      const queued = this.store.get().outbox.filter((i) => i.channel === name && i.key === key);
+      let candidates = queued;
+      if (this.storm) {
+        const news = queued.filter((i) => STORM_KINDS.has((i.payload as Notification).kind));
+        const state = this.storms.get(lane) ?? { active: false };
+        const now = this.clock.now().getTime();
+        const step = stormStep(state, news.length, now, this.storm);
+        if (step.do === 'digest' || step.do === 'end') {
+          if (!(await this.deliverStormStep(channel, lane, state, step, news))) return;
+          continue;
+        }
+        if (step.do === 'wait') {
+          // Between digests incident news waits; hunt news and closes still go.
+          candidates = queued.filter((i) => !STORM_KINDS.has((i.payload as Notification).kind));
+          if (candidates.length === 0) {
+            this.wakeAt(step.untilMs);
+            return;
+          }
+        }
+      }
+      const head = pickHead(candidates);
       if (!head) return;
       if (Date.parse(head.nextAttemptAt) > this.clock.now().getTime()) return;
       try {
-        this.delivering.set(name, head.id);
+        this.delivering.add(head.id);
         await channel.deliver(head.payload as Notification);
-        this.delivering.delete(name);
+        this.delivering.delete(head.id);
         // A receipt that cannot be written only widens the crash window; retrying the delivery
         // because of it would post the item twice for sure.
         await this.receipts?.record(head.id).catch((err: unknown) => this.logger.warn({ err }, 'outbox: delivery receipt not written'));
         await this.store.update((s) => {
           s.outbox = s.outbox.filter((i) => i.id !== head.id);
         }, { durable: false });
+        this.lastProgress.set(lane, this.clock.now().getTime());
         if (this.receipts && this.receipts.size >= RECEIPTS_TO_KEEP && !this.trimming) {
           // Not awaited: the state write it waits for may be seconds away, and the chat must not wait.
           this.trimming = this.trimReceipts(this.receipts)
@@ -160,10 +225,15 @@ export class Outbox implements Notifier {
             .finally(() => (this.trimming = undefined));
         }
       } catch (err) {
-        this.delivering.delete(name);
+        this.delivering.delete(head.id);
+        if (err instanceof UndeliverableError) {
+          await this.deadLetter(head, err.reason);
+          this.lastProgress.set(lane, this.clock.now().getTime());
+          continue;
+        }
         const attempts = head.attempts + 1;
         const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts - 1, 10));
-        this.logger.warn({ err, channel: name, attempts, kind: (head.payload as Notification).kind }, 'notification not delivered; will retry');
+        this.logger.warn({ err, channel: name, queue: key, attempts, kind: (head.payload as Notification).kind }, 'notification not delivered; will retry');
         await this.store.update((s) => {
           const item = s.outbox.find((i) => i.id === head.id);
           if (item) {
@@ -175,6 +245,133 @@ export class Outbox implements Notifier {
         return;
       }
     }
+  }
+
+  /**
+   * Delivers a storm's digest (or its end notice) in place of the incident news it covers. Returns
+   * false when the channel failed for now (the queue waits and tries again). The covered items are
+   * receipted and removed together once the digest is out; news that arrives meanwhile waits for the next.
+   */
+  private async deliverStormStep(channel: Channel, lane: string, state: StormState, step: Extract<ReturnType<typeof stormStep>, { do: 'digest' | 'end' }>, news: OutboxItem[]): Promise<boolean> {
+    const covered = step.do === 'digest' ? news : [];
+    const n = step.do === 'digest' ? buildDigest(covered.map((i) => i.payload as Notification), step.phase, this.storm!.topN) : endOfStorm();
+    const now = this.clock.now().getTime();
+    for (const i of covered) this.delivering.add(i.id);
+    try {
+      await channel.deliver(n);
+      if (step.do === 'digest' && step.phase === 'started') this.logger.warn({ channel: channel.name, lane, waiting: covered.length }, 'alert storm: this room gets digests until it calms down');
+      if (step.do === 'end') this.logger.info({ channel: channel.name, lane }, 'alert storm over: back to one message per incident');
+    } catch (err) {
+      if (!(err instanceof UndeliverableError)) {
+        this.logger.warn({ err, channel: channel.name, lane, phase: n.phase }, 'storm digest not delivered; will retry');
+        this.storms.set(lane, { ...state, channel: channel.name, key: lane.slice(channel.name.length + 1), retryAt: now + Math.min(30_000, this.storm!.digestMs) });
+        this.wakeAt(now + Math.min(30_000, this.storm!.digestMs));
+        return false;
+      }
+      const digestItem: OutboxItem = { id: randomUUID(), channel: channel.name, key: covered[0]?.key ?? channel.name, payload: n, createdAt: new Date(now).toISOString(), attempts: 0, nextAttemptAt: new Date(now).toISOString() };
+      await this.deadLetter(digestItem, err.reason);
+    } finally {
+      for (const i of covered) this.delivering.delete(i.id);
+    }
+    if (covered.length > 0) {
+      const ids = new Set(covered.map((i) => i.id));
+      for (const id of ids) await this.receipts?.record(id).catch((e: unknown) => this.logger.warn({ err: e }, 'outbox: delivery receipt not written'));
+      await this.store.update((s) => {
+        s.outbox = s.outbox.filter((i) => !ids.has(i.id));
+      }, { durable: false });
+    }
+    this.storms.set(lane, { ...afterStep(state, step, now), channel: channel.name, key: lane.slice(channel.name.length + 1) });
+    this.lastProgress.set(lane, now);
+    return true;
+  }
+
+  /** Kicks the queues again at `atMs` (the next digest time). */
+  private wakeAt(atMs: number): void {
+    if (this.stopped) return;
+    if (this.stormTimer && this.stormWakeAt !== undefined && this.stormWakeAt <= atMs) return;
+    if (this.stormTimer) clearTimeout(this.stormTimer);
+    this.stormWakeAt = atMs;
+    this.stormTimer = setTimeout(() => {
+      this.stormTimer = undefined;
+      this.stormWakeAt = undefined;
+      this.kick();
+    }, Math.max(0, atMs - this.clock.now().getTime()));
+    this.stormTimer.unref();
+  }
+
+  /** Whether a queue is in storm mode now (for stats and tests). */
+  inStorm(channel: string, queue: string): boolean {
+    return this.storms.get(`${channel}:${queue}`)?.active ?? false;
+  }
+
+  /** Moves a refused item out of its queue into the dead letters (durably: it is the only trace left). */
+  private async deadLetter(item: OutboxItem, reason: string): Promise<void> {
+    const n = item.payload as Notification;
+    const dead: DeadLetter = {
+      id: item.id,
+      channel: item.channel,
+      key: item.key,
+      kind: n.kind,
+      ...(subjectOf(n) ? { subject: subjectOf(n) } : {}),
+      reason,
+      createdAt: item.createdAt,
+      failedAt: this.clock.now().toISOString(),
+      attempts: item.attempts + 1,
+      payload: item.payload,
+    };
+    this.logger.error({ channel: item.channel, queue: item.key, kind: n.kind, subject: dead.subject, reason }, 'notification refused for good; kept as a dead letter (the `outbox` command lists them)');
+    await this.store.update((s) => {
+      s.outbox = s.outbox.filter((i) => i.id !== item.id);
+      s.outboxDead ??= [];
+      s.outboxDead.push(dead);
+      if (s.outboxDead.length > DEAD_LETTERS_TO_KEEP) s.outboxDead.splice(0, s.outboxDead.length - DEAD_LETTERS_TO_KEEP);
+    });
+  }
+
+  /** Notifications refused for good, newest last. */
+  deadLetters(): DeadLetter[] {
+    return [...(this.store.get().outboxDead ?? [])];
+  }
+
+  /** Per queue: depth, age of the oldest item, when it last moved, and the head's retry state (for /metrics and `outbox`). */
+  queueStats(): QueueStats {
+    const now = this.clock.now().getTime();
+    const byLane = new Map<string, OutboxItem[]>();
+    for (const i of this.store.get().outbox) {
+      const items = byLane.get(laneOf(i)) ?? [];
+      items.push(i);
+      byLane.set(laneOf(i), items);
+    }
+    const queues = [...byLane.entries()].map(([lane, items]) => {
+      const head = pickHead(items)!;
+      const oldest = Math.min(...items.map((i) => Date.parse(i.createdAt)));
+      // A queue that was empty started waiting when its oldest item arrived.
+      const since = Math.max(this.lastProgress.get(lane) ?? this.startedAt, oldest);
+      return {
+        channel: head.channel,
+        queue: head.key,
+        depth: items.length,
+        oldestAgeMs: Math.max(0, now - oldest),
+        lastProgressAt: this.lastProgress.has(lane) ? new Date(this.lastProgress.get(lane)!).toISOString() : undefined,
+        stalledForMs: Math.max(0, now - since),
+        headKind: (head.payload as Notification).kind,
+        headAttempts: head.attempts,
+        headError: head.lastError,
+        ...(this.storms.get(lane)?.active ? { storm: true } : {}),
+      };
+    });
+    const dead = this.store.get().outboxDead ?? [];
+    return { queues, deadLetters: dead.length, lastDeadLetterAt: dead.at(-1)?.failedAt };
+  }
+
+  /** For /readyz: not ready while a queue's head has not moved for `stallMs`, naming the channel and room. */
+  readiness(stallMs: number): { ok: boolean; detail?: string } {
+    const stuck = this.queueStats().queues.filter((q) => q.stalledForMs >= stallMs);
+    if (stuck.length === 0) return { ok: true };
+    const detail = stuck
+      .map((q) => `${q.channel} queue "${q.queue}" has not moved for ${Math.round(q.stalledForMs / 60_000)} min (${q.depth} waiting${q.headError ? `; last error: ${q.headError}` : ''})`)
+      .join('; ');
+    return { ok: false, detail };
   }
 
   /** Once the state file holds the removals, their receipts are no longer needed. */

@@ -56,6 +56,21 @@ export interface OutboxItem {
   dedupeKey?: string;
 }
 
+/** An outbox item a channel refused for good, kept (bounded) so admins can see what was not delivered and why. */
+export interface DeadLetter {
+  id: string;
+  channel: string;
+  key: string;
+  kind: string;
+  /** What it was about (an incident's target, a hunt's label), for listings. */
+  subject?: string;
+  reason: string;
+  createdAt: string;
+  failedAt: string;
+  attempts: number;
+  payload: unknown;
+}
+
 export interface State {
   version: 1;
   talos: TalosState;
@@ -65,6 +80,8 @@ export interface State {
   outbox: OutboxItem[];
   /** Idempotency keys of notifications already queued, so a resumed hunt never posts a card twice. Bounded. */
   outboxKeys?: string[];
+  /** Outbox items refused for good, newest last; bounded (see notify/outbox.ts). */
+  outboxDead?: DeadLetter[];
   /** Sections owned by other parts of the bot (correlation, modules). Typed where they are used. */
   correlation?: unknown;
   modules?: unknown;

@@ -3,6 +3,7 @@ import type { NewMessage, WebexApi, WebexMessage } from '../../src/clients/webex
 import { UpstreamError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Notification } from '../../src/notify/notification.js';
+import { UndeliverableError } from '../../src/notify/undeliverable.js';
 import { WebexChannel } from '../../src/notify/webex-channel.js';
 import { hunt, incident, outcome, target } from './fixtures.js';
 
@@ -88,5 +89,42 @@ describe('WebexChannel', () => {
     expect(webex.posted).toHaveLength(1);
     await channel.deliver(structuredClone(targetsFound));
     expect(webex.posted.map((m) => m.markdown!.match(/DESKTOP-[0-9A-F]+/)![0])).toEqual(['DESKTOP-10000', 'DESKTOP-10001', 'DESKTOP-10002']);
+  });
+});
+
+describe('WebexChannel permanent refusals', () => {
+  it('403 or 404 on a post: forgets the room, finds or creates it again, and posts there unthreaded', async () => {
+    for (const status of [403, 404]) {
+      const webex = new RecordingWebex();
+      const forgotten: string[] = [];
+      let generation = 0;
+      const channel = new WebexChannel({
+        api: webex.asApi(),
+        rooms: { ensureRoom: async (title) => `room:${title}:${generation}`, forget: async (title) => void (forgotten.push(title), generation++) },
+        huntRoom: 'Hunts',
+        incidentsRoom: 'Incidents',
+        logger: silentLogger,
+      });
+      webex.failOn.set(0, new UpstreamError('webex', `Webex answered ${status}: Could not find a room with provided ID.`, { status }));
+      await channel.deliver({ kind: 'incident_updated', incident, newSightings: 1, crossed: [], replyTo: 'old-card' });
+      expect(forgotten).toEqual(['Incidents']);
+      expect(webex.posted).toHaveLength(1);
+      expect(webex.posted[0]).toMatchObject({ roomId: 'room:Incidents:1' });
+      expect(webex.posted[0]!.parentId).toBeUndefined();
+    }
+  });
+
+  it('any other permanent 4xx is an UndeliverableError with the reason; 429 and 5xx are not', async () => {
+    const { webex, channel } = setup();
+    webex.failOn.set(0, new UpstreamError('webex', 'Webex answered 413: Request entity too large', { status: 413 }));
+    const err = await channel.deliver({ kind: 'incident_opened', incident }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UndeliverableError);
+    expect((err as UndeliverableError).reason).toMatch(/Sightline Incidents.*413.*too large/);
+    for (const status of [429, 503, 401]) {
+      const s = setup();
+      s.webex.failOn.set(0, new UpstreamError('webex', 'temporary', { status }));
+      const e = await s.channel.deliver({ kind: 'incident_opened', incident }).catch((x: unknown) => x);
+      expect(e).not.toBeInstanceOf(UndeliverableError);
+    }
   });
 });

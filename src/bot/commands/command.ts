@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { HuntService, IncidentService } from '../services.js';
+import type { OutboxView } from './outbox-view.js';
 import type { Replies, ReplyContent } from './replies.js';
 
 /** Who ran a command, and where. Handlers never see the raw Webex event. */
@@ -11,6 +12,8 @@ export interface CommandContext {
   replies: Replies;
   /** Where hunt cards are posted, for "cards will follow in …". */
   huntRoomTitle: string;
+  /** Notification queues and dead letters, for `outbox` and `hunt status`; absent in tests that do not need it. */
+  outbox?: OutboxView;
   /** The whole table, so `help` is generated from it. */
   commands: readonly Command[];
 }

@@ -3,6 +3,7 @@ import { UriRefusedError } from '../../core/errors.js';
 import type { HuntStatus, IncidentFilter } from '../services.js';
 import { commandInfo, defineCommand, type Command, type CommandContext } from './command.js';
 import { code, md, when } from './format.js';
+import { outboxCommand, withOutboxLine } from './outbox-view.js';
 import { pageCount } from './replies.js';
 
 /**
@@ -92,7 +93,7 @@ const huntStatus = defineCommand({
   adminOnly: false,
   usage: 'hunt status',
   help: 'Show the running, last and next hunt, pending retries and the roundup cursor.',
-  handler: async (_args, ctx) => ctx.replies.huntStatus(ctx.hunts.status()),
+  handler: async (_args, ctx) => withOutboxLine(ctx.replies.huntStatus(ctx.hunts.status()), ctx.outbox),
 });
 
 const incidentsArgs = z.preprocess(
@@ -163,7 +164,7 @@ const close = defineCommand({
   },
 });
 
-export const COMMANDS: readonly Command[] = [help, huntNow, huntBlog, huntStatus, incidents, close];
+export const COMMANDS: readonly Command[] = [help, huntNow, huntBlog, huntStatus, incidents, close, outboxCommand];
 
 export function findCommand(name: string, table: readonly Command[] = COMMANDS): Command | undefined {
   return table.find((c) => c.name === name);

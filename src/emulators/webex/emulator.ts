@@ -7,7 +7,8 @@ import { WebhookDispatcher } from './delivery.js';
 import { FaultBook, type FaultSpec, type RateLimitOptions } from './faults.js';
 import { sendWebexError, WebexHttpError } from './http-error.js';
 import type { EmuAction, EmuMessage, EmuPerson, EmuRoom, EmuWebhook } from './model.js';
-import { createRestRouter } from './rest-router.js';
+import { createRestRouter, webexErrors } from './rest-router.js';
+import { TrafficObserver } from './observer.js';
 import { createTestRouter } from './test-router.js';
 import { WebexWorld, type PersonSeed } from './world.js';
 
@@ -43,6 +44,8 @@ export class WebexEmulator {
   private readonly port: number;
   /** Every REST request seen, for tests that check what a client called. */
   readonly requestLog: { method: string; path: string }[] = [];
+  /** Refused posts and idleness, for checks that must not sleep (test API: /_emulator/refused, /idle). */
+  readonly traffic = new TrafficObserver();
 
   constructor(opts: WebexEmulatorOptions = {}) {
     this.botToken = opts.botToken ?? 'sightline-emulator-bot-token';
@@ -64,6 +67,9 @@ export class WebexEmulator {
   async start(): Promise<{ url: string }> {
     const app = express();
     app.disable('x-powered-by');
+    app.use(['/v1', '/u2c'], (req, res, next) => this.traffic.track(req, res, next));
+    // Parsed before the fault gate so an injected fault's refusal is recorded with the body sent.
+    app.post('/v1/messages', express.json({ limit: '1mb' }), (req, res, next) => this.traffic.recordRefusals(req, res, next));
     app.use(this.faultGate());
     app.use('/v1', createRestRouter({
       world: this.world,
@@ -74,6 +80,7 @@ export class WebexEmulator {
     }));
     app.use('/u2c/api/v1', createCatalogRouter(this.tokens));
     app.use('/_emulator', createTestRouter(this));
+    app.use(webexErrors);
     const server = createServer(app);
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     this.server = server;
@@ -110,6 +117,27 @@ export class WebexEmulator {
   messages(roomId: string): EmuMessage[] {
     this.world.room(roomId);
     return this.world.messages.filter((m) => m.roomId === roomId);
+  }
+
+  /** Every room's messages posted after `cursor` (0: all), oldest first, with the next cursor. */
+  messagesSince(cursor = 0): { items: EmuMessage[]; cursor: number } {
+    return this.world.messagesSince(cursor);
+  }
+
+  /** A moderator or retention policy deletes a message (threaded replies to it then get Webex's 400). */
+  deleteMessage(messageId: string): void {
+    this.world.deleteMessage(messageId);
+  }
+
+  /** Removes a person from a room; with the bot's e-mail, the bot's posts there get Webex's 404. */
+  removeFromRoom(roomId: string, personEmail: string): void {
+    const person = this.world.personByEmail(personEmail);
+    if (!person) throw new WebexHttpError(404, 'The requested resource could not be found.');
+    this.world.removeMember(roomId, person.id);
+  }
+
+  deleteRoom(roomId: string): void {
+    this.world.deleteRoom(roomId);
   }
 
   webhooks(): EmuWebhook[] {

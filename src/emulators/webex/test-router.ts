@@ -17,6 +17,16 @@
  *   POST /_emulator/faults                      { pathPattern, method?, status, count, retryAfterSeconds? } → 204
  *        (pathPattern is a regular expression tested against the path, e.g. "^/v1/messages$")
  *   DELETE /_emulator/faults                    → 204 (clears faults)
+ *   GET  /_emulator/messages?since=<cursor>     → { items: EmuMessage[], cursor } every room's messages after the cursor
+ *                                               (0 or absent: all), oldest first; ask again with the cursor returned
+ *   GET  /_emulator/refused?since=<cursor>      → { items: {seq, at, status, personEmail?, body, answer}[], cursor }:
+ *                                               every POST /v1/messages answered with an error (faults included)
+ *   GET  /_emulator/idle?quietMs=500&timeoutMs=10000 → 200 { idleForMs } once no REST call has been seen for
+ *                                               quietMs; 408 when the bot kept calling until timeoutMs
+ *   DELETE /_emulator/messages/:id              → 204 (a moderator deletes it; replies to it then get Webex's
+ *                                               400 "Parent message not found in this room.")
+ *   DELETE /_emulator/rooms/:roomId/members/:personEmail → 204 (e.g. the bot removed: its posts there get 404)
+ *   DELETE /_emulator/rooms/:roomId             → 204 (the room is deleted)
  *   GET  /_emulator/stats                       → { messagesPosted: {roomId: n}, tooManyRequests, requests,
  *                                                   webhooks: {sent, failed} }
  */
@@ -70,6 +80,29 @@ export function createTestRouter(emu: WebexEmulator): Router {
   });
   r.delete('/faults', (_req, res) => {
     emu.clearFaults();
+    res.status(204).end();
+  });
+  const cursorOf = (query: unknown) => parse(z.object({ since: z.coerce.number().int().min(0).default(0) }), query).since;
+  r.get('/messages', (req, res) => void res.json(emu.messagesSince(cursorOf(req.query))));
+  r.get('/refused', (req, res) => void res.json(emu.traffic.refused(cursorOf(req.query))));
+  r.get('/idle', async (req, res) => {
+    const q = parse(z.object({ quietMs: z.coerce.number().int().min(1).max(600_000).default(500), timeoutMs: z.coerce.number().int().min(1).max(600_000).default(10_000) }), req.query);
+    try {
+      res.json({ idleForMs: await emu.traffic.waitForIdle(q.quietMs, q.timeoutMs) });
+    } catch (err) {
+      throw new WebexHttpError(408, (err as Error).message);
+    }
+  });
+  r.delete('/messages/:id', (req, res) => {
+    emu.deleteMessage(req.params['id'] ?? '');
+    res.status(204).end();
+  });
+  r.delete('/rooms/:roomId/members/:personEmail', (req, res) => {
+    emu.removeFromRoom(req.params['roomId'] ?? '', req.params['personEmail'] ?? '');
+    res.status(204).end();
+  });
+  r.delete('/rooms/:roomId', (req, res) => {
+    emu.deleteRoom(req.params['roomId'] ?? '');
     res.status(204).end();
   });
   r.get('/stats', (_req, res) => void res.json(emu.stats()));

@@ -26,6 +26,9 @@ export class WebexWorld {
   readonly messages: EmuMessage[] = [];
   private readonly actions = new Map<string, EmuAction>();
   readonly webhooks = new Map<string, EmuWebhook>();
+  /** Order of every message ever posted (deleted ones keep their place), for the test API's `since` cursor. */
+  private readonly sequence = new Map<string, number>();
+  private nextSeq = 1;
 
   constructor(bot: PersonSeed, analysts: PersonSeed[]) {
     this.bot = this.addPerson(bot, 'bot');
@@ -118,8 +121,9 @@ export class WebexWorld {
   }
 
   postMessage(author: EmuPerson, roomId: string, content: { text?: string; markdown?: string; html?: string; mentionedPeople?: string[]; attachments?: EmuCard[]; parentId?: string }): EmuMessage {
-    const room = this.room(roomId);
-    if (!this.isMember(roomId, author.id)) throw new WebexHttpError(404, 'Could not find a room with provided ID.');
+    // Webex answers a deleted room and a room the caller is not in alike: it does not say which.
+    const room = this.rooms.get(roomId);
+    if (!room || !this.isMember(roomId, author.id)) throw new WebexHttpError(404, 'Could not find a room with provided ID.');
     if (content.parentId && !this.messages.some((m) => m.id === content.parentId && m.roomId === roomId)) {
       throw new WebexHttpError(400, 'Parent message not found in this room.');
     }
@@ -135,9 +139,39 @@ export class WebexWorld {
       created: now(),
     };
     this.messages.push(message);
+    this.sequence.set(message.id, this.nextSeq++);
     room.lastActivity = message.created;
     this.events.emit('message', { message, actorId: author.id });
     return message;
+  }
+
+  /** Messages (every room, everyone's) posted after `cursor`, oldest first, and the cursor to ask with next. */
+  messagesSince(cursor = 0): { items: EmuMessage[]; cursor: number } {
+    const items = this.messages.filter((m) => (this.sequence.get(m.id) ?? 0) > cursor);
+    return { items, cursor: this.nextSeq - 1 };
+  }
+
+  /** A moderator or a retention policy deletes a message; threaded replies to it then get 400. */
+  deleteMessage(id: string): void {
+    const at = this.messages.findIndex((m) => m.id === id);
+    if (at < 0) throw new WebexHttpError(404, 'The requested resource could not be found.');
+    this.messages.splice(at, 1);
+  }
+
+  /** Someone removes a person (e.g. the bot) from a room. */
+  removeMember(roomId: string, personId: string): void {
+    this.room(roomId);
+    const at = this.memberships.findIndex((m) => m.roomId === roomId && m.personId === personId);
+    if (at < 0) throw new WebexHttpError(404, 'The requested resource could not be found.');
+    this.memberships.splice(at, 1);
+  }
+
+  /** The room is deleted with its memberships and messages. */
+  deleteRoom(roomId: string): void {
+    this.room(roomId);
+    this.rooms.delete(roomId);
+    for (let i = this.memberships.length - 1; i >= 0; i--) if (this.memberships[i]!.roomId === roomId) this.memberships.splice(i, 1);
+    for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i]!.roomId === roomId) this.messages.splice(i, 1);
   }
 
   message(id: string): EmuMessage {

@@ -1,4 +1,5 @@
 import type { Notification } from '../notification.js';
+import { renderDigest } from './digest.js';
 import { renderHuntFinished } from './hunt-finished.js';
 import { renderHuntFailed, renderNotPublished } from './hunt-problems.js';
 import { renderHuntStarted } from './hunt-started.js';
@@ -60,5 +61,7 @@ export function renderForWebex(n: Notification, opts: RenderOptions = {}): Webex
       return [renderIncidentClosed(n.incident, n.by, n.reason)];
     case 'rung_fired':
       return [renderRungFired(n)];
+    case 'incident_digest':
+      return renderDigest(n);
   }
 }

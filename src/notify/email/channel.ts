@@ -14,6 +14,7 @@ export const DEFAULT_EMAIL_KINDS: readonly NotificationKind[] = [
   'hunt_failed',
   'incident_opened',
   'rung_fired',
+  'incident_digest',
 ];
 
 export interface EmailChannelOptions {

@@ -3,6 +3,7 @@ import { formatDuration } from '../cards/hunt-finished.js';
 import { NOT_PUBLISHED_TODO, notPublishedSentence } from '../cards/hunt-problems.js';
 import type { HuntRef, Notification, ThreatOutcome, ThreatSummary } from '../notification.js';
 import { mail, type Block, type Inline, type RenderedEmail } from './document.js';
+import { renderDigestMail } from './digest-mail.js';
 import { renderIncidentClosedMail, renderIncidentMail, renderRungFiredMail } from './incident-mails.js';
 
 export type { RenderedEmail } from './document.js';
@@ -49,6 +50,8 @@ export function renderEmail(n: Notification): RenderedEmail | undefined {
       return renderIncidentClosedMail(n.incident, n.by, n.reason);
     case 'rung_fired':
       return renderRungFiredMail(n);
+    case 'incident_digest':
+      return renderDigestMail(n);
   }
 }
 
