@@ -77,6 +77,8 @@ export interface Config {
     coalesceMs: number;
     statusSyncSeconds: number;
   };
+  /** `investigate` from chat (issue 16). */
+  investigate: { maxObservables: number; cacheSeconds: number };
   modules: {
     rssFeeds: string[];
     rssPollSeconds: number;
@@ -200,6 +202,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       coalesceMs: e.CORRELATION_COALESCE_MS,
       statusSyncSeconds: e.XDR_STATUS_SYNC_SECONDS,
     },
+    investigate: { maxObservables: e.INVESTIGATE_MAX_OBSERVABLES, cacheSeconds: e.INVESTIGATE_CACHE_SECONDS },
     modules: {
       rssFeeds: e.RSS_FEEDS,
       rssPollSeconds: e.RSS_POLL_SECONDS,

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { InvestigationService } from '../investigate-service.js';
 import type { HuntService, IncidentService } from '../services.js';
 import type { Replies, ReplyContent } from './replies.js';
 
@@ -13,6 +14,10 @@ export interface CommandContext {
   huntRoomTitle: string;
   /** The whole table, so `help` is generated from it. */
   commands: readonly Command[];
+  /** `investigate` and response actions; absent when not wired. */
+  investigations?: InvestigationService;
+  /** The thread this command is answered in (group rooms), for buttons that reply into it later. */
+  threadId?: string;
 }
 
 /**

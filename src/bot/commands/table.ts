@@ -3,6 +3,7 @@ import { UriRefusedError } from '../../core/errors.js';
 import type { HuntStatus, IncidentFilter } from '../services.js';
 import { commandInfo, defineCommand, type Command, type CommandContext } from './command.js';
 import { code, md, when } from './format.js';
+import { actions, investigate } from './investigate.js';
 import { pageCount } from './replies.js';
 
 /**
@@ -163,7 +164,7 @@ const close = defineCommand({
   },
 });
 
-export const COMMANDS: readonly Command[] = [help, huntNow, huntBlog, huntStatus, incidents, close];
+export const COMMANDS: readonly Command[] = [help, huntNow, huntBlog, huntStatus, incidents, close, investigate, actions];
 
 export function findCommand(name: string, table: readonly Command[] = COMMANDS): Command | undefined {
   return table.find((c) => c.name === name);

@@ -1,0 +1,181 @@
+import { cleanKeys, observableKey, type CleanRule } from '../hunt/verdicts.js';
+import { DISPOSITIONS, type Disposition, type ModuleError, type ModuleSighting, type Observable, type RejectedValue, type Verdict } from '../types.js';
+import { groupByTarget, targetSightings } from './sightings.js';
+
+/**
+ * What one `investigate` found, built from XDR's answers with no I/O: per
+ * observable its verdict per module and the targets in OUR environment that
+ * sighted it (the hunt's rules: threat-intel modules, `internal: false` and
+ * targetless sightings do not count), plus the modules' links and the response
+ * actions XDR offered. The card renders this; nothing here talks to anyone.
+ */
+export type VerdictName = (typeof DISPOSITIONS)[Disposition];
+
+export interface ModuleVerdict {
+  module: string;
+  verdict: VerdictName;
+}
+
+export interface OfferedAction {
+  /** Our own id for the button (the card never carries XDR's ids, so a click cannot be forged into another action). */
+  offerId: string;
+  title: string;
+  module: string;
+}
+
+export interface LinkView {
+  module: string;
+  title: string;
+  url: string;
+}
+
+export interface TargetView {
+  key: string;
+  /** e.g. "DESKTOP-AU3IP5K" — the identifying value shown to people. */
+  label: string;
+  type: string;
+  modules: string[];
+  lastSeen?: string;
+  /** The open Sightline incident for this target, if any. */
+  incident?: { id: string; count: number; url?: string };
+  actions: OfferedAction[];
+}
+
+export interface ObservableView {
+  observable: Observable;
+  /** The overall verdict: Malicious if any module says so, then Suspicious, Clean (by XDR_CLEAN_RULE), Common, Unknown. */
+  verdict: VerdictName;
+  modules: ModuleVerdict[];
+  /** Keys of the targets (see `targets`) that sighted it. */
+  sightedOn: string[];
+  links: LinkView[];
+  actions: OfferedAction[];
+}
+
+export interface InvestigationReport {
+  observables: ObservableView[];
+  targets: TargetView[];
+  rejected: RejectedValue[];
+  /** Links XDR gave that name no observable of this message; shown once, at the end. */
+  otherLinks: LinkView[];
+  moduleErrors: string[];
+  truncated: boolean;
+}
+
+export interface ReportInput {
+  observables: Observable[];
+  verdicts: Verdict[];
+  sightings: ModuleSighting[];
+  links: { module: string; title: string; url: string }[];
+  errors: ModuleError[];
+  rejected?: RejectedValue[];
+  truncated?: boolean;
+  excludedModules: string[];
+  cleanRule: CleanRule;
+  /** Offered actions by observable key (`type:value`), from the response-action offers. */
+  actionsFor?: (o: Observable) => OfferedAction[];
+  incidentFor?: (targetKey: string) => TargetView['incident'];
+}
+
+const RANK: Record<VerdictName, number> = { Malicious: 0, Suspicious: 1, Clean: 3, Common: 2, Unknown: 4 };
+
+export function overallVerdict(o: Observable, verdicts: Verdict[], clean: Set<string>): VerdictName {
+  const mine = verdicts.filter((v) => sameObservable(v.observable, o));
+  if (mine.some((v) => v.disposition === 2)) return 'Malicious';
+  if (mine.some((v) => v.disposition === 3)) return 'Suspicious';
+  if (clean.has(observableKey(o))) return 'Clean';
+  if (mine.some((v) => v.disposition === 4)) return 'Common';
+  return 'Unknown';
+}
+
+/** Worst first (Malicious, Suspicious, Common, Clean, Unknown), then in the order the analyst wrote them. */
+export function byVerdict(a: ObservableView, b: ObservableView): number {
+  return RANK[a.verdict] - RANK[b.verdict];
+}
+
+export function buildReport(input: ReportInput): InvestigationReport {
+  const clean = cleanKeys(input.verdicts, input.cleanRule);
+  const { kept } = targetSightings(input.sightings, { excludedModules: input.excludedModules });
+  const findings = groupByTarget(kept);
+  const targets: TargetView[] = findings.map((f) => {
+    const label = f.identifiers.find((i) => i.type === 'hostname')?.value ?? f.identifiers[0]?.value ?? f.key;
+    const actions = f.identifiers.flatMap((i) => input.actionsFor?.(i) ?? []);
+    const view: TargetView = { key: f.key, label, type: f.type, modules: f.modules, actions: dedupeActions(actions) };
+    if (f.lastSeen) view.lastSeen = f.lastSeen;
+    const incident = input.incidentFor?.(f.key);
+    if (incident) view.incident = incident;
+    return view;
+  });
+  const usedLinks = new Set<number>();
+  const observables = input.observables
+    .map((o): ObservableView => {
+      const modules = input.verdicts
+        .filter((v) => sameObservable(v.observable, o))
+        .map((v) => ({ module: v.module, verdict: DISPOSITIONS[v.disposition] }));
+      const sightedOn = findings.filter((f) => f.observables.some((x) => sameObservable(x, o))).map((f) => f.key);
+      const links: LinkView[] = [];
+      input.links.forEach((l, i) => {
+        if (linkNames(l, o)) {
+          links.push({ module: l.module, title: l.title, url: l.url });
+          usedLinks.add(i);
+        }
+      });
+      return { observable: o, verdict: overallVerdict(o, input.verdicts, clean), modules: uniqueModules(modules), sightedOn, links, actions: input.actionsFor?.(o) ?? [] };
+    })
+    .sort(byVerdict);
+  const otherLinks = input.links.filter((_, i) => !usedLinks.has(i)).map((l) => ({ module: l.module, title: l.title, url: l.url }));
+  return {
+    observables,
+    targets,
+    rejected: input.rejected ?? [],
+    otherLinks,
+    moduleErrors: describeErrors(input.errors),
+    truncated: input.truncated ?? false,
+  };
+}
+
+/** Counts per overall verdict, for the summary line and the "and N more" tail. */
+export function verdictCounts(views: readonly ObservableView[]): Partial<Record<VerdictName, number>> {
+  const counts: Partial<Record<VerdictName, number>> = {};
+  for (const v of views) counts[v.verdict] = (counts[v.verdict] ?? 0) + 1;
+  return counts;
+}
+
+function sameObservable(a: Observable, b: Observable): boolean {
+  return a.type === b.type && a.value.toLowerCase() === b.value.toLowerCase();
+}
+
+/**
+ * Refer answers do not say which observable a link is for (the `Ref` schema has no
+ * observable), so a link belongs to an observable when its address names the value.
+ */
+function linkNames(link: { url: string }, o: Observable): boolean {
+  let url = link.url;
+  try {
+    url = decodeURIComponent(url);
+  } catch {
+    // a malformed escape: compare the raw text
+  }
+  return url.toLowerCase().includes(o.value.toLowerCase());
+}
+
+function uniqueModules(list: ModuleVerdict[]): ModuleVerdict[] {
+  const seen = new Set<string>();
+  return list.filter((m) => {
+    const k = `${m.module}|${m.verdict}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function dedupeActions(list: OfferedAction[]): OfferedAction[] {
+  const seen = new Set<string>();
+  return list.filter((a) => (seen.has(a.offerId) ? false : (seen.add(a.offerId), true)));
+}
+
+function describeErrors(errors: ModuleError[]): string[] {
+  const seen = new Set<string>();
+  for (const e of errors) seen.add(`${e.module ?? 'a module'}: ${e.message} (${e.code})`);
+  return [...seen];
+}
