@@ -105,8 +105,10 @@ export class BotDispatcher implements BotEventHandler {
 
   private async onCardAction(event: CardActionEvent, log: Logger): Promise<void> {
     const parsed = parseCardAction(event.inputs ?? {}, this.commands);
+    // Buttons on a card that is itself a thread reply name the thread (`thread`), so even a refusal lands in it.
+    const thread = typeof event.inputs?.thread === 'string' && event.inputs.thread.length <= 200 ? event.inputs.thread : undefined;
     const done = (outcome: Outcome, content: ReplyContent, extra: Record<string, unknown> = {}) =>
-      this.finish(event, log, { roomId: event.roomId, parentId: content.threadId ?? event.messageId }, content, {
+      this.finish(event, log, { roomId: event.roomId, parentId: content.threadId ?? thread ?? event.messageId }, content, {
         command: parsed.command?.name,
         outcome,
         cardMessageId: event.messageId,
