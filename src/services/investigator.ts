@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.js';
 import { asSightlineError, UpstreamError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { cleanKeys, type CleanRule } from '../domain/hunt/verdicts.js';
-import { buildReport, type OfferedAction, type TargetView } from '../domain/investigate/report.js';
+import { buildReport, linkOwner, type OfferedAction, type TargetView } from '../domain/investigate/report.js';
 import { targetSightings } from '../domain/investigate/sightings.js';
 import { extractIocs } from '../domain/ioc/extract.js';
 import type { ModuleError, ModuleSighting, Observable, Verdict } from '../domain/types.js';
@@ -134,7 +134,10 @@ export class Investigator implements InvestigationService {
         observable: o,
         verdicts: deliberation.verdicts.filter((v) => same(v.observable)),
         sightings: observation.sightings.filter((s) => (s.sighting.observables ?? []).some(same)),
-        links: links.filter((l) => linkNames(l.url, o)),
+        links: links.filter((l) => {
+          const owner = linkOwner(l, observables);
+          return owner !== undefined && same(owner);
+        }),
         actions: actions.filter((a) => a.observable && same(a.observable)),
       });
     }
@@ -187,16 +190,6 @@ export class Investigator implements InvestigationService {
       return [];
     }
   }
-}
-
-function linkNames(url: string, o: Observable): boolean {
-  let text = url;
-  try {
-    text = decodeURIComponent(url);
-  } catch {
-    // a malformed escape: compare the raw address
-  }
-  return text.toLowerCase().includes(o.value.toLowerCase());
 }
 
 /** XDR failing is told as one sentence with what to do, never a stack trace. */

@@ -106,7 +106,13 @@ export function buildReport(input: ReportInput): InvestigationReport {
     if (incident) view.incident = incident;
     return view;
   });
-  const usedLinks = new Set<number>();
+  const owners = new Map<number, Observable | undefined>();
+  const seenUrls = new Set<string>();
+  input.links.forEach((l, i) => {
+    if (seenUrls.has(l.url)) return; // the same link from two lookups is one link
+    seenUrls.add(l.url);
+    owners.set(i, linkOwner(l, input.observables));
+  });
   const observables = input.observables
     .map((o): ObservableView => {
       const modules = input.verdicts
@@ -114,16 +120,17 @@ export function buildReport(input: ReportInput): InvestigationReport {
         .map((v) => ({ module: v.module, verdict: DISPOSITIONS[v.disposition] }));
       const sightedOn = findings.filter((f) => f.observables.some((x) => sameObservable(x, o))).map((f) => f.key);
       const links: LinkView[] = [];
-      input.links.forEach((l, i) => {
-        if (linkNames(l, o)) {
-          links.push({ module: l.module, title: l.title, url: l.url });
-          usedLinks.add(i);
-        }
-      });
+      for (const [i, owner] of owners) {
+        const l = input.links[i]!;
+        if (owner && sameObservable(owner, o)) links.push({ module: l.module, title: l.title, url: l.url });
+      }
       return { observable: o, verdict: overallVerdict(o, input.verdicts, clean), modules: uniqueModules(modules), sightedOn, links, actions: input.actionsFor?.(o) ?? [] };
     })
     .sort(byVerdict);
-  const otherLinks = input.links.filter((_, i) => !usedLinks.has(i)).map((l) => ({ module: l.module, title: l.title, url: l.url }));
+  const otherLinks = [...owners]
+    .filter(([, owner]) => owner === undefined)
+    .map(([i]) => input.links[i]!)
+    .map((l) => ({ module: l.module, title: l.title, url: l.url }));
   return {
     observables,
     targets,
@@ -147,16 +154,20 @@ function sameObservable(a: Observable, b: Observable): boolean {
 
 /**
  * Refer answers do not say which observable a link is for (the `Ref` schema has no
- * observable), so a link belongs to an observable when its address names the value.
+ * observable), so a link belongs to the observable its address names — the most
+ * specific one when it names several (a URL's link names its host too).
  */
-function linkNames(link: { url: string }, o: Observable): boolean {
+export function linkOwner(link: { url: string }, observables: readonly Observable[]): Observable | undefined {
   let url = link.url;
   try {
     url = decodeURIComponent(url);
   } catch {
     // a malformed escape: compare the raw text
   }
-  return url.toLowerCase().includes(o.value.toLowerCase());
+  const text = url.toLowerCase();
+  let best: Observable | undefined;
+  for (const o of observables) if (text.includes(o.value.toLowerCase()) && (!best || o.value.length > best.value.length)) best = o;
+  return best;
 }
 
 function uniqueModules(list: ModuleVerdict[]): ModuleVerdict[] {

@@ -92,7 +92,7 @@ function observableBlock(v: ObservableView, targets: Map<string, TargetView>, th
 }
 
 function targetBlock(t: TargetView, thread: string | undefined): CardElement {
-  const seen = t.lastSeen ? `, last seen ${md(t.lastSeen)}` : '';
+  const seen = t.lastSeen ? `, last seen ${md(shortTime(t.lastSeen))}` : '';
   return container(
     [
       textBlock(`**${md(t.label)}** (${md(t.key)}) — seen by ${t.modules.map(md).join(', ')}${seen}; ${incidentText(t)}`),
@@ -100,6 +100,12 @@ function targetBlock(t: TargetView, thread: string | undefined): CardElement {
     ],
     { separator: true },
   );
+}
+
+/** "2021-07-20 08:12 UTC"; anything unparseable as given. */
+function shortTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 function colorOf(v: VerdictName): string | undefined {
