@@ -127,6 +127,8 @@ export class Investigator implements InvestigationService {
     ]);
     calls.observe += observation.calls;
     errors.push(...observation.errors);
+    // Each link's observable, worked out once per link (not once per link per observable).
+    const owned = links.map((l) => ({ link: l, owner: linkOwner(l, observables) }));
     const out = new Map<string, Lookup>();
     for (const o of observables) {
       const same = (x: Observable) => x.type === o.type && x.value.toLowerCase() === o.value.toLowerCase();
@@ -134,10 +136,7 @@ export class Investigator implements InvestigationService {
         observable: o,
         verdicts: deliberation.verdicts.filter((v) => same(v.observable)),
         sightings: observation.sightings.filter((s) => (s.sighting.observables ?? []).some(same)),
-        links: links.filter((l) => {
-          const owner = linkOwner(l, observables);
-          return owner !== undefined && same(owner);
-        }),
+        links: owned.filter((x) => x.owner !== undefined && same(x.owner)).map((x) => x.link),
         actions: actions.filter((a) => a.observable && same(a.observable)),
       });
     }
@@ -157,20 +156,24 @@ export class Investigator implements InvestigationService {
     }
   }
 
-  /** respond/observables in batches of XDR_BATCH_SIZE; a failure leaves the card without buttons and says so. */
+  /** respond/observables in batches of XDR_BATCH_SIZE, side by side; a failure leaves the card without those buttons and says so. */
   private async listActions(observables: Observable[], calls: XdrCallCounts, errors: ModuleError[]): Promise<ResponseAction[]> {
-    const out: ResponseAction[] = [];
-    for (let i = 0; i < observables.length; i += this.opts.batchSize) {
-      const batch = observables.slice(i, i + this.opts.batchSize);
-      try {
+    const batches: Observable[][] = [];
+    for (let i = 0; i < observables.length; i += this.opts.batchSize) batches.push(observables.slice(i, i + this.opts.batchSize));
+    let failed = false;
+    const lists = await Promise.all(
+      batches.map(async (batch) => {
         calls.respond++;
-        out.push(...(await this.opts.xdr.listResponseActions(batch)));
-      } catch (err) {
-        errors.push({ module: 'XDR response', code: 'respond-failed', message: asSightlineError(err).userMessage });
-        break;
-      }
-    }
-    return out;
+        try {
+          return await this.opts.xdr.listResponseActions(batch);
+        } catch (err) {
+          if (!failed) errors.push({ module: 'XDR response', code: 'respond-failed', message: asSightlineError(err).userMessage });
+          failed = true;
+          return [];
+        }
+      }),
+    );
+    return lists.flat();
   }
 
   /** Actions XDR offers for the sighted targets themselves (isolate host…), cached like the rest. */

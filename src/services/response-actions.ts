@@ -88,7 +88,7 @@ export class ResponseActionDesk {
           d.offers[offer.id] = offer;
         }
         trim(d.offers, MAX_OFFERS);
-      });
+      }, { durable: false }); // an offer lost in a crash only means "run investigate again": not worth a disk wait per ask
     }
     return byKey;
   }

@@ -106,25 +106,32 @@ export function buildReport(input: ReportInput): InvestigationReport {
     if (incident) view.incident = incident;
     return view;
   });
+  // Indexed by observable once, so a 200-observable paste stays linear.
+  const verdictsOf = groupBy(input.verdicts, (v) => keyOf(v.observable));
+  const linksOf = new Map<string, LinkView[]>();
   const owners = new Map<number, Observable | undefined>();
   const seenUrls = new Set<string>();
   input.links.forEach((l, i) => {
     if (seenUrls.has(l.url)) return; // the same link from two lookups is one link
     seenUrls.add(l.url);
-    owners.set(i, linkOwner(l, input.observables));
+    const owner = linkOwner(l, input.observables);
+    owners.set(i, owner);
+    if (owner) linksOf.set(keyOf(owner), [...(linksOf.get(keyOf(owner)) ?? []), { module: l.module, title: l.title, url: l.url }]);
   });
+  const sightedOnOf = new Map<string, string[]>();
+  for (const f of findings) for (const o of f.observables) sightedOnOf.set(keyOf(o), [...(sightedOnOf.get(keyOf(o)) ?? []), f.key]);
   const observables = input.observables
     .map((o): ObservableView => {
-      const modules = input.verdicts
-        .filter((v) => sameObservable(v.observable, o))
-        .map((v) => ({ module: v.module, verdict: DISPOSITIONS[v.disposition] }));
-      const sightedOn = findings.filter((f) => f.observables.some((x) => sameObservable(x, o))).map((f) => f.key);
-      const links: LinkView[] = [];
-      for (const [i, owner] of owners) {
-        const l = input.links[i]!;
-        if (owner && sameObservable(owner, o)) links.push({ module: l.module, title: l.title, url: l.url });
-      }
-      return { observable: o, verdict: overallVerdict(o, input.verdicts, clean), modules: uniqueModules(modules), sightedOn, links, actions: input.actionsFor?.(o) ?? [] };
+      const mine = verdictsOf.get(keyOf(o)) ?? [];
+      const modules = mine.map((v) => ({ module: v.module, verdict: DISPOSITIONS[v.disposition] }));
+      return {
+        observable: o,
+        verdict: overallVerdict(o, mine, clean),
+        modules: uniqueModules(modules),
+        sightedOn: [...new Set(sightedOnOf.get(keyOf(o)) ?? [])],
+        links: linksOf.get(keyOf(o)) ?? [],
+        actions: input.actionsFor?.(o) ?? [],
+      };
     })
     .sort(byVerdict);
   const otherLinks = [...owners]
@@ -150,6 +157,19 @@ export function verdictCounts(views: readonly ObservableView[]): Partial<Record<
 
 function sameObservable(a: Observable, b: Observable): boolean {
   return a.type === b.type && a.value.toLowerCase() === b.value.toLowerCase();
+}
+
+const keyOf = (o: Observable): string => `${o.type}:${o.value.toLowerCase()}`;
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const list = out.get(k);
+    if (list) list.push(it);
+    else out.set(k, [it]);
+  }
+  return out;
 }
 
 /**
