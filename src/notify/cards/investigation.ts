@@ -10,8 +10,8 @@ import { cutList, fitMessage, truncateChars, type WebexMessageContent } from './
  * response action XDR offered; the rest counted. Every outside value is escaped.
  */
 export const MAX_DETAILED = 25;
-/** Buttons per observable or target: Webex shows few buttons well, and XDR rarely offers more. */
-const MAX_BUTTONS = 3;
+/** Webex cards carry at most five buttons (webex.md §3.4), ActionSets in the body included, to be safe. */
+export const MAX_CARD_BUTTONS = 5;
 const MAX_VALUE_CHARS = 120;
 
 /** What an action button sends (Action.Submit `data`); the command layer parses it with zod. */
@@ -65,8 +65,18 @@ function incidentText(t: TargetView): string {
   return `${link ?? 'open incident'} (${plural(t.incident.count, 'sighting')})`;
 }
 
-function buttons(actions: OfferedAction[], thread: string | undefined, label: (a: OfferedAction) => string): CardAction[] {
-  return actions.slice(0, MAX_BUTTONS).map((a) => {
+/**
+ * Which offers get a button when there are more than MAX_CARD_BUTTONS: the first
+ * action of each sighted host (isolating a host is the most urgent), then the
+ * observables' actions worst first, then the hosts' other actions.
+ */
+function pickButtons(shown: readonly ObservableView[], targets: readonly TargetView[]): Set<string> {
+  const order = [...targets.flatMap((t) => t.actions.slice(0, 1)), ...shown.flatMap((v) => v.actions), ...targets.flatMap((t) => t.actions.slice(1))];
+  return new Set([...new Set(order.map((a) => a.offerId))].slice(0, MAX_CARD_BUTTONS));
+}
+
+function buttons(actions: OfferedAction[], thread: string | undefined, label: (a: OfferedAction) => string, allowed: Set<string>): CardAction[] {
+  return actions.filter((a) => allowed.has(a.offerId)).map((a) => {
     const data: RespondActionData = { action: 'xdr_action', offer: a.offerId, ...(thread ? { thread } : {}) };
     return submit(truncateChars(label(a), 60), { ...data });
   });
@@ -76,7 +86,7 @@ function actionSet(actions: CardAction[]): CardElement[] {
   return actions.length > 0 ? [{ type: 'ActionSet', actions }] : [];
 }
 
-function observableBlock(v: ObservableView, targets: Map<string, TargetView>, thread: string | undefined): CardElement {
+function observableBlock(v: ObservableView, targets: Map<string, TargetView>, thread: string | undefined, allowed: Set<string>): CardElement {
   const value = truncateChars(v.observable.value, MAX_VALUE_CHARS);
   const items: CardElement[] = [
     textBlock(`**${v.verdict}** · ${md(v.observable.type)} ${md(value)}`, { color: colorOf(v.verdict) }),
@@ -87,16 +97,16 @@ function observableBlock(v: ObservableView, targets: Map<string, TargetView>, th
   else if (v.verdict !== 'Clean') items.push(textBlock('Not sighted in our environment.', { subtle: true }));
   const links = v.links.map((l) => mdLink(`${l.title} (${l.module})`, l.url)).filter((l): l is string => l !== undefined);
   if (links.length > 0) items.push(textBlock(links.slice(0, 3).join(' · ')));
-  items.push(...actionSet(buttons(v.actions, thread, (a) => a.title)));
+  items.push(...actionSet(buttons(v.actions, thread, (a) => a.title, allowed)));
   return container(items, { separator: true });
 }
 
-function targetBlock(t: TargetView, thread: string | undefined): CardElement {
+function targetBlock(t: TargetView, thread: string | undefined, allowed: Set<string>): CardElement {
   const seen = t.lastSeen ? `, last seen ${md(shortTime(t.lastSeen))}` : '';
   return container(
     [
       textBlock(`**${md(t.label)}** (${md(t.key)}) — seen by ${t.modules.map(md).join(', ')}${seen}; ${incidentText(t)}`),
-      ...actionSet(buttons(t.actions, thread, (a) => `${a.title}: ${t.label}`)),
+      ...actionSet(buttons(t.actions, thread, (a) => `${a.title}: ${t.label}`, allowed)),
     ],
     { separator: true },
   );
@@ -135,14 +145,20 @@ export function renderInvestigation(report: InvestigationReport, opts: Investiga
   return fitMessage((budget) => {
     const { shown, more } = cutList(report.observables, Math.min(MAX_DETAILED, budget));
     const head = headline(report);
+    const shownTargets = cutList(report.targets, Math.min(MAX_DETAILED, budget)).shown;
+    const allowed = pickButtons(shown, shownTargets);
+    const offered = new Set([...shown.flatMap((v) => v.actions), ...shownTargets.flatMap((t) => t.actions)].map((a) => a.offerId)).size;
     const body: CardElement[] = [heading(head.text, { color: head.color }), textBlock(summarySentence(report))];
-    body.push(...shown.map((v) => observableBlock(v, targets, opts.thread)));
+    body.push(...shown.map((v) => observableBlock(v, targets, opts.thread, allowed)));
     if (more > 0) body.push(textBlock(`And ${more} more, not shown in detail: ${verdictSummary(report.observables.slice(shown.length))}.`, { italic: true }));
     if (report.targets.length > 0) {
       body.push(textBlock('**In our environment**'));
-      body.push(...cutList(report.targets, Math.min(MAX_DETAILED, budget)).shown.map((t) => targetBlock(t, opts.thread)));
+      body.push(...shownTargets.map((t) => targetBlock(t, opts.thread, allowed)));
     }
     const notes: string[] = [];
+    if (offered > allowed.size) {
+      notes.push(`XDR offers ${offered - allowed.size} more response actions than a card can hold; investigate fewer IOCs at once to get their buttons.`);
+    }
     if (report.rejected.length > 0) {
       const listed = report.rejected.slice(0, 5).map((r) => `${md(truncateChars(r.value, 60))} (${md(r.reason)})`).join(', ');
       notes.push(`Not investigated: ${listed}${report.rejected.length > 5 ? ` and ${report.rejected.length - 5} more` : ''}.`);

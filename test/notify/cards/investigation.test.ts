@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { InvestigationReport, ObservableView } from '../../../src/domain/investigate/report.js';
-import { MAX_DETAILED, renderActionConfirmation, renderInvestigation } from '../../../src/notify/cards/investigation.js';
+import { MAX_CARD_BUTTONS, MAX_DETAILED, renderActionConfirmation, renderInvestigation } from '../../../src/notify/cards/investigation.js';
 import { cardBytes, MAX_CARD_BYTES } from '../../../src/notify/cards/limits.js';
 import { parseWithAdaptiveCards } from './card-schema.js';
 
@@ -94,5 +94,19 @@ describe('investigation card', () => {
     );
     expect(out.markdown).toContain('sighted on 1 target in our environment: **H1**');
     expect(JSON.stringify(out.card)).toContain('(4 sightings)');
+  });
+
+  it(`never holds more than ${MAX_CARD_BUTTONS} buttons: a sighted host's action first, then the worst observables', and says what was left out`, () => {
+    const views = Array.from({ length: 8 }, (_, i) =>
+      view(`bad${i}.example`, 'Malicious', { actions: [{ offerId: `block-${i}`, title: 'Block this domain', module: 'Umbrella' }], sightedOn: i === 0 ? ['hostname:h1'] : [] }),
+    );
+    const card = renderInvestigation(
+      report(views, { targets: [{ key: 'hostname:h1', label: 'H1', type: 'endpoint', modules: ['Secure Endpoint'], actions: [{ offerId: 'iso-h1', title: 'Isolate host', module: 'Secure Endpoint' }] }] }),
+    ).card;
+    const offers = submits(card).map((d) => d.offer);
+    expect(offers).toHaveLength(MAX_CARD_BUTTONS);
+    expect(offers).toContain('iso-h1');
+    expect(offers).toEqual(expect.arrayContaining(['block-0', 'block-1', 'block-2', 'block-3']));
+    expect(JSON.stringify(card)).toContain('XDR offers 4 more response actions than a card can hold');
   });
 });
