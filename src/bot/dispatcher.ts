@@ -80,7 +80,7 @@ export class BotDispatcher implements BotEventHandler {
     const text = typeof event.text === 'string' ? event.text : '';
     let parsed: ParseResult = parseCommand(text, this.commands);
     if (parsed.kind === 'unknown') parsed = parseWithoutMention(text, this.commands, await this.names(log));
-    parsed = implicitInvestigation(parsed, this.commands);
+    if (this.opts.investigations) parsed = implicitInvestigation(parsed, this.commands);
     const command = parsed.kind === 'ok' || parsed.kind === 'malformed' ? parsed.command : undefined;
     // Threads have one level: a command typed inside a thread is answered in that thread.
     const parentId = event.roomType === 'group' ? (event.parentId ?? event.messageId) : undefined;

@@ -89,6 +89,18 @@ describe('investigator against the XDR emulator', () => {
     expect(xdr.calls).toHaveLength(0);
   });
 
+  it('refer or respond failing still answers, with the card saying what is missing', async () => {
+    const remove = xdr.faults.add({ match: '/iroh/iroh-response/respond/observables', status: 400 });
+    try {
+      const outcome = await investigator.investigate('198.51.0.2', 'a@example.com');
+      if (outcome.kind !== 'report') throw new Error('expected a report');
+      expect(outcome.report.observables[0]!.verdict).toBe('Malicious');
+      expect(outcome.report.moduleErrors.join(' ')).toMatch(/XDR response/);
+    } finally {
+      remove();
+    }
+  });
+
   it('XDR failing becomes one sentence that says what to do', async () => {
     const remove = xdr.faults.add({ match: '/iroh/iroh-enrich/deliberate', status: 500 });
     try {
