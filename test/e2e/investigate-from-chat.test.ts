@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmuMessage } from '../../src/emulators/webex/model.js';
 import { SANDBOX_INVESTIGATE_EXAMPLE } from '../../src/sandbox/demo/investigate.js';
-import { startRunningBot, type RunningBot } from '../../src/sandbox/running-bot.js';
+import { startRunningBot, waitUntil, type RunningBot } from '../../src/sandbox/running-bot.js';
+import { SANDBOX_SIGHTINGS_SECRET } from '../../src/sandbox/world.js';
+import { signedSightingsHeaders } from '../../src/transport/http/sightings/auth.js';
 
 /**
  * `investigate` typed by analysts in an emulated room, answered by the whole bot
@@ -94,6 +96,30 @@ describe('investigate from chat, end to end', () => {
       expect(textOf(reply)).toContain('Unknown');
     }
     expect(xdrCalls('/iroh/iroh-enrich/deliberate/observables') - before).toBe(1);
+  });
+
+  it('names the open Sightline incident of the sighted host', async () => {
+    const raw = JSON.stringify({
+      target_type: 'hostname',
+      target_value: 'DESKTOP-AU3IP5K',
+      ioc_type: 'sha256',
+      ioc_value: HASH,
+      event_source: 'Secure Endpoint',
+      target_observed_time: '2026-11-30T08:00:00Z',
+      sighting_json: JSON.stringify({ observed_time: { start_time: '2026-11-30T08:00:00Z' } }),
+    });
+    const res = await fetch(`${bot.app.http.url}/api/v1/sightings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signedSightingsHeaders(SANDBOX_SIGHTINGS_SECRET, raw) },
+      body: raw,
+    });
+    expect(res.status).toBe(202);
+    await waitUntil(() => Object.values(bot.app.engine.state().incidents).find((i) => i.targetKey === 'hostname:desktop-au3ip5k'), 'the incident');
+    // The hash's XDR answers are cached from the first test; the incident is read when answering, never cached.
+    const { reply } = await ask(`investigate ${HASH}`);
+    expect(reply.markdown).toContain('sighted on 1 target in our environment: **DESKTOP-AU3IP5K**');
+    // Linked to XDR once the incident is mirrored there; plain text until then.
+    expect(textOf(reply)).toMatch(/open incident(\]\([^)]+\))? \(1 sighting\)/);
   });
 
   it('a Clean-only paste says so plainly', async () => {
