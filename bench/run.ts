@@ -4,6 +4,7 @@ import { benchChat } from './chat.js';
 import { benchFootprint } from './footprint.js';
 import { benchHunt } from './hunt.js';
 import { benchIngest } from './ingest.js';
+import { benchInvestigate } from './investigate.js';
 import { machineInfo, machineMarkdown } from './machine.js';
 import { benchParsing } from './parsing.js';
 import { benchStorm } from './storm.js';
@@ -12,7 +13,7 @@ import { renderReport, targetTable, writeReport, type BenchResult } from './repo
 /**
  * `npm run bench` runs every benchmark and writes docs/BENCHMARKS.md.
  * `--quick`: tiny sizes, prints only (CI checks the suite still runs; exit 0 unless something crashes).
- * `--only <name>`: one benchmark (ingest, hunt, chat, footprint, parsing, storm); prints only.
+ * `--only <name>`: one benchmark (ingest, hunt, chat, footprint, parsing, storm, investigate); prints only.
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
  */
 const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) => Promise<BenchResult>> = {
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) =>
   footprint: benchFootprint,
   parsing: benchParsing,
   storm: benchStorm,
+  investigate: benchInvestigate,
 };
 
 const { values } = parseArgs({

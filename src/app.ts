@@ -25,6 +25,9 @@ import { DeliveryReceipts, receiptsPathFor } from './notify/receipts.js';
 import { WebexChannel } from './notify/webex-channel.js';
 import { HuntRunner } from './services/hunt-runner.js';
 import { HuntSchedule } from './services/scheduler.js';
+import { Investigator } from './services/investigator.js';
+import { openIncidentLookup } from './services/open-incident.js';
+import { ResponseActionDesk } from './services/response-actions.js';
 import { LowdbStore } from './store/lowdb-store.js';
 import { createHealthRouter } from './transport/http/health.js';
 import { startHttpServer, type RunningHttpServer } from './transport/http/server.js';
@@ -54,6 +57,8 @@ export interface App {
   intake: JournaledIntake;
   outbox: Outbox;
   webex?: { api: WebexApi & { posted: number }; me: WebexPerson; dispatcher: BotDispatcher };
+  /** `investigate` from chat and the response actions its cards offer. */
+  investigator: Investigator;
   /** Drains in-flight work and stops everything; bounded by `timeoutMs`. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -136,6 +141,19 @@ export async function startApp(opts: AppOptions): Promise<App> {
   });
   schedule = new HuntSchedule(config.schedule, hunts, store, clock, logger.child({ component: 'schedule' }));
 
+  const investigator = new Investigator({
+    xdr,
+    desk: new ResponseActionDesk({ store, xdr, clock, logger: logger.child({ component: 'response-actions' }) }),
+    clock,
+    logger,
+    maxObservables: config.investigate.maxObservables,
+    cacheSeconds: config.investigate.cacheSeconds,
+    batchSize: config.xdr.batchSize,
+    excludedModules: config.xdr.excludedModules,
+    cleanRule: config.xdr.cleanRule,
+    incidentFor: openIncidentLookup(engine),
+  });
+
   const routers: Router[] = [];
   let dispatcher: BotDispatcher | undefined;
   if (webexApi && me) {
@@ -149,6 +167,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
       huntRoomTitle: config.webex.huntRoom,
       outbox,
       replies: cardReplies(),
+      investigations: investigator,
       logger: logger.child({ component: 'bot' }),
     });
     if (config.webex.mode === 'webhook') {
@@ -278,7 +297,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     return stopping;
   };
 
-  return { config, http, store, xdr, hunts, schedule, engine, intake, outbox, webex: webexApi && me && dispatcher ? { api: webexApi, me, dispatcher } : undefined, stop };
+  return { config, http, store, xdr, hunts, schedule, engine, intake, outbox, investigator, webex: webexApi && me && dispatcher ? { api: webexApi, me, dispatcher } : undefined, stop };
 }
 
 /** Of the shutdown deadline, the time kept for writing the state file last. */

@@ -10,6 +10,8 @@ import { parseCommand, parseWithoutMention, type ParseResult } from './commands/
 import { markdownReplies, type Replies, type ReplyContent } from './commands/replies.js';
 import { malformedCommandMessage, unknownCommandMessage } from './commands/suggest.js';
 import { COMMANDS } from './commands/table.js';
+import { implicitInvestigation } from './commands/investigate.js';
+import type { InvestigationService } from './investigate-service.js';
 import type { BotEvent, BotEventHandler, CardActionEvent, ChatMessageEvent } from './events.js';
 import type { HuntService, IncidentService } from './services.js';
 
@@ -30,6 +32,8 @@ export interface BotDispatcherOptions {
   commands?: readonly Command[];
   /** Notification queues and dead letters, for the `outbox` command and `hunt status`. */
   outbox?: OutboxView;
+  /** `investigate` and response actions (issue 16); without it those commands say they are not available. */
+  investigations?: InvestigationService;
 }
 
 type Outcome = 'ok' | 'refused' | 'unknown' | 'malformed' | 'failed' | 'greeted' | 'invalid_card';
@@ -79,6 +83,7 @@ export class BotDispatcher implements BotEventHandler {
     const text = typeof event.text === 'string' ? event.text : '';
     let parsed: ParseResult = parseCommand(text, this.commands);
     if (parsed.kind === 'unknown') parsed = parseWithoutMention(text, this.commands, await this.names(log));
+    if (this.opts.investigations) parsed = implicitInvestigation(parsed, this.commands);
     const command = parsed.kind === 'ok' || parsed.kind === 'malformed' ? parsed.command : undefined;
     // Threads have one level: a command typed inside a thread is answered in that thread.
     const parentId = event.roomType === 'group' ? (event.parentId ?? event.messageId) : undefined;
@@ -95,7 +100,7 @@ export class BotDispatcher implements BotEventHandler {
       case 'malformed':
         return done('malformed', { markdown: malformedCommandMessage(parsed.text, parsed.command, parsed.problem) }, { problem: parsed.problem });
       case 'ok': {
-        const { content, outcome } = await this.run(parsed.command, parsed.args, event, log);
+        const { content, outcome } = await this.run(parsed.command, parsed.args, event, log, parentId);
         return done(outcome, content);
       }
     }
@@ -103,9 +108,15 @@ export class BotDispatcher implements BotEventHandler {
 
   private async onCardAction(event: CardActionEvent, log: Logger): Promise<void> {
     const parsed = parseCardAction(event.inputs ?? {}, this.commands);
-    const target = { roomId: event.roomId, parentId: event.messageId };
+    // Buttons on a card that is itself a thread reply name the thread (`thread`), so even a refusal lands in it.
+    const thread = typeof event.inputs?.thread === 'string' && event.inputs.thread.length <= 200 ? event.inputs.thread : undefined;
     const done = (outcome: Outcome, content: ReplyContent, extra: Record<string, unknown> = {}) =>
-      this.finish(event, log, target, content, { command: parsed.command?.name, outcome, cardMessageId: event.messageId, ...extra });
+      this.finish(event, log, { roomId: event.roomId, parentId: content.threadId ?? thread ?? event.messageId }, content, {
+        command: parsed.command?.name,
+        outcome,
+        cardMessageId: event.messageId,
+        ...extra,
+      });
 
     const decision = await authorize(event, parsed.command, this.opts.policy, this.lookupRoomTitle);
     if (!decision.allowed) return done('refused', { markdown: decision.message }, { reason: decision.reason });
@@ -115,7 +126,7 @@ export class BotDispatcher implements BotEventHandler {
   }
 
   /** The error boundary around one handler (grammY `errorBoundary`). */
-  private async run(command: Command, args: unknown, event: BotEvent, log: Logger): Promise<{ content: ReplyContent; outcome: Outcome }> {
+  private async run(command: Command, args: unknown, event: BotEvent, log: Logger, threadId?: string): Promise<{ content: ReplyContent; outcome: Outcome }> {
     const ctx: CommandContext = {
       sender: { personId: event.personId, email: event.personEmail },
       roomId: event.roomId,
@@ -125,6 +136,8 @@ export class BotDispatcher implements BotEventHandler {
       huntRoomTitle: this.opts.huntRoomTitle ?? 'the hunt room',
       commands: this.commands,
       ...(this.opts.outbox ? { outbox: this.opts.outbox } : {}),
+      investigations: this.opts.investigations,
+      threadId,
     };
     try {
       return { content: await command.handler(args, ctx), outcome: 'ok' };

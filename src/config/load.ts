@@ -88,6 +88,8 @@ export interface Config {
     /** XDR_INCIDENT_SEVERITY: the severity rule (domain/correlation/severity.ts). */
     xdrSeverity?: string;
   };
+  /** `investigate` from chat (issue 16). */
+  investigate: { maxObservables: number; cacheSeconds: number };
   modules: {
     rssFeeds: string[];
     rssPollSeconds: number;
@@ -221,6 +223,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       statusSyncSeconds: e.XDR_STATUS_SYNC_SECONDS,
       xdrSeverity: e.XDR_INCIDENT_SEVERITY,
     },
+    investigate: { maxObservables: e.INVESTIGATE_MAX_OBSERVABLES, cacheSeconds: e.INVESTIGATE_CACHE_SECONDS },
     modules: {
       rssFeeds: e.RSS_FEEDS,
       rssPollSeconds: e.RSS_POLL_SECONDS,

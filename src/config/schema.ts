@@ -119,6 +119,8 @@ export const envSchema = z.object({
   CORRELATION_DRY_RUN: bool(false),
   CORRELATION_COALESCE_MS: int(5000, 0, 600_000),
   XDR_STATUS_SYNC_SECONDS: int(300, 0, 86400),
+  INVESTIGATE_MAX_OBSERVABLES: int(200, 1, 5000),
+  INVESTIGATE_CACHE_SECONDS: int(300, 0, 86400),
 
   RSS_FEEDS: list().pipe(z.array(url)),
   RSS_POLL_SECONDS: int(3600, 5, 7 * 86400),

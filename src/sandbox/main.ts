@@ -1,3 +1,4 @@
+import { SANDBOX_INVESTIGATE_EXAMPLE } from './demo/investigate.js';
 import { rm } from 'node:fs/promises';
 import { startApp } from '../app.js';
 import { loadConfig } from '../config/load.js';
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
       `  → Open ${web.url} and type \`hunt now\` in the "${room.title}" room as Alice (an admin).`,
       '    Cards arrive in the "TALOS ROUNDUP Investigation" room; e-mails in the Mailbox tab.',
       '    Use "Send sightings" to grow an incident in "Sightline Incidents" and click "Close incident".',
+      '    Paste IOCs (defanged is fine) to investigate them, e.g.:',
+      `      ${SANDBOX_INVESTIGATE_EXAMPLE}`,
       '',
       `  Sightline HTTP: ${app.http.url}  (/healthz, /readyz, POST /api/v1/sightings)`,
       `  Emulators: Webex ${world.webex.url}  XDR ${world.xdr.url}  Talos ${world.talos.url}`,

@@ -85,6 +85,8 @@ export interface State {
   /** Sections owned by other parts of the bot (correlation, modules). Typed where they are used. */
   correlation?: unknown;
   modules?: unknown;
+  /** Response actions offered by `investigate` cards, pending confirmations and the record of every action run. */
+  investigate?: unknown;
 }
 
 export function emptyState(): State {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineCommand, type Command } from './command.js';
 import { code } from './format.js';
+import { RESPONSE_CARD_ACTIONS } from './investigate.js';
 import { findCommand } from './table.js';
 
 /**
@@ -55,8 +56,12 @@ export function parseCardAction(inputs: Record<string, unknown>, table: readonly
       command = showSightings;
       raw = { incidentId: inputs.incidentId };
       break;
-    default:
-      return { kind: 'invalid', message: `I don't know the button action ${code(head.data.action)}; ${tryChat}` };
+    default: {
+      const response = RESPONSE_CARD_ACTIONS[head.data.action];
+      if (!response) return { kind: 'invalid', message: `I don't know the button action ${code(head.data.action)}; ${tryChat}` };
+      command = response.command;
+      raw = Object.fromEntries(response.fields.map((f) => [f, inputs[f]]));
+    }
   }
   if (!command) return { kind: 'invalid', message: `That button's command is not available; ${tryChat}` };
   const parsed = command.args.safeParse(raw);

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { InvestigationService } from '../investigate-service.js';
 import type { HuntService, IncidentService } from '../services.js';
 import type { OutboxView } from './outbox-view.js';
 import type { Replies, ReplyContent } from './replies.js';
@@ -16,6 +17,10 @@ export interface CommandContext {
   outbox?: OutboxView;
   /** The whole table, so `help` is generated from it. */
   commands: readonly Command[];
+  /** `investigate` and response actions; absent when not wired. */
+  investigations?: InvestigationService;
+  /** The thread this command is answered in (group rooms), for buttons that reply into it later. */
+  threadId?: string;
 }
 
 /**

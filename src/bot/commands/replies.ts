@@ -7,6 +7,8 @@ import { code, link, md, plural, when } from './format.js';
 export interface ReplyContent {
   markdown: string;
   card?: Record<string, unknown>;
+  /** Answer a card click in this thread instead of under the card (e.g. the investigation's thread). */
+  threadId?: string;
 }
 
 export interface IncidentPage {

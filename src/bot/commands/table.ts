@@ -4,6 +4,7 @@ import type { HuntStatus, IncidentFilter } from '../services.js';
 import { commandInfo, defineCommand, type Command, type CommandContext } from './command.js';
 import { code, md, when } from './format.js';
 import { outboxCommand, withOutboxLine } from './outbox-view.js';
+import { actions, investigate } from './investigate.js';
 import { pageCount } from './replies.js';
 
 /**
@@ -164,7 +165,7 @@ const close = defineCommand({
   },
 });
 
-export const COMMANDS: readonly Command[] = [help, huntNow, huntBlog, huntStatus, incidents, close, outboxCommand];
+export const COMMANDS: readonly Command[] = [help, huntNow, huntBlog, huntStatus, incidents, close, investigate, actions, outboxCommand];
 
 export function findCommand(name: string, table: readonly Command[] = COMMANDS): Command | undefined {
   return table.find((c) => c.name === name);

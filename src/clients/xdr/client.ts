@@ -7,12 +7,13 @@ import { DISPOSITIONS, type Disposition, type ModuleError, type ModuleSighting, 
 import { HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.js';
 import { XdrTokenError, XdrTokenProvider } from './auth.js';
 import { incidentPaths, type IncidentPaths } from './incident-api.js';
-import { shortIdOf, type CtiaEntity, type DeliberateResult, type ObserveResult, type ResponseAction, type XdrPort } from './port.js';
+import { shortIdOf, type CtiaEntity, type DeliberateResult, type ObserveResult, type ReferLink, type ResponseAction, type XdrPort } from './port.js';
 import {
   ctiaEntityListSchema,
   ctiaEntitySchema,
   enrichEnvelopeSchema,
   inspectResponseSchema,
+  referEnvelopeSchema,
   responseActionsEnvelopeSchema,
   sightingDocSchema,
   triggerEnvelopeSchema,
@@ -185,7 +186,29 @@ export class XdrHttpClient implements XdrPort {
     });
     const env = parseOrThrow(responseActionsEnvelopeSchema, res, 'response actions');
     if (env.errors.length > 0) this.logger.warn({ errors: env.errors.map(toModuleError) }, 'XDR modules reported errors while listing response actions');
-    return env.data.map((a) => ({ id: a.id, title: a.title, module: a.module, moduleInstanceId: a.module_instance_id }));
+    return env.data.map((a) => {
+      const action: ResponseAction = { id: a.id, title: a.title, module: a.module, moduleInstanceId: a.module_instance_id };
+      const observable = observableOfTriggerUrl(a.url);
+      if (observable) action.observable = observable;
+      return action;
+    });
+  }
+
+  async refer(observables: Observable[], signal?: AbortSignal): Promise<{ links: ReferLink[]; calls: number }> {
+    const batches = chunk(uniqueObservables(observables), this.xdr.batchSize);
+    const url = `${this.xdr.irohBase}/iroh-enrich/refer/observables`;
+    const envelopes = await Promise.all(
+      batches.map(async (batch) => {
+        const res = await this.call({ method: 'POST', url, body: batch, idempotent: true, signal });
+        return parseOrThrow(referEnvelopeSchema, res, 'refer');
+      }),
+    );
+    const links: ReferLink[] = [];
+    for (const ref of envelopes.flatMap((env) => env.data)) {
+      if (!ref.url) continue;
+      links.push({ module: ref.module, title: ref.title, ...(ref.description ? { description: ref.description } : {}), url: ref.url });
+    }
+    return { links, calls: batches.length };
   }
 
   async triggerResponseAction(action: ResponseAction, observable: Observable): Promise<{ status: string }> {
@@ -282,6 +305,17 @@ function toModuleError(e: { module?: string; module_instance_id?: string; code: 
 
 function unreadable(module: string, what: string): ModuleError {
   return { module, code: 'unreadable-doc', message: `A ${what} from ${module} could not be read and was skipped.`, type: 'warning' };
+}
+
+/** XDR's action `url` is the trigger path with `observable_type` / `observable_value` (xdr-api.md §3.5). */
+function observableOfTriggerUrl(url: string | undefined): Observable | undefined {
+  if (!url) return undefined;
+  const query = url.indexOf('?');
+  if (query === -1) return undefined;
+  const params = new URLSearchParams(url.slice(query + 1));
+  const type = params.get('observable_type');
+  const value = params.get('observable_value');
+  return type && value ? { type, value } : undefined;
 }
 
 function uniqueObservables(observables: Observable[]): Observable[] {

@@ -28,6 +28,16 @@ export interface ResponseAction {
   title: string;
   module: string;
   moduleInstanceId: string;
+  /** The observable XDR offered it for (from the action's trigger `url` query), when it said so. */
+  observable?: Observable;
+}
+
+/** A module's pivot link for an observable (IROH refer, xdr-api.md §3.4). */
+export interface ReferLink {
+  module: string;
+  title: string;
+  description?: string;
+  url: string;
 }
 
 export interface XdrPort {
@@ -53,6 +63,8 @@ export interface XdrPort {
   findSightingsByExternalId?(externalId: string): Promise<CtiaEntity[]>;
 
   listResponseActions(observables: Observable[]): Promise<ResponseAction[]>;
+  /** IROH refer: the modules' links for these observables; batched like deliberate. Optional so test fakes can omit it. */
+  refer?(observables: Observable[], signal?: AbortSignal): Promise<{ links: ReferLink[]; calls: number }>;
   triggerResponseAction(action: ResponseAction, observable: Observable): Promise<{ status: string }>;
 
   /** Total HTTP attempts made (benchmarks). */

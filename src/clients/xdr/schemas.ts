@@ -93,3 +93,17 @@ export const triggerEnvelopeSchema = z.looseObject({
 /** Any stored CTIA entity: only the long id is required for us. */
 export const ctiaEntitySchema = z.looseObject({ id: z.string().min(1) });
 export const ctiaEntityListSchema = z.array(ctiaEntitySchema);
+
+/** IROH refer `Ref` (xdr-api.md §3.4); lenient like the rest: a link without a url is skipped by the client. */
+export const referLinkSchema = z.looseObject({
+  id: z.string().optional(),
+  module: z.string().default(''),
+  title: z.string().default(''),
+  description: z.string().optional(),
+  url: z.string().optional(),
+});
+
+export const referEnvelopeSchema = z.looseObject({
+  data: z.array(referLinkSchema).nullish().transform((d) => d ?? []),
+  errors: z.array(moduleErrorSchema).nullish().transform((e) => e ?? []),
+});

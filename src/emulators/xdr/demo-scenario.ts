@@ -27,10 +27,16 @@ export function buildDemoScenario(threats: { name: string; observables: Observab
       { id: 'block', title: 'Block this domain', module: 'Umbrella', observableTypes: ['domain'] },
     ],
   };
+  const cleanKeys = new Set(threats.map((t) => t.observables[0]).filter((o) => o !== undefined).map((o) => `${o.type}|${o.value}`));
   threats.forEach((threat, i) => {
     const [clean, ...rest] = threat.observables;
     if (clean) s.verdicts.push({ observable: clean, module: 'Talos Intelligence', disposition: 1 });
-    if (i % 2 === 1) return;
+    if (i % 2 === 1) {
+      // Something for `investigate` to call Suspicious: the threats without sightings get one doubtful IOC.
+      const doubtful = rest.find((o) => NETWORK_TYPES.has(o.type) && !cleanKeys.has(`${o.type}|${o.value}`));
+      if (doubtful) s.verdicts.push({ observable: doubtful, module: 'Umbrella', disposition: 3 });
+      return;
+    }
     const sighted = rest.find((o) => HASH_TYPES.has(o.type)) ?? rest.find((o) => NETWORK_TYPES.has(o.type));
     if (!sighted) return;
     const module = HASH_TYPES.has(sighted.type) ? 'Secure Endpoint' : 'Umbrella';
