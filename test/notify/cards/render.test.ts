@@ -61,11 +61,12 @@ describe('renderForWebex', () => {
     });
   });
 
-  it('links the casebook and the sighting source from a target card', () => {
+  it('links the casebook from a target card, and shows the sighting source (from outside) as defanged text', () => {
     const [m] = renderForWebex(everyKind[1]!);
     const actions = (m!.card!.actions as { type: string; url: string }[]).map((a) => a.url);
-    expect(actions).toContain('https://securex.us.security.cisco.com/investigate?casebook=7a1f0c52');
-    expect(actions.some((u) => u.startsWith('https://console.amp.cisco.com/computers/'))).toBe(true);
+    expect(actions).toEqual(['https://securex.us.security.cisco.com/investigate?casebook=7a1f0c52']);
+    expect(JSON.stringify(m!.card)).toContain('hxxps://console\\\\[.\\\\]amp\\\\[.\\\\]cisco\\\\[.\\\\]com/computers/');
+    expect(m!.markdown).toContain('Sighting source: hxxps://console\\[.\\]amp');
   });
 
   it('says "no targets found" explicitly for a threat without targets', () => {
@@ -90,7 +91,7 @@ describe('renderForWebex', () => {
       { action: 'close_incident', incidentId: incident.id, target: 'heimdallr' },
       { action: 'show_sightings', incidentId: incident.id },
     ]);
-    expect(JSON.stringify(card)).toContain('https://ictoms.site/ictom.zip');
+    expect(JSON.stringify(card)).toContain('hxxps://ictoms\\\\[.\\\\]site/ictom.zip');
   });
 
   it('offers no Close button on a closed incident', () => {
@@ -110,7 +111,7 @@ describe('renderForWebex', () => {
     const m = renderForWebex({ kind: 'hunt_started', hunt, threats: [{ name: q.name, description, observableCount: 10, rejectedCount: 0 }] })[0]!;
     expect(m.markdown).toContain('"');
     expect(m.markdown).not.toMatch(/(^|[^\\])<script>/);
-    expect(m.markdown).toContain('\\<script>');
+    expect(m.markdown).toContain('\\<script\\>');
     expect(m.markdown).toContain('\\*not bold\\*');
   });
 });
