@@ -58,6 +58,40 @@ function incidentLine(i: IncidentView): string {
   return `${code(i.targetValue)} — ${md(i.status)}, ${i.count} security events, last seen ${md(i.lastSeen)}${link ? ` — ${link}` : ''}`;
 }
 
+/**
+ * The answer to a Close click on an already closed incident: says so, and offers
+ * the target's open incident as its own button (by id), never closing it unasked.
+ */
+export function renderAlreadyClosed(closed: IncidentView, open?: IncidentView): Record<string, unknown> {
+  const body: CardElement[] = [
+    heading('Incident already closed', { color: 'Good' }),
+    textBlock(markup`The incident for **${closed.targetValue}** (${closed.targetType}) is already closed; nothing was changed.`),
+    factSet([
+      ['Incident id', closed.id],
+      ['Status', closed.status],
+    ]),
+  ];
+  const actions: CardAction[] = [];
+  if (open) {
+    body.push(
+      container(
+        [
+          textBlock(markup`Its target has a newer open incident:`),
+          factSet([
+            ['Incident id', open.id],
+            ['Security events', String(open.count)],
+            ['Last seen', open.lastSeen],
+          ]),
+        ],
+        { separator: true },
+      ),
+    );
+    actions.push(submit('Close the open incident', { action: 'close_incident', incidentId: open.id }));
+    actions.push(submit('Show its sightings', { action: 'show_sightings', incidentId: open.id }));
+  } else body.push(textBlock('Its target has no open incident.', { subtle: true }));
+  return adaptiveCard(body, actions);
+}
+
 export function renderHuntStatus(status: HuntStatus): WebexMessageContent {
   const facts: [string, string | undefined][] = [];
   if (status.running) {

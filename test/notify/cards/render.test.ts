@@ -88,7 +88,7 @@ describe('renderForWebex', () => {
     const card = renderForWebex(everyKind[6]!)[0]!.card!;
     const submits = (card.actions as { type: string; data?: unknown }[]).filter((a) => a.type === 'Action.Submit').map((a) => a.data);
     expect(submits).toEqual([
-      { action: 'close_incident', incidentId: incident.id, target: 'heimdallr' },
+      { action: 'close_incident', incidentId: incident.id },
       { action: 'show_sightings', incidentId: incident.id },
     ]);
     expect(JSON.stringify(card)).toContain('hxxps://ictoms\\\\[.\\\\]site/ictom.zip');
