@@ -171,7 +171,7 @@ export function hostileNotification(): fc.Arbitrary<Notification> {
     fc.record({ kind: fc.constant('threat_targets' as const), hunt: hostileHunt(), threat: hostileOutcome() }),
     fc.record({ kind: fc.constant('threat_no_targets' as const), hunt: hostileHunt(), threat: hostileOutcome() }),
     fc.record({ kind: fc.constant('hunt_finished' as const), hunt: hostileHunt(), threats: fc.array(hostileOutcome(), { maxLength: 3 }), xdrCalls: fc.nat(), durationMs: fc.nat() }),
-    fc.record({ kind: fc.constant('not_published' as const), week: h(), uri: fc.oneof(fc.constant(BOT_URLS.roundup), h()), attempts: fc.nat(30) }),
+    fc.record({ kind: fc.constant('not_published' as const), week: h(), uri: fc.constant(BOT_URLS.roundup), attempts: fc.nat(30) }),
     fc.record({ kind: fc.constant('hunt_failed' as const), hunt: maybe(hostileHunt()), week: maybe(h()), error: h() }),
     fc.record({ kind: fc.constant('incident_opened' as const), incident: hostileIncident() }),
     fc.record({ kind: fc.constant('incident_updated' as const), incident: hostileIncident(), newSightings: fc.nat(100), crossed: fc.array(h(), { maxLength: 2 }), replyTo: maybe(fc.constant('msg-1')) }),

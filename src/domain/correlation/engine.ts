@@ -312,19 +312,23 @@ export class CorrelationEngine {
     const { config, logger } = this.deps;
     const dryRun = config.dryRun;
     const outcomes: string[] = [];
+    // One delivery may carry several sightings and cross several rungs: each message says the
+    // count at which its rung fired (recorded by applySighting), not the count after the batch.
+    const firedAtCount = inc.rungsFired.find((r) => r.rung === rung.label)?.count;
     for (const action of rung.actions) {
       const view = this.view(inc);
       try {
         if (action === 'notify' || action === 'mention') {
-          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, dryRun, ...(action === 'mention' ? { mention: [...config.oncall] } : {}) });
+          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, firedAtCount, dryRun, ...(action === 'mention' ? { mention: [...config.oncall] } : {}) });
           outcomes.push(`${action}: sent`);
         } else if (dryRun) {
           logger.info({ incident: inc.id, rung: rung.label, action }, 'dry run: ladder action recorded, not run');
-          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, dryRun });
+          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, firedAtCount, dryRun });
           outcomes.push(`${action}: dry run`);
         } else if (action === 'respond') {
           const line = await this.respond(view, inc.lastIoc);
-          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action: `respond (${line})`, dryRun });
+          // The outcome may quote the IOC: it travels as its own field and is rendered inert, not glued into the action word.
+          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, outcome: line, firedAtCount, dryRun });
           outcomes.push(`respond: ${line}`);
         } else {
           await this.postWebhook(view, rung);

@@ -150,3 +150,22 @@ describe('size limits with a huge threat (5,000 observables, 300 targets)', () =
     }
   });
 });
+
+describe('ladder messages (issue 17 item 13)', () => {
+  it('say the count the rung fired at, and show a respond outcome quoting an IOC inert', () => {
+    const [m] = renderForWebex({
+      kind: 'rung_fired',
+      incident: { ...incident, count: 5 },
+      rung: 'eq 2',
+      action: 'respond',
+      outcome: 'no configured action is offered for url <@all>[x](https://evil.example)',
+      firedAtCount: 2,
+      dryRun: false,
+    });
+    expect(m!.markdown).toContain('(at 2 security events; 5 now)');
+    expect(m!.markdown).not.toContain('(5 security events)');
+    expect(m!.markdown).toContain('- Action: **respond**');
+    expect(m!.markdown).not.toMatch(/<\s*@/);
+    expect(m!.markdown).not.toContain('](https://evil');
+  });
+});
