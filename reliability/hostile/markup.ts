@@ -291,18 +291,18 @@ const BREAK_INJECTION = new RegExp(`[\\n\\r\\v\\f\\u0085\\u2028\\u2029](?:#{1,6}
  * control or invisible character (a newline is the bot's own), or a line
  * that a hostile value started. One string per problem.
  */
-export function findLeaks(r: Rendered): string[] {
+export function findLeaks(r: Rendered, ownUrl: (url: string) => boolean = (u) => ALLOWED_TARGETS.has(u), mentions: readonly string[] = ALLOWED_MENTIONS): string[] {
   const problems: string[] = [];
   let text = r.text;
-  for (const m of ALLOWED_MENTIONS) text = text.split(m).join('');
+  for (const m of mentions) text = text.split(m).join('');
   // Links are inert inside a code span (the bot shows IOCs that way); mentions and URLs are not, so only links skip them.
   const linkable = r.markdown ? text.replace(CODE_SPAN, ' ') : text;
   // In e-mail only the HTML body has links (an escaped `href="…"` from outside is text, and plain text has none).
   const pattern = r.markdown ? LINK_TARGET : r.text.startsWith('<!doctype html>') ? HTML_HREF : undefined;
   const targets = pattern ? [...linkable.matchAll(pattern)].map((m) => m[1] ?? '') : [];
-  for (const t of targets) if (!ALLOWED_TARGETS.has(t)) problems.push(`link to ${JSON.stringify(t.slice(0, 60))}`);
+  for (const t of targets) if (!ownUrl(t)) problems.push(`link to ${JSON.stringify(t.slice(0, 60))}`);
   // The bot's own URLs are allowed wherever it writes them (link targets, the plain-text e-mail's <url>).
-  for (const url of ALLOWED_TARGETS) text = text.split(url).join('');
+  for (const url of new Set([...ALLOWED_TARGETS, ...targets.filter(ownUrl)])) text = text.split(url).join('');
   const url = URL_LIKE.exec(text);
   if (url) problems.push(`clickable URL near ${JSON.stringify(text.slice(Math.max(0, url.index - 10), url.index + 30))}`);
   const mention = MENTION.exec(text);
