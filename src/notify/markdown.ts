@@ -29,6 +29,15 @@ export function code(text: string): string {
   return `${fence}${pad}${clean}${pad}${fence}`;
 }
 
+/**
+ * A sentence the bot wrote around outside values it did not escape (an error's
+ * userMessage: "No open incident for <what was typed>: try `incidents`"): made
+ * inert, with link and tag brackets escaped; the bot's `code` hints keep working.
+ */
+export function sentence(text: string): string {
+  return inert(text).replace(/[\\[\]<>]/g, (c) => `\\${c}`);
+}
+
 /** Only http(s) URLs become links or buttons; anything else (javascript:, file paths) stays text. */
 export function safeUrl(url: string | undefined): string | undefined {
   if (!url) return undefined;
