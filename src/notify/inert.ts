@@ -51,6 +51,7 @@ const WWW = /\bwww\./gi;
 
 function defangScheme(scheme: string): string {
   const lower = scheme.toLowerCase();
+  if (lower === 'hxxp' || lower === 'hxxps' || lower === 'fxp') return scheme; // already defanged
   if (lower === 'http' || lower === 'https') return `hxxp${lower.slice(4)}`;
   if (lower === 'ftp') return 'fxp';
   return `${scheme}[:]`;
@@ -61,9 +62,10 @@ export function defang(text: string): string {
   return text
     .replace(SCHEME_URL, (_m, scheme: string, slashes: string, host: string) => {
       const s = defangScheme(scheme);
-      return `${s}${s.endsWith('[:]') ? '' : ':'}${slashes}${host.replace(/\./g, '[.]')}`;
+      return `${s}${s.endsWith('[:]') ? '' : ':'}${slashes}${host.replace(/(?<!\[)\.(?!\])/g, '[.]')}`;
     })
     .replace(WWW, 'www[.]');
+  // Defanging twice changes nothing: hxxp(s)/fxp and [.] are left as they are.
 }
 
 /**
