@@ -331,7 +331,7 @@ export class CorrelationEngine {
           await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, outcome: line, firedAtCount, dryRun });
           outcomes.push(`respond: ${line}`);
         } else {
-          await this.postWebhook(view, rung);
+          await this.postWebhook(view, rung, firedAtCount);
           outcomes.push('webhook: posted');
         }
       } catch (err) {
@@ -361,10 +361,10 @@ export class CorrelationEngine {
     return results.join(', ');
   }
 
-  private async postWebhook(view: IncidentView, rung: Rung): Promise<void> {
+  private async postWebhook(view: IncidentView, rung: Rung, firedAtCount?: number): Promise<void> {
     const url = this.deps.config.webhookUrl;
     if (!url || !this.deps.webhookPoster) throw new Error('no webhook poster or CORRELATION_WEBHOOK_URL configured');
-    await this.deps.webhookPoster(url, { event: 'sightline.rung_fired', rung: rung.label, actions: rung.actions, incident: view });
+    await this.deps.webhookPoster(url, { event: 'sightline.rung_fired', rung: rung.label, actions: rung.actions, ...(firedAtCount === undefined ? {} : { firedAtCount }), incident: view });
   }
 
   /**
