@@ -5,6 +5,7 @@ import { ValidationError } from '../src/core/errors.js';
 import { parseRoundup } from '../src/domain/talos/parse.js';
 import { SANDBOX_SIGHTINGS_SECRET } from '../src/sandbox/world.js';
 import { signSightingsBody } from '../src/transport/http/sightings/auth.js';
+import { hostileMarkup, type HostileMarkupOptions } from './hostile/markup-suite.js';
 import { startInProcess } from './in-process.js';
 import { ReportBuilder, moduleSighting, percentile, postSightings, round, seeded, type SuiteReport } from './support.js';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,8 @@ export interface HostileInputOptions {
   probe?: boolean;
   seed?: number;
   log?: (line: string) => void;
+  /** Hostile markup, mentions and control characters through every renderer and the running bot (issue 17). */
+  markup?: HostileMarkupOptions;
 }
 
 const OK_REJECT = new Set([400, 401, 413, 415, 422]);
@@ -42,6 +45,7 @@ export async function runHostileInput(opts: HostileInputOptions): Promise<SuiteR
   try {
     await sightingBodies(bot, opts, seed, r);
     await chat(bot, opts, seed, r);
+    await hostileMarkup(bot, opts.markup ?? { notifications: 2000, replies: 1000, sightings: 150 }, seed, r);
   } finally {
     const t0 = Date.now();
     const hung = await bounded(bot.stop(), 20_000);

@@ -5,6 +5,7 @@ import { authorize, roomTitleLookup, type AuthPolicy, type Requester, type RoomT
 import { parseCardAction } from './commands/card-actions.js';
 import type { Command, CommandContext } from './commands/command.js';
 import type { OutboxView } from './commands/outbox-view.js';
+import { sentence } from '../notify/markdown.js';
 import { code, fitBytes } from './commands/format.js';
 import { parseCommand, parseWithoutMention, type ParseResult } from './commands/parse.js';
 import { markdownReplies, type Replies, type ReplyContent } from './commands/replies.js';
@@ -145,7 +146,8 @@ export class BotDispatcher implements BotEventHandler {
       const error = asSightlineError(err);
       log.error({ err, command: command.name, by: event.personEmail, roomId: event.roomId, code: error.code }, 'command failed');
       const markdown =
-        error.code === 'internal' ? `Something went wrong running ${code(command.name)}; the details are in Sightline's log.` : error.userMessage;
+        // userMessage sentences quote what was typed or fetched (targets, URIs, file names): inert before they reach the room.
+        error.code === 'internal' ? `Something went wrong running ${code(command.name)}; the details are in Sightline's log.` : sentence(error.userMessage);
       return { content: { markdown }, outcome: 'failed' };
     }
   }

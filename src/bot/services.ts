@@ -22,10 +22,19 @@ export interface HuntService {
 
 export type IncidentFilter = 'open' | 'closed' | 'all';
 
+/**
+ * What a card's Close button did: closed the incident the card shows, or found it
+ * already closed — with the target's open incident, if there is one, for the
+ * analyst to choose separately (never closed on their behalf).
+ */
+export type CloseByIdResult = { closed: true; incident: IncidentView } | { closed: false; incident: IncidentView; open?: IncidentView };
+
 export interface IncidentService {
   list(filter: IncidentFilter, page: number, pageSize: number): { items: IncidentView[]; total: number };
   /** Closes the open incident of a target (given as typed by the analyst). Throws NotFoundError if none is open. */
   close(target: string, by: string, reason?: string): Promise<IncidentView>;
+  /** Closes exactly this incident (local id or XDR id), for the card's button. Throws NotFoundError for an unknown id. */
+  closeById(incidentId: string, by: string, reason?: string): Promise<CloseByIdResult>;
   /** Sightings of one incident, newest first, for the "Show sightings" button. */
   sightings(incidentId: string, limit: number): { observedAt: string; ioc: string; source: string }[];
 }

@@ -60,7 +60,19 @@ export type Notification =
   | { kind: 'incident_opened'; incident: IncidentView; roomHint?: string }
   | { kind: 'incident_updated'; incident: IncidentView; newSightings: number; crossed: string[]; replyTo?: string }
   | { kind: 'incident_closed'; incident: IncidentView; by: string; reason?: string }
-  | { kind: 'rung_fired'; incident: IncidentView; rung: string; action: string; mention?: string[]; dryRun: boolean }
+  | {
+      kind: 'rung_fired';
+      incident: IncidentView;
+      rung: string;
+      /** The ladder action (notify, mention, respond, webhook): the bot's own word. */
+      action: string;
+      /** What the action did ("Umbrella Block in Umbrella: success"): may quote outside values, rendered inert. */
+      outcome?: string | undefined;
+      /** The count at which the rung fired; `incident.count` may already be higher when one delivery carries several sightings. */
+      firedAtCount?: number | undefined;
+      mention?: string[];
+      dryRun: boolean;
+    }
   | IncidentDigest;
 
 /**

@@ -57,14 +57,15 @@ describe('hunt blog', () => {
     const h = harness();
     const reply = await ask(h, `HUNT BLOG <${uri}>`);
     expect(h.hunts.calls[0]).toEqual({ method: 'runUri', args: [uri, ADMIN] });
-    expect(reply).toContain('Hunt of `https://raw.githubusercontent.com/Cisco-Talos/Threat-Round-Up/main/2021/0723.json` started');
+    // Echoed back defanged: a URL in a reply is text, never a link the bot did not build.
+    expect(reply).toContain('Hunt of `hxxps://raw[.]githubusercontent[.]com/Cisco-Talos/Threat-Round-Up/main/2021/0723.json` started');
   });
 
   it('gives the reason when the URI is refused', async () => {
     const h = harness();
     h.hunts.runUriError = new UriRefusedError('evil.example is not an allowed Talos host; allowed: raw.githubusercontent.com.');
     const reply = await ask(h, 'hunt blog https://evil.example/x.json');
-    expect(reply).toBe('I won\'t hunt `https://evil.example/x.json`: evil.example is not an allowed Talos host; allowed: raw.githubusercontent.com.');
+    expect(reply).toBe('I won\'t hunt `hxxps://evil[.]example/x.json`: evil.example is not an allowed Talos host; allowed: raw.githubusercontent.com.');
   });
 
   it('asks for the URI when it is missing or not a URL', async () => {

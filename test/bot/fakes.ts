@@ -109,6 +109,16 @@ export class FakeIncidents implements IncidentService {
     const found = this.all.find((i) => i.targetValue === target && i.status === 'open') ?? incident(99, { targetValue: target });
     return { ...found, status: 'closed' };
   }
+  async closeById(incidentId: string, by: string, reason?: string) {
+    this.calls.push({ method: 'closeById', args: [incidentId, by, reason] });
+    if (this.closeError) throw this.closeError;
+    const found = this.all.find((i) => i.id === incidentId) ?? incident(99, { id: incidentId });
+    if (found.status !== 'open') {
+      const open = this.all.find((i) => i.targetKey === found.targetKey && i.status === 'open');
+      return { closed: false as const, incident: found, ...(open ? { open } : {}) };
+    }
+    return { closed: true as const, incident: { ...found, status: 'closed' } };
+  }
   sightings(incidentId: string, limit: number) {
     this.calls.push({ method: 'sightings', args: [incidentId, limit] });
     return [

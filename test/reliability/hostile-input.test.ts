@@ -5,7 +5,7 @@ import { expectChecksPass } from './expect-checks.js';
 /** Small version of suite 4 (the full run adds the deep-nesting poison pill to the mix; the probe below checks it on its own). */
 describe('reliability: hostile input (small)', () => {
   it('refuses bad bodies with a reason, answers every command, parses or rejects every Talos file', { timeout: 120_000 }, async () => {
-    const report = await runHostileInput({ bodies: 400, commands: 60, cardActions: 40, talosFiles: 400, poison: false });
+    const report = await runHostileInput({ bodies: 400, commands: 60, cardActions: 40, talosFiles: 400, poison: false, markup: { notifications: 100, replies: 50, sightings: 15 } });
     expectChecksPass(report);
     expect(report.figures['sightings bodies sent']).toBe(400);
   });

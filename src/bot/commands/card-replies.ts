@@ -1,4 +1,4 @@
-import { renderHelp, renderHuntStatus, renderIncidentList } from '../../notify/cards/index.js';
+import { renderAlreadyClosed, renderHelp, renderHuntStatus, renderIncidentList } from '../../notify/cards/index.js';
 import { markdownReplies, type Replies, type ReplyContent } from './replies.js';
 
 /**
@@ -12,6 +12,7 @@ export function cardReplies(base: Replies = markdownReplies): Replies {
     ...base,
     help: (commands) => withCard(base.help(commands), renderHelp([...commands]).card),
     huntStatus: (status) => withCard(base.huntStatus(status), renderHuntStatus(status).card),
+    incidentAlreadyClosed: (closed, open) => withCard(base.incidentAlreadyClosed(closed, open), renderAlreadyClosed(closed, open)),
     incidentList: (page) =>
       withCard(base.incidentList(page), tagNextPage(renderIncidentList(page.items, page.page, page.total, page.pageSize).card, page.filter)),
   };

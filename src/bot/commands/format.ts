@@ -1,33 +1,23 @@
 /**
- * Small markdown helpers for chat replies. Kept here (not imported from the card
- * renderers) so the command layer works whether or not the cards exist.
+ * Small markdown helpers for chat replies, on top of the shared notify/markdown.ts
+ * (which has no dependency on the card renderers).
  */
 
-/** Escapes text from outside (targets, IOCs, reasons) so it shows as typed in Webex markdown. */
-export function md(text: string): string {
-  return text.replace(/[\\`*_{}[\]<>#|~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
-}
+import { code as codeSpan, md, mdLink } from '../../notify/markdown.js';
+
+// One escaping for chat replies and cards alike (notify/markdown.ts): outside text is
+// inert there — no control character, mention token or link survives.
+export { md };
 
 /** An inline code span that survives any value, including backticks; long values are cut. */
 export function code(text: string, maxChars = 80): string {
-  let clean = text.replace(/[\r\n]+/g, ' ');
-  if (clean.length > maxChars) clean = `${clean.slice(0, maxChars - 1)}…`;
-  const longestRun = Math.max(0, ...(clean.match(/`+/g) ?? []).map((r) => r.length));
-  const fence = '`'.repeat(longestRun + 1);
-  const pad = clean.startsWith('`') || clean.endsWith('`') || clean === '' ? ' ' : '';
-  return `${fence}${pad}${clean}${pad}${fence}`;
+  const chars = Array.from(text);
+  return codeSpan(chars.length > maxChars ? `${chars.slice(0, maxChars - 1).join('')}…` : text);
 }
 
-/** A markdown link for http(s) URLs only; anything else (javascript:, file:) gives undefined. */
+/** A markdown link for http(s) URLs only (the bot's own: XDR incident, casebook); anything else gives undefined. */
 export function link(label: string, url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return undefined;
-    return `[${md(label)}](${parsed.toString().replace(/[()]/g, encodeURIComponent)})`;
-  } catch {
-    return undefined;
-  }
+  return mdLink(label, url);
 }
 
 /** "2026-11-25 12:45 UTC" for ISO timestamps; anything unparseable is shown as given. */

@@ -35,6 +35,8 @@ export interface Replies {
   huntStatus(status: HuntStatus): ReplyContent;
   incidentList(page: IncidentPage): ReplyContent;
   incidentClosed(incident: IncidentView, reason?: string): ReplyContent;
+  /** A Close button on a card whose incident is already closed; `open` is the target's open incident, offered as a separate choice. */
+  incidentAlreadyClosed(incident: IncidentView, open?: IncidentView): ReplyContent;
   sightings(incidentId: string, sightings: SightingLine[]): ReplyContent;
 }
 
@@ -102,6 +104,15 @@ export const markdownReplies: Replies = {
       markdown:
         `Closed the incident for ${code(i.targetValue)} (${plural(i.count, 'sighting')}, last seen ${when(i.lastSeen)})` +
         `${reason ? ` — reason: ${md(reason)}` : ''}.${url ? ` ${url}` : ''}`,
+    };
+  },
+  incidentAlreadyClosed: (i, open) => {
+    const closed = `The incident ${code(i.id)} for ${code(i.targetValue)} is already closed (${md(i.status)}); I did not close anything.`;
+    if (!open) return { markdown: `${closed} Its target has no open incident.` };
+    return {
+      markdown:
+        `${closed} Its target has a newer open incident, ${code(open.id)} (${plural(open.count, 'sighting')}, last seen ${when(open.lastSeen)}). ` +
+        `To close that one too, type ${code(`close ${open.id}`, 200)}.`,
     };
   },
   sightings: (incidentId, list) => {

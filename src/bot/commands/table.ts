@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { UriRefusedError } from '../../core/errors.js';
 import type { HuntStatus, IncidentFilter } from '../services.js';
 import { commandInfo, defineCommand, type Command, type CommandContext } from './command.js';
+import { sentence } from '../../notify/markdown.js';
 import { code, md, when } from './format.js';
 import { outboxCommand, withOutboxLine } from './outbox-view.js';
 import { actions, investigate } from './investigate.js';
@@ -81,7 +82,7 @@ const huntBlog = defineCommand({
       if (!result.started) return { markdown: alreadyRunning(result.alreadyRunning) };
       return { markdown: `Hunt of ${code(uri, 200)} started; cards will follow in **${md(ctx.huntRoomTitle)}**.` };
     } catch (err) {
-      if (err instanceof UriRefusedError) return { markdown: `I won't hunt ${code(uri, 200)}: ${err.userMessage}` };
+      if (err instanceof UriRefusedError) return { markdown: `I won't hunt ${code(uri, 200)}: ${sentence(err.userMessage)}` };
       throw err;
     }
   },

@@ -319,22 +319,26 @@ export class CorrelationEngine {
     const { config, logger } = this.deps;
     const dryRun = config.dryRun;
     const outcomes: string[] = [];
+    // One delivery may carry several sightings and cross several rungs: each message says the
+    // count at which its rung fired (recorded by applySighting), not the count after the batch.
+    const firedAtCount = inc.rungsFired.find((r) => r.rung === rung.label)?.count;
     for (const action of rung.actions) {
       const view = this.view(inc);
       try {
         if (action === 'notify' || action === 'mention') {
-          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, dryRun, ...(action === 'mention' ? { mention: [...config.oncall] } : {}) });
+          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, firedAtCount, dryRun, ...(action === 'mention' ? { mention: [...config.oncall] } : {}) });
           outcomes.push(`${action}: sent`);
         } else if (dryRun) {
           logger.info({ incident: inc.id, rung: rung.label, action }, 'dry run: ladder action recorded, not run');
-          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, dryRun });
+          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, firedAtCount, dryRun });
           outcomes.push(`${action}: dry run`);
         } else if (action === 'respond') {
           const line = await this.respond(view, inc.lastIoc);
-          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action: `respond (${line})`, dryRun });
+          // The outcome may quote the IOC: it travels as its own field and is rendered inert, not glued into the action word.
+          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, outcome: line, firedAtCount, dryRun });
           outcomes.push(`respond: ${line}`);
         } else {
-          await this.postWebhook(view, rung);
+          await this.postWebhook(view, rung, firedAtCount);
           outcomes.push('webhook: posted');
         }
       } catch (err) {
@@ -364,10 +368,10 @@ export class CorrelationEngine {
     return results.join(', ');
   }
 
-  private async postWebhook(view: IncidentView, rung: Rung): Promise<void> {
+  private async postWebhook(view: IncidentView, rung: Rung, firedAtCount?: number): Promise<void> {
     const url = this.deps.config.webhookUrl;
     if (!url || !this.deps.webhookPoster) throw new Error('no webhook poster or CORRELATION_WEBHOOK_URL configured');
-    await this.deps.webhookPoster(url, { event: 'sightline.rung_fired', rung: rung.label, actions: rung.actions, incident: view });
+    await this.deps.webhookPoster(url, { event: 'sightline.rung_fired', rung: rung.label, actions: rung.actions, ...(firedAtCount === undefined ? {} : { firedAtCount }), incident: view });
   }
 
   /**

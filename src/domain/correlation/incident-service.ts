@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
-import type { IncidentFilter, IncidentService } from '../../bot/services.js';
+import type { CloseByIdResult, IncidentFilter, IncidentService } from '../../bot/services.js';
 import type { IncidentView } from '../../notify/notification.js';
 import { shortIdOf } from '../../clients/xdr/port.js';
 import { normaliseTargetValue } from '../investigate/target-identity.js';
@@ -39,6 +39,29 @@ export class CorrelationIncidentService implements IncidentService {
     const view = await this.engine.closeIncident(inc.id, by, reason);
     if (!view) throw new NotFoundError(`No open incident for ${target.trim()}: it was closed meanwhile; try \`incidents\` to see open ones`);
     return view;
+  }
+
+  /**
+   * The card's button: acts on the incident the card shows, by id — never on the
+   * target re-parsed (a hostname `ip:10.1.1.1` is not the IP), never on a newer
+   * incident of the same target.
+   */
+  async closeById(incidentId: string, by: string, reason?: string): Promise<CloseByIdResult> {
+    const inc = this.byId(incidentId);
+    if (!inc) throw new NotFoundError(`No incident ${incidentId}: try \`incidents all\` to see the ones Sightline keeps`);
+    if (!this.engine.isClosed(inc.status)) {
+      const view = await this.engine.closeIncident(inc.id, by, reason);
+      if (view) return { closed: true, incident: view };
+    }
+    const current = this.byId(inc.id) ?? inc;
+    const state = this.engine.state();
+    const openId = state.openByTarget[current.targetKey];
+    const open = openId && openId !== current.id ? state.incidents[openId] : undefined;
+    return {
+      closed: false,
+      incident: this.engine.view(current),
+      ...(open && !this.engine.isClosed(open.status) ? { open: this.engine.view(open) } : {}),
+    };
   }
 
   sightings(incidentId: string, limit: number): { observedAt: string; ioc: string; source: string }[] {

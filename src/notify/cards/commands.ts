@@ -1,6 +1,6 @@
 import type { HuntStatus } from '../../bot/services.js';
 import type { IncidentView } from '../notification.js';
-import { adaptiveCard, code, container, factSet, heading, md, mdLink, submit, textBlock, type CardAction, type CardElement } from './elements.js';
+import { adaptiveCard, code, container, factSet, heading, markup, md, mdLink, submit, textBlock, trusted, type CardAction, type CardElement } from './elements.js';
 import { andMore, cutList, fitMessage, type WebexMessageContent } from './limits.js';
 
 /** Answers to chat commands. Help is generated from the command table (commands are data). */
@@ -9,7 +9,7 @@ export function renderHelp(commands: { usage: string; help: string }[]): WebexMe
     const { shown, more } = cutList(commands, Math.max(budget, 12));
     const lines = ['**What I can do**', '', ...shown.map((c) => `- ${code(c.usage)} — ${md(c.help)}`)];
     if (more > 0) lines.push(`- ${andMore(more)}`);
-    const body: CardElement[] = [heading('What I can do'), factSet(shown.map((c) => [c.usage, c.help]))];
+    const body: CardElement[] = [heading('What I can do'), factSet(shown.map((c) => [c.usage, trusted(c.help)]))];
     if (more > 0) body.push(textBlock(andMore(more)));
     return { markdown: lines.join('\n'), card: adaptiveCard(body) };
   });
@@ -34,7 +34,7 @@ export function renderIncidentList(items: IncidentView[], page: number, total: n
       ...shown.map((i) =>
         container(
           [
-            textBlock(`**${i.targetValue}** (${i.targetType})`),
+            textBlock(markup`**${i.targetValue}** (${i.targetType})`),
             factSet([
               ['Status', i.status],
               ['Security events', String(i.count)],
@@ -56,6 +56,40 @@ export function renderIncidentList(items: IncidentView[], page: number, total: n
 function incidentLine(i: IncidentView): string {
   const link = mdLink('XDR', i.url);
   return `${code(i.targetValue)} — ${md(i.status)}, ${i.count} security events, last seen ${md(i.lastSeen)}${link ? ` — ${link}` : ''}`;
+}
+
+/**
+ * The answer to a Close click on an already closed incident: says so, and offers
+ * the target's open incident as its own button (by id), never closing it unasked.
+ */
+export function renderAlreadyClosed(closed: IncidentView, open?: IncidentView): Record<string, unknown> {
+  const body: CardElement[] = [
+    heading('Incident already closed', { color: 'Good' }),
+    textBlock(markup`The incident for **${closed.targetValue}** (${closed.targetType}) is already closed; nothing was changed.`),
+    factSet([
+      ['Incident id', closed.id],
+      ['Status', closed.status],
+    ]),
+  ];
+  const actions: CardAction[] = [];
+  if (open) {
+    body.push(
+      container(
+        [
+          textBlock(markup`Its target has a newer open incident:`),
+          factSet([
+            ['Incident id', open.id],
+            ['Security events', String(open.count)],
+            ['Last seen', open.lastSeen],
+          ]),
+        ],
+        { separator: true },
+      ),
+    );
+    actions.push(submit('Close the open incident', { action: 'close_incident', incidentId: open.id }));
+    actions.push(submit('Show its sightings', { action: 'show_sightings', incidentId: open.id }));
+  } else body.push(textBlock('Its target has no open incident.', { subtle: true }));
+  return adaptiveCard(body, actions);
 }
 
 export function renderHuntStatus(status: HuntStatus): WebexMessageContent {

@@ -24,7 +24,7 @@ function isClosed(status: string): boolean {
 }
 
 function incidentBlock(i: IncidentView): CardElement {
-  const close: CloseIncidentData = { action: 'close_incident', incidentId: i.id, target: i.targetValue };
+  const close: CloseIncidentData = { action: 'close_incident', incidentId: i.id };
   const show: ShowSightingsData = { action: 'show_sightings', incidentId: i.id };
   const actions = [...(isClosed(i.status) ? [] : [submit('Close', { ...close })]), submit('Show sightings', { ...show })];
   return container([textBlock(line(i)), { type: 'ActionSet', actions }], { separator: true });

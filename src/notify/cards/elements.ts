@@ -1,8 +1,15 @@
+import { cardText, type Text } from '../markdown.js';
 import { MAX_TEXT_BYTES, truncateBytes } from './limits.js';
+
+// The markdown helpers live in one place for every renderer (chat, cards); re-exported for the card modules.
+export { code, markup, md, mdLink, safeUrl, trusted, type Text } from '../markdown.js';
 
 /**
  * The small subset of Adaptive Cards 1.3 Sightline uses, as plain builders.
- * Every text goes through truncateBytes so no field exceeds Webex's 7439 bytes.
+ * Every text goes through truncateBytes so no field exceeds Webex's 7439 bytes,
+ * and through cardText(): Webex renders markdown in TextBlocks and FactSets, so a
+ * plain string is outside text and escaped; the bot's own markdown comes as
+ * Markup (markup`…`, trusted()).
  */
 export type CardElement = Record<string, unknown>;
 export type CardAction = Record<string, unknown>;
@@ -21,30 +28,30 @@ export function adaptiveCard(body: CardElement[], actions: CardAction[] = []): R
   return card;
 }
 
-export function heading(text: string, opts: { color?: 'Attention' | 'Good' | 'Warning' | 'Accent' } = {}): CardElement {
-  const block: CardElement = { type: 'TextBlock', text: truncateBytes(text), size: 'Large', weight: 'Bolder', wrap: true };
+export function heading(text: Text, opts: { color?: 'Attention' | 'Good' | 'Warning' | 'Accent' } = {}): CardElement {
+  const block: CardElement = { type: 'TextBlock', text: truncateBytes(cardText(text)), size: 'Large', weight: 'Bolder', wrap: true };
   if (opts.color) block.color = opts.color;
   return block;
 }
 
-export function subheading(text: string): CardElement {
-  return { type: 'TextBlock', text: truncateBytes(text), size: 'Medium', weight: 'Bolder', wrap: true, spacing: 'Medium' };
+export function subheading(text: Text): CardElement {
+  return { type: 'TextBlock', text: truncateBytes(cardText(text)), size: 'Medium', weight: 'Bolder', wrap: true, spacing: 'Medium' };
 }
 
-export function textBlock(text: string, opts: { subtle?: boolean; italic?: boolean; color?: string } = {}): CardElement {
-  const block: CardElement = { type: 'TextBlock', text: truncateBytes(text, MAX_TEXT_BYTES), wrap: true };
+export function textBlock(text: Text, opts: { subtle?: boolean; italic?: boolean; color?: string } = {}): CardElement {
+  const block: CardElement = { type: 'TextBlock', text: truncateBytes(cardText(text), MAX_TEXT_BYTES), wrap: true };
   if (opts.subtle) block.isSubtle = true;
   if (opts.italic) block.italic = true;
   if (opts.color) block.color = opts.color;
   return block;
 }
 
-export function factSet(facts: [title: string, value: string | undefined][]): CardElement {
+export function factSet(facts: [title: Text, value: Text | undefined][]): CardElement {
   return {
     type: 'FactSet',
     facts: facts
-      .filter((f): f is [string, string] => f[1] !== undefined && f[1] !== '')
-      .map(([title, value]) => ({ title: truncateBytes(title, 256), value: truncateBytes(value) })),
+      .filter((f): f is [Text, Text] => f[1] !== undefined && String(f[1]) !== '')
+      .map(([title, value]) => ({ title: truncateBytes(cardText(title), 256), value: truncateBytes(cardText(value)) })),
   };
 }
 
@@ -65,46 +72,6 @@ export function openUrl(title: string, url: string): CardAction {
 export function submit(title: string, data: Record<string, unknown>): CardAction {
   return { type: 'Action.Submit', title, data };
 }
-
-/** Only http(s) URLs become links or buttons; anything else (javascript:, file paths) stays text. */
-export function safeUrl(url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.toString() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Escapes text from outside (threat descriptions, target names, IOC values) for
- * Webex markdown, so a `*`, `_` or `<script>` shows as typed instead of
- * formatting or markup. The seed replaced quotes with `**` and mangled them.
- */
-export function md(text: string): string {
-  return text
-    // Values never start a line (newlines become spaces), so `#`, `>` and list markers are harmless.
-    .replace(/[\\`*[\]<~]/g, (c) => `\\${c}`)
-    // An underscore inside a word (amp_computer_guid) never starts emphasis; escaping it would only add noise.
-    .replace(/_/g, (c, i: number, all: string) => (/[\p{L}\p{N}]/u.test(all[i - 1] ?? '') && /[\p{L}\p{N}]/u.test(all[i + 1] ?? '') ? c : `\\${c}`))
-    .replace(/\r?\n/g, ' ');
-}
-
-/** An inline code span that survives any value, including ones with backticks. */
-export function code(text: string): string {
-  const clean = text.replace(/[\r\n]+/g, ' ');
-  const longestRun = Math.max(0, ...(clean.match(/`+/g) ?? []).map((r) => r.length));
-  const fence = '`'.repeat(longestRun + 1);
-  const pad = clean.startsWith('`') || clean.endsWith('`') ? ' ' : '';
-  return `${fence}${pad}${clean}${pad}${fence}`;
-}
-
-export function mdLink(label: string, url: string | undefined): string | undefined {
-  const safe = safeUrl(url);
-  return safe ? `[${md(label)}](${safe.replace(/\(/g, '%28').replace(/\)/g, '%29')})` : undefined;
-}
-
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;

@@ -1,5 +1,5 @@
 import type { HuntRef, ThreatOutcome } from '../notification.js';
-import { adaptiveCard, container, factSet, heading, md, mdLink, plural, textBlock, type CardElement } from './elements.js';
+import { adaptiveCard, container, factSet, heading, markup, md, mdLink, plural, textBlock, trusted, type CardElement } from './elements.js';
 import { dryRunNote } from './hunt-started.js';
 import { andMore, cutList, fitMessage, truncateChars, type WebexMessageContent } from './limits.js';
 
@@ -78,7 +78,7 @@ function rank(t: ThreatOutcome): number {
 }
 
 function threatContainer(t: ThreatOutcome, budget: number): CardElement {
-  const items: CardElement[] = [textBlock(`**${t.name}**`)];
+  const items: CardElement[] = [textBlock(markup`**${t.name}**`)];
   if (t.error) {
     items.push(textBlock(`Investigation failed: ${truncateChars(t.error, 500)}`, { color: 'Attention' }));
     return container(items, { separator: true });
@@ -97,9 +97,9 @@ function threatContainer(t: ThreatOutcome, budget: number): CardElement {
     const names = cutList(t.targets.map((x) => x.identifiers[0]?.value ?? x.key), Math.min(budget, 10));
     if (names.shown.length > 0) items.push(textBlock(`Targets: ${names.shown.join(', ')}${names.more > 0 ? `, ${andMore(names.more)}` : ''}`));
     const casebook = mdLink('Open casebook', t.casebook?.url);
-    if (casebook) items.push(textBlock(casebook));
+    if (casebook) items.push(textBlock(trusted(casebook)));
     const incident = mdLink('Open incident', t.incident?.url);
-    if (incident) items.push(textBlock(incident));
+    if (incident) items.push(textBlock(trusted(incident)));
   }
   return container(items, { separator: true });
 }

@@ -1,5 +1,5 @@
 import type { HuntRef } from '../notification.js';
-import { adaptiveCard, code, factSet, heading, md, mdLink, textBlock } from './elements.js';
+import { adaptiveCard, code, factSet, heading, md, mdLink, textBlock, trusted } from './elements.js';
 import { fitMessage, truncateChars, type WebexMessageContent } from './limits.js';
 
 export interface NotPublishedInput {
@@ -37,7 +37,7 @@ export function renderNotPublished({ week, uri, attempts }: NotPublishedInput): 
       ['Last URI tried', uri],
     ]),
     textBlock('What to do:', { subtle: true }),
-    textBlock('- "hunt blog <uri>" hunts a roundup file you found yourself\n- "hunt now" tries this week again'),
+    textBlock(trusted(`- ${code('hunt blog <uri>')} hunts a roundup file you found yourself\n- ${code('hunt now')} tries this week again`)),
   ]);
   return fitMessage(() => ({ markdown, card }));
 }
@@ -66,7 +66,7 @@ export function renderHuntFailed({ hunt, week, error }: HuntFailedInput): WebexM
       ['Source', hunt?.uri],
     ]),
     textBlock(`Reason: ${reason}`),
-    textBlock('Run `hunt now` to try again, or `hunt status` to see what is running.', { subtle: true }),
+    textBlock(trusted('Run `hunt now` to try again, or `hunt status` to see what is running.'), { subtle: true }),
   ]);
   return fitMessage(() => ({ markdown, card }));
 }

@@ -1,5 +1,5 @@
 import type { HuntRef, ThreatSummary } from '../notification.js';
-import { adaptiveCard, container, factSet, heading, md, mdLink, openUrl, plural, safeUrl, textBlock } from './elements.js';
+import { adaptiveCard, container, factSet, heading, markup, md, mdLink, openUrl, plural, safeUrl, textBlock } from './elements.js';
 import { andMore, cutList, fitMessage, truncateChars, type WebexMessageContent } from './limits.js';
 
 export interface HuntStartedInput {
@@ -53,7 +53,7 @@ function build({ hunt, publicationDate, threats }: HuntStartedInput, budget: num
     ...shown.map((t) =>
       container(
         [
-          textBlock(`**${t.name}**`),
+          textBlock(markup`**${t.name}**`),
           ...(chars > 0 && t.description ? [textBlock(truncateChars(t.description, chars), { subtle: true })] : []),
           factSet([['IOCs', iocCounts(t)]]),
         ],

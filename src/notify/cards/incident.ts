@@ -7,8 +7,8 @@ export type IncidentCardMode = 'opened' | 'updated';
 /** What a card button sends back; the command layer parses these with zod. */
 export interface CloseIncidentData {
   action: 'close_incident';
+  /** The incident this card shows: the button acts on it, never on its target re-parsed. */
   incidentId: string;
-  target: string;
 }
 export interface ShowSightingsData {
   action: 'show_sightings';
@@ -44,7 +44,7 @@ export function renderIncidentCard(incident: IncidentView, mode: IncidentCardMod
   const url = safeUrl(incident.url);
   if (url) actions.push(openUrl('Open in XDR', url));
   if (!isClosed(incident.status)) {
-    const close: CloseIncidentData = { action: 'close_incident', incidentId: incident.id, target: incident.targetValue };
+    const close: CloseIncidentData = { action: 'close_incident', incidentId: incident.id };
     actions.push(submit('Close incident', { ...close }));
   }
   const show: ShowSightingsData = { action: 'show_sightings', incidentId: incident.id };

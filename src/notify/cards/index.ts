@@ -9,7 +9,7 @@ import { renderRungFired } from './rung.js';
 import { renderTargetFound } from './target-found.js';
 import { renderRemainingTargets, renderThreatNoTargets } from './threat-results.js';
 
-export { renderHelp, renderHuntStatus, renderIncidentList } from './commands.js';
+export { renderAlreadyClosed, renderHelp, renderHuntStatus, renderIncidentList } from './commands.js';
 export { MAX_CARD_BYTES, MAX_TEXT_BYTES } from './limits.js';
 export type { WebexMessageContent } from './limits.js';
 

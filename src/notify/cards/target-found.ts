@@ -1,6 +1,6 @@
 import type { TargetFinding } from '../../domain/types.js';
 import type { HuntRef } from '../notification.js';
-import { adaptiveCard, code, factSet, heading, md, mdLink, openUrl, safeUrl, subheading, textBlock, type CardAction } from './elements.js';
+import { adaptiveCard, code, factSet, heading, markup, md, mdLink, openUrl, safeUrl, subheading, textBlock, trusted, type CardAction } from './elements.js';
 import { andMore, cutList, fitMessage, type WebexMessageContent } from './limits.js';
 
 export interface TargetFoundInput {
@@ -25,7 +25,8 @@ export function targetLabel(target: TargetFinding): string {
 function build({ hunt, threat, target, casebook, incident }: TargetFoundInput, budget: number): WebexMessageContent {
   const ids = cutList(target.identifiers, Math.max(budget, 3));
   const obs = cutList(target.observables, budget);
-  const sources = target.sourceUris.map(safeUrl).filter((u): u is string => u !== undefined);
+  // Sighting source URIs come from the modules (outside): shown defanged as text, never as a link or button.
+  const sources = target.sourceUris;
   const casebookMd = mdLink('open the casebook', casebook?.url);
   const modules = target.modules.join(', ');
 
@@ -43,15 +44,14 @@ function build({ hunt, threat, target, casebook, incident }: TargetFoundInput, b
   if (casebookMd) lines.push('', `Casebook: ${casebookMd}`);
   const incidentMd = mdLink('open the incident', incident?.url);
   if (incidentMd) lines.push(`XDR incident: ${incidentMd}`);
-  const firstSource = mdLink('sighting source', sources[0]);
-  if (firstSource) lines.push(`Source: ${firstSource}`);
+  if (sources[0]) lines.push(`Sighting source: ${md(sources[0])}${sources.length > 1 ? ` (${andMore(sources.length - 1)})` : ''}`);
 
-  const obsLines = obs.shown.map((o) => `- ${o.type}: ${o.value}`);
+  const obsLines = obs.shown.map((o) => markup`- ${o.type}: ${o.value}`.markdown);
   if (obs.more > 0) obsLines.push(`- ${andMore(obs.more)}${casebook ? ' (all of them are in the casebook)' : ''}`);
 
   const body = [
     heading(`Target found: ${targetLabel(target)}`, { color: 'Attention' }),
-    textBlock(`Threat **${threat.name}** (${hunt.label})`),
+    textBlock(markup`Threat **${threat.name}** (${hunt.label})`),
     factSet([
       ...ids.shown.map((o): [string, string] => [o.type, o.value]),
       ...(ids.more > 0 ? [['More identifiers', andMore(ids.more)] as [string, string]] : []),
@@ -59,15 +59,15 @@ function build({ hunt, threat, target, casebook, incident }: TargetFoundInput, b
       ['Seen by', modules],
       ['First seen', target.firstSeen],
       ['Last seen', target.lastSeen],
+      ['Sighting source', sources[0]],
     ]),
     subheading(`Observables sighted on it (${target.observables.length})`),
-    textBlock(obsLines.join('\n')),
+    textBlock(trusted(obsLines.join('\n'))),
   ];
   const actions: CardAction[] = [];
   const casebookUrl = safeUrl(casebook?.url);
   if (casebookUrl) actions.push(openUrl('Open casebook', casebookUrl));
   const incidentUrl = safeUrl(incident?.url);
   if (incidentUrl) actions.push(openUrl('Open incident', incidentUrl));
-  sources.slice(0, 3).forEach((url, i) => actions.push(openUrl(sources.length > 1 ? `Sighting source ${i + 1}` : 'Sighting source', url)));
   return { markdown: lines.join('\n'), card: adaptiveCard(body, actions) };
 }

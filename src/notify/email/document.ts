@@ -2,7 +2,12 @@
  * A tiny document model so every e-mail has a plain-text and an HTML body
  * that say the same thing. All text is escaped when the HTML is written:
  * threat descriptions arrive from outside and contain quotes (and could contain markup).
+ * Every text (not the URLs of the bot's own links) also goes through inert(): no
+ * control or invisible character, mention token or clickable URL from outside
+ * reaches the mail, in the plain-text body either (mail clients link bare URLs).
  */
+import { inert } from '../inert.js';
+
 export type Inline = string | { b: string } | { i: string } | { code: string } | { link: string; url: string | undefined };
 
 export type Block =
@@ -27,6 +32,24 @@ function httpUrl(url: string | undefined): string | undefined {
   }
 }
 
+/** Every text of a document, made inert once before either body is written. */
+function inertInline(p: Inline): Inline {
+  if (typeof p === 'string') return inert(p);
+  if ('b' in p) return { b: inert(p.b) };
+  if ('i' in p) return { i: inert(p.i) };
+  if ('code' in p) return { code: inert(p.code) };
+  return { link: inert(p.link), url: p.url };
+}
+
+function inertBlock(b: Block): Block {
+  const line = (parts: Inline[]) => parts.map(inertInline);
+  if ('p' in b) return { p: line(b.p) };
+  if ('h' in b) return { h: inert(b.h) };
+  if ('ul' in b) return { ul: b.ul.map(line) };
+  if ('facts' in b) return { facts: b.facts.map(([k, v]) => [inert(k), v && line(v)]) };
+  return { table: { head: b.table.head.map(inert), rows: b.table.rows.map((row) => row.map(line)) } };
+}
+
 function inlineText(parts: Inline[]): string {
   return parts
     .map((p) => {
@@ -34,7 +57,8 @@ function inlineText(parts: Inline[]): string {
       if ('b' in p) return p.b;
       if ('i' in p) return p.i;
       if ('code' in p) return p.code;
-      return p.url && p.url !== p.link ? `${p.link} <${p.url}>` : p.link;
+      const url = httpUrl(p.url);
+      return url && url !== p.link ? `${p.link} <${url}>` : p.link;
     })
     .join('');
 }
@@ -47,7 +71,7 @@ function inlineHtml(parts: Inline[]): string {
       if ('i' in p) return `<i>${escapeHtml(p.i)}</i>`;
       if ('code' in p) return `<code>${escapeHtml(p.code)}</code>`;
       const url = httpUrl(p.url);
-      return url ? `<a href="${escapeHtml(url)}">${escapeHtml(p.link)}</a>` : escapeHtml(p.url ? `${p.link} (${p.url})` : p.link);
+      return url ? `<a href="${escapeHtml(url)}">${escapeHtml(p.link)}</a>` : escapeHtml(p.url ? `${p.link} (${inert(p.url)})` : p.link);
     })
     .join('');
 }
@@ -106,8 +130,10 @@ export interface RenderedEmail {
 
 export function mail(subject: string, blocks: Block[]): RenderedEmail {
   // Subjects come partly from the roundup file: no line breaks (header injection), and a sane length.
-  const clean = subject.replace(/[\r\n\t]+/g, ' ').trim();
-  const safeSubject = clean.length > 200 ? `${clean.slice(0, 199)}…` : clean;
-  return { subject: safeSubject, text: toText(blocks), html: toHtml(safeSubject, blocks) };
+  const clean = inert(subject).replace(/ {2,}/g, ' ').trim();
+  const chars = Array.from(clean);
+  const safeSubject = chars.length > 200 ? `${chars.slice(0, 199).join('')}…` : clean;
+  const safe = blocks.map(inertBlock);
+  return { subject: safeSubject, text: toText(safe), html: toHtml(safeSubject, safe) };
 }
 

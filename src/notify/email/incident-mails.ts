@@ -1,4 +1,5 @@
 import type { IncidentView, Notification } from '../notification.js';
+import { firedAtText } from '../cards/rung.js';
 import { mail, type Block, type Inline, type RenderedEmail } from './document.js';
 
 function incidentFacts(i: IncidentView, crossed: string[]): Block {
@@ -44,11 +45,12 @@ export function renderRungFiredMail(n: Extract<Notification, { kind: 'rung_fired
       p: [
         'Target ',
         { b: i.targetValue },
-        ` reached escalation rung "${n.rung}" with ${i.count} security events. Action: `,
+        ` reached escalation rung "${n.rung}" ${firedAtText(i, n.firedAtCount)}. Action: `,
         { b: n.action },
         n.dryRun ? ' (dry run: nothing was changed).' : '.',
       ],
     },
+    ...(n.outcome ? [{ p: ['Outcome: ', n.outcome] }] : []),
     incidentFacts(i, [n.rung]),
   ]);
 }

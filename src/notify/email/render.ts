@@ -119,7 +119,8 @@ function targetBlocks(t: TargetFinding, index: number, total: number, hasCaseboo
         ['Seen by modules', [t.modules.join(', ')]],
         ['First seen', t.firstSeen ? [t.firstSeen] : undefined],
         ['Last seen', t.lastSeen ? [t.lastSeen] : undefined],
-        ['Sighting sources', t.sourceUris.length > 0 ? joinInline(t.sourceUris.map((u) => [{ link: u, url: u }])) : undefined],
+        // Source URIs come from the modules: shown as (defanged) text, not links.
+        ['Sighting sources', t.sourceUris.length > 0 ? joinInline(t.sourceUris.map((u) => [u])) : undefined],
       ],
     },
     { p: [`Observables sighted on this target (${t.observables.length}):`] },

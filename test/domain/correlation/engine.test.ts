@@ -5,6 +5,7 @@ import { silentLogger } from '../../../src/core/logger.js';
 import type { Config } from '../../../src/config/load.js';
 import { CorrelationEngine, actionMatches } from '../../../src/domain/correlation/engine.js';
 import { LowdbStore } from '../../../src/store/lowdb-store.js';
+import { renderForWebex } from '../../../src/notify/cards/index.js';
 import { FakeXdr, ManualTimers, RecordingNotifier, resetSeq, sighting, tempStore } from './helpers.js';
 
 const baseConfig: Config['correlation'] = {
@@ -352,6 +353,20 @@ describe('CorrelationEngine: a struggling XDR', () => {
 });
 
 describe('CorrelationEngine: ladder actions', () => {
+  it('one delivery of several sightings: each rung says the count it fired at, and respond keeps the IOC out of the action', async () => {
+    const e = engine({ ladder: 'eq 2 -> notify; gte 3 -> mention; gte 5 -> respond' });
+    await e.ingest([sighting('h'), sighting('h'), sighting('h'), sighting('h'), sighting('h', { ioc: '<@all>[x](https://evil.example)' }), sighting('h')]);
+    const fired = notifier.of('rung_fired');
+    expect(fired.map((n) => [n.rung, n.firedAtCount, n.incident.count])).toEqual([
+      ['eq 2', 2, 6],
+      ['gte 3', 3, 6],
+      ['gte 5', 5, 6],
+    ]);
+    expect(fired[2]).toMatchObject({ action: 'respond', outcome: expect.stringContaining('Umbrella') });
+    const [m] = renderForWebex(fired[0]!);
+    expect(m!.markdown).toContain('(at 2 security events; 6 now)');
+  });
+
   it('triggers the configured response action for the last IOC at gte 5, once', async () => {
     const e = engine();
     for (let i = 0; i < 7; i++) await e.ingest([sighting('h', { ioc: `evil${i}.example` })]);

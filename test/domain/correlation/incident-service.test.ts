@@ -126,3 +126,27 @@ describe('CorrelationIncidentService.sightings', () => {
     expect(() => service.sightings('inc-404', 5)).toThrow(NotFoundError);
   });
 });
+
+describe('CorrelationIncidentService.closeById (the card button)', () => {
+  it('closes the incident the card shows: a hostname "ip:10.1.1.1" is not the IP 10.1.1.1', async () => {
+    await engine.ingest([on('ip', '10.1.1.1', '2022-03-01T10:00:00Z'), on('hostname', 'ip:10.1.1.1', '2022-03-01T10:00:00Z')]);
+    const byTarget = Object.fromEntries(Object.values(engine.state().incidents).map((i) => [i.targetKey, i.id]));
+    const hostIncident = byTarget['hostname:ip:10.1.1.1']!;
+    const result = await service.closeById(hostIncident, 'admin@example.com');
+    expect(result).toMatchObject({ closed: true, incident: { id: hostIncident, targetKey: 'hostname:ip:10.1.1.1', status: 'Closed' } });
+    expect(engine.incident(byTarget['ip:10.1.1.1']!)!.status).not.toMatch(/^Closed/);
+  });
+
+  it('an old card of a closed incident closes nothing and names the target’s open incident', async () => {
+    await engine.ingest([on('hostname', 'host-9', '2022-03-01T10:00:00Z')]);
+    await service.closeById('inc-1', 'admin@example.com');
+    await engine.ingest([on('hostname', 'host-9', '2022-03-01T11:00:00Z')]);
+    const result = await service.closeById('inc-1', 'admin@example.com');
+    expect(result).toMatchObject({ closed: false, incident: { id: 'inc-1' }, open: { id: 'inc-2' } });
+    expect(engine.incident('inc-2')!.status).not.toMatch(/^Closed/);
+  });
+
+  it('an unknown id is a NotFoundError with what to try', async () => {
+    await expect(service.closeById('nope', 'a')).rejects.toThrow(NotFoundError);
+  });
+});

@@ -33,7 +33,7 @@ const element: z.ZodType<Element> = z.lazy(() =>
 );
 
 export const submitData = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('close_incident'), incidentId: z.string().min(1), target: z.string().min(1) }).strict(),
+  z.object({ action: z.literal('close_incident'), incidentId: z.string().min(1) }).strict(),
   z.object({ action: z.literal('show_sightings'), incidentId: z.string().min(1) }).strict(),
   z.object({ action: z.literal('list_incidents'), page: z.number().int().positive() }).strict(),
 ]);

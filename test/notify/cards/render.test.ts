@@ -61,11 +61,12 @@ describe('renderForWebex', () => {
     });
   });
 
-  it('links the casebook and the sighting source from a target card', () => {
+  it('links the casebook from a target card, and shows the sighting source (from outside) as defanged text', () => {
     const [m] = renderForWebex(everyKind[1]!);
     const actions = (m!.card!.actions as { type: string; url: string }[]).map((a) => a.url);
-    expect(actions).toContain('https://securex.us.security.cisco.com/investigate?casebook=7a1f0c52');
-    expect(actions.some((u) => u.startsWith('https://console.amp.cisco.com/computers/'))).toBe(true);
+    expect(actions).toEqual(['https://securex.us.security.cisco.com/investigate?casebook=7a1f0c52']);
+    expect(JSON.stringify(m!.card)).toContain('hxxps://console\\\\[.\\\\]amp\\\\[.\\\\]cisco\\\\[.\\\\]com/computers/');
+    expect(m!.markdown).toContain('Sighting source: hxxps://console\\[.\\]amp');
   });
 
   it('says "no targets found" explicitly for a threat without targets', () => {
@@ -87,10 +88,10 @@ describe('renderForWebex', () => {
     const card = renderForWebex(everyKind[6]!)[0]!.card!;
     const submits = (card.actions as { type: string; data?: unknown }[]).filter((a) => a.type === 'Action.Submit').map((a) => a.data);
     expect(submits).toEqual([
-      { action: 'close_incident', incidentId: incident.id, target: 'heimdallr' },
+      { action: 'close_incident', incidentId: incident.id },
       { action: 'show_sightings', incidentId: incident.id },
     ]);
-    expect(JSON.stringify(card)).toContain('https://ictoms.site/ictom.zip');
+    expect(JSON.stringify(card)).toContain('hxxps://ictoms\\\\[.\\\\]site/ictom.zip');
   });
 
   it('offers no Close button on a closed incident', () => {
@@ -110,7 +111,7 @@ describe('renderForWebex', () => {
     const m = renderForWebex({ kind: 'hunt_started', hunt, threats: [{ name: q.name, description, observableCount: 10, rejectedCount: 0 }] })[0]!;
     expect(m.markdown).toContain('"');
     expect(m.markdown).not.toMatch(/(^|[^\\])<script>/);
-    expect(m.markdown).toContain('\\<script>');
+    expect(m.markdown).toContain('\\<script\\>');
     expect(m.markdown).toContain('\\*not bold\\*');
   });
 });
@@ -147,5 +148,24 @@ describe('size limits with a huge threat (5,000 observables, 300 targets)', () =
       expect(m!.card).toBeDefined();
       expect(m!.markdown).toMatch(/and \d+ more/);
     }
+  });
+});
+
+describe('ladder messages (issue 17 item 13)', () => {
+  it('say the count the rung fired at, and show a respond outcome quoting an IOC inert', () => {
+    const [m] = renderForWebex({
+      kind: 'rung_fired',
+      incident: { ...incident, count: 5 },
+      rung: 'eq 2',
+      action: 'respond',
+      outcome: 'no configured action is offered for url <@all>[x](https://evil.example)',
+      firedAtCount: 2,
+      dryRun: false,
+    });
+    expect(m!.markdown).toContain('(at 2 security events; 5 now)');
+    expect(m!.markdown).not.toContain('(5 security events)');
+    expect(m!.markdown).toContain('- Action: **respond**');
+    expect(m!.markdown).not.toMatch(/<\s*@/);
+    expect(m!.markdown).not.toContain('](https://evil');
   });
 });
