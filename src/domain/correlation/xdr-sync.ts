@@ -6,6 +6,7 @@ import { shortIdOf, type XdrPort } from '../../clients/xdr/port.js';
 import type { Store } from '../../store/store.js';
 import { targetIdentity } from '../investigate/target-identity.js';
 import type { ApplyResult } from './correlator.js';
+import { ctimForPair } from './ctim-rules.js';
 import { incidentTitle, renderDescription } from './describe.js';
 import { correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting, type XdrOp } from './types.js';
 
@@ -109,7 +110,8 @@ function confidenceOf(inc: Incident): string {
 /** The CTIM sighting to POST: the module's own (id removed) or a compact one built from the data. */
 export function ctimSighting(s: SequencedSighting): Record<string, unknown> {
   const externalId = `sightline-sighting-${createHash('sha256').update(s.dedupeKey).digest('hex').slice(0, 32)}`;
-  const given = s.ctim && JSON.stringify(s.ctim).length <= MAX_CTIM_CHARS ? { ...s.ctim } : undefined;
+  const own = s.ctim ? ctimForPair(s.ctim, s) : undefined;
+  const given = own && JSON.stringify(own).length <= MAX_CTIM_CHARS ? own : undefined;
   const base: Record<string, unknown> = given ?? {
     type: 'sighting',
     title: `${s.ioc.type} ${s.ioc.value} seen on ${targetIdentity(s.target).value}`,

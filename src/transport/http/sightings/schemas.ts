@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { SightlineError } from '../../../core/errors.js';
+import { ctimProblems, sharedCtimBytes } from '../../../domain/correlation/ctim-rules.js';
 import type { IncomingSighting } from '../../../domain/correlation/intake.js';
 import { normaliseTargetValue, targetIdentity } from '../../../domain/investigate/target-identity.js';
 import { refang } from '../../../domain/ioc/refang.js';
@@ -32,6 +34,31 @@ export interface ParsedSightings {
 const MAX_IOC_LENGTH = 2048;
 /** One posted sighting may name many targets and observables; beyond this the sender is asked to split it. */
 export const MAX_PAIRS_PER_SIGHTING = 1000;
+/**
+ * The ceiling on the work one request can cause (issue 17 item 2), whatever its shape:
+ * at most this many (target × observable) pairs in the whole request, each one counted,
+ * journaled and mirrored to XDR…
+ */
+export const MAX_PAIRS_PER_REQUEST = 1000;
+/**
+ * …and at most this many bytes of CTIM copies beyond the first for sightings that fan out
+ * (pairs − 1) × (the sighting without its targets and observables): each pair is mirrored
+ * with its own copy, so a big sighting with many targets is refused instead of multiplied.
+ */
+export const MAX_FANOUT_BYTES = 4 * 1024 * 1024;
+
+/** Answered 413: the request as a whole asks for more work than one request may cause. */
+export class RequestTooLarge extends SightlineError {
+  constructor(message: string) {
+    super('payload_too_large', message, { httpStatus: 413 });
+  }
+}
+
+/** What the items parsed so far have used of the request's ceiling. */
+interface Budget {
+  pairs: number;
+  fanoutBytes: number;
+}
 const NETWORK_TYPES = new Set(['url', 'domain', 'ip', 'ipv6', 'email']);
 const CASELESS_TYPES = new Set(['md5', 'sha1', 'sha256', 'domain', 'hostname', 'mac_address', 'email']);
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
@@ -76,8 +103,9 @@ type ModulePayload = z.output<typeof modulePayloadSchema>;
 export function parseSightingsBody(body: unknown): ParsedSightings {
   const raw = Array.isArray(body) ? body : [body];
   const out: ParsedSightings = { items: [], problems: [], itemCount: raw.length };
+  const budget: Budget = { pairs: 0, fanoutBytes: 0 };
   raw.forEach((item, index) => {
-    const result = parseSightingItem(item);
+    const result = parseSightingItem(item, budget);
     if ('problems' in result) out.problems.push(...result.problems.map((p) => ({ index, ...p })));
     else out.items.push(...result.items);
   });
@@ -86,13 +114,13 @@ export function parseSightingsBody(body: unknown): ParsedSightings {
 
 type ItemResult = { items: IncomingSighting[] } | { problems: Omit<ItemProblem, 'index'>[] };
 
-export function parseSightingItem(item: unknown): ItemResult {
+export function parseSightingItem(item: unknown, budget: Budget = { pairs: 0, fanoutBytes: 0 }): ItemResult {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     return problem('(item)', 'must be a JSON object: a CTIM sighting with targets, or the 7-field module payload');
   }
   if (nestedDeeperThan(item, MAX_DEPTH)) return problem('(item)', `is nested more than ${MAX_DEPTH} levels deep; a CTIM sighting is much flatter — send the sighting itself`);
-  if ('targets' in item) return fromCtimSighting(item);
-  if ('target_value' in item || 'ioc_value' in item || 'sighting_json' in item) return fromModulePayload(item);
+  if ('targets' in item) return fromCtimSighting(item, budget);
+  if ('target_value' in item || 'ioc_value' in item || 'sighting_json' in item) return spend(budget, 1, 0, fromModulePayload(item));
   return problem(
     '(item)',
     'is neither a CTIM sighting (needs targets and observables) nor the module payload (target_type, target_value, ioc_type, ioc_value, event_source, target_observed_time, sighting_json)',
@@ -105,6 +133,8 @@ function fromModulePayload(input: object): ItemResult {
   const p: ModulePayload = parsed.data;
   const ctim = parseInnerSighting(p.sighting_json);
   if ('problems' in ctim) return ctim;
+  const refused = ctim.value ? ctimProblems(ctim.value, 'sighting_json') : [];
+  if (refused.length > 0) return { problems: refused.map((r) => ({ field: r.field, reason: `${r.reason}; XDR would refuse the sighting` })) };
   const ioc = normaliseIoc(p.ioc_type, p.ioc_value);
   if ('reason' in ioc) return problem(`ioc_${ioc.field}`, ioc.reason);
   const target = richTarget(p.target_type, p.target_value, ctim.value);
@@ -118,10 +148,17 @@ function fromModulePayload(input: object): ItemResult {
   return { items: [{ dedupeKey, target, ioc, source: p.event_source, observedAt, ...(ctim.value ? { ctim: ctim.value } : {}) }] };
 }
 
-function fromCtimSighting(input: object): ItemResult {
+function fromCtimSighting(input: object, budget: Budget): ItemResult {
   const parsed = ctimSightingSchema.safeParse(input);
   if (!parsed.success) return zodProblems(parsed.error);
   const s: CtimSighting = parsed.data;
+  // Before any per-pair work: a hostile 1,000 × 1,000 sighting must cost nothing.
+  const pairCount = s.targets.length * s.observables.length;
+  if (pairCount > MAX_PAIRS_PER_SIGHTING) {
+    return problem('targets', `names ${s.targets.length} targets × ${s.observables.length} observables = ${pairCount} pairs; split it into sightings of at most ${MAX_PAIRS_PER_SIGHTING} pairs`);
+  }
+  const refused = ctimProblems(s);
+  if (refused.length > 0) return { problems: refused.map((r) => ({ field: r.field, reason: `${r.reason}; XDR would refuse the sighting` })) };
   const iocs: Observable[] = [];
   for (const [i, o] of s.observables.entries()) {
     const ioc = normaliseIoc(o.type, o.value);
@@ -156,7 +193,26 @@ function fromCtimSighting(input: object): ItemResult {
   const items = [...pairs.values()];
   // A single-pair sighting keeps the sender's id verbatim, so the 202's ids echo it.
   if (explicitId && items.length === 1) items[0]!.dedupeKey = explicitId;
-  return { items };
+  const fanout = items.length > 1 ? (items.length - 1) * sharedCtimBytes(ctim) : 0;
+  return spend(budget, items.length, fanout, { items });
+}
+
+/** Counts an item's pairs against the request's ceiling; beyond it the whole request is refused (413). */
+function spend(budget: Budget, pairs: number, fanoutBytes: number, result: ItemResult): ItemResult {
+  if ('problems' in result) return result;
+  budget.pairs += pairs;
+  budget.fanoutBytes += fanoutBytes;
+  if (budget.pairs > MAX_PAIRS_PER_REQUEST) {
+    throw new RequestTooLarge(
+      `This request asks for more than ${MAX_PAIRS_PER_REQUEST} (target × observable) pairs in all; split it into smaller requests.`,
+    );
+  }
+  if (budget.fanoutBytes > MAX_FANOUT_BYTES) {
+    throw new RequestTooLarge(
+      `This request's sightings name so many targets that their copies for XDR would exceed ${MAX_FANOUT_BYTES / 1_048_576} MB; send fewer targets per sighting, or leave bulky fields (data, context, description) out.`,
+    );
+  }
+  return result;
 }
 
 /** `sighting_json` is a string holding a CTIM sighting; its `id` is dropped so XDR can store a copy. */
@@ -239,9 +295,12 @@ function firstString(list: unknown): string | undefined {
   return Array.isArray(list) ? list.find((x): x is string => typeof x === 'string' && x.trim() !== '') : undefined;
 }
 
-/** One sender id covering several pairs: each pair gets its own key, stable across redeliveries. */
+/**
+ * One sender id covering several pairs: each pair gets its own key, stable across redeliveries.
+ * The pair is hashed so a key stays short whatever the target and IOC (no T × O × length blow-up).
+ */
 function pairKey(id: string, targetKey: string, ioc: Observable): string {
-  return `${id}#${targetKey}#${ioc.type}:${ioc.value}`;
+  return `${id}#${createHash('sha256').update(`${targetKey}\n${ioc.type}\n${ioc.value}`).digest('hex').slice(0, 32)}`;
 }
 
 /** No sender id: the same observation (target, IOC, source, time) is the same sighting. */
