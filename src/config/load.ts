@@ -76,6 +76,8 @@ export interface Config {
     dryRun: boolean;
     coalesceMs: number;
     statusSyncSeconds: number;
+    /** Sightings per incident waiting to be copied into XDR; older ones of a burst are only counted. */
+    mirrorNewestSightings?: number;
   };
   modules: {
     rssFeeds: string[];
@@ -199,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       dryRun: e.CORRELATION_DRY_RUN,
       coalesceMs: e.CORRELATION_COALESCE_MS,
       statusSyncSeconds: e.XDR_STATUS_SYNC_SECONDS,
+      mirrorNewestSightings: e.XDR_MIRROR_NEWEST_SIGHTINGS,
     },
     modules: {
       rssFeeds: e.RSS_FEEDS,

@@ -108,6 +108,7 @@ export const envSchema = z.object({
   CORRELATION_DRY_RUN: bool(false),
   CORRELATION_COALESCE_MS: int(5000, 0, 600_000),
   XDR_STATUS_SYNC_SECONDS: int(300, 0, 86400),
+  XDR_MIRROR_NEWEST_SIGHTINGS: int(20, 1, 1000),
 
   RSS_FEEDS: list().pipe(z.array(url)),
   RSS_POLL_SECONDS: int(3600, 5, 7 * 86400),
