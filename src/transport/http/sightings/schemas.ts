@@ -4,6 +4,7 @@ import { SightlineError } from '../../../core/errors.js';
 import { ctimProblems, sharedCtimBytes } from '../../../domain/correlation/ctim-rules.js';
 import type { IncomingSighting } from '../../../domain/correlation/intake.js';
 import { normaliseTargetValue, targetIdentity } from '../../../domain/investigate/target-identity.js';
+import { INVISIBLE, targetValueProblem } from '../../../domain/investigate/target-text.js';
 import { refang } from '../../../domain/ioc/refang.js';
 import type { Observable, SightingTarget } from '../../../domain/types.js';
 
@@ -137,7 +138,11 @@ function fromModulePayload(input: object): ItemResult {
   if (refused.length > 0) return { problems: refused.map((r) => ({ field: r.field, reason: `${r.reason}; XDR would refuse the sighting` })) };
   const ioc = normaliseIoc(p.ioc_type, p.ioc_value);
   if ('reason' in ioc) return problem(`ioc_${ioc.field}`, ioc.reason);
+  const valueProblem = targetValueProblem(p.target_value);
+  if (valueProblem) return problem('target_value', valueProblem);
   const target = richTarget(p.target_type, p.target_value, ctim.value);
+  const hidden = targetProblem(target, 'sighting_json.targets');
+  if (hidden) return hidden;
   const timeField = p.target_observed_time !== undefined ? 'target_observed_time' : 'sighting_json.observed_time.start_time';
   const rawTime = p.target_observed_time ?? target.observed_time?.start_time ?? innerStartTime(ctim.value);
   const observedAt = toIsoTime(rawTime);
@@ -173,6 +178,8 @@ function fromCtimSighting(input: object, budget: Budget): ItemResult {
     if (!target.observables.some((o) => o.value.trim() !== '')) {
       return problem(`targets[${t}].observables`, 'has no observable with a value that identifies the target');
     }
+    const hidden = targetProblem(target, `targets[${t}]`);
+    if (hidden) return hidden;
     const rawTime = target.observed_time?.start_time ?? s.observed_time?.start_time;
     const observedAt = toIsoTime(rawTime);
     if (observedAt === undefined) {
@@ -253,6 +260,15 @@ function richTarget(type: string, value: string, ctim: Record<string, unknown> |
   return { type: 'endpoint', observables: [{ type, value }] };
 }
 
+/** Every observable of a target is checked: any of them may become the incident's identity, and all go to XDR. */
+function targetProblem(target: { observables: { value: string }[] }, at: string): { problems: Omit<ItemProblem, 'index'>[] } | undefined {
+  for (const [i, o] of target.observables.entries()) {
+    const reason = targetValueProblem(o.value);
+    if (reason) return problem(`${at}.observables[${i}].value`, reason);
+  }
+  return undefined;
+}
+
 export type IocProblem = { field: 'type' | 'value'; reason: string };
 
 /** Light IOC hygiene: refang network values; reject empty values, control characters and oversize values. */
@@ -262,6 +278,7 @@ export function normaliseIoc(rawType: string, rawValue: string): Observable | Io
   let value = NETWORK_TYPES.has(type) ? refang(rawValue) : rawValue.trim();
   if (value === '') return { field: 'value', reason: 'is empty' };
   if (CONTROL_CHARS.test(value)) return { field: 'value', reason: 'contains control characters' };
+  if (INVISIBLE.test(value)) return { field: 'value', reason: 'contains invisible characters (zero-width, bidi override or other format characters)' };
   if (value.length > MAX_IOC_LENGTH) return { field: 'value', reason: `is longer than ${MAX_IOC_LENGTH} characters` };
   if (CASELESS_TYPES.has(type)) value = value.toLowerCase();
   return { type, value };
