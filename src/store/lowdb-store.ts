@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Low } from 'lowdb';
 import { StoreError } from '../core/errors.js';
 import { emptyState, type State } from './state.js';
+import { stateProblems } from './state-schema.js';
 import type { Store, UpdateOptions } from './store.js';
 import { StreamingJsonFile } from './streaming-json-file.js';
 
@@ -165,6 +166,13 @@ export function parseState(raw: string, path: string): State {
     throw new StoreError(
       'store_corrupt',
       `The state file ${path} is not a Sightline state file (version 1) and was left untouched; check STATE_FILE.`,
+    );
+  }
+  const problems = stateProblems(parsed);
+  if (problems.length > 0) {
+    throw new StoreError(
+      'store_corrupt',
+      `The state file ${path} is damaged and was left untouched: ${problems.join('; ')}. Fix or remove that part (Sightline rebuilds a missing section empty), restore it from a backup, or move the file away to start fresh.`,
     );
   }
   return { ...emptyState(), ...(parsed as State) };
