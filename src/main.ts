@@ -25,7 +25,8 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
   } catch (err) {
     const sentence = err instanceof SightlineError ? err.userMessage : (err as Error).message;
     logger.fatal({ err }, `Sightline could not start: ${sentence}`);
-    process.exit(1);
+    // A setting found wrong only when used (a port in use, a host that does not resolve) exits like the others.
+    process.exit(err instanceof ConfigError ? 78 : 1);
   }
   let signals = 0;
   const shutdown = (signal: string) => {

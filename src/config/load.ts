@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError } from '../core/errors.js';
+import { semanticProblems } from './checks.js';
 import { envSchema, type Env } from './schema.js';
 
 export type XdrRegion = 'us' | 'eu' | 'apjc';
@@ -106,8 +107,9 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       const name = issue.path.join('.') || '(environment)';
       problems.push(`${name} ${issue.message}`);
     }
-    throw new ConfigError(problems);
   }
+  problems.push(...semanticProblems(cleaned));
+  if (!parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   const mode = e.WEBEX_MODE ?? (e.PUBLIC_URL ? 'webhook' : 'websocket');
   const webexEnabled = e.WEBEX_ENABLED && e.WEBEX_TOKEN !== undefined;

@@ -4,6 +4,7 @@ import { Low } from 'lowdb';
 import { StoreError } from '../core/errors.js';
 import { emptyState, type State } from './state.js';
 import { stateProblems } from './state-schema.js';
+import { assertStateFolderWritable } from './writable.js';
 import type { Store, UpdateOptions } from './store.js';
 import { StreamingJsonFile } from './streaming-json-file.js';
 
@@ -42,6 +43,8 @@ export class LowdbStore implements Store {
 
   /** Opens (or creates) the state file. A file that cannot be read or parsed stops start-up and is left untouched. */
   static async open(path: string): Promise<LowdbStore> {
+    // Before reading: a folder that cannot be written is refused in one sentence naming STATE_FILE, the file left as it is.
+    await assertStateFolderWritable(path);
     let raw: string | undefined;
     try {
       raw = await readFile(path, 'utf8');
