@@ -1,5 +1,5 @@
 import { startApp } from './app.js';
-import { loadConfig } from './config/load.js';
+import { loadConfig, secretsOf } from './config/load.js';
 import { ConfigError, SightlineError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
 
@@ -18,7 +18,7 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config) });
   let app;
   try {
     app = await startApp({ config, logger });
