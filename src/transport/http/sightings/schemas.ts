@@ -59,6 +59,22 @@ export class RequestTooLarge extends SightlineError {
 interface Budget {
   pairs: number;
   fanoutBytes: number;
+  /** Latest observed time taken (epoch ms): a little after "now" when the caller says what now is. */
+  latestMs: number;
+}
+
+/**
+ * Observed times are taken from 1990-01-01T00:00:00Z (older than any EDR or SIEM sighting
+ * that could still matter; year 0000 is a sender's placeholder) up to 24 hours after now
+ * (clocks disagree a little; a sighting from next year is wrong). Without a "now" the upper
+ * bound is 2100-01-01.
+ */
+export const EARLIEST_OBSERVED_MS = Date.UTC(1990, 0, 1);
+export const LATEST_OBSERVED_MS = Date.UTC(2100, 0, 1);
+export const FUTURE_TOLERANCE_MS = 24 * 3600 * 1000;
+
+function newBudget(now?: Date): Budget {
+  return { pairs: 0, fanoutBytes: 0, latestMs: now ? Math.min(now.getTime() + FUTURE_TOLERANCE_MS, LATEST_OBSERVED_MS) : LATEST_OBSERVED_MS };
 }
 const NETWORK_TYPES = new Set(['url', 'domain', 'ip', 'ipv6', 'email']);
 const CASELESS_TYPES = new Set(['md5', 'sha1', 'sha256', 'domain', 'hostname', 'mac_address', 'email']);
@@ -101,10 +117,10 @@ type CtimSighting = z.output<typeof ctimSightingSchema>;
 type ModulePayload = z.output<typeof modulePayloadSchema>;
 
 /** Splits a decoded JSON body into valid IncomingSightings and per-item problems. */
-export function parseSightingsBody(body: unknown): ParsedSightings {
+export function parseSightingsBody(body: unknown, opts: { now?: Date } = {}): ParsedSightings {
   const raw = Array.isArray(body) ? body : [body];
   const out: ParsedSightings = { items: [], problems: [], itemCount: raw.length };
-  const budget: Budget = { pairs: 0, fanoutBytes: 0 };
+  const budget = newBudget(opts.now);
   raw.forEach((item, index) => {
     const result = parseSightingItem(item, budget);
     if ('problems' in result) out.problems.push(...result.problems.map((p) => ({ index, ...p })));
@@ -115,20 +131,20 @@ export function parseSightingsBody(body: unknown): ParsedSightings {
 
 type ItemResult = { items: IncomingSighting[] } | { problems: Omit<ItemProblem, 'index'>[] };
 
-export function parseSightingItem(item: unknown, budget: Budget = { pairs: 0, fanoutBytes: 0 }): ItemResult {
+export function parseSightingItem(item: unknown, budget: Budget = newBudget()): ItemResult {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     return problem('(item)', 'must be a JSON object: a CTIM sighting with targets, or the 7-field module payload');
   }
   if (nestedDeeperThan(item, MAX_DEPTH)) return problem('(item)', `is nested more than ${MAX_DEPTH} levels deep; a CTIM sighting is much flatter — send the sighting itself`);
   if ('targets' in item) return fromCtimSighting(item, budget);
-  if ('target_value' in item || 'ioc_value' in item || 'sighting_json' in item) return spend(budget, 1, 0, fromModulePayload(item));
+  if ('target_value' in item || 'ioc_value' in item || 'sighting_json' in item) return spend(budget, 1, 0, fromModulePayload(item, budget));
   return problem(
     '(item)',
     'is neither a CTIM sighting (needs targets and observables) nor the module payload (target_type, target_value, ioc_type, ioc_value, event_source, target_observed_time, sighting_json)',
   );
 }
 
-function fromModulePayload(input: object): ItemResult {
+function fromModulePayload(input: object, budget: Budget): ItemResult {
   const parsed = modulePayloadSchema.safeParse(input);
   if (!parsed.success) return zodProblems(parsed.error);
   const p: ModulePayload = parsed.data;
@@ -145,8 +161,9 @@ function fromModulePayload(input: object): ItemResult {
   if (hidden) return hidden;
   const timeField = p.target_observed_time !== undefined ? 'target_observed_time' : 'sighting_json.observed_time.start_time';
   const rawTime = p.target_observed_time ?? target.observed_time?.start_time ?? innerStartTime(ctim.value);
-  const observedAt = toIsoTime(rawTime);
-  if (observedAt === undefined) return problem(timeField, timeReason(rawTime));
+  const time = checkTime(rawTime, budget.latestMs);
+  if ('reason' in time) return problem(timeField, time.reason);
+  const observedAt = time.iso;
   const key = targetIdentity(target).key;
   const externalId = p.id ? undefined : firstString(ctim.value?.external_ids);
   const dedupeKey = p.id ?? (externalId ? pairKey(externalId, key, ioc) : contentKey(key, ioc, p.event_source, observedAt));
@@ -181,11 +198,12 @@ function fromCtimSighting(input: object, budget: Budget): ItemResult {
     const hidden = targetProblem(target, `targets[${t}]`);
     if (hidden) return hidden;
     const rawTime = target.observed_time?.start_time ?? s.observed_time?.start_time;
-    const observedAt = toIsoTime(rawTime);
-    if (observedAt === undefined) {
+    const time = checkTime(rawTime, budget.latestMs);
+    if ('reason' in time) {
       const field = target.observed_time?.start_time !== undefined ? `targets[${t}].observed_time.start_time` : 'observed_time.start_time';
-      return problem(field, timeReason(rawTime));
+      return problem(field, time.reason);
     }
+    const observedAt = time.iso;
     const key = targetIdentity(target).key;
     for (const ioc of iocs) {
       const pair = `${key}\n${ioc.type}\n${ioc.value}`;
@@ -286,19 +304,30 @@ export function normaliseIoc(rawType: string, rawValue: string): Observable | Io
 
 /** ISO-8601 only; a date-time without a zone is read as UTC, never as the server's local time. */
 export function toIsoTime(raw: string | undefined): string | undefined {
-  if (typeof raw !== 'string') return undefined;
-  const v = raw.trim();
-  const m = ISO_DATE.exec(v);
-  if (!m) return undefined;
-  const withZone = v.length > 10 && !m[1] ? `${v.replace(' ', 'T')}Z` : v.replace(' ', 'T');
-  const ms = Date.parse(withZone);
-  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+  const t = checkTime(raw, LATEST_OBSERVED_MS);
+  return 'iso' in t ? t.iso : undefined;
 }
 
-function timeReason(raw: string | undefined): string {
-  return raw === undefined
-    ? 'is missing: the time the IOC was observed on the target is required (ISO-8601)'
-    : 'is not an ISO-8601 date-time such as 2022-02-07T17:18:28.000Z';
+/** A real calendar date-time (no 2026-02-31, no 25:00) inside the sane range, or the reason it is not. */
+export function checkTime(raw: string | undefined, latestMs: number): { iso: string } | { reason: string } {
+  if (raw === undefined) return { reason: 'is missing: the time the IOC was observed on the target is required (ISO-8601)' };
+  const notIso = { reason: 'is not an ISO-8601 date-time such as 2022-02-07T17:18:28.000Z' };
+  if (typeof raw !== 'string') return notIso;
+  const v = raw.trim();
+  const m = ISO_DATE.exec(v);
+  if (!m) return notIso;
+  const [year, month, day] = [Number(v.slice(0, 4)), Number(v.slice(5, 7)), Number(v.slice(8, 10))];
+  // V8 reads 2026-02-31 as 3 March: check the day exists in that month.
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) {
+    return { reason: `is not a real date (${v.slice(0, 10)} does not exist)` };
+  }
+  const withZone = v.length > 10 && !m[1] ? `${v.replace(' ', 'T')}Z` : v.replace(' ', 'T');
+  const ms = Date.parse(withZone);
+  if (Number.isNaN(ms)) return notIso;
+  if (ms < EARLIEST_OBSERVED_MS || ms > latestMs) {
+    return { reason: `is outside the range taken, 1990-01-01T00:00:00Z to ${new Date(latestMs).toISOString()}${latestMs < LATEST_OBSERVED_MS ? ' (24 hours from now)' : ''}: send the time the IOC was really observed` };
+  }
+  return { iso: new Date(ms).toISOString() };
 }
 
 function innerStartTime(ctim: Record<string, unknown> | undefined): string | undefined {
