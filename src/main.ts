@@ -23,10 +23,15 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
   try {
     app = await startApp({ config, logger });
   } catch (err) {
+    if (err instanceof ConfigError) {
+      // A setting found wrong only when used (a port in use, a host that does not resolve, a read-only
+      // state folder) is reported and exits like the others.
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
     const sentence = err instanceof SightlineError ? err.userMessage : (err as Error).message;
     logger.fatal({ err }, `Sightline could not start: ${sentence}`);
-    // A setting found wrong only when used (a port in use, a host that does not resolve) exits like the others.
-    process.exit(err instanceof ConfigError ? 78 : 1);
+    process.exit(1);
   }
   let signals = 0;
   const shutdown = (signal: string) => {
