@@ -6,6 +6,8 @@ import { parseRoundup } from '../src/domain/talos/parse.js';
 import { SANDBOX_SIGHTINGS_SECRET } from '../src/sandbox/world.js';
 import { signSightingsBody } from '../src/transport/http/sightings/auth.js';
 import { hostileMarkup, type HostileMarkupOptions } from './hostile/markup-suite.js';
+import { intakeTarget } from './hostile/intake-bot.js';
+import { amplificationChecks, corruptStateChecks } from './hostile/intake.js';
 import { startInProcess } from './in-process.js';
 import { ReportBuilder, moduleSighting, percentile, postSightings, round, seeded, type SuiteReport } from './support.js';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +46,7 @@ export async function runHostileInput(opts: HostileInputOptions): Promise<SuiteR
   const bot = await startInProcess();
   try {
     await sightingBodies(bot, opts, seed, r);
+    await amplificationChecks(intakeTarget(bot.app), postSightings, r);
     await chat(bot, opts, seed, r);
     await hostileMarkup(bot, opts.markup ?? { notifications: 2000, replies: 1000, sightings: 150 }, seed, r);
   } finally {
@@ -58,6 +61,7 @@ export async function runHostileInput(opts: HostileInputOptions): Promise<SuiteR
     }
   }
   talosFiles(opts, seed, r);
+  await corruptStateChecks(r);
   if (opts.probe) {
     const probe = await poisonProbe();
     const ok = r.check('60 valid sightings with a 3 000-deep sighting_json leave the store writable and later sightings counted', probe.storeWritable && probe.plainCounted, JSON.stringify(probe));

@@ -7,7 +7,7 @@ import { RoomDirectory } from './clients/webex/rooms.js';
 import { throttlePosts } from './clients/webex/throttle.js';
 import { casebookUrl, XdrHttpClient } from './clients/xdr/client.js';
 import type { XdrPort } from './clients/xdr/port.js';
-import type { Config } from './config/load.js';
+import { secretsOf, type Config } from './config/load.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { BotDispatcher } from './bot/dispatcher.js';
@@ -71,7 +71,7 @@ export interface App {
 export async function startApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel, secrets: secretsOf(config) });
   const log = logger.child({ component: 'app' });
 
   const store = await LowdbStore.open(config.stateFile);

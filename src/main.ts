@@ -1,5 +1,5 @@
 import { startApp } from './app.js';
-import { loadConfig } from './config/load.js';
+import { loadConfig, secretsOf } from './config/load.js';
 import { ConfigError, SightlineError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
 
@@ -18,11 +18,17 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config) });
   let app;
   try {
     app = await startApp({ config, logger });
   } catch (err) {
+    if (err instanceof ConfigError) {
+      // A setting found wrong only when used (a port in use, a host that does not resolve, a read-only
+      // state folder) is reported and exits like the others.
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
     const sentence = err instanceof SightlineError ? err.userMessage : (err as Error).message;
     logger.fatal({ err }, `Sightline could not start: ${sentence}`);
     process.exit(1);

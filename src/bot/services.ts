@@ -10,6 +10,8 @@ export interface HuntStatus {
   nextRun?: string;
   pendingRetry?: { week: string; attempt: number; maxAttempts: number; nextAttemptAt: string };
   cursorUrlId?: number;
+  /** XDR changes refused for good (dead letters), for the admins to look at. */
+  xdrDeadLetters?: { total: number; latest: { incidentId: string; target: string; kind: string; reason: string; at: string }[] };
 }
 
 export interface HuntService {

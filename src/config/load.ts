@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError } from '../core/errors.js';
+import { semanticProblems } from './checks.js';
 import { envSchema, type Env } from './schema.js';
 import { parseSeverityRule } from '../domain/correlation/severity.js';
 
@@ -87,6 +88,8 @@ export interface Config {
     statusSyncSeconds: number;
     /** XDR_INCIDENT_SEVERITY: the severity rule (domain/correlation/severity.ts). */
     xdrSeverity?: string;
+    /** Sightings per incident waiting to be copied into XDR; older ones of a burst are only counted. */
+    mirrorNewestSightings?: number;
   };
   /** `investigate` from chat (issue 16). */
   investigate: { maxObservables: number; cacheSeconds: number };
@@ -117,8 +120,9 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       const name = issue.path.join('.') || '(environment)';
       problems.push(`${name} ${issue.message}`);
     }
-    throw new ConfigError(problems);
   }
+  problems.push(...semanticProblems(cleaned));
+  if (!parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   const mode = e.WEBEX_MODE ?? (e.PUBLIC_URL ? 'webhook' : 'websocket');
   const webexEnabled = e.WEBEX_ENABLED && e.WEBEX_TOKEN !== undefined;
@@ -222,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       coalesceMs: e.CORRELATION_COALESCE_MS,
       statusSyncSeconds: e.XDR_STATUS_SYNC_SECONDS,
       xdrSeverity: e.XDR_INCIDENT_SEVERITY,
+      mirrorNewestSightings: e.XDR_MIRROR_NEWEST_SIGHTINGS,
     },
     investigate: { maxObservables: e.INVESTIGATE_MAX_OBSERVABLES, cacheSeconds: e.INVESTIGATE_CACHE_SECONDS },
     modules: {

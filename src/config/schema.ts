@@ -121,6 +121,7 @@ export const envSchema = z.object({
   XDR_STATUS_SYNC_SECONDS: int(300, 0, 86400),
   INVESTIGATE_MAX_OBSERVABLES: int(200, 1, 5000),
   INVESTIGATE_CACHE_SECONDS: int(300, 0, 86400),
+  XDR_MIRROR_NEWEST_SIGHTINGS: int(20, 1, 1000),
 
   RSS_FEEDS: list().pipe(z.array(url)),
   RSS_POLL_SECONDS: int(3600, 5, 7 * 86400),

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { redactDeep, redactText } from './redact.js';
 
 export type { Logger };
 
@@ -32,27 +33,39 @@ export interface LoggerOptions {
   level?: string;
   /** Where lines go; tests pass a stream to capture them. */
   destination?: pino.DestinationStream;
+  /** Secret values blanked wherever they appear (secretsOf(config)). */
+  secrets?: readonly string[];
 }
 
+/**
+ * Besides the paths above, every string the logger writes (fields, the message, errors)
+ * goes through redact.ts: URLs lose their userinfo and query, known secrets are blanked.
+ */
 export function createLogger(opts: LoggerOptions = {}): Logger {
+  const secrets = opts.secrets ?? [];
   return pino(
     {
       name: 'sightline',
       level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      serializers: { err: pino.stdSerializers.err },
+      serializers: { err: (err: Error) => redactDeep(pino.stdSerializers.err(err), secrets) },
+      formatters: { log: (obj) => redactDeep(obj, secrets) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          const clean: unknown[] = args.map((a: unknown) => (typeof a === 'string' ? redactText(a, secrets) : a));
+          // `log.error(err)` takes its message from the error: give pino the redacted one instead.
+          if (clean[0] instanceof Error && typeof clean[1] !== 'string') clean.splice(1, 0, redactText(clean[0].message, secrets));
+          return method.apply(this, clean as Parameters<typeof method>);
+        },
+      },
     },
     opts.destination,
   );
 }
 
-/** Removes known secret values from free text (error messages, URLs) before it is shown or logged. */
+/** Removes known secret values and URL credentials/queries from free text (error messages shown to people). */
 export function scrubSecrets(text: string, secrets: Iterable<string | undefined>): string {
-  let out = text;
-  for (const s of secrets) {
-    if (s && s.length >= 4) out = out.split(s).join('[redacted]');
-  }
-  return out;
+  return redactText(text, [...secrets].filter((s): s is string => typeof s === 'string'));
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });

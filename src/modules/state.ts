@@ -30,7 +30,7 @@ export interface ModulesState {
 
 export const MAX_SEEN_ITEMS = 500;
 
-const modulesStateSchema = z.object({
+export const modulesStateSchema = z.object({
   rss: z
     .record(
       z.string(),

@@ -1,3 +1,5 @@
+import { deadLetterSummary } from '../domain/correlation/dead-letters.js';
+import { readCorrelation } from '../domain/correlation/types.js';
 import { randomUUID } from 'node:crypto';
 import type { TalosFetcher } from '../clients/talos/fetcher.js';
 import type { XdrPort } from '../clients/xdr/port.js';
@@ -108,6 +110,7 @@ export class HuntRunner implements HuntService {
       nextRun: this.d.nextRun?.()?.toISOString(),
       pendingRetry: pending && { week: pending.week, attempt: pending.attempt, maxAttempts: this.d.config.talos.maxRetryIterations, nextAttemptAt: pending.nextAttemptAt },
       cursorUrlId: s.talos.cursorUrlId,
+      xdrDeadLetters: deadLetterSummary(readCorrelation(s)),
     };
   }
 

@@ -3,6 +3,8 @@ import { dirname } from 'node:path';
 import { Low } from 'lowdb';
 import { StoreError } from '../core/errors.js';
 import { emptyState, type State } from './state.js';
+import { stateProblems } from './state-schema.js';
+import { assertStateFolderWritable } from './writable.js';
 import type { Store, UpdateOptions } from './store.js';
 import { StreamingJsonFile } from './streaming-json-file.js';
 
@@ -41,6 +43,8 @@ export class LowdbStore implements Store {
 
   /** Opens (or creates) the state file. A file that cannot be read or parsed stops start-up and is left untouched. */
   static async open(path: string): Promise<LowdbStore> {
+    // Before reading: a folder that cannot be written is refused in one sentence naming STATE_FILE, the file left as it is.
+    await assertStateFolderWritable(path);
     let raw: string | undefined;
     try {
       raw = await readFile(path, 'utf8');
@@ -165,6 +169,13 @@ export function parseState(raw: string, path: string): State {
     throw new StoreError(
       'store_corrupt',
       `The state file ${path} is not a Sightline state file (version 1) and was left untouched; check STATE_FILE.`,
+    );
+  }
+  const problems = stateProblems(parsed);
+  if (problems.length > 0) {
+    throw new StoreError(
+      'store_corrupt',
+      `The state file ${path} is damaged and was left untouched: ${problems.join('; ')}. Fix or remove that part (Sightline rebuilds a missing section empty), restore it from a backup, or move the file away to start fresh.`,
     );
   }
   return { ...emptyState(), ...(parsed as State) };

@@ -83,7 +83,15 @@ function huntStatusMarkdown(s: HuntStatus): string {
     `- Next scheduled run: ${s.nextRun ? when(s.nextRun) : 'not scheduled'}`,
     `- Pending retry: ${retry}`,
     `- Roundup cursor: ${s.cursorUrlId === undefined ? 'not set' : `URL id ${s.cursorUrlId}`}`,
+    ...(s.xdrDeadLetters && s.xdrDeadLetters.total > 0 ? [`- XDR refused for good: ${md(deadLettersLine(s.xdrDeadLetters))}`] : []),
   ].join('\n');
+}
+
+/** "2 changes (newest: inc-1 on desktop-1, sighting: …)"; the full list is in the state file and the log. */
+export function deadLettersLine(d: NonNullable<HuntStatus['xdrDeadLetters']>): string {
+  const newest = d.latest[0];
+  const count = `${d.total} change${d.total === 1 ? '' : 's'} kept as dead letters`;
+  return newest ? `${count} (newest: ${newest.kind} of incident ${newest.incidentId} on ${newest.target} at ${newest.at}: ${newest.reason})` : count;
 }
 
 function incidentListMarkdown(p: IncidentPage): string {

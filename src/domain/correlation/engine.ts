@@ -113,7 +113,7 @@ export class CorrelationEngine {
       for (const item of sorted) {
         if (item.seq <= cs.lastAppliedSeq) continue;
         const result = applySighting(cs, item, now, opts);
-        enqueueForSighting(cs, result, item);
+        enqueueForSighting(cs, result, item, this.deps.config.mirrorNewestSightings);
         out.push(result);
       }
       return out;

@@ -61,10 +61,24 @@ export type XdrOp =
   | { id: number; kind: 'relate_previous'; previousIncidentId: string; attempts: number; lastError?: string }
   | { id: number; kind: 'status'; status: string; attempts: number; lastError?: string };
 
+/** An op XDR refused for good: kept (newest MAX_DEAD_LETTERS per incident) so it is never lost in silence. */
+export interface XdrDeadLetter {
+  opId: number;
+  kind: XdrOp['kind'];
+  /** The journal seq of the sighting, for a sighting op. */
+  seq?: number;
+  /** XDR's answer, as the error said it. */
+  reason: string;
+  attempts: number;
+  at: string;
+}
+
 export interface XdrSyncState {
   pending: XdrOp[];
   /** Ops given up on after repeated permanent (4xx) failures. */
   dropped: number;
+  /** The latest of those, with XDR's reason (shown in `hunt status`). */
+  deadLetters?: XdrDeadLetter[];
   /**
    * Sightings not copied into XDR one by one because more than MAX_PENDING_SIGHTINGS were
    * waiting for this incident (a burst, or XDR down): the incident's count and description

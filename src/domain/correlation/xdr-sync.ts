@@ -6,7 +6,9 @@ import { shortIdOf, type XdrPort } from '../../clients/xdr/port.js';
 import type { Store } from '../../store/store.js';
 import { targetIdentity } from '../investigate/target-identity.js';
 import type { ApplyResult } from './correlator.js';
+import { ctimForPair } from './ctim-rules.js';
 import { incidentTitle, renderDescription } from './describe.js';
+import { keepDeadLetter } from './dead-letters.js';
 import { correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting, type XdrOp } from './types.js';
 import type { SeverityRule } from './severity.js';
 import { DEFAULT_SEVERITY_RULE, recordMitre, xdrIncidentFields } from './xdr-fields.js';
@@ -33,7 +35,7 @@ export function incidentExternalId(i: Pick<Incident, 'id'>): string {
 }
 
 /** Queues what one applied sighting means for XDR. Runs inside store.update, next to applySighting. */
-export function enqueueForSighting(state: CorrelationState, applied: ApplyResult, sighting: SequencedSighting): void {
+export function enqueueForSighting(state: CorrelationState, applied: ApplyResult, sighting: SequencedSighting, newest = MAX_PENDING_SIGHTINGS): void {
   const inc = applied.incident;
   recordMitre(inc, sighting.ctim);
   const q = inc.xdrSync.pending;
@@ -45,9 +47,9 @@ export function enqueueForSighting(state: CorrelationState, applied: ApplyResult
   }
   q.push({ id: state.nextOpId++, kind: 'sighting', seq: sighting.seq, ctim: ctimSighting(sighting), attempts: 0 });
   const waiting = q.filter((op) => op.kind === 'sighting' && !op.xdrSightingId);
-  if (waiting.length > MAX_PENDING_SIGHTINGS) {
+  if (waiting.length > newest) {
     // Keep the newest: the oldest of a burst add least to what an analyst sees in XDR.
-    const drop = new Set(waiting.slice(0, waiting.length - MAX_PENDING_SIGHTINGS).map((op) => op.id));
+    const drop = new Set(waiting.slice(0, waiting.length - newest).map((op) => op.id));
     inc.xdrSync.pending = q.filter((op) => !drop.has(op.id));
     inc.xdrSync.unmirrored = (inc.xdrSync.unmirrored ?? 0) + drop.size;
   }
@@ -76,7 +78,7 @@ interface PassState {
   next: number;
 }
 
-/** Sightings of one incident waiting to be copied into XDR; older ones beyond this are only counted. */
+/** Sightings of one incident waiting to be copied into XDR; older ones beyond this are only counted. Default of XDR_MIRROR_NEWEST_SIGHTINGS. */
 export const MAX_PENDING_SIGHTINGS = 20;
 
 export function enqueueStatus(state: CorrelationState, inc: Incident, status: string): void {
@@ -118,7 +120,8 @@ function confidenceOf(inc: Incident): string {
 /** The CTIM sighting to POST: the module's own (id removed) or a compact one built from the data. */
 export function ctimSighting(s: SequencedSighting): Record<string, unknown> {
   const externalId = `sightline-sighting-${createHash('sha256').update(s.dedupeKey).digest('hex').slice(0, 32)}`;
-  const given = s.ctim && JSON.stringify(s.ctim).length <= MAX_CTIM_CHARS ? { ...s.ctim } : undefined;
+  const own = s.ctim ? ctimForPair(s.ctim, s) : undefined;
+  const given = own && JSON.stringify(own).length <= MAX_CTIM_CHARS ? own : undefined;
   const base: Record<string, unknown> = given ?? {
     type: 'sighting',
     title: `${s.ioc.type} ${s.ioc.value} seen on ${targetIdentity(s.target).value}`,
@@ -364,11 +367,12 @@ export class XdrMirror {
       if (permanent && o.attempts >= MAX_PERMANENT_FAILURES) {
         i.xdrSync.pending = i.xdrSync.pending.filter((p) => p.id !== op.id);
         i.xdrSync.dropped += 1;
+        keepDeadLetter(i, o, message, this.deps.clock.now().toISOString());
         dropped = true;
       }
     }, { durable: false });
-    const log = { incident: incidentId, op: op.kind, err: message };
-    if (dropped) this.deps.logger.error(log, 'XDR refused this change repeatedly; it was dropped (see the error). The local incident is unaffected.');
+    const log = { incident: incidentId, op: op.kind, err: message, ...(op.kind === 'sighting' ? { seq: op.seq } : {}) };
+    if (dropped) this.deps.logger.error(log, 'XDR refused this change for good; it is kept as a dead letter (hunt status shows it). The local incident is unaffected.');
     else this.deps.logger.warn(log, 'XDR sync deferred; it will be retried');
     if (permanent) return 'permanent';
     return upstream?.status === 429 ? 'rate_limited' : 'retryable';

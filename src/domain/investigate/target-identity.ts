@@ -30,9 +30,9 @@ export function identityOf(o: Observable): TargetIdentity {
   return { key: `${o.type}:${value}`, type: o.type, value };
 }
 
-/** Hostnames case-folded, MACs as lower-case colon pairs, IPs canonical. */
+/** Unicode NFKC first (look-alike forms are one target, see target-text.ts); hostnames case-folded, MACs as lower-case colon pairs, IPs canonical. */
 export function normaliseTargetValue(type: string, raw: string): string {
-  const v = raw.trim();
+  const v = raw.normalize('NFKC').trim();
   switch (type) {
     case 'hostname':
       return v.toLowerCase().replace(/\.$/, '');

@@ -1,3 +1,4 @@
+import { deadLettersLine } from '../../bot/commands/replies.js';
 import type { HuntStatus } from '../../bot/services.js';
 import type { IncidentView } from '../notification.js';
 import { adaptiveCard, code, container, factSet, heading, markup, md, mdLink, submit, textBlock, trusted, type CardAction, type CardElement } from './elements.js';
@@ -109,6 +110,7 @@ export function renderHuntStatus(status: HuntStatus): WebexMessageContent {
     facts.push(['Waiting for roundup', `${p.week}: attempt ${p.attempt} of ${p.maxAttempts}, next at ${p.nextAttemptAt}`]);
   }
   if (status.cursorUrlId !== undefined) facts.push(['Talos upload id cursor', String(status.cursorUrlId)]);
+  if (status.xdrDeadLetters && status.xdrDeadLetters.total > 0) facts.push(['XDR refused for good', deadLettersLine(status.xdrDeadLetters)]);
 
   const shown = facts.filter((f): f is [string, string] => f[1] !== undefined);
   const markdown = ['**Hunt status**', '', ...shown.map(([k, v]) => `- ${k}: ${md(v)}`)].join('\n');

@@ -4,6 +4,7 @@ import express, { type Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Logger } from '../../core/logger.js';
 import { httpErrorHandler } from './errors.js';
+import { explainListenError } from './listen-errors.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -46,7 +47,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const server = createServer(app);
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(explainListenError(err, opts.host, opts.port)));
     server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;

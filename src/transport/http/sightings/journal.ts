@@ -5,10 +5,15 @@ import type { Clock } from '../../../core/clock.js';
 import { StoreError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { IncomingSighting } from '../../../domain/correlation/intake.js';
+import { decodeGroup, encodeGroup, isGroupLine } from './journal-group.js';
 
 /**
  * The write-ahead log behind the 202: an append-only JSON-lines file next to the
- * state file (`<STATE_FILE>.journal`). One line per sighting: `{"seq":N,"at":ms,"item":{…}}`.
+ * state file (`<STATE_FILE>.journal`). One line per append: a single sighting as
+ * `{"seq":N,"at":ms,"item":{…}}`, several as one group line (journal-group.ts) that holds
+ * each CTIM sighting and each target ONCE and refers to them from every pair, so what is
+ * written grows with the request, not with targets × observables. A line's `seq` is the
+ * highest seq it holds, so "skip lines at or below a seq" stays a prefix check.
  *
  * Durability: `append` resolves after `write()` returned for its bytes. From then on a
  * SIGKILL or crash of the process cannot lose them (they are in the OS page cache and
@@ -89,9 +94,11 @@ export class SightingJournal {
       goodEnd = end;
       const record = parseLine(line);
       if (!record) corrupt++;
-      else if ('seq' in record) {
-        lastSeq = Math.max(lastSeq, record.seq);
-        dedupe.remember(record.item.dedupeKey, record.at, now);
+      else if ('entries' in record) {
+        for (const entry of record.entries) {
+          lastSeq = Math.max(lastSeq, entry.seq);
+          dedupe.remember(entry.item.dedupeKey, entry.at, now);
+        }
       } else if ('floor' in record) lastSeq = Math.max(lastSeq, record.floor);
       else for (const [key, at] of record.dedupe) dedupe.remember(key, at, now);
     }
@@ -123,13 +130,16 @@ export class SightingJournal {
     if (this.failed) return Promise.reject(this.failed);
     if (items.length === 0) return Promise.resolve([]);
     const at = this.opts.clock.now().getTime();
-    const seqs: number[] = [];
-    let bytes = '';
-    for (const item of items) {
-      const seq = ++this.assignedSeq;
-      seqs.push(seq);
-      bytes += `${JSON.stringify({ seq, at, item })}\n`;
+    const first = this.assignedSeq + 1;
+    const seqs = items.map((_, i) => first + i);
+    let bytes: string;
+    try {
+      bytes = items.length === 1 ? `${JSON.stringify({ seq: first, at, item: items[0] })}\n` : `${encodeGroup(first, at, items)}\n`;
+    } catch (err) {
+      // Only a body far past every documented ceiling gets here (V8's string limit); nothing was assigned yet.
+      return Promise.reject(new StoreError('payload_too_large', 'This request holds more than one journal line can take: split it into smaller requests.', { httpStatus: 413, cause: err }));
     }
+    this.assignedSeq += items.length;
     return new Promise<number[]>((resolve, reject) => {
       this.queue.push({ bytes, lastSeq: this.assignedSeq, resolve: () => resolve(seqs), reject });
       this.kick();
@@ -142,7 +152,7 @@ export class SightingJournal {
       const seqMatch = SEQ_PREFIX.exec(line);
       if (seqMatch && Number(seqMatch[1]) <= afterSeq) continue;
       const record = parseLine(line);
-      if (record && 'seq' in record && record.seq > afterSeq) yield record;
+      if (record && 'entries' in record) for (const entry of record.entries) if (entry.seq > afterSeq) yield entry;
     }
   }
 
@@ -214,7 +224,14 @@ export class SightingJournal {
       }
       if (keys.length > 0) await writeFully(out, Buffer.from(`${JSON.stringify({ dedupe: keys })}\n`));
       // Entries are in seq order, so the kept ones are one tail of the file: copy it in bulk.
-      const keepFrom = await firstOffsetAfter(this.opts.path, uptoSeq, snapshotEnd);
+      const kept = await firstLineAfter(this.opts.path, uptoSeq, snapshotEnd);
+      let keepFrom = kept.start;
+      if (kept.straddles) {
+        // A group line holding seqs on both sides of the floor: keep only its later pairs.
+        const entries = kept.straddles.filter((e) => e.seq > uptoSeq);
+        await writeFully(out, Buffer.from(`${encodeGroup(entries[0]!.seq, entries[0]!.at, entries.map((e) => e.item))}\n`));
+        keepFrom = kept.end;
+      }
       await copyRange(this.opts.path, keepFrom, snapshotEnd, out);
       // Hold new writes only for the short tail written since the snapshot.
       this.paused = true;
@@ -239,15 +256,23 @@ export class SightingJournal {
   }
 }
 
-/** Byte offset of the first entry with seq > afterSeq (header lines and older entries come before it). */
-async function firstOffsetAfter(path: string, afterSeq: number, end: number): Promise<number> {
+/**
+ * Byte offset of the first line holding a seq > afterSeq (header lines and older entries come
+ * before it); `straddles` holds that line's entries when it also holds seqs ≤ afterSeq.
+ */
+async function firstLineAfter(path: string, afterSeq: number, end: number): Promise<{ start: number; end: number; straddles?: JournalEntry[] }> {
   let lineStart = 0;
   for await (const { line, end: lineEnd } of readLines(path, 0, end)) {
     const m = SEQ_PREFIX.exec(line);
-    if (m && Number(m[1]) > afterSeq) return lineStart;
+    if (m && Number(m[1]) > afterSeq) {
+      const record = parseLine(line);
+      const entries = record && 'entries' in record ? record.entries : [];
+      const straddles = entries.length > 1 && entries[0]!.seq <= afterSeq && entries.some((e) => e.seq > afterSeq);
+      return { start: lineStart, end: lineEnd, ...(straddles ? { straddles: entries } : {}) };
+    }
     lineStart = lineEnd;
   }
-  return end;
+  return { start: end, end };
 }
 
 async function copyRange(path: string, start: number, end: number, out: FileHandle): Promise<void> {
@@ -255,12 +280,13 @@ async function copyRange(path: string, start: number, end: number, out: FileHand
   for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 })) await writeFully(out, chunk as Buffer);
 }
 
-type Record_ = JournalEntry | { floor: number } | { dedupe: [string, number][] };
+type Record_ = { entries: JournalEntry[] } | { floor: number } | { dedupe: [string, number][] };
 
 function parseLine(line: string): Record_ | undefined {
   try {
     const v = JSON.parse(line) as Record<string, unknown>;
-    if (typeof v.seq === 'number' && typeof v.at === 'number' && typeof v.item === 'object' && v.item !== null) return v as unknown as JournalEntry;
+    if (typeof v.seq === 'number' && typeof v.at === 'number' && typeof v.item === 'object' && v.item !== null) return { entries: [v as unknown as JournalEntry] };
+    if (isGroupLine(v)) return { entries: decodeGroup(v) };
     if (typeof v.floor === 'number') return { floor: v.floor };
     if (Array.isArray(v.dedupe)) return { dedupe: v.dedupe as [string, number][] };
   } catch {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Clock } from '../../../core/clock.js';
 import { NotFoundError, SightlineError } from '../../../core/errors.js';
@@ -73,6 +74,11 @@ export function createSightingsRouter(opts: SightingsRouterOptions): Router {
     if (!req.is(['application/json', 'application/*+json'])) {
       throw new SightlineError('validation_failed', 'Content-Type must be application/json: send the sightings as a JSON body.', { httpStatus: 415 });
     }
+    const charset = charsetOf(req.get('content-type'));
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      // JSON between systems is UTF-8 (RFC 8259 §8.1); decoding utf-16 or latin1 as UTF-8 would garble targets and IOCs.
+      throw new SightlineError('validation_failed', `charset=${charset} is not supported: send the body encoded as UTF-8 (charset=utf-8, or no charset).`, { httpStatus: 415 });
+    }
     next();
   };
 
@@ -91,7 +97,7 @@ export function createSightingsRouter(opts: SightingsRouterOptions): Router {
       throw new SightlineError('payload_too_large', `The body holds ${count} sightings; send at most ${opts.maxBatch} per request (SIGHTINGS_MAX_BATCH).`, { httpStatus: 413 });
     }
     if (count === 0) throw new ItemsRejected('The body is an empty array: send at least one sighting.', []);
-    const parsed = parseSightingsBody(decoded);
+    const parsed = parseSightingsBody(decoded, { now: opts.clock.now() });
     if (parsed.items.length === 0) {
       log.debug({ problems: parsed.problems.length }, 'sightings refused');
       throw new ItemsRejected(`None of the ${count} sighting(s) could be taken: fix the fields listed in problems and resend.`, parsed.problems);
@@ -118,7 +124,15 @@ function authHeaders(req: Request): AuthHeaders {
   };
 }
 
+/** The charset parameter of a Content-Type header, unquoted; undefined when there is none. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '');
+  return m?.[1];
+}
+
 function decodeJson(body: Buffer): unknown {
+  // Invalid UTF-8 would silently become U+FFFD and be counted as a different target or IOC.
+  if (!isUtf8(body)) throw new SightlineError('validation_failed', 'The body is not valid UTF-8: send it encoded as UTF-8.', { httpStatus: 400 });
   let text = body.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') throw new SightlineError('validation_failed', 'The body is empty: send a sighting object or an array of them.', { httpStatus: 400 });

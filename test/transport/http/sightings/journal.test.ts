@@ -148,7 +148,14 @@ describe('SightingJournal', () => {
     const results = await Promise.all(Array.from({ length: 300 }, (_, i) => journal.append([sighting(i), sighting(i + 1000)])));
     const all = results.flat();
     expect(new Set(all).size).toBe(600);
-    const fileSeqs = (await readFile(path, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
+    // A line holds seqs first..seq (a group line names its first; a single sighting's line is just seq).
+    const fileSeqs = (await readFile(path, 'utf8'))
+      .trim()
+      .split('\n')
+      .flatMap((l) => {
+        const { seq, first = seq } = JSON.parse(l) as { seq: number; first?: number };
+        return Array.from({ length: seq - first + 1 }, (_, i) => first + i);
+      });
     expect(fileSeqs).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
     await journal.close();
   });
