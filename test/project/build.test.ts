@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,21 @@ describe('production build', () => {
     expect(existsSync(path.join(outDir, 'cli/main.js'))).toBe(true);
     expect(existsSync(path.join(outDir, 'emulators'))).toBe(false);
     expect(existsSync(path.join(outDir, 'sandbox'))).toBe(false);
+  });
+
+  it('imports only runtime dependencies, so `npm ci --omit=dev` is enough to run it', async () => {
+    const deps = new Set(Object.keys((JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> }).dependencies));
+    const imported = new Set<string>();
+    for (const file of (await readdir(outDir, { recursive: true })).filter((f) => f.endsWith('.js'))) {
+      const text = await readFile(path.join(outDir, file), 'utf8');
+      for (const m of text.matchAll(/(?:from |import\()'([^'.][^']*)'/g)) {
+        const spec = m[1]!;
+        if (spec.startsWith('node:')) continue;
+        imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+      }
+    }
+    expect(imported.size).toBeGreaterThan(5);
+    expect([...imported].filter((p) => !deps.has(p))).toEqual([]);
   });
 
   it('the built main.js starts against the emulators, becomes ready, logs JSON lines and exits 0 on SIGTERM', async () => {
