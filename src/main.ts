@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { startApp } from './app.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, SightlineError } from './core/errors.js';
+import { routeConsoleToLogger } from './core/console-to-logger.js';
 import { createLogger } from './core/logger.js';
 
 /**
@@ -22,6 +23,8 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
     throw err;
   }
   const logger = createLogger({ level: config.logLevel });
+  // One log format on stdout: what the Webex framework and SDK print with console.* becomes pino lines too.
+  routeConsoleToLogger(logger);
   let app;
   try {
     app = await startApp({ config, logger });
