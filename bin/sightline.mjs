@@ -1,7 +1,20 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so `npx sightline` works right after `npm ci`.
-import { register } from 'tsx/esm/api';
+// Runs the production build (dist/, from `npm run build`) when it is there; otherwise the
+// TypeScript sources through tsx (a devDependency), so `npx sightline` also works right after `npm ci`.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/cli/main.ts');
+const built = new URL('../dist/cli/main.js', import.meta.url);
+let main;
+if (existsSync(built)) {
+  ({ main } = await import(built.href));
+} else {
+  try {
+    const { register } = await import('tsx/esm/api');
+    register();
+  } catch {
+    process.stderr.write('Sightline is not built and tsx is not installed: run `npm run build` (or `npm ci` for the development tools).\n');
+    process.exit(1);
+  }
+  ({ main } = await import('../src/cli/main.ts'));
+}
 process.exitCode = await main(process.argv.slice(2));

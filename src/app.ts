@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { TalosFetcher } from './clients/talos/fetcher.js';
 import { HttpClient } from './clients/http.js';
-import { WebexHttpApi } from './clients/webex/api.js';
+import { createWebexHttpClient, WebexHttpApi } from './clients/webex/api.js';
 import type { WebexApi, WebexPerson } from './clients/webex/port.js';
 import { RoomDirectory } from './clients/webex/rooms.js';
 import { throttlePosts } from './clients/webex/throttle.js';
@@ -36,6 +36,9 @@ import { journalPathFor, SightingJournal } from './transport/http/sightings/jour
 import { createSightingsRouter } from './transport/http/sightings/route.js';
 import { FrameworkPump } from './transport/webex/framework-pump.js';
 import { createWebexWebhookRouter, registerWebhooks, unregisterWebhooks } from './transport/webex/webhook-route.js';
+import { appMetricsSources } from './observability/app-sources.js';
+import { Metrics } from './observability/metrics.js';
+import { createMetricsRouter } from './transport/http/metrics-route.js';
 
 export const WEBEX_WEBHOOK_PATH = '/webex/webhook';
 const WEBHOOK_NAME = 'sightline';
@@ -75,7 +78,10 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const log = logger.child({ component: 'app' });
 
   const store = await LowdbStore.open(config.stateFile);
-  const xdr = new XdrHttpClient({ xdr: config.xdr, logger });
+  // Metrics (METRICS_ENABLED): one registry for this app; call sites get small recorders, gauges read state at scrape time.
+  const metrics = config.metrics.enabled ? new Metrics() : undefined;
+  const xdrClient = new XdrHttpClient({ xdr: config.xdr, logger });
+  const xdr = metrics ? metrics.instrumentXdr(xdrClient) : xdrClient;
   const channels: Channel[] = [];
   if (config.email.enabled) channels.push(new EmailChannel({ config: config.email, logger: logger.child({ component: 'email' }) }));
 
@@ -83,7 +89,12 @@ export async function startApp(opts: AppOptions): Promise<App> {
   let me: WebexPerson | undefined;
   let onCardPosted: ((incidentId: string, messageId: string) => Promise<void>) | undefined;
   if (config.webex.enabled && config.webex.token) {
-    webexApi = throttlePosts(new WebexHttpApi({ baseUrl: config.webex.apiBase, token: config.webex.token, logger }), config.webex.maxMessagesPerMinute);
+    webexApi = throttlePosts(new WebexHttpApi({
+        baseUrl: config.webex.apiBase,
+        token: config.webex.token,
+        logger,
+        http: metrics ? createWebexHttpClient({ logger: logger.child({ component: 'webex-api' }), onAttempt: metrics.webexAttempt }) : undefined,
+      }), config.webex.maxMessagesPerMinute);
     me = await webexApi.me();
     const rooms = new RoomDirectory({ api: webexApi, store, members: config.webex.roomMembers, logger });
     channels.push(
@@ -138,6 +149,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     config,
     casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
     nextRun: () => schedule?.nextRun(),
+    metrics: metrics?.hunts,
   });
   schedule = new HuntSchedule(config.schedule, hunts, store, clock, logger.child({ component: 'schedule' }));
 
@@ -196,8 +208,15 @@ export async function startApp(opts: AppOptions): Promise<App> {
       maxBatch: config.sightings.maxBatch,
       logger: logger.child({ component: 'sightings' }),
       clock,
+      metrics: metrics?.sightings,
     }),
   );
+  if (metrics) {
+    metrics.watch(
+      appMetricsSources({ correlation: () => engine.state(), journalLastSeq: () => journal.lastSeq(), state: () => store.get(), channels: channels.map((c) => c.name) }),
+    );
+    routers.push(createMetricsRouter({ metrics, token: config.metrics.token }));
+  }
   const webexReachable = webexApi;
   routers.unshift(
     createHealthRouter({

@@ -1,6 +1,10 @@
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startApp } from './app.js';
 import { loadConfig, secretsOf } from './config/load.js';
 import { ConfigError, SightlineError } from './core/errors.js';
+import { routeConsoleToLogger } from './core/console-to-logger.js';
 import { createLogger } from './core/logger.js';
 
 /**
@@ -19,6 +23,8 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
     throw err;
   }
   const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config) });
+  // One log format on stdout: what the Webex framework and SDK print with console.* becomes pino lines too.
+  routeConsoleToLogger(logger);
   let app;
   try {
     app = await startApp({ config, logger });
@@ -45,5 +51,15 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!);
-if (isEntry && process.argv[1]?.endsWith('main.ts')) await runMain();
+// Run when started as the entry (`node dist/main.js`, `tsx src/main.ts`), not when imported (`sightline start`).
+const isEntry = process.argv[1] !== undefined && realpathOrSelf(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) await runMain();
+
+/** Node resolves symlinks in the entry's URL; argv[1] is as typed. */
+function realpathOrSelf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return path.resolve(file);
+  }
+}

@@ -58,6 +58,8 @@ export interface HttpClientOptions {
   /** Called before each attempt, e.g. to add a fresh bearer token. */
   beforeRequest?: (req: HttpRequest) => Promise<Record<string, string>> | Record<string, string>;
   sleep?: (ms: number) => Promise<void>;
+  /** Told about every attempt (retries included) and its status, or undefined when no answer came (metrics). */
+  onAttempt?: (attempt: { method: string; url: string; status?: number }) => void;
 }
 
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -136,11 +138,13 @@ export class HttpClient {
         bodyTimeout: timeout,
       });
     } catch (err) {
+      this.opts.onAttempt?.({ method: req.method, url: req.url, status: undefined });
       throw new UpstreamError(this.service, `${this.service} could not be reached; check its address and the network.`, {
         cause: err,
         detail: `${req.method} ${redactUrl(req.url)}: ${(err as Error).message}`,
       });
     }
+    this.opts.onAttempt?.({ method: req.method, url: req.url, status: res.statusCode });
     const text = await readLimited(res.body, req.maxBodyBytes ?? 50 * 1024 * 1024);
     const respHeaders = flattenHeaders(res.headers);
     let parsed: unknown = text;

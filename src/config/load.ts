@@ -98,6 +98,7 @@ export interface Config {
     rssPollSeconds: number;
     x: { bearerToken?: string; apiBase: string; query: string; pollSeconds: number };
   };
+  metrics: { enabled: boolean; token?: string };
 }
 
 /** `visibility.amp.cisco.com` for us, `visibility.eu.amp.cisco.com` for eu, … (xdr-api.md §1.1). */
@@ -234,6 +235,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       rssPollSeconds: e.RSS_POLL_SECONDS,
       x: { bearerToken: e.X_BEARER_TOKEN, apiBase: stripSlash(e.X_API_BASE), query: e.X_QUERY, pollSeconds: e.X_POLL_SECONDS },
     },
+    metrics: { enabled: e.METRICS_ENABLED, token: e.METRICS_TOKEN },
   };
 }
 
@@ -245,7 +247,7 @@ export function readProcessEnv(dotenvPath = '.env'): Record<string, string | und
 
 /** The secret values in a config, for scrubbing free text. */
 export function secretsOf(c: Config): string[] {
-  return [c.xdr.clientPassword, c.webex.token, c.webex.webhookSecret, c.email.password, c.sightings.hmacSecret, c.sightings.bearerToken, c.modules.x.bearerToken].filter(
+  return [c.xdr.clientPassword, c.webex.token, c.webex.webhookSecret, c.email.password, c.sightings.hmacSecret, c.sightings.bearerToken, c.modules.x.bearerToken, c.metrics.token].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
 }

@@ -129,6 +129,9 @@ export const envSchema = z.object({
   X_API_BASE: url.default('https://api.twitter.com/2'),
   X_QUERY: z.string().default('#opendir'),
   X_POLL_SECONDS: int(3600, 5, 7 * 86400),
+
+  METRICS_ENABLED: bool(false),
+  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 });
 
 export type Env = z.output<typeof envSchema>;

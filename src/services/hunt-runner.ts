@@ -18,6 +18,7 @@ import { MAX_HUNT_HISTORY, type HuntRecord } from '../store/state.js';
 import type { Store } from '../store/store.js';
 import { StoreHuntProgress } from './hunt-progress.js';
 import { checkRoundupUri } from '../clients/talos/allowlist.js';
+import type { HuntRecorder } from '../observability/metrics.js';
 
 export interface HuntRunnerDeps {
   store: Store;
@@ -30,6 +31,8 @@ export interface HuntRunnerDeps {
   casebookUrl: (longId: string) => string;
   /** When the schedule fires next (for `hunt status`). */
   nextRun?: () => Date | undefined;
+  /** Counts hunts by outcome, with duration and observables, when metrics are on. */
+  metrics?: HuntRecorder;
 }
 
 type Trigger = HuntRecord['trigger'];
@@ -176,7 +179,8 @@ export class HuntRunner implements HuntService {
       await this.d.store.update((s) => {
         if (record.week) s.talos.lastHuntedWeek = record.week;
       });
-      await this.finishRecord(record.id, 'finished', `${outcomes.length} threats, ${targets} target(s)`);
+      const observables = outcomes.reduce((n, o) => n + o.observables, 0);
+      await this.finishRecord(record.id, 'finished', `${outcomes.length} threats, ${targets} target(s)`, observables);
     };
     const promise = run()
       .catch(async (err) => {
@@ -260,7 +264,9 @@ export class HuntRunner implements HuntService {
     return structuredClone(record);
   }
 
-  private async finishRecord(id: string, status: HuntRecord['status'], summary: string): Promise<void> {
+  private async finishRecord(id: string, status: Exclude<HuntRecord['status'], 'running'>, summary: string, observables = 0): Promise<void> {
+    const startedAt = this.d.store.get().hunts.find((x) => x.id === id)?.startedAt;
+    if (startedAt) this.d.metrics?.huntFinished({ outcome: status, seconds: Math.max(0, (this.d.clock.now().getTime() - Date.parse(startedAt)) / 1000), observables });
     await this.d.store.update((s) => {
       const h = s.hunts.find((x) => x.id === id);
       if (!h) return;

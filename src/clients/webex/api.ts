@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { UpstreamError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { HttpClient, type HttpRequest, type HttpRetryPolicy } from '../http.js';
+import { HttpClient, type HttpClientOptions, type HttpRequest, type HttpRetryPolicy } from '../http.js';
 import type { AttachmentAction, NewMessage, WebexApi, WebexMessage, WebexPerson, WebexRoom, WebexWebhook } from './port.js';
 
 /**
@@ -88,8 +88,13 @@ export function describeWebexError(status: number | undefined, body: unknown): s
   return undefined;
 }
 
-export function createWebexHttpClient(opts: { logger: Logger; retry?: Partial<HttpRetryPolicy>; sleep?: (ms: number) => Promise<void> }): HttpClient {
-  return new HttpClient({ service: 'webex', logger: opts.logger, retry: opts.retry, sleep: opts.sleep, describeError: describeWebexError });
+export function createWebexHttpClient(opts: {
+  logger: Logger;
+  retry?: Partial<HttpRetryPolicy>;
+  sleep?: (ms: number) => Promise<void>;
+  onAttempt?: HttpClientOptions['onAttempt'];
+}): HttpClient {
+  return new HttpClient({ service: 'webex', logger: opts.logger, retry: opts.retry, sleep: opts.sleep, describeError: describeWebexError, onAttempt: opts.onAttempt });
 }
 
 /** Parses an RFC 5988 Link header and returns the `rel="next"` URL, if any. */

@@ -4,7 +4,8 @@ import type { Clock } from '../../../core/clock.js';
 import { NotFoundError, SightlineError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { SightingIntake } from '../../../domain/correlation/intake.js';
-import { httpErrorHandler } from '../errors.js';
+import type { SightingRefusal, SightingsRecorder } from '../../../observability/metrics.js';
+import { httpErrorHandler, toHttpResponse } from '../errors.js';
 import {
   ENDPOINT_OFF_MESSAGE,
   SIGNATURE_HEADER,
@@ -34,6 +35,8 @@ export interface SightingsRouterOptions {
   maxBatch: number;
   logger: Logger;
   clock: Clock;
+  /** Counts accepted, duplicate and refused sightings when metrics are on. */
+  metrics?: SightingsRecorder;
 }
 
 export interface SightingsAccepted {
@@ -103,6 +106,9 @@ export function createSightingsRouter(opts: SightingsRouterOptions): Router {
       throw new ItemsRejected(`None of the ${count} sighting(s) could be taken: fix the fields listed in problems and resend.`, parsed.problems);
     }
     const { accepted, duplicates } = await opts.intake.accept(parsed.items);
+    opts.metrics?.accepted(accepted);
+    opts.metrics?.duplicates(duplicates);
+    opts.metrics?.refused('invalid', itemsIn(parsed.problems));
     log.debug({ accepted, duplicates, rejected: parsed.problems.length }, 'sightings accepted');
     const answer: SightingsAccepted = { accepted, duplicates, rejected: parsed.problems, ids: parsed.items.map((i) => i.dedupeKey) };
     res.status(202).json(answer);
@@ -112,8 +118,25 @@ export function createSightingsRouter(opts: SightingsRouterOptions): Router {
     res.setHeader('Allow', 'POST');
     res.status(405).json({ error: 'method_not_allowed', message: `Use POST to send sightings to ${SIGHTINGS_PATH}.` });
   });
+  if (opts.metrics) {
+    const metrics = opts.metrics;
+    router.use(SIGHTINGS_PATH, (err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+      const { status } = toHttpResponse(err);
+      const reason = REFUSAL_BY_STATUS[status];
+      // 404 is the endpoint being off, not a refused sighting.
+      if (status !== 404) metrics.refused(reason ?? 'other', err instanceof ItemsRejected ? Math.max(1, itemsIn(err.problems)) : 1);
+      next(err);
+    });
+  }
   router.use(httpErrorHandler(log));
   return router;
+}
+
+const REFUSAL_BY_STATUS: Record<number, SightingRefusal> = { 400: 'malformed_json', 401: 'unauthorized', 413: 'too_large', 415: 'not_json', 422: 'invalid' };
+
+/** Items with at least one problem (an item can have several). */
+function itemsIn(problems: ItemProblem[]): number {
+  return new Set(problems.map((p) => p.index)).size;
 }
 
 function authHeaders(req: Request): AuthHeaders {
