@@ -30,7 +30,9 @@ import { startHttpServer, type RunningHttpServer } from './transport/http/server
 import { JournaledIntake } from './transport/http/sightings/intake.js';
 import { journalPathFor, SightingJournal } from './transport/http/sightings/journal.js';
 import { createSightingsRouter } from './transport/http/sightings/route.js';
-import { FrameworkPump } from './transport/webex/framework-pump.js';
+import { useOutboundProxy } from './clients/proxy.js';
+import { startWebsocketPump } from './transport/webex/websocket/start.js';
+import type { WebsocketPump } from './transport/webex/websocket/pump.js';
 import { createWebexWebhookRouter, registerWebhooks, unregisterWebhooks } from './transport/webex/webhook-route.js';
 
 export const WEBEX_WEBHOOK_PATH = '/webex/webhook';
@@ -68,6 +70,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   const log = logger.child({ component: 'app' });
 
+  useOutboundProxy(config.webex.proxyUrl);
   const store = await LowdbStore.open(config.stateFile);
   const xdr = new XdrHttpClient({ xdr: config.xdr, logger });
   const channels: Channel[] = [];
@@ -174,6 +177,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     }),
   );
   const webexReachable = webexApi;
+  let pump: WebsocketPump | undefined;
   routers.unshift(
     createHealthRouter({
       store: () => ({ ok: store.writable, detail: store.writable ? undefined : 'the state file could not be written; check disk space and permissions' }),
@@ -196,6 +200,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
           return { ok: false, detail: (err as { userMessage?: string }).userMessage ?? (err as Error).message };
         }
       },
+      ...(config.webex.enabled && config.webex.mode === 'websocket' ? { webexWebsocket: () => pump?.readiness() ?? { ok: false, detail: 'the Webex websocket is starting' } } : {}),
     }),
   );
 
@@ -213,12 +218,11 @@ export async function startApp(opts: AppOptions): Promise<App> {
     routers,
   });
 
-  let pump: FrameworkPump | undefined;
   if (webexApi && dispatcher && config.webex.mode === 'webhook' && config.http.publicUrl && config.webex.webhookSecret) {
     await registerWebhooks(webexApi, { targetUrl: new URL(WEBEX_WEBHOOK_PATH, config.http.publicUrl).href, secret: config.webex.webhookSecret, name: WEBHOOK_NAME });
-  } else if (webexApi && dispatcher && config.webex.token) {
-    pump = new FrameworkPump({ token: config.webex.token, handler: dispatcher, logger: logger.child({ component: 'webex-pump' }) });
-    await pump.start();
+  } else if (webexApi && dispatcher && me && config.webex.token) {
+    // Bounded by WEBEX_CONNECT_TIMEOUT_SECONDS: past it the bot runs on and the pump keeps retrying.
+    pump = await startWebsocketPump({ webex: config.webex, token: config.webex.token, api: webexApi, me, handler: dispatcher, logger });
   }
 
   outbox.start();

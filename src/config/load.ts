@@ -60,6 +60,12 @@ export interface Config {
     allowedDomains: string[];
     admins: string[];
     maxMessagesPerMinute: number;
+    /** Websocket mode: the SDK's service catalog, connect bound and reconnect backoff cap. */
+    u2cBase: string;
+    connectTimeoutSeconds: number;
+    reconnectMaxSeconds: number;
+    /** HTTPS_PROXY: honoured by every outbound call and the websocket, in both modes. */
+    proxyUrl?: string;
   };
   sightings: {
     hmacSecret?: string;
@@ -183,6 +189,10 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       allowedDomains: e.WEBEX_ALLOWED_DOMAINS.map((d) => d.toLowerCase()),
       admins: e.WEBEX_ADMINS.map((a) => a.toLowerCase()),
       maxMessagesPerMinute: e.WEBEX_MAX_MESSAGES_PER_MINUTE,
+      u2cBase: stripSlash(e.WEBEX_U2C_BASE),
+      connectTimeoutSeconds: e.WEBEX_CONNECT_TIMEOUT_SECONDS,
+      reconnectMaxSeconds: e.WEBEX_RECONNECT_MAX_SECONDS,
+      proxyUrl: e.HTTPS_PROXY,
     },
     sightings: {
       hmacSecret: e.SIGHTINGS_HMAC_SECRET,
