@@ -31,7 +31,7 @@ import { JournaledIntake } from './transport/http/sightings/intake.js';
 import { journalPathFor, SightingJournal } from './transport/http/sightings/journal.js';
 import { createSightingsRouter } from './transport/http/sightings/route.js';
 import { useOutboundProxy } from './clients/proxy.js';
-import { startWebsocketPump } from './transport/webex/websocket/start.js';
+import { createWebsocketPump } from './transport/webex/websocket/start.js';
 import type { WebsocketPump } from './transport/webex/websocket/pump.js';
 import { createWebexWebhookRouter, registerWebhooks, unregisterWebhooks } from './transport/webex/webhook-route.js';
 
@@ -221,8 +221,11 @@ export async function startApp(opts: AppOptions): Promise<App> {
   if (webexApi && dispatcher && config.webex.mode === 'webhook' && config.http.publicUrl && config.webex.webhookSecret) {
     await registerWebhooks(webexApi, { targetUrl: new URL(WEBEX_WEBHOOK_PATH, config.http.publicUrl).href, secret: config.webex.webhookSecret, name: WEBHOOK_NAME });
   } else if (webexApi && dispatcher && me && config.webex.token) {
-    // Bounded by WEBEX_CONNECT_TIMEOUT_SECONDS: past it the bot runs on and the pump keeps retrying.
-    pump = await startWebsocketPump({ webex: config.webex, token: config.webex.token, api: webexApi, me, handler: dispatcher, logger });
+    // Not awaited: the schedule, the webhook and the outbox must not wait for Webex, and SIGTERM must find
+    // the app. The pump logs why it could not connect (after WEBEX_CONNECT_TIMEOUT_SECONDS), retries with
+    // backoff, and /readyz names it until it is connected.
+    pump = createWebsocketPump({ webex: config.webex, token: config.webex.token, api: webexApi, me, handler: dispatcher, logger });
+    pump.start().catch((err: unknown) => log.error({ err }, 'the Webex websocket could not start; chat commands are not received'));
   }
 
   outbox.start();

@@ -1,4 +1,4 @@
-import { startApp } from './app.js';
+import { startApp, type App } from './app.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, SightlineError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
@@ -19,24 +19,29 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
     throw err;
   }
   const logger = createLogger({ level: config.logLevel });
-  let app;
-  try {
-    app = await startApp({ config, logger });
-  } catch (err) {
-    const sentence = err instanceof SightlineError ? err.userMessage : (err as Error).message;
-    logger.fatal({ err }, `Sightline could not start: ${sentence}`);
-    process.exit(1);
-  }
+  // Signal handlers come before any start-up work: a SIGTERM while Webex is still connecting
+  // (bounded, but up to WEBEX_CONNECT_TIMEOUT_SECONDS) must drain, not kill mid-write.
+  let starting: Promise<App | undefined> | undefined;
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(130);
     logger.info({ signal }, 'shutting down: draining in-flight work');
     const hard = setTimeout(() => process.exit(1), 10_000);
     hard.unref();
-    void app.stop(9000).then(() => process.exit(0));
+    void (async () => {
+      const app = await starting;
+      await app?.stop(9000);
+      process.exit(0);
+    })();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  starting = startApp({ config, logger }).catch((err: unknown) => {
+    const sentence = err instanceof SightlineError ? err.userMessage : (err as Error).message;
+    logger.fatal({ err }, `Sightline could not start: ${sentence}`);
+    process.exit(1);
+  });
+  await starting;
 }
 
 const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop()!);

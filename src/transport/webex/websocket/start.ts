@@ -6,8 +6,8 @@ import { WebsocketPump } from './pump.js';
 import { ActivityReader } from './reader.js';
 import { SdkSocketFactory } from './sdk-socket.js';
 
-/** Websocket mode from the configuration: the SDK socket, the reader on the bot's own client, the pump. */
-export async function startWebsocketPump(opts: { webex: Config['webex']; token: string; api: WebexApi; me: WebexPerson; handler: BotEventHandler; logger: Logger }): Promise<WebsocketPump> {
+/** Websocket mode from the configuration: the SDK socket, the reader on the bot's own client, the pump (not started). */
+export function createWebsocketPump(opts: { webex: Config['webex']; token: string; api: WebexApi; me: WebexPerson; handler: BotEventHandler; logger: Logger }): WebsocketPump {
   const { webex, logger } = opts;
   const maxMs = webex.reconnectMaxSeconds * 1000;
   // From 1 s, doubling; the SDK's backoff library needs its maximum strictly above its start.
@@ -20,6 +20,5 @@ export async function startWebsocketPump(opts: { webex: Config['webex']; token: 
     connectTimeoutMs: webex.connectTimeoutSeconds * 1000,
     backoff: { initialMs, maxMs },
   });
-  await pump.start();
   return pump;
 }
