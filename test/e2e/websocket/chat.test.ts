@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmuMessage } from '../../../src/emulators/webex/model.js';
 import { startRunningBot, waitUntil, type RunningBot } from '../../../src/sandbox/running-bot.js';
 import { TALOS_ROUNDUPS_DIR } from '../../support/fixtures.js';
+import { WEBSOCKET_ENV } from './support.js';
 
 /**
  * Websocket mode end to end: the real Webex SDK registers a device with the emulator and
@@ -9,7 +10,6 @@ import { TALOS_ROUNDUPS_DIR } from '../../support/fixtures.js';
  * config points HYDRA_SERVICE_URL at a dead port, so this also proves the SDK follows
  * WEBEX_API_BASE.
  */
-const WEBSOCKET_ENV = { WEBEX_MODE: 'websocket', WEBEX_CONNECT_TIMEOUT_SECONDS: '15', WEBEX_RECONNECT_MAX_SECONDS: '1' };
 
 describe('websocket mode: chat commands, end to end', () => {
   let bot: RunningBot;

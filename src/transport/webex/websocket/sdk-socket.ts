@@ -31,7 +31,7 @@ interface Mercury {
 }
 
 interface WebexSdk {
-  internal: { mercury: Mercury; device: { unregister(): Promise<void>; url?: string } };
+  internal: { mercury: Mercury; device: { register(): Promise<void>; unregister(): Promise<void>; url?: string } };
 }
 
 const require = createRequire(import.meta.url);
@@ -55,8 +55,12 @@ export class SdkSocketFactory implements SocketFactory {
     mercury.on('offline.transient', offline('transient'));
     mercury.on('offline.permanent', offline('permanent'));
     mercury.on('offline.replaced', offline('replaced'));
-    const ready = mercury.connect();
+    // Registered first and apart, so close() can wait for a registration still in flight
+    // and delete the device it creates (else a stop during start-up leaves it behind).
+    const registered = webex.internal.device.register();
+    const ready = registered.then(() => (closed ? Promise.reject(new Error('closed')) : mercury.connect()));
     // Observed here so a rejection after a timed-out start is not unhandled.
+    registered.catch(() => undefined);
     ready.catch(() => undefined);
     return {
       ready,
@@ -65,6 +69,7 @@ export class SdkSocketFactory implements SocketFactory {
         closed = true;
         // disconnect() also aborts the SDK's retry loop; it can hang when the socket never opened (§5.1).
         await bounded(mercury.disconnect(), timeoutMs, undefined).catch((err: unknown) => this.opts.logger.debug({ err }, 'websocket disconnect failed'));
+        await bounded(registered, timeoutMs, undefined).catch(() => undefined);
         await bounded(webex.internal.device.unregister(), timeoutMs, undefined).catch((err: unknown) =>
           this.opts.logger.warn({ err }, 'could not delete the Webex device registration; Webex expires it'),
         );
