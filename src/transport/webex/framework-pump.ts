@@ -5,6 +5,7 @@ import type { BotEvent, BotEventHandler } from '../../bot/events.js';
 import type { Logger } from '../../core/logger.js';
 import { messageEventOf } from './mention.js';
 import { installSdkRejectionGuard } from './websocket/sdk-rejection-guard.js';
+import { bounded } from './websocket/socket-port.js';
 import type Framework from 'webex-node-bot-framework';
 import type { FrameworkBot, FrameworkTrigger } from 'webex-node-bot-framework';
 
@@ -71,6 +72,10 @@ export class FrameworkPump {
     this.framework = undefined;
     this.webhookFn = undefined;
     try {
+      // framework.stop() only deletes the device; the socket stays open and the SDK reconnects
+      // when it later drops (webex-websocket.md §5.1). Closed first, bounded: it can hang if it never opened.
+      const mercury = (framework as unknown as { webex?: { internal?: { mercury?: { disconnect(): Promise<void> } } } } | undefined)?.webex?.internal?.mercury;
+      if (mercury) await bounded(mercury.disconnect(), 3000, undefined).catch(() => undefined);
       if (framework) await framework.stop();
     } finally {
       this.removeGuard?.();
