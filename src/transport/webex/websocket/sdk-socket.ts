@@ -83,6 +83,8 @@ export class SdkSocketFactory implements SocketFactory {
     // The SDK reads these when first loaded; set them too, so every part agrees with the config.
     process.env['HYDRA_SERVICE_URL'] ??= apiBase;
     process.env['U2C_SERVICE_URL'] ??= u2cBase;
+    // The SDK's REST calls (catalog, device) go through `request`, which reads the proxy from the environment only.
+    if (this.opts.proxyUrl) process.env['HTTPS_PROXY'] ??= this.opts.proxyUrl;
     const Webex = require('webex') as { init(attrs: unknown): WebexSdk };
     return Webex.init({
       credentials: { access_token: this.opts.token },
