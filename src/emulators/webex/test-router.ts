@@ -17,6 +17,7 @@
  *   POST /_emulator/faults                      { pathPattern, method?, status, count, retryAfterSeconds? } → 204
  *        (pathPattern is a regular expression tested against the path, e.g. "^/v1/messages$")
  *   DELETE /_emulator/faults                    → 204 (clears faults)
+ *   /_emulator/websocket/…                      websocket fault switches and stats (websocket/test-routes.ts)
  *   GET  /_emulator/stats                       → { messagesPosted: {roomId: n}, tooManyRequests, requests,
  *                                                   webhooks: {sent, failed} }
  */

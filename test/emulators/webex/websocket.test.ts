@@ -67,3 +67,16 @@ describe('Webex emulator, websocket side', () => {
     emu.websocket.mercury.refuseSockets(false);
   });
 });
+
+describe('Webex emulator, websocket fault switches over HTTP', () => {
+  it('refuses, drops and closes on request, and rejects a close code no socket may send', async () => {
+    const post = (path: string, b: unknown) => fetch(`${emu.url}/_emulator/websocket/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+    expect((await post('refuse', { on: true })).status).toBe(204);
+    expect((await post('refuse', { on: false })).status).toBe(204);
+    expect((await post('drop', { count: 2 })).status).toBe(204);
+    expect((await post('close', { code: 1005 })).status).toBe(400);
+    expect(await (await post('close', { code: 4000, reason: 'replaced' })).json()).toEqual({ closed: 0 });
+    const stats = (await (await fetch(`${emu.url}/_emulator/websocket/stats`)).json()) as Record<string, number>;
+    expect(stats).toHaveProperty('openSockets');
+  });
+});

@@ -4,6 +4,7 @@ import type { WebexWorld } from '../world.js';
 import { cardActionActivity, postActivity } from './activity.js';
 import { createDeviceRouters, DeviceRegistry } from './devices.js';
 import { MercuryServer, type MercuryStats } from './mercury.js';
+import { createWebsocketTestRouter } from './test-routes.js';
 
 export { websocketHostCatalog, websocketServiceLinks } from './catalog-links.js';
 
@@ -62,6 +63,7 @@ export class WebsocketSide {
     const { wdm, metrics } = createDeviceRouters(this.devices, this.tokens, () => undefined);
     app.use('/wdm/api/v1', wdm);
     app.use('/metrics/api/v1', metrics);
+    app.use('/_emulator/websocket', createWebsocketTestRouter(this.mercury, () => this.stats()));
   }
 
   attach(server: Server, origin: string): void {
