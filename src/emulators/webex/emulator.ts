@@ -29,8 +29,8 @@ export const DEFAULT_ANALYSTS: PersonSeed[] = [
 ];
 
 /**
- * A faithful local Webex: REST under /v1, the u2c catalog, signed webhook delivery
- * and a test API under /_emulator (documented in test-router.ts). The programmatic
+ * A faithful local Webex: REST under /v1, the u2c catalog, signed webhook delivery,
+ * the websocket side (WDM devices, client metrics, Mercury: ./websocket) and a test API under /_emulator (documented in test-router.ts). The programmatic
  * methods below are what the test API calls.
  */
 export class WebexEmulator {

@@ -7,8 +7,8 @@ import { WEBSOCKET_ENV } from './support.js';
 /**
  * Websocket mode end to end: the real Webex SDK registers a device with the emulator and
  * holds its Mercury socket; every chat command and a card click are answered. The vitest
- * config points HYDRA_SERVICE_URL at a dead port, so this also proves the SDK follows
- * WEBEX_API_BASE.
+ * config points HYDRA_SERVICE_URL and U2C_SERVICE_URL at a dead port, so this also proves
+ * the SDK takes its services from the configuration (WEBEX_API_BASE, WEBEX_U2C_BASE).
  */
 
 describe('websocket mode: chat commands, end to end', () => {
