@@ -10,8 +10,8 @@ import type { DeviceRegistry, EmuDevice } from './devices.js';
  * token, gets `mercury.buffer_state`, then receives `conversation.activity` frames.
  * Every server frame carries an id the client acks; client pings get pongs.
  *
- * Fault switches: refuse new sockets, close live ones with any code and reason
- * (1006 = the connection simply dies), drop the next n activity frames.
+ * Fault switches: refuse new sockets, stall their authorization, close live ones with any
+ * code and reason (1006 = the connection simply dies), drop the next n activity frames.
  */
 export interface MercuryStats {
   connections: number;
@@ -37,6 +37,7 @@ export class MercuryServer {
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly live = new Set<LiveSocket>();
   private refusing = false;
+  private stalling = false;
   private dropNext = 0;
 
   constructor(
@@ -51,6 +52,11 @@ export class MercuryServer {
   /** Refuse (503) every new websocket until switched off; live sockets are untouched. */
   refuseSockets(on: boolean): void {
     this.refusing = on;
+  }
+
+  /** Accept sockets but never answer their authorization (the client's connect() then never resolves). */
+  stallAuthorization(on: boolean): void {
+    this.stalling = on;
   }
 
   /** Closes every live socket with this code and reason; 1006 drops the TCP connection without a close frame. */
@@ -104,6 +110,7 @@ export class MercuryServer {
       }
       if (frame.type === 'authorization' && !entry) {
         clearTimeout(authTimer);
+        if (this.stalling) return;
         const token = /^Bearer (.+)$/.exec(String(frame.data?.token ?? ''))?.[1];
         if (!token || this.tokens.get(token) !== device.personId) return void ws.close(4401, 'unauthorized');
         entry = { ws, device, sequence: 0 };

@@ -67,10 +67,13 @@ export class SdkSocketFactory implements SocketFactory {
       close: async (timeoutMs) => {
         if (closed) return;
         closed = true;
+        // One deadline for the three steps, so a shutdown waits at most `timeoutMs` here.
+        const deadline = Date.now() + timeoutMs;
+        const left = () => Math.max(1, deadline - Date.now());
         // disconnect() also aborts the SDK's retry loop; it can hang when the socket never opened (§5.1).
-        await bounded(mercury.disconnect(), timeoutMs, undefined).catch((err: unknown) => this.opts.logger.debug({ err }, 'websocket disconnect failed'));
-        await bounded(registered, timeoutMs, undefined).catch(() => undefined);
-        await bounded(webex.internal.device.unregister(), timeoutMs, undefined).catch((err: unknown) =>
+        await bounded(mercury.disconnect(), left(), undefined).catch((err: unknown) => this.opts.logger.debug({ err }, 'websocket disconnect failed'));
+        await bounded(registered, left(), undefined).catch(() => undefined);
+        await bounded(webex.internal.device.unregister(), left(), undefined).catch((err: unknown) =>
           this.opts.logger.warn({ err }, 'could not delete the Webex device registration; Webex expires it'),
         );
         mercury.off();

@@ -14,7 +14,7 @@ export interface SocketEvents {
 export interface SocketConnection {
   /** Resolves once the socket is authorized (buffer_state received); rejects when the SDK gives up. */
   readonly ready: Promise<void>;
-  /** Closes the socket and deletes the device, each bounded by `timeoutMs`; never rejects. */
+  /** Closes the socket and deletes the device, within `timeoutMs` in all; never rejects. */
   close(timeoutMs: number): Promise<void>;
 }
 
