@@ -46,6 +46,7 @@ export async function runWebsocket(opts: WebsocketOptions): Promise<SuiteReport>
       return webex.waitForMessage((m) => m.personId === webex.bot.id && m.parentId === sent.id, 20_000).catch(() => undefined);
     };
     let outages = 0;
+    const rssBefore = process.memoryUsage().rss;
     for (const close of CLOSES) {
       const label = `${close.code}${close.reason ? ` "${close.reason}"` : ''}`;
       const times: number[] = [];
@@ -70,6 +71,9 @@ export async function runWebsocket(opts: WebsocketOptions): Promise<SuiteReport>
       r.figure(`close ${label}: time to reconnect, median / max (s)`, times.length ? `${sec(median(times))} / ${sec(Math.max(...times))}` : 'n/a');
       r.check(`every ${label} close is survived and the next command answered`, survived === opts.rounds && answered === opts.rounds, `${survived} reconnected, ${answered} answered of ${opts.rounds}`);
     }
+
+    // Each final close builds a fresh SDK instance: it must not pile up.
+    r.figure('process RSS before / after the closes (MB)', `${mb(rssBefore)} / ${mb(process.memoryUsage().rss)}`);
 
     // An outage: the socket refused for a while after a final close.
     ws.mercury.refuseSockets(true);
@@ -115,6 +119,10 @@ export async function runWebsocket(opts: WebsocketOptions): Promise<SuiteReport>
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(0);
 }
 
 function sec(ms: number): string {
