@@ -8,12 +8,13 @@ import { benchInvestigate } from './investigate.js';
 import { machineInfo, machineMarkdown } from './machine.js';
 import { benchParsing } from './parsing.js';
 import { benchStorm } from './storm.js';
+import { benchWebexCost } from './webex-cost.js';
 import { renderReport, targetTable, writeReport, type BenchResult } from './report.js';
 
 /**
  * `npm run bench` runs every benchmark and writes docs/BENCHMARKS.md.
  * `--quick`: tiny sizes, prints only (CI checks the suite still runs; exit 0 unless something crashes).
- * `--only <name>`: one benchmark (ingest, hunt, chat, footprint, parsing, storm, investigate); prints only.
+ * `--only <name>`: one benchmark (ingest, hunt, chat, footprint, parsing, storm, investigate, webex-cost); prints only.
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
  */
 const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) => Promise<BenchResult>> = {
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) =>
   parsing: benchParsing,
   storm: benchStorm,
   investigate: benchInvestigate,
+  'webex-cost': benchWebexCost,
 };
 
 const { values } = parseArgs({

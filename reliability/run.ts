@@ -7,6 +7,7 @@ import { runOperations } from './operations.js';
 import { runOutbox } from './outbox.js';
 import { renderReport } from './report.js';
 import { runSecurity } from './security.js';
+import { runWebsocket } from './websocket.js';
 import { PROJECT_ROOT, passed, type SuiteReport } from './support.js';
 
 /**
@@ -25,6 +26,15 @@ const soakMinutes = Number(flag('soak-minutes') ?? 30);
 process.on('unhandledRejection', (err) => process.stdout.write(`unhandled rejection (recorded by the running suite if it watches): ${String((err as Error)?.message ?? err).slice(0, 200)}\n`));
 const startedAt = new Date();
 const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+/** Full-size settings of the websocket suite (7). */
+const WEBSOCKET_FULL = { rounds: 5, outageSeconds: 10 };
+// `--only websocket`: that suite alone, printed as markdown; docs/RELIABILITY.md is not rewritten.
+if (flag('only') === 'websocket') {
+  const report = await guarded('7. Webex websocket', () => runWebsocket({ ...WEBSOCKET_FULL, log }));
+  process.stdout.write(`${renderReport([report], { startedAt, command: 'npm run reliability -- --only websocket', notes: [] })}\n`);
+  process.exit(0);
+}
 
 async function guarded(name: string, run: () => Promise<SuiteReport>, limitMs = 15 * 60_000): Promise<SuiteReport> {
   log(`${name}: starting`);
@@ -47,9 +57,10 @@ const sequential = (async () => [
   await guarded('3. Faults', () => runFaults({ sightings: 1000, log }), 11 * 60_000),
   await guarded('4. Hostile input', () => runHostileInput({ bodies: 10_000, commands: 2000, cardActions: 1000, talosFiles: 5000, poison: false, probe: true, log })),
   await guarded('5. Security', () => runSecurity({ audit: !process.argv.includes('--no-audit') })),
+  await guarded('7. Webex websocket', () => runWebsocket({ ...WEBSOCKET_FULL, log })),
 ])();
-const [first, second, third, fourth, fifth] = await sequential;
-const reports = [first!, second!, third!, fourth!, fifth!, await operations];
+const [first, second, third, fourth, fifth, seventh] = await sequential;
+const reports = [first!, second!, third!, fourth!, fifth!, await operations, seventh!];
 const notes = [
   `Soak: ${soakMinutes} minute(s) (\`--soak-minutes ${soakMinutes}\`), run alongside suites 1–5 (each suite has its own emulators and state dir).`,
   ...(soakMinutes < 30 ? [`The soak was shortened from the 30 minutes asked for, to fit the time budget of this run; re-run \`npm run reliability -- --soak-minutes 30\` for the full figure.`] : []),

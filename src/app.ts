@@ -34,7 +34,9 @@ import { startHttpServer, type RunningHttpServer } from './transport/http/server
 import { JournaledIntake } from './transport/http/sightings/intake.js';
 import { journalPathFor, SightingJournal } from './transport/http/sightings/journal.js';
 import { createSightingsRouter } from './transport/http/sightings/route.js';
-import { FrameworkPump } from './transport/webex/framework-pump.js';
+import { useOutboundProxy } from './clients/proxy.js';
+import { createWebsocketPump } from './transport/webex/websocket/start.js';
+import type { WebsocketPump } from './transport/webex/websocket/pump.js';
 import { createWebexWebhookRouter, registerWebhooks, unregisterWebhooks } from './transport/webex/webhook-route.js';
 import { appMetricsSources } from './observability/app-sources.js';
 import { Metrics } from './observability/metrics.js';
@@ -77,6 +79,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel, secrets: secretsOf(config) });
   const log = logger.child({ component: 'app' });
 
+  useOutboundProxy(config.webex.proxyUrl);
   const store = await LowdbStore.open(config.stateFile);
   // Metrics (METRICS_ENABLED): one registry for this app; call sites get small recorders, gauges read state at scrape time.
   const metrics = config.metrics.enabled ? new Metrics() : undefined;
@@ -218,6 +221,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     routers.push(createMetricsRouter({ metrics, token: config.metrics.token }));
   }
   const webexReachable = webexApi;
+  let pump: WebsocketPump | undefined;
   routers.unshift(
     createHealthRouter({
       outbox: () => outbox.readiness(config.webex.outboxStallSeconds * 1000),
@@ -241,6 +245,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
           return { ok: false, detail: (err as { userMessage?: string }).userMessage ?? (err as Error).message };
         }
       },
+      ...(config.webex.enabled && config.webex.mode === 'websocket' ? { webexWebsocket: () => pump?.readiness() ?? { ok: false, detail: 'the Webex websocket is starting' } } : {}),
     }),
   );
 
@@ -258,12 +263,14 @@ export async function startApp(opts: AppOptions): Promise<App> {
     routers,
   });
 
-  let pump: FrameworkPump | undefined;
   if (webexApi && dispatcher && config.webex.mode === 'webhook' && config.http.publicUrl && config.webex.webhookSecret) {
     await registerWebhooks(webexApi, { targetUrl: new URL(WEBEX_WEBHOOK_PATH, config.http.publicUrl).href, secret: config.webex.webhookSecret, name: WEBHOOK_NAME });
-  } else if (webexApi && dispatcher && config.webex.token) {
-    pump = new FrameworkPump({ token: config.webex.token, handler: dispatcher, logger: logger.child({ component: 'webex-pump' }) });
-    await pump.start();
+  } else if (webexApi && dispatcher && me && config.webex.token) {
+    // Not awaited: the schedule, the webhook and the outbox must not wait for Webex, and SIGTERM must find
+    // the app. The pump logs why it could not connect (after WEBEX_CONNECT_TIMEOUT_SECONDS), retries with
+    // backoff, and /readyz names it until it is connected.
+    pump = createWebsocketPump({ webex: config.webex, token: config.webex.token, api: webexApi, me, handler: dispatcher, logger });
+    pump.start().catch((err: unknown) => log.error({ err }, 'the Webex websocket could not start; chat commands are not received'));
   }
 
   outbox.start();

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startApp } from './app.js';
+import { startApp, type App } from './app.js';
 import { loadConfig, secretsOf } from './config/load.js';
 import { ConfigError, SightlineError } from './core/errors.js';
 import { routeConsoleToLogger } from './core/console-to-logger.js';
@@ -25,10 +25,24 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
   const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config) });
   // One log format on stdout: what the Webex framework and SDK print with console.* becomes pino lines too.
   routeConsoleToLogger(logger);
-  let app;
-  try {
-    app = await startApp({ config, logger });
-  } catch (err) {
+  // Signal handlers come before any start-up work: a SIGTERM while Webex is still connecting
+  // (bounded, but up to WEBEX_CONNECT_TIMEOUT_SECONDS) must drain, not kill mid-write.
+  let starting: Promise<App | undefined> | undefined;
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    if (++signals > 1) process.exit(130);
+    logger.info({ signal }, 'shutting down: draining in-flight work');
+    const hard = setTimeout(() => process.exit(1), 10_000);
+    hard.unref();
+    void (async () => {
+      const app = await starting;
+      await app?.stop(9000);
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  starting = startApp({ config, logger }).catch((err: unknown) => {
     if (err instanceof ConfigError) {
       // A setting found wrong only when used (a port in use, a host that does not resolve, a read-only
       // state folder) is reported and exits like the others.
@@ -38,17 +52,8 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
     const sentence = err instanceof SightlineError ? err.userMessage : (err as Error).message;
     logger.fatal({ err }, `Sightline could not start: ${sentence}`);
     process.exit(1);
-  }
-  let signals = 0;
-  const shutdown = (signal: string) => {
-    if (++signals > 1) process.exit(130);
-    logger.info({ signal }, 'shutting down: draining in-flight work');
-    const hard = setTimeout(() => process.exit(1), 10_000);
-    hard.unref();
-    void app.stop(9000).then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+  await starting;
 }
 
 // Run when started as the entry (`node dist/main.js`, `tsx src/main.ts`), not when imported (`sightline start`).

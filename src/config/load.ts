@@ -70,6 +70,12 @@ export interface Config {
     outboxStallSeconds: number;
     /** Alert storms (notify/storm.ts): digests instead of one card per incident when a room falls behind. */
     storm: { enabled: boolean; digestSeconds: number; thresholdMinutes: number };
+    /** Websocket mode: the SDK's service catalog, connect bound and reconnect backoff cap. */
+    u2cBase: string;
+    connectTimeoutSeconds: number;
+    reconnectMaxSeconds: number;
+    /** HTTPS_PROXY: honoured by every outbound call and the websocket, in both modes. */
+    proxyUrl?: string;
   };
   sightings: {
     hmacSecret?: string;
@@ -210,6 +216,10 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       maxMessagesPerMinute: e.WEBEX_MAX_MESSAGES_PER_MINUTE,
       outboxStallSeconds: e.OUTBOX_STALL_SECONDS,
       storm: { enabled: e.STORM_MODE, digestSeconds: e.STORM_DIGEST_SECONDS, thresholdMinutes: e.STORM_THRESHOLD_MINUTES },
+      u2cBase: stripSlash(e.WEBEX_U2C_BASE),
+      connectTimeoutSeconds: e.WEBEX_CONNECT_TIMEOUT_SECONDS,
+      reconnectMaxSeconds: e.WEBEX_RECONNECT_MAX_SECONDS,
+      proxyUrl: e.HTTPS_PROXY,
     },
     sightings: {
       hmacSecret: e.SIGHTINGS_HMAC_SECRET,

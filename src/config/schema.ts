@@ -106,6 +106,10 @@ export const envSchema = z.object({
   STORM_MODE: bool(true),
   STORM_DIGEST_SECONDS: int(60, 10, 3600),
   STORM_THRESHOLD_MINUTES: int(3, 1, 120),
+  WEBEX_U2C_BASE: url.default('https://u2c.wbx2.com/u2c/api/v1'),
+  WEBEX_CONNECT_TIMEOUT_SECONDS: int(30, 1, 600),
+  WEBEX_RECONNECT_MAX_SECONDS: int(60, 1, 3600),
+  HTTPS_PROXY: optionalUrl,
 
   SIGHTINGS_HMAC_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   SIGHTINGS_BEARER_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),

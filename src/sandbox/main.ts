@@ -21,7 +21,9 @@ async function main(): Promise<void> {
   world.talos.publish(friday, '2021/0723.json');
 
   const port = await freePort();
-  const config = loadConfig(world.env({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', HTTP_PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }));
+  // Websocket mode by default, as most teams run it; `npm run sandbox -- --webhook` (or WEBEX_MODE=webhook) for webhook mode.
+  const mode = process.argv.includes('--webhook') || process.env.WEBEX_MODE === 'webhook' ? 'webhook' : 'websocket';
+  const config = loadConfig(world.env({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', HTTP_PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, WEBEX_MODE: mode }));
   const app = await startApp({ config, logger });
   const room = world.webex.createRoomAsPerson('SOC sandbox', ['alice@example.com', 'bob@example.com']);
   const web = await startSandboxWeb({
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
       `      ${SANDBOX_INVESTIGATE_EXAMPLE}`,
       '',
       `  Sightline HTTP: ${app.http.url}  (/healthz, /readyz, POST /api/v1/sightings)`,
+      `  Webex events arrive over the ${mode === 'websocket' ? 'websocket (the default; `npm run sandbox -- --webhook` for webhooks)' : 'signed webhook'}.`,
       `  Emulators: Webex ${world.webex.url}  XDR ${world.xdr.url}  Talos ${world.talos.url}`,
       `  State (deleted on exit): ${world.stateDir}`,
       '',

@@ -82,6 +82,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<EmulatedWorld
       WEBEX_TOKEN: webex.botToken,
       WEBEX_API_BASE: webex.apiBase,
       WEBEX_MODE: 'webhook',
+      WEBEX_U2C_BASE: `${webex.url}/u2c/api/v1`,
       WEBEX_WEBHOOK_SECRET: SANDBOX_WEBHOOK_SECRET,
       WEBEX_ADMINS: SANDBOX_ADMINS.join(','),
       WEBEX_ROOM_MEMBERS: SANDBOX_ADMINS.join(','),

@@ -1,16 +1,17 @@
 import express, { type Router } from 'express';
 import { sendWebexError } from './http-error.js';
+import { websocketHostCatalog, websocketServiceLinks } from './websocket/catalog-links.js';
 
 /**
  * The u2c service catalog the SDK fetches for `a_b_orgId`-shaped tokens (webex.md §2.1):
- * `limited/catalog` without auth, `catalog` with it. Only hydra is listed, which is all
- * webhook mode needs; websocket mode (wdm, mercury) is deliberately not emulated (§2.3).
+ * `limited/catalog` without auth, `catalog` with it. Hydra for webhook mode; wdm, metrics
+ * and conversation for websocket mode (webex-websocket.md §1, served by ./websocket).
  */
 export function createCatalogRouter(tokens: Map<string, string>): Router {
   const r = express.Router();
   const catalog = (origin: string) => ({
-    serviceLinks: { hydra: `${origin}/v1` },
-    hostCatalog: {},
+    serviceLinks: { hydra: `${origin}/v1`, ...websocketServiceLinks(origin) },
+    hostCatalog: websocketHostCatalog(origin),
     format: 'hostmap',
     timestamp: String(Date.now()),
   });

@@ -10,10 +10,11 @@ import type { EmuAction, EmuMessage, EmuPerson, EmuRoom, EmuWebhook } from './mo
 import { createRestRouter, webexErrors } from './rest-router.js';
 import { TrafficObserver } from './observer.js';
 import { createTestRouter } from './test-router.js';
-import { WebexWorld, type PersonSeed } from './world.js';
+import { WebsocketSide } from './websocket/index.js';
+import { ORG_ID, WebexWorld, type PersonSeed } from './world.js';
 
 export interface WebexEmulatorOptions {
-  /** The bearer token the bot uses. Not of the `a_b_c` shape, so the SDK skips u2c (webex.md §2.1). */
+  /** The bearer token the bot uses. Default `<x>_<y>_<orgId>`, the shape the SDK needs to find u2c and WDM (webex-websocket.md §1). */
   botToken?: string;
   bot?: PersonSeed;
   analysts?: PersonSeed[];
@@ -29,8 +30,8 @@ export const DEFAULT_ANALYSTS: PersonSeed[] = [
 ];
 
 /**
- * A faithful local Webex: REST under /v1, the u2c catalog, signed webhook delivery
- * and a test API under /_emulator (documented in test-router.ts). The programmatic
+ * A faithful local Webex: REST under /v1, the u2c catalog, signed webhook delivery,
+ * the websocket side (WDM devices, client metrics, Mercury: ./websocket) and a test API under /_emulator (documented in test-router.ts). The programmatic
  * methods below are what the test API calls.
  */
 export class WebexEmulator {
@@ -48,13 +49,17 @@ export class WebexEmulator {
   readonly traffic = new TrafficObserver();
 
   constructor(opts: WebexEmulatorOptions = {}) {
-    this.botToken = opts.botToken ?? 'sightline-emulator-bot-token';
+    this.botToken = opts.botToken ?? `sightline-emulator-bot-token_PF84_${ORG_UUID}`;
     this.world = new WebexWorld(opts.bot ?? { email: 'sightline@webex.bot', displayName: 'Sightline' }, opts.analysts ?? DEFAULT_ANALYSTS);
     this.tokens.set(this.botToken, this.world.bot.id);
     this.faults = new FaultBook(opts.rateLimit);
     this.dispatcher = new WebhookDispatcher(this.world, opts.logger ?? silentLogger);
     this.port = opts.port ?? 0;
+    this.websocket = new WebsocketSide(this.world, this.tokens);
   }
+
+  /** WDM devices, client metrics and the Mercury websocket, with their fault switches. */
+  readonly websocket: WebsocketSide;
 
   get events() {
     return this.world.events;
@@ -79,11 +84,13 @@ export class WebexEmulator {
       onBotPost: (roomId) => (this.counters.messagesPosted[roomId] = (this.counters.messagesPosted[roomId] ?? 0) + 1),
     }));
     app.use('/u2c/api/v1', createCatalogRouter(this.tokens));
+    this.websocket.mount(app);
     app.use('/_emulator', createTestRouter(this));
     app.use(webexErrors);
     const server = createServer(app);
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     this.server = server;
+    this.websocket.attach(server, this.url);
     return { url: this.url };
   }
 
@@ -102,6 +109,7 @@ export class WebexEmulator {
     if (!server) return;
     this.server = undefined;
     await this.dispatcher.idle();
+    await this.websocket.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -243,6 +251,9 @@ export class WebexEmulator {
     };
   }
 }
+
+/** The organisation uuid inside ORG_ID, the third field of a real bot token. */
+const ORG_UUID = Buffer.from(ORG_ID, 'base64url').toString('utf8').split('/').pop() ?? '';
 
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

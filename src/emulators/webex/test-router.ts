@@ -27,6 +27,7 @@
  *                                               400 "Parent message not found in this room.")
  *   DELETE /_emulator/rooms/:roomId/members/:personEmail → 204 (e.g. the bot removed: its posts there get 404)
  *   DELETE /_emulator/rooms/:roomId             → 204 (the room is deleted)
+ *   /_emulator/websocket/…                      websocket fault switches and stats (websocket/test-routes.ts)
  *   GET  /_emulator/stats                       → { messagesPosted: {roomId: n}, tooManyRequests, requests,
  *                                                   webhooks: {sent, failed} }
  */

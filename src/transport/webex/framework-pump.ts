@@ -4,6 +4,8 @@ import { actionCoreSchema, messageCoreSchema } from '../../clients/webex/api.js'
 import type { BotEvent, BotEventHandler } from '../../bot/events.js';
 import type { Logger } from '../../core/logger.js';
 import { messageEventOf } from './mention.js';
+import { installSdkRejectionGuard } from './websocket/sdk-rejection-guard.js';
+import { bounded } from './websocket/socket-port.js';
 import type Framework from 'webex-node-bot-framework';
 import type { FrameworkBot, FrameworkTrigger } from 'webex-node-bot-framework';
 
@@ -15,14 +17,14 @@ import type { FrameworkBot, FrameworkTrigger } from 'webex-node-bot-framework';
  * Defences against the framework's known defects (webex.md §1.3, §2.4):
  * - `maxStartupSpaces: 0`: no O(spaces) start-up crawl; rooms are discovered just in time;
  * - `removeDeviceRegistrationsOnStart` is never passed (mis-wired: it would delete all devices);
- * - a process-level `unhandledRejection` handler, because one 5xx on the SDK's batched
- *   people lookup otherwise kills the process. It logs and keeps the process alive;
- *   it is removed again by `stop()`.
+ * - an `unhandledRejection` guard for the SDK's own rejections only (one 5xx on its batched
+ *   people lookup otherwise kills the process); anything else still crashes. Removed by `stop()`.
  * - the framework is loaded with a dynamic `import()` inside `start()`, because the SDK
  *   reads HYDRA_SERVICE_URL / U2C_SERVICE_URL once, when it is first loaded.
  *
- * Webhook mode (`webhook` option) exists for the offline adapter test (§2.2); production
- * webhooks use our own route (webhook-route.ts), which verifies raw-byte signatures.
+ * Not used by the app any more: websocket mode runs on the SDK's socket alone
+ * (./websocket/), webhook mode on our own route (webhook-route.ts), which verifies raw-byte
+ * signatures. Kept for the offline adapter test (§2.2) and for anyone who wants the framework.
  */
 export interface FrameworkPumpOptions {
   token: string;
@@ -35,9 +37,7 @@ export class FrameworkPump {
   private framework: Framework | undefined;
   private webhookFn: ((req: unknown, res?: unknown) => PromiseLike<unknown>) | undefined;
   private readonly logger: Logger;
-  private readonly onUnhandledRejection = (reason: unknown) => {
-    this.logger.error({ err: reason }, 'unhandled promise rejection inside the Webex SDK; ignored so the bot stays up');
-  };
+  private removeGuard: (() => void) | undefined;
 
   constructor(private readonly opts: FrameworkPumpOptions) {
     this.logger = opts.logger.child({ component: 'webex-framework' });
@@ -45,7 +45,7 @@ export class FrameworkPump {
 
   async start(): Promise<void> {
     if (this.framework) return;
-    process.on('unhandledRejection', this.onUnhandledRejection);
+    this.removeGuard ??= installSdkRejectionGuard(this.logger);
     const { default: FrameworkClass } = await import('webex-node-bot-framework');
     const framework = new FrameworkClass({
       token: this.opts.token,
@@ -57,7 +57,13 @@ export class FrameworkPump {
     framework.on('attachmentAction', (_bot, trigger) => this.pump(() => this.actionEvent(trigger)));
     if (this.opts.webhook) this.webhookFn = (await import('webex-node-bot-framework/webhook.js')).default(framework);
     this.framework = framework;
-    await framework.start();
+    try {
+      await framework.start();
+    } catch (err) {
+      // A failed start leaves nothing marked as started: the next start() tries again (§5.4).
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
     this.logger.info({ mode: this.opts.webhook ? 'webhook' : 'websocket', bot: framework.email }, 'Webex event pump started');
   }
 
@@ -66,9 +72,14 @@ export class FrameworkPump {
     this.framework = undefined;
     this.webhookFn = undefined;
     try {
+      // framework.stop() only deletes the device; the socket stays open and the SDK reconnects
+      // when it later drops (webex-websocket.md §5.1). Closed first, bounded: it can hang if it never opened.
+      const mercury = (framework as unknown as { webex?: { internal?: { mercury?: { disconnect(): Promise<void> } } } } | undefined)?.webex?.internal?.mercury;
+      if (mercury) await bounded(mercury.disconnect(), 3000, undefined).catch(() => undefined);
       if (framework) await framework.stop();
     } finally {
-      process.off('unhandledRejection', this.onUnhandledRejection);
+      this.removeGuard?.();
+      this.removeGuard = undefined;
     }
   }
 
