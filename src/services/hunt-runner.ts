@@ -51,7 +51,8 @@ export class HuntRunner implements HuntService {
 
   /** Resumes what a previous process left: an interrupted hunt, then a pending retry. */
   async start(): Promise<void> {
-    const interrupted = this.d.store.get().hunts.find((h) => h.status === 'running');
+    // Cisco-Talos/IOCs hunts resume through their own pending batch (talos-posts-hunt.ts).
+    const interrupted = this.d.store.get().hunts.find((h) => h.status === 'running' && h.source !== 'iocs-repo');
     if (interrupted?.uri) {
       this.log.warn({ hunt: interrupted.id, done: interrupted.threatsDone.length }, 'resuming a hunt interrupted by a restart');
       this.launch(interrupted, () => this.d.fetcher.fetchUri(interrupted.uri!).then((r) => r.roundup));
