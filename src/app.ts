@@ -23,6 +23,9 @@ import { Outbox } from './notify/outbox.js';
 import { DeliveryReceipts, receiptsPathFor } from './notify/receipts.js';
 import { WebexChannel } from './notify/webex-channel.js';
 import { HuntRunner } from './services/hunt-runner.js';
+import { stateEtagStore, TalosPostsHunt } from './services/talos-posts-hunt.js';
+import { TalosSourcesHunt } from './services/talos-sources.js';
+import { githubClientFor } from './clients/github/from-config.js';
 import { HuntSchedule } from './services/scheduler.js';
 import { LowdbStore } from './store/lowdb-store.js';
 import { createHealthRouter } from './transport/http/health.js';
@@ -48,6 +51,8 @@ export interface App {
   store: LowdbStore;
   xdr: XdrPort;
   hunts: HuntRunner;
+  /** The weekly hunt over every Talos source (TALOS_SOURCES): chat's hunt commands and the schedule use it. */
+  talosHunts: TalosSourcesHunt;
   schedule: HuntSchedule;
   engine: CorrelationEngine;
   intake: JournaledIntake;
@@ -129,14 +134,35 @@ export async function startApp(opts: AppOptions): Promise<App> {
     casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
     nextRun: () => schedule?.nextRun(),
   });
-  schedule = new HuntSchedule(config.schedule, hunts, store, clock, logger.child({ component: 'schedule' }));
+  // What Talos publishes today: the Cisco-Talos/IOCs posts, beside the roundup (TALOS_SOURCES).
+  const postsAbort = new AbortController();
+  const talosHunts = new TalosSourcesHunt({
+    runner: hunts,
+    posts: new TalosPostsHunt({
+      store,
+      github: githubClientFor(config, { clock, logger, etags: stateEtagStore(store) }),
+      xdr,
+      notifier: outbox,
+      clock,
+      logger,
+      config,
+      casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
+      signal: postsAbort.signal,
+    }),
+    store,
+    notifier: outbox,
+    clock,
+    logger,
+    config,
+  });
+  schedule = new HuntSchedule(config.schedule, talosHunts, store, clock, logger.child({ component: 'schedule' }));
 
   const routers: Router[] = [];
   let dispatcher: BotDispatcher | undefined;
   if (webexApi && me) {
     dispatcher = new BotDispatcher({
       api: webexApi,
-      hunts,
+      hunts: talosHunts,
       incidents,
       policy: { allowedRooms: config.webex.allowedRooms, allowedDomains: config.webex.allowedDomains, admins: config.webex.admins },
       botPersonId: me.id,
@@ -257,7 +283,8 @@ export async function startApp(opts: AppOptions): Promise<App> {
         await step('timers', () => Promise.allSettled([engine.stopXdr(), rss?.stop(), x?.stop(), xdrSync.stop(), statusSync.stop()]));
         if (pump) await step('webex', () => pump.stop().catch(() => undefined));
         if (webexApi && config.webex.mode === 'webhook') await step('webhooks', () => unregisterWebhooks(webexApi, { name: WEBHOOK_NAME }).catch(() => undefined));
-        await step('hunt', () => hunts.stop());
+        postsAbort.abort(new Error('Sightline is shutting down'));
+        await step('hunt', () => Promise.all([hunts.stop(), talosHunts.idle().catch(() => undefined)]));
         await step('intake', () => intake.stop());
         await step('correlation', () => engine.stop());
         await step('outbox', () => outbox.stop().then(() => receipts.close()));
@@ -271,7 +298,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     return stopping;
   };
 
-  return { config, http, store, xdr, hunts, schedule, engine, intake, outbox, webex: webexApi && me && dispatcher ? { api: webexApi, me, dispatcher } : undefined, stop };
+  return { config, http, store, xdr, hunts, talosHunts, schedule, engine, intake, outbox, webex: webexApi && me && dispatcher ? { api: webexApi, me, dispatcher } : undefined, stop };
 }
 
 /** Of the shutdown deadline, the time kept for writing the state file last. */

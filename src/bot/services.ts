@@ -10,6 +10,8 @@ export interface HuntStatus {
   nextRun?: string;
   pendingRetry?: { week: string; attempt: number; maxAttempts: number; nextAttemptAt: string };
   cursorUrlId?: number;
+  /** Each Talos source the weekly hunt reads, with where it stands. */
+  sources?: Array<{ name: string; cursor: string }>;
 }
 
 export interface HuntService {

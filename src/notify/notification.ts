@@ -54,6 +54,7 @@ export type Notification =
   | { kind: 'threat_no_targets'; hunt: HuntRef; threat: ThreatOutcome }
   | { kind: 'hunt_finished'; hunt: HuntRef; threats: ThreatOutcome[]; xdrCalls: number; durationMs: number }
   | { kind: 'not_published'; week: string; uri: string; attempts: number }
+  | { kind: 'talos_nothing_new'; week: string; sources: string[] }
   | { kind: 'hunt_failed'; hunt?: HuntRef; week?: string; error: string }
   | { kind: 'incident_opened'; incident: IncidentView; roomHint?: string }
   | { kind: 'incident_updated'; incident: IncidentView; newSightings: number; crossed: string[]; replyTo?: string }

@@ -191,6 +191,12 @@ export class HuntRunner implements HuntService {
     const prev = this.d.store.get().talos.pendingRetry;
     const attempt = prev?.week === week ? prev.attempt + 1 : 1;
     const max = this.d.config.talos.maxRetryIterations;
+    if (this.d.config.talosIocs.sources.includes('iocs-repo')) {
+      // Beside the Cisco-Talos/IOCs source the roundup (silent since November 2023) gets one look a
+      // week, not 24 hours of retries; TalosSourcesHunt sends the one "nothing new" notice.
+      this.log.info({ week, hunt: record.id }, 'no roundup this week; not retrying while the iocs-repo source is on');
+      return;
+    }
     if (attempt > max) {
       await this.d.store.update((s) => {
         delete s.talos.pendingRetry;

@@ -79,6 +79,7 @@ function huntStatusMarkdown(s: HuntStatus): string {
     `- Next scheduled run: ${s.nextRun ? when(s.nextRun) : 'not scheduled'}`,
     `- Pending retry: ${retry}`,
     `- Roundup cursor: ${s.cursorUrlId === undefined ? 'not set' : `URL id ${s.cursorUrlId}`}`,
+    ...(s.sources ?? []).map((src) => `- Source ${md(src.name)}: ${md(src.cursor)}`),
   ].join('\n');
 }
 

@@ -1,6 +1,7 @@
 import type { TargetFinding } from '../../domain/types.js';
 import { formatDuration } from '../cards/hunt-finished.js';
 import { NOT_PUBLISHED_TODO, notPublishedSentence } from '../cards/hunt-problems.js';
+import { NOTHING_NEW_TODO, nothingNewSentence } from '../cards/talos-nothing-new.js';
 import type { HuntRef, Notification, ThreatOutcome, ThreatSummary } from '../notification.js';
 import { mail, type Block, type Inline, type RenderedEmail } from './document.js';
 import { renderIncidentClosedMail, renderIncidentMail, renderRungFiredMail } from './incident-mails.js';
@@ -33,6 +34,8 @@ export function renderEmail(n: Notification): RenderedEmail | undefined {
         { p: [notPublishedSentence(n.week, n.attempts, ''), { link: n.uri, url: n.uri }] },
         { p: [NOT_PUBLISHED_TODO] },
       ]);
+    case 'talos_nothing_new':
+      return mail('Nothing new from Talos this week', [{ p: [nothingNewSentence(n.week, n.sources)] }, { p: [NOTHING_NEW_TODO] }]);
     case 'hunt_failed': {
       const what = n.hunt?.label ?? n.week ?? 'this week';
       return mail(`${n.hunt ? dry(n.hunt) : ''}Talos Roundup Investigation failed - ${what}`, [
