@@ -29,6 +29,8 @@ export interface ThreatOutcome {
   targets: TargetFinding[];
   casebook?: { id: string; url: string };
   moduleErrors: string[];
+  /** A Cisco-Talos/IOCs post: its blog address, linked from the hunt summary. */
+  link?: string;
   error?: string;
 }
 

@@ -112,8 +112,10 @@ describe('Talos posts hunt against the GitHub, XDR and SMTP emulators', () => {
     expect(first.status === 'hunted' && [...first.posts].sort()).toEqual([spectreName, jwrName, agentic].sort());
     expect(casebookTitles()).toEqual([`Talos – ${jwrName}`, `Talos – ${spectreName}`].sort());
     await outbox.drain();
-    await smtp.waitFor((m) => /finished/i.test(m.subject));
+    const finished = await smtp.waitFor((m) => /finished/i.test(m.subject));
     expect(subjects().filter((s) => /^Found targets - /.test(s))).toHaveLength(2);
+    // The summary links each post's blog address.
+    expect(JSON.stringify(finished)).toContain('https://blog.talosintelligence.com/dissecting-the-jwr-phishing-framework');
     // 1 commit list + 1 per new commit (4) ; raw files are not metered.
     expect(client.apiRequests).toBe(5);
     expect(store.get().talos.iocsRepo?.lastCommit?.date).toBe('2026-08-20T05:51:00Z');

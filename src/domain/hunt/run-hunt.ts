@@ -118,7 +118,7 @@ async function investigateAndFile(threat: Threat, hunt: HuntRef, deps: HuntDeps)
       cleanRule: deps.cleanRule,
       signal: deps.signal,
     });
-    const outcome: ThreatOutcome = { ...inv.outcome };
+    const outcome: ThreatOutcome = { ...inv.outcome, ...(threat.link ? { link: threat.link } : {}) };
     if (inv.targets.length > 0 && !hunt.dryRun) {
       const id = deps.progress.casebookOf(threat.name) ?? (await ensureCasebook(deps.xdr, draftCasebook(threat, inv.suspicious, inv.targets, hunt.label), deps.clock));
       outcome.casebook = { id, url: deps.casebookUrl(id) };

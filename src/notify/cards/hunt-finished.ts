@@ -24,12 +24,13 @@ export function noTargetsSentence(threatName: string): string {
 
 /** One line per threat: the verdict counts, the targets, the casebook — or the explicit "no targets found". */
 export function threatOutcomeLine(t: ThreatOutcome): string {
+  const post = t.link ? ` (${mdLink('blog post', t.link)})` : '';
   if (t.error) return `**${md(t.name)}**: investigation failed — ${md(t.error)}`;
   const counts = `${t.observables} observables, ${t.clean} clean dropped, ${t.rejected} rejected`;
   const moduleErrors = t.moduleErrors.length > 0 ? `, ${plural(t.moduleErrors.length, 'module error')}` : '';
-  if (t.targets.length === 0) return `**${md(t.name)}**: ${counts}${moduleErrors} — no targets found for ${md(t.name)}`;
+  if (t.targets.length === 0) return `**${md(t.name)}**${post}: ${counts}${moduleErrors} — no targets found for ${md(t.name)}`;
   const casebook = mdLink('casebook', t.casebook?.url);
-  return `**${md(t.name)}**: ${counts}${moduleErrors} — **${plural(t.targets.length, 'target')}**${casebook ? ` — ${casebook}` : ''}`;
+  return `**${md(t.name)}**${post}: ${counts}${moduleErrors} — **${plural(t.targets.length, 'target')}**${casebook ? ` — ${casebook}` : ''}`;
 }
 
 export function renderHuntFinished(input: HuntFinishedInput): WebexMessageContent {
@@ -77,7 +78,7 @@ function rank(t: ThreatOutcome): number {
 }
 
 function threatContainer(t: ThreatOutcome, budget: number): CardElement {
-  const items: CardElement[] = [textBlock(`**${t.name}**`)];
+  const items: CardElement[] = [textBlock(t.link ? `**[${t.name}](${t.link})**` : `**${t.name}**`)];
   if (t.error) {
     items.push(textBlock(`Investigation failed: ${truncateChars(t.error, 500)}`, { color: 'Attention' }));
     return container(items, { separator: true });

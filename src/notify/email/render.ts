@@ -140,7 +140,7 @@ function verdictFacts(t: ThreatOutcome): [string, Inline[] | undefined][] {
 function huntFinished(hunt: HuntRef, threats: ThreatOutcome[], xdrCalls: number, durationMs: number): RenderedEmail {
   const targets = threats.reduce((n, t) => n + t.targets.length, 0);
   const rows: Inline[][][] = threats.map((t) => [
-    [{ b: t.name }],
+    t.link ? [{ b: t.name }, ' (', { link: 'blog post', url: t.link }, ')'] : [{ b: t.name }],
     [String(t.observables)],
     [String(t.clean)],
     [String(t.rejected)],
