@@ -25,6 +25,7 @@ import { WebexChannel } from './notify/webex-channel.js';
 import { HuntRunner } from './services/hunt-runner.js';
 import { stateEtagStore, TalosPostsHunt } from './services/talos-posts-hunt.js';
 import { TalosSourcesHunt } from './services/talos-sources.js';
+import { TalosUriLoader } from './services/talos-uri-loader.js';
 import { githubClientFor } from './clients/github/from-config.js';
 import { HuntSchedule } from './services/scheduler.js';
 import { LowdbStore } from './store/lowdb-store.js';
@@ -133,6 +134,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     config,
     casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
     nextRun: () => schedule?.nextRun(),
+    uriLoader: new TalosUriLoader({ fetcher: new TalosFetcher({ talos: config.talos, logger }), config, clock, logger }),
   });
   // What Talos publishes today: the Cisco-Talos/IOCs posts, beside the roundup (TALOS_SOURCES).
   const postsAbort = new AbortController();

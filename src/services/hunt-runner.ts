@@ -25,6 +25,8 @@ export interface HuntRunnerDeps {
   logger: Logger;
   config: Config;
   casebookUrl: (longId: string) => string;
+  /** Reads `hunt blog` addresses beyond a roundup file (IOC files, GitHub folders, blog posts); see talos-uri-loader.ts. */
+  uriLoader?: { check(uri: string): void; load(uri: string): Promise<Roundup> };
   /** When the schedule fires next (for `hunt status`). */
   nextRun?: () => Date | undefined;
 }
@@ -55,7 +57,7 @@ export class HuntRunner implements HuntService {
     const interrupted = this.d.store.get().hunts.find((h) => h.status === 'running' && h.source !== 'iocs-repo');
     if (interrupted?.uri) {
       this.log.warn({ hunt: interrupted.id, done: interrupted.threatsDone.length }, 'resuming a hunt interrupted by a restart');
-      this.launch(interrupted, () => this.d.fetcher.fetchUri(interrupted.uri!).then((r) => r.roundup));
+      this.launch(interrupted, () => this.loadUri(interrupted.uri!));
     } else if (interrupted) {
       await this.finishRecord(interrupted.id, 'failed', 'interrupted before its roundup was found');
     }
@@ -91,11 +93,16 @@ export class HuntRunner implements HuntService {
   }
 
   async runUri(uri: string, requestedBy: string): Promise<StartResult> {
-    checkRoundupUri(uri, this.d.config.talos.allowedHosts); // refuse before anything starts
+    if (this.d.uriLoader) this.d.uriLoader.check(uri); // refuse before anything starts
+    else checkRoundupUri(uri, this.d.config.talos.allowedHosts);
     if (this.current) return { started: false, alreadyRunning: this.runningStatus() };
     const record = await this.newRecord('command', { uri, label: uri, requestedBy });
-    this.launch(record, () => this.d.fetcher.fetchUri(uri).then((r) => r.roundup));
+    this.launch(record, () => this.loadUri(uri));
     return { started: true, huntId: record.id };
+  }
+
+  private loadUri(uri: string): Promise<Roundup> {
+    return this.d.uriLoader ? this.d.uriLoader.load(uri) : this.d.fetcher.fetchUri(uri).then((r) => r.roundup);
   }
 
   status(): HuntStatus {
