@@ -251,6 +251,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
 
   outbox.start();
   await hunts.start();
+  talosHunts.start();
   await schedule.start();
   const xdrSync = new PeriodicTask(() => engine.syncPending(), log);
   // Catch-up passes: XDR writes that failed (or queued up behind a burst) are retried every few seconds.

@@ -43,10 +43,29 @@ export class TalosSourcesHunt implements HuntService, ScheduledHunts {
     return list;
   }
 
+  /** Resumes a posts hunt a restart interrupted (its batch is pending in the state). */
+  start(): void {
+    if (!this.sources.has('iocs-repo') || !this.d.store.get().talos.iocsRepo?.pending) return;
+    this.log.warn('resuming the Talos posts hunt interrupted by a restart');
+    this.week = this.serial(() => this.d.posts!.run('missed').then(() => undefined));
+  }
+
   async runScheduled(trigger: 'schedule' | 'missed', week?: string): Promise<unknown> {
     if (!this.sources.has('iocs-repo')) return this.d.runner.runScheduled(trigger, week);
-    await this.runAll(trigger, week ?? fridayOfWeek(this.d.clock.now(), this.d.config.schedule.timezone));
+    const friday = week ?? fridayOfWeek(this.d.clock.now(), this.d.config.schedule.timezone);
+    this.week = this.serial(() => this.runAll(trigger, friday));
+    await this.week;
     return { started: true };
+  }
+
+  /** One week's run at a time: a schedule firing during `hunt now` waits instead of choosing the same posts twice. */
+  private serial(work: () => Promise<void>): Promise<void> {
+    const previous = this.week ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    const settled = next.finally(() => {
+      if (this.week === settled) this.week = undefined;
+    });
+    return settled;
   }
 
   async runThisWeek(requestedBy: string): Promise<StartResult> {
@@ -55,7 +74,7 @@ export class TalosSourcesHunt implements HuntService, ScheduledHunts {
     if (running) return { started: false, alreadyRunning: running };
     if (this.week) return { started: false, alreadyRunning: { id: 'talos-week', label: 'this week (all Talos sources)', startedAt: this.d.clock.now().toISOString(), threatsDone: 0, threatsTotal: 0 } };
     const friday = fridayOfWeek(this.d.clock.now(), this.d.config.schedule.timezone);
-    this.week = this.runAll('command', friday, requestedBy).finally(() => (this.week = undefined));
+    this.week = this.serial(() => this.runAll('command', friday, requestedBy));
     return { started: true, huntId: `talos-week-${friday}` };
   }
 
@@ -65,7 +84,7 @@ export class TalosSourcesHunt implements HuntService, ScheduledHunts {
 
   /** Resolves when this week's run (both sources) is done; for tests and the CLI. */
   async idle(): Promise<void> {
-    await this.week;
+    while (this.week) await this.week.catch(() => undefined);
     await this.d.runner.idle();
   }
 

@@ -32,7 +32,7 @@ async function setup(posts: PostsHuntResult['status'], roundup: 'not_published' 
   const store = await LowdbStore.open(path.join(await mkdtemp(path.join(tmpdir(), 'sources-')), 's.json'));
   const sent: Notification[] = [];
   const runner = fakeRunner(store, roundup);
-  const postsHunt = { run: async () => ({ status: posts }) as PostsHuntResult, cursor: () => ({ sha: 'abcdef1234', date: '2026-08-20T05:51:00Z' }) };
+  const postsHunt = { runs: 0, run: async () => (postsHunt.runs++, { status: posts }) as PostsHuntResult, cursor: () => ({ sha: 'abcdef1234', date: '2026-08-20T05:51:00Z' }) };
   const hunts = new TalosSourcesHunt({
     runner: runner as unknown as HuntRunner,
     posts: postsHunt as unknown as TalosPostsHunt,
@@ -42,7 +42,7 @@ async function setup(posts: PostsHuntResult['status'], roundup: 'not_published' 
     logger: silentLogger,
     config: loadConfig({ TALOS_SOURCES: sources, WEBEX_ENABLED: 'false', XDR_CLIENT_ID: 'x', XDR_CLIENT_PASSWORD: 'x' }),
   });
-  return { hunts, sent, runner };
+  return { hunts, sent, runner, store, postsHunt };
 }
 
 describe('TalosSourcesHunt', () => {
@@ -72,6 +72,17 @@ describe('TalosSourcesHunt', () => {
     const status = hunts.status();
     expect(status.sources?.map((s) => s.name)).toEqual(['iocs-repo', 'roundup']);
     expect(status.sources?.[0]?.cursor).toMatch(/Cisco-Talos\/IOCs@main, last commit abcdef1 \(2026-08-20T05:51:00Z\)/);
+  });
+
+  it('resumes a pending posts batch on start, and runs one week at a time', async () => {
+    const { hunts, store, postsHunt } = await setup('hunted', 'finished');
+    hunts.start();
+    expect(postsHunt.runs).toBe(0); // nothing pending: nothing to resume
+    await store.update((s) => void (s.talos.iocsRepo = { pending: { huntId: 'h', posts: [], toCommit: { sha: 'a', date: 'b' } } }));
+    hunts.start();
+    expect(await hunts.runThisWeek('alice@example.com')).toMatchObject({ started: false });
+    await hunts.idle();
+    expect(postsHunt.runs).toBe(1);
   });
 
   it('with TALOS_SOURCES=roundup leaves everything to the roundup runner', async () => {
