@@ -169,6 +169,7 @@ export class TalosPostsHunt {
       trigger,
       requestedBy,
       source: 'iocs-repo',
+      uri: `https://github.com/${this.repoName()}`,
       startedAt: this.d.clock.now().toISOString(),
       status: 'running',
       threatsDone: [],

@@ -41,7 +41,8 @@ export function draftCasebook(threat: Threat, observables: Observable[], targets
     title: threat.category === 'talos-post' ? `Talos – ${threat.name}` : `Talos Roundup – ${threat.name}`,
     description,
     observables,
-    external_ids: [casebookExternalId(huntKey, threat.name)],
+    // A post has one casebook whichever hunt finds it (a later upload of its .txt finds the same one again).
+    external_ids: [casebookExternalId(threat.category === 'talos-post' ? 'post' : huntKey, threat.name)],
     texts: context.map((text) => ({ type: 'notes', text: clip(text, MAX_DESCRIPTION) })),
   };
 }
