@@ -6,6 +6,9 @@ import type { Config } from '../config/load.js';
 import { NotFoundError, SightlineError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { readTalosFile } from '../domain/talos/read-file.js';
+import { classifyTalosUri } from '../domain/talos/talos-uri.js';
+import { TalosUriLoader } from '../services/talos-uri-loader.js';
+import { systemClock } from '../core/clock.js';
 import type { Roundup } from '../domain/types.js';
 
 /**
@@ -16,6 +19,8 @@ import type { Roundup } from '../domain/types.js';
  */
 export interface IocsCommandOptions {
   talos: Config['talos'];
+  /** The whole config: GitHub blob/tree and Talos blog addresses are read through it (talos-uri-loader.ts). */
+  config?: Config;
   logger?: Logger;
   http?: HttpClient;
 }
@@ -41,6 +46,9 @@ export function toOutput(roundup: Roundup): IocsOutput {
 
 async function fromUrl(uri: string, opts: IocsCommandOptions): Promise<Roundup> {
   const fetcher = new TalosFetcher({ talos: opts.talos, logger: opts.logger ?? silentLogger, http: opts.http });
+  if (opts.config && classifyTalosUri(uri).kind !== 'file') {
+    return new TalosUriLoader({ fetcher, config: { ...opts.config, talos: opts.talos }, clock: systemClock, logger: opts.logger ?? silentLogger }).load(uri);
+  }
   const file = await fetcher.fetchText(uri);
   return readTalosFile(file.text, file.uri, opts.talos);
 }

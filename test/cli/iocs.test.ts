@@ -7,6 +7,8 @@ import { HttpClient } from '../../src/clients/http.js';
 import type { Config } from '../../src/config/load.js';
 import { NotFoundError, SightlineError, UriRefusedError, ValidationError } from '../../src/core/errors.js';
 import { TalosEmulator } from '../../src/emulators/talos/server.js';
+import { GithubEmulator } from '../../src/emulators/github/server.js';
+import { loadConfig } from '../../src/config/load.js';
 import { talosConfigFor } from '../support/talos-config.js';
 import { TALOS_IOCS_DIR, TALOS_ROUNDUPS_DIR } from '../support/fixtures.js';
 
@@ -87,5 +89,23 @@ describe('sightline iocs on Cisco-Talos/IOCs files', () => {
     expect(out.threats).toHaveLength(1);
     expect(out.threats[0]!.name).toBe(name);
     if (count !== undefined) expect(out.threats[0]!.observables).toHaveLength(count);
+  });
+});
+
+describe('sightline iocs on GitHub addresses', () => {
+  const github = new GithubEmulator({ fixturesDir: TALOS_IOCS_DIR });
+  beforeAll(async () => {
+    await github.start();
+    github.commit('2026-08-20T05:00:00Z', [{ path: '2026/08/UAT-10147 deploys SPECTRE.json' }, { path: '2026/08/UAT-10147 deploys SPECTRE.txt' }]);
+  });
+  afterAll(() => github.stop());
+
+  it('reads a tree/…/YYYY/MM folder as one threat per post', async () => {
+    const config = loadConfig({ WEBEX_ENABLED: 'false', XDR_CLIENT_ID: 'x', XDR_CLIENT_PASSWORD: 'x', TALOS_ALLOWED_HOSTS: github.hostPort, GITHUB_API_URL: github.apiUrl, GITHUB_RAW_URL: github.rawUrl });
+    const lines: string[] = [];
+    await runIocsCommand('https://github.com/Cisco-Talos/IOCs/tree/main/2026/08', { talos: config.talos, config }, (s) => lines.push(s));
+    const out = JSON.parse(lines[0]!) as IocsOutput;
+    expect(out.threats.map((t) => t.name)).toEqual(['UAT-10147 Deploys SPECTRE: A Cross-Platform Implant with Linux Rootkit and BYOVD Capabilities']);
+    expect(out.threats[0]!.observables).toHaveLength(58);
   });
 });
