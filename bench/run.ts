@@ -9,17 +9,19 @@ import { machineInfo, machineMarkdown } from './machine.js';
 import { benchParsing } from './parsing.js';
 import { benchStorm } from './storm.js';
 import { benchWebexCost } from './webex-cost.js';
+import { benchTalosPosts } from './talos-posts.js';
 import { renderReport, targetTable, writeReport, type BenchResult } from './report.js';
 
 /**
  * `npm run bench` runs every benchmark and writes docs/BENCHMARKS.md.
  * `--quick`: tiny sizes, prints only (CI checks the suite still runs; exit 0 unless something crashes).
- * `--only <name>`: one benchmark (ingest, hunt, chat, footprint, parsing, storm, investigate, webex-cost); prints only.
+ * `--only <name>`: one benchmark (ingest, hunt, talos-posts, chat, footprint, parsing, storm, investigate, webex-cost); prints only.
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
  */
 const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) => Promise<BenchResult>> = {
   ingest: benchIngest,
   hunt: benchHunt,
+  'talos-posts': benchTalosPosts,
   chat: benchChat,
   footprint: benchFootprint,
   parsing: benchParsing,

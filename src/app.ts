@@ -24,6 +24,10 @@ import { stormPolicyFor } from './notify/storm.js';
 import { DeliveryReceipts, receiptsPathFor } from './notify/receipts.js';
 import { WebexChannel } from './notify/webex-channel.js';
 import { HuntRunner } from './services/hunt-runner.js';
+import { stateEtagStore, TalosPostsHunt } from './services/talos-posts-hunt.js';
+import { TalosSourcesHunt } from './services/talos-sources.js';
+import { TalosUriLoader } from './services/talos-uri-loader.js';
+import { githubClientFor } from './clients/github/from-config.js';
 import { HuntSchedule } from './services/scheduler.js';
 import { Investigator } from './services/investigator.js';
 import { openIncidentLookup } from './services/open-incident.js';
@@ -57,6 +61,8 @@ export interface App {
   store: LowdbStore;
   xdr: XdrPort;
   hunts: HuntRunner;
+  /** The weekly hunt over every Talos source (TALOS_SOURCES): chat's hunt commands and the schedule use it. */
+  talosHunts: TalosSourcesHunt;
   schedule: HuntSchedule;
   engine: CorrelationEngine;
   intake: JournaledIntake;
@@ -153,8 +159,30 @@ export async function startApp(opts: AppOptions): Promise<App> {
     casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
     nextRun: () => schedule?.nextRun(),
     metrics: metrics?.hunts,
+    uriLoader: new TalosUriLoader({ fetcher: new TalosFetcher({ talos: config.talos, logger }), config, clock, logger }),
   });
-  schedule = new HuntSchedule(config.schedule, hunts, store, clock, logger.child({ component: 'schedule' }));
+  // What Talos publishes today: the Cisco-Talos/IOCs posts, beside the roundup (TALOS_SOURCES).
+  const postsAbort = new AbortController();
+  const talosHunts = new TalosSourcesHunt({
+    runner: hunts,
+    posts: new TalosPostsHunt({
+      store,
+      github: githubClientFor(config, { clock, logger, etags: stateEtagStore(store) }),
+      xdr,
+      notifier: outbox,
+      clock,
+      logger,
+      config,
+      casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
+      signal: postsAbort.signal,
+    }),
+    store,
+    notifier: outbox,
+    clock,
+    logger,
+    config,
+  });
+  schedule = new HuntSchedule(config.schedule, talosHunts, store, clock, logger.child({ component: 'schedule' }));
 
   const investigator = new Investigator({
     xdr,
@@ -174,7 +202,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   if (webexApi && me) {
     dispatcher = new BotDispatcher({
       api: webexApi,
-      hunts,
+      hunts: talosHunts,
       incidents,
       policy: { allowedRooms: config.webex.allowedRooms, allowedDomains: config.webex.allowedDomains, admins: config.webex.admins },
       botPersonId: me.id,
@@ -275,6 +303,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
 
   outbox.start();
   await hunts.start();
+  talosHunts.start();
   await schedule.start();
   const xdrSync = new PeriodicTask(() => engine.syncPending(), log);
   // Catch-up passes: XDR writes that failed (or queued up behind a burst) are retried every few seconds.
@@ -309,7 +338,8 @@ export async function startApp(opts: AppOptions): Promise<App> {
         await step('timers', () => Promise.allSettled([engine.stopXdr(), rss?.stop(), x?.stop(), xdrSync.stop(), statusSync.stop()]));
         if (pump) await step('webex', () => pump.stop().catch(() => undefined));
         if (webexApi && config.webex.mode === 'webhook') await step('webhooks', () => unregisterWebhooks(webexApi, { name: WEBHOOK_NAME }).catch(() => undefined));
-        await step('hunt', () => hunts.stop());
+        postsAbort.abort(new Error('Sightline is shutting down'));
+        await step('hunt', () => Promise.all([hunts.stop(), talosHunts.idle().catch(() => undefined)]));
         await step('intake', () => intake.stop());
         await step('correlation', () => engine.stop());
         await step('outbox', () => outbox.stop().then(() => receipts.close()));
@@ -323,7 +353,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     return stopping;
   };
 
-  return { config, http, store, xdr, hunts, schedule, engine, intake, outbox, investigator, webex: webexApi && me && dispatcher ? { api: webexApi, me, dispatcher } : undefined, stop };
+  return { config, http, store, xdr, hunts, talosHunts, schedule, engine, intake, outbox, investigator, webex: webexApi && me && dispatcher ? { api: webexApi, me, dispatcher } : undefined, stop };
 }
 
 /** Of the shutdown deadline, the time kept for writing the state file last. */

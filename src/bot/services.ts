@@ -12,6 +12,8 @@ export interface HuntStatus {
   cursorUrlId?: number;
   /** XDR changes refused for good (dead letters), for the admins to look at. */
   xdrDeadLetters?: { total: number; latest: { incidentId: string; target: string; kind: string; reason: string; at: string }[] };
+  /** Each Talos source the weekly hunt reads, with where it stands. */
+  sources?: Array<{ name: string; cursor: string }>;
 }
 
 export interface HuntService {

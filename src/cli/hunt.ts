@@ -1,4 +1,5 @@
 import { TalosFetcher } from '../clients/talos/fetcher.js';
+import { TalosUriLoader } from '../services/talos-uri-loader.js';
 import { XdrHttpClient } from '../clients/xdr/client.js';
 import type { XdrPort } from '../clients/xdr/port.js';
 import type { Config } from '../config/load.js';
@@ -35,7 +36,8 @@ export async function runHuntCommand(
   const fetcher = new TalosFetcher({ talos: config.talos, logger });
   let roundup: Roundup;
   if (opts.uri) {
-    roundup = (await fetcher.fetchUri(opts.uri)).roundup;
+    // Roundups, IOC files, GitHub month folders and blog post addresses, as `hunt blog` takes them.
+    roundup = await new TalosUriLoader({ fetcher, config, clock: systemClock, logger }).load(opts.uri);
   } else {
     const friday = fridayOfWeek(opts.date ? new Date(`${opts.date}T12:00:00Z`) : systemClock.now(), config.schedule.timezone);
     const found = await fetcher.findWeek(friday);

@@ -5,16 +5,22 @@ import type { HttpClient } from '../clients/http.js';
 import type { Config } from '../config/load.js';
 import { NotFoundError, SightlineError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { parseRoundup } from '../domain/talos/parse.js';
+import { readTalosFile } from '../domain/talos/read-file.js';
+import { classifyTalosUri } from '../domain/talos/talos-uri.js';
+import { TalosUriLoader } from '../services/talos-uri-loader.js';
+import { systemClock } from '../core/clock.js';
 import type { Roundup } from '../domain/types.js';
 
 /**
  * `sightline iocs <file|url>`: shows what Sightline would investigate from a
- * roundup, and what it refused and why, without touching XDR. URLs go through
+ * roundup or a Cisco-Talos/IOCs file (STIX 2, STIX 1, MISP, .txt; one threat
+ * per post), and what it refused and why, without touching XDR. URLs go through
  * the same allow-list and size limit as the weekly hunt.
  */
 export interface IocsCommandOptions {
   talos: Config['talos'];
+  /** The whole config: GitHub blob/tree and Talos blog addresses are read through it (talos-uri-loader.ts). */
+  config?: Config;
   logger?: Logger;
   http?: HttpClient;
 }
@@ -40,7 +46,11 @@ export function toOutput(roundup: Roundup): IocsOutput {
 
 async function fromUrl(uri: string, opts: IocsCommandOptions): Promise<Roundup> {
   const fetcher = new TalosFetcher({ talos: opts.talos, logger: opts.logger ?? silentLogger, http: opts.http });
-  return (await fetcher.fetchUri(uri)).roundup;
+  if (opts.config && classifyTalosUri(uri).kind !== 'file') {
+    return new TalosUriLoader({ fetcher, config: { ...opts.config, talos: opts.talos }, clock: systemClock, logger: opts.logger ?? silentLogger }).load(uri);
+  }
+  const file = await fetcher.fetchText(uri);
+  return readTalosFile(file.text, file.uri, opts.talos);
 }
 
 async function fromFile(file: string, talos: Config['talos']): Promise<Roundup> {
@@ -61,5 +71,5 @@ async function fromFile(file: string, talos: Config['talos']): Promise<Roundup> 
     );
   }
   const text = await readFile(absolute, 'utf8');
-  return parseRoundup(text, absolute, { includeSampleHashes: talos.includeSampleHashes, cidrExpandMax: talos.cidrExpandMax });
+  return readTalosFile(text, absolute, talos);
 }

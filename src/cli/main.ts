@@ -6,7 +6,7 @@ import { runHuntCommand } from './hunt.js';
 import { runIocsCommand } from './iocs.js';
 
 const USAGE = `Usage:
-  sightline iocs <file-or-url>                          print the normalised IOCs of a roundup as JSON
+  sightline iocs <file-or-url>                          print the normalised IOCs of a roundup or IOC file as JSON
   sightline hunt [--date YYYY-MM-DD | --uri URL] [--dry-run] [--json]
                                                         run one hunt now and print its report
   sightline start                                       run the bot (same as npm start)`;
@@ -24,7 +24,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         if (!target) return usage(out, 'sightline iocs needs a file path or a URL.');
         // Reading a roundup needs no XDR credentials.
         const config = loadConfig({ XDR_CLIENT_ID: 'unused', XDR_CLIENT_PASSWORD: 'unused', ...env });
-        await runIocsCommand(target, { talos: config.talos, logger }, out);
+        await runIocsCommand(target, { talos: config.talos, config, logger }, out);
         return 0;
       }
       case 'hunt': {

@@ -23,6 +23,18 @@ export interface Config {
     cidrExpandMax: number;
     maxFileBytes: number;
   };
+  /** The Cisco-Talos/IOCs source (per-post IOC files) and which Talos sources the weekly hunt reads. */
+  talosIocs: {
+    sources: Array<'iocs-repo' | 'roundup'>;
+    owner: string;
+    repo: string;
+    branch: string;
+    firstLookbackDays: number;
+    apiUrl: string;
+    rawUrl: string;
+    token?: string;
+    maxWaitSeconds: number;
+  };
   schedule: { cron: string; timezone: string; runMissedOnStart: boolean };
   /** HUNT_XDR_OUTPUT: what a hunt files in XDR per threat with targets. */
   huntXdrOutput?: 'casebook' | 'incident' | 'both';
@@ -173,6 +185,17 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       cidrExpandMax: e.TALOS_CIDR_EXPAND_MAX,
       maxFileBytes: e.TALOS_MAX_FILE_BYTES,
     },
+    talosIocs: {
+      sources: e.TALOS_SOURCES,
+      owner: e.TALOS_IOCS_REPO.split('/')[0]!,
+      repo: e.TALOS_IOCS_REPO.split('/')[1]!,
+      branch: e.TALOS_IOCS_BRANCH,
+      firstLookbackDays: e.TALOS_IOCS_FIRST_LOOKBACK_DAYS,
+      apiUrl: e.GITHUB_API_URL.replace(/\/+$/, ''),
+      rawUrl: e.GITHUB_RAW_URL.replace(/\/+$/, ''),
+      token: e.GITHUB_TOKEN,
+      maxWaitSeconds: e.GITHUB_MAX_WAIT_SECONDS,
+    },
     schedule: { cron: e.HUNT_CRON, timezone: e.HUNT_TIMEZONE, runMissedOnStart: e.HUNT_RUN_MISSED_ON_START },
     huntXdrOutput: e.HUNT_XDR_OUTPUT,
     xdr: {
@@ -257,7 +280,7 @@ export function readProcessEnv(dotenvPath = '.env'): Record<string, string | und
 
 /** The secret values in a config, for scrubbing free text. */
 export function secretsOf(c: Config): string[] {
-  return [c.xdr.clientPassword, c.webex.token, c.webex.webhookSecret, c.email.password, c.sightings.hmacSecret, c.sightings.bearerToken, c.modules.x.bearerToken, c.metrics.token].filter(
+  return [c.xdr.clientPassword, c.webex.token, c.webex.webhookSecret, c.email.password, c.sightings.hmacSecret, c.sightings.bearerToken, c.modules.x.bearerToken, c.metrics.token, c.talosIocs.token].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
 }

@@ -57,6 +57,17 @@ export const envSchema = z.object({
   TALOS_INCLUDE_SAMPLE_HASHES: bool(false),
   TALOS_CIDR_EXPAND_MAX: int(4, 1, 256),
   TALOS_MAX_FILE_BYTES: int(20 * 1_048_576, 1024, 200 * 1_048_576),
+  // What Talos publishes today: per-post IOC files in Cisco-Talos/IOCs (the roundup stopped in November 2023).
+  TALOS_SOURCES: list(['iocs-repo', 'roundup']).pipe(
+    z.array(z.enum(['iocs-repo', 'roundup'], { error: 'must list iocs-repo and/or roundup' })).min(1, { error: 'must name at least one source' }),
+  ),
+  TALOS_IOCS_REPO: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: 'must be owner/name, e.g. Cisco-Talos/IOCs' }).default('Cisco-Talos/IOCs'),
+  TALOS_IOCS_BRANCH: z.string().min(1).default('main'),
+  TALOS_IOCS_FIRST_LOOKBACK_DAYS: int(7, 1, 365),
+  GITHUB_API_URL: url.default('https://api.github.com'),
+  GITHUB_RAW_URL: url.default('https://raw.githubusercontent.com'),
+  GITHUB_TOKEN: z.string().min(1).optional(),
+  GITHUB_MAX_WAIT_SECONDS: int(3900, 0, 86400),
   HUNT_CRON: z.string().default('0 18 * * 5'),
   HUNT_TIMEZONE: z.string().default('America/New_York'),
   HUNT_RUN_MISSED_ON_START: bool(true),

@@ -27,6 +27,18 @@ export interface Threat {
   rejected: RejectedValue[];
   /** File paths, mutexes and registry keys: context for the report and casebook, not investigated. */
   context: { files: string[]; mutexes: string[]; registry: string[] };
+  /** A Cisco-Talos/IOCs post: its blog address (observed-data url). */
+  link?: string;
+  /** A Cisco-Talos/IOCs post: its IOC files and what each one added to the union. */
+  files?: PostFileSummary[];
+}
+
+/** One IOC file of a post: how many observables it holds and how many no earlier file had. */
+export interface PostFileSummary {
+  file: string;
+  format: string;
+  observables: number;
+  added: number;
 }
 
 export interface Roundup {

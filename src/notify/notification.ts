@@ -31,6 +31,8 @@ export interface ThreatOutcome {
   /** The XDR incident the hunt filed for this threat (HUNT_XDR_OUTPUT incident or both). */
   incident?: { id: string; url: string };
   moduleErrors: string[];
+  /** A Cisco-Talos/IOCs post: its blog address, linked from the hunt summary. */
+  link?: string;
   error?: string;
 }
 
@@ -56,6 +58,7 @@ export type Notification =
   | { kind: 'threat_no_targets'; hunt: HuntRef; threat: ThreatOutcome }
   | { kind: 'hunt_finished'; hunt: HuntRef; threats: ThreatOutcome[]; xdrCalls: number; durationMs: number }
   | { kind: 'not_published'; week: string; uri: string; attempts: number }
+  | { kind: 'talos_nothing_new'; week: string; sources: string[] }
   | { kind: 'hunt_failed'; hunt?: HuntRef; week?: string; error: string }
   | { kind: 'incident_opened'; incident: IncidentView; roomHint?: string }
   | { kind: 'incident_updated'; incident: IncidentView; newSightings: number; crossed: string[]; replyTo?: string }

@@ -404,6 +404,8 @@ function defaultKey(n: Notification): string | undefined {
       return `${n.hunt.id}|${n.kind}|${n.threat.name}`;
     case 'not_published':
       return `not_published|${n.week}`;
+    case 'talos_nothing_new':
+      return `talos_nothing_new|${n.week}`;
     default:
       return undefined;
   }

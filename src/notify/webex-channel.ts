@@ -13,6 +13,7 @@ export const HUNT_KINDS: readonly NotificationKind[] = [
   'threat_no_targets',
   'hunt_finished',
   'not_published',
+  'talos_nothing_new',
   'hunt_failed',
 ];
 export const INCIDENT_KINDS: readonly NotificationKind[] = ['incident_opened', 'incident_updated', 'incident_closed', 'rung_fired', 'incident_digest'];

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRoundup } from '../domain/talos/parse.js';
 import { TalosEmulator } from '../emulators/talos/server.js';
+import { GithubEmulator } from '../emulators/github/server.js';
+import { parsePost } from '../domain/talos/post.js';
 import { SmtpEmulator } from '../emulators/smtp/server.js';
 import { WebexEmulator } from '../emulators/webex/index.js';
 import { XdrEmulator, buildDemoScenario } from '../emulators/xdr/index.js';
@@ -16,6 +18,8 @@ import type { XdrScenario } from '../emulators/xdr/index.js';
  */
 export interface EmulatedWorld {
   talos: TalosEmulator;
+  /** Cisco-Talos/IOCs: this week's demo posts. */
+  github: GithubEmulator;
   xdr: XdrEmulator;
   webex: WebexEmulator;
   smtp: SmtpEmulator;
@@ -27,6 +31,10 @@ export interface EmulatedWorld {
 
 /** The sandbox's own demo data: one real roundup (see its SOURCES.md), shipped with the project. */
 export const SANDBOX_TALOS_DIR = fileURLToPath(new URL('./demo/talos', import.meta.url));
+
+/** This week's Cisco-Talos/IOCs posts in the sandbox (see its SOURCES.md). */
+export const SANDBOX_IOCS_DIR = fileURLToPath(new URL('./demo/talos-iocs', import.meta.url));
+export const SANDBOX_POSTS = ['2026/08/UAT-10147 deploys SPECTRE', '2026/08/UAT-10147 integrates agentic AI'];
 
 export const SANDBOX_SIGHTINGS_SECRET = 'sandbox-sightings-secret-0123456789';
 export const SANDBOX_WEBHOOK_SECRET = 'sandbox-webex-webhook-secret-012345';
@@ -47,15 +55,25 @@ export async function startWorld(opts: WorldOptions = {}): Promise<EmulatedWorld
   const demo = opts.demoRoundup ?? '2021/0723.json';
   const roundup = parseRoundup(await readFile(path.join(fixtures, demo), 'utf8'), demo, { includeSampleHashes: false, cidrExpandMax: 4 });
   const talos = new TalosEmulator({ fixturesDir: fixtures });
-  const xdr = new XdrEmulator({ scenario: opts.scenario ?? buildDemoScenario(roundup.threats), latencyMs: opts.xdrLatencyMs });
+  const github = new GithubEmulator({ fixturesDir: SANDBOX_IOCS_DIR });
+  const posts = [];
+  for (const [i, base] of SANDBOX_POSTS.entries()) {
+    const files = ['json', 'txt'].map((ext) => ({ path: `${base}.${ext}` }));
+    // Uploaded "this week": the first weekly hunt (last 7 days) finds them.
+    github.commit(new Date(Date.now() - (SANDBOX_POSTS.length - i) * 86_400_000).toISOString(), files);
+    posts.push(parsePost(await Promise.all(files.map(async (f) => ({ path: f.path, text: await readFile(path.join(SANDBOX_IOCS_DIR, f.path), 'utf8') })))));
+  }
+  // Posts go after the roundup threats, so the roundup's demo sightings stay as they were; every other post is sighted.
+  const xdr = new XdrEmulator({ scenario: opts.scenario ?? buildDemoScenario([...roundup.threats, ...(roundup.threats.length % 2 ? [{ name: 'pad', observables: [] }] : []), ...posts]), latencyMs: opts.xdrLatencyMs });
   const webex = new WebexEmulator({});
   const smtp = new SmtpEmulator({});
-  const [, , , smtpAddr] = await Promise.all([talos.start(), xdr.start(), webex.start(), smtp.start()]);
+  const [, , , smtpAddr] = await Promise.all([talos.start(), xdr.start(), webex.start(), smtp.start(), github.start()]);
   const stateDir = opts.stateDir ?? (await mkdtemp(path.join(tmpdir(), 'sightline-world-')));
   const xdrCfg = xdr.xdrConfig();
 
   return {
     talos,
+    github,
     xdr,
     webex,
     smtp,
@@ -66,7 +84,9 @@ export async function startWorld(opts: WorldOptions = {}): Promise<EmulatedWorld
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
       TALOS_URL_TEMPLATE: talos.githubTemplate,
-      TALOS_ALLOWED_HOSTS: `${talos.hostPort},raw.githubusercontent.com`,
+      TALOS_ALLOWED_HOSTS: `${talos.hostPort},${github.hostPort},raw.githubusercontent.com`,
+      GITHUB_API_URL: github.apiUrl,
+      GITHUB_RAW_URL: github.rawUrl,
       TALOS_RETRY_INTERVAL_SECONDS: '60',
       XDR_CLIENT_ID: xdrCfg.clientId,
       XDR_CLIENT_PASSWORD: xdrCfg.clientPassword,
@@ -95,7 +115,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<EmulatedWorld
       ...overrides,
     }),
     stop: async () => {
-      await Promise.allSettled([talos.stop(), xdr.stop(), webex.stop(), smtp.stop()]);
+      await Promise.allSettled([talos.stop(), xdr.stop(), webex.stop(), smtp.stop(), github.stop()]);
     },
   };
 }

@@ -29,6 +29,8 @@ export interface HuntRunnerDeps {
   logger: Logger;
   config: Config;
   casebookUrl: (longId: string) => string;
+  /** Reads `hunt blog` addresses beyond a roundup file (IOC files, GitHub folders, blog posts); see talos-uri-loader.ts. */
+  uriLoader?: { check(uri: string): void; load(uri: string): Promise<Roundup> };
   /** When the schedule fires next (for `hunt status`). */
   nextRun?: () => Date | undefined;
   /** Counts hunts by outcome, with duration and observables, when metrics are on. */
@@ -57,10 +59,11 @@ export class HuntRunner implements HuntService {
 
   /** Resumes what a previous process left: an interrupted hunt, then a pending retry. */
   async start(): Promise<void> {
-    const interrupted = this.d.store.get().hunts.find((h) => h.status === 'running');
+    // Cisco-Talos/IOCs hunts resume through their own pending batch (talos-posts-hunt.ts).
+    const interrupted = this.d.store.get().hunts.find((h) => h.status === 'running' && h.source !== 'iocs-repo');
     if (interrupted?.uri) {
       this.log.warn({ hunt: interrupted.id, done: interrupted.threatsDone.length }, 'resuming a hunt interrupted by a restart');
-      this.launch(interrupted, () => this.d.fetcher.fetchUri(interrupted.uri!).then((r) => r.roundup));
+      this.launch(interrupted, () => this.loadUri(interrupted.uri!));
     } else if (interrupted) {
       await this.finishRecord(interrupted.id, 'failed', 'interrupted before its roundup was found');
     }
@@ -96,11 +99,16 @@ export class HuntRunner implements HuntService {
   }
 
   async runUri(uri: string, requestedBy: string): Promise<StartResult> {
-    checkRoundupUri(uri, this.d.config.talos.allowedHosts); // refuse before anything starts
+    if (this.d.uriLoader) this.d.uriLoader.check(uri); // refuse before anything starts
+    else checkRoundupUri(uri, this.d.config.talos.allowedHosts);
     if (this.current) return { started: false, alreadyRunning: this.runningStatus() };
     const record = await this.newRecord('command', { uri, label: uri, requestedBy });
-    this.launch(record, () => this.d.fetcher.fetchUri(uri).then((r) => r.roundup));
+    this.launch(record, () => this.loadUri(uri));
     return { started: true, huntId: record.id };
+  }
+
+  private loadUri(uri: string): Promise<Roundup> {
+    return this.d.uriLoader ? this.d.uriLoader.load(uri) : this.d.fetcher.fetchUri(uri).then((r) => r.roundup);
   }
 
   status(): HuntStatus {
@@ -200,6 +208,12 @@ export class HuntRunner implements HuntService {
     const prev = this.d.store.get().talos.pendingRetry;
     const attempt = prev?.week === week ? prev.attempt + 1 : 1;
     const max = this.d.config.talos.maxRetryIterations;
+    if (this.d.config.talosIocs.sources.includes('iocs-repo')) {
+      // Beside the Cisco-Talos/IOCs source the roundup (silent since November 2023) gets one look a
+      // week, not 24 hours of retries; TalosSourcesHunt sends the one "nothing new" notice.
+      this.log.info({ week, hunt: record.id }, 'no roundup this week; not retrying while the iocs-repo source is on');
+      return;
+    }
     if (attempt > max) {
       await this.d.store.update((s) => {
         delete s.talos.pendingRetry;

@@ -11,6 +11,34 @@ export interface TalosState {
   pendingRetry?: PendingRetry;
   /** When the weekly schedule was first armed: a scheduled time before it is not a "missed" run. */
   scheduleArmedAt?: string;
+  /** The Cisco-Talos/IOCs source: its cursor and what each post has already been hunted for. */
+  iocsRepo?: IocsRepoState;
+}
+
+export interface CommitCursor {
+  sha: string;
+  date: string;
+}
+
+/** One post hunted before: its name (kept when only its .txt changes later) and the observables hunted. */
+export interface HuntedPost {
+  name: string;
+  link?: string;
+  /** `type:value` of every observable already hunted. */
+  observables: string[];
+  huntedAt: string;
+}
+
+export interface IocsRepoState {
+  /** The last commit whose files were hunted to completion. */
+  lastCommit?: CommitCursor;
+  /** By post key (lower-case `YYYY/MM/slug`). Bounded to the most recent posts. */
+  posts?: Record<string, HuntedPost>;
+  /** A batch chosen and not finished yet: a restart resumes it with the same hunt record. */
+  pending?: { huntId: string; posts: Array<{ key: string; paths: string[] }>; toCommit: CommitCursor };
+  /** ETags of API answers worth asking again conditionally (the commit list). */
+  etags?: Record<string, { etag: string; body: unknown }>;
+  lastCheckedAt?: string;
 }
 
 export interface PendingRetry {
@@ -40,6 +68,8 @@ export interface HuntRecord {
   /** Outcomes of the threats done so far (targets trimmed), for the summary of a resumed hunt. */
   outcomes?: unknown[];
   dryRun?: boolean;
+  /** Which Talos source this hunt read (absent: the roundup). */
+  source?: 'roundup' | 'iocs-repo';
 }
 
 export interface OutboxItem {

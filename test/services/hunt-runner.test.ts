@@ -64,6 +64,7 @@ describe('HuntRunner against the Talos, XDR and SMTP emulators', () => {
     const x = xdr.xdrConfig();
     stateFile = path.join(await mkdtemp(path.join(tmpdir(), 'hunt-')), 'state.json');
     config = loadConfig({
+      TALOS_SOURCES: 'roundup', // the roundup's own path, retries included
       STATE_FILE: stateFile,
       TALOS_URL_TEMPLATE: talos.githubTemplate,
       TALOS_ALLOWED_HOSTS: talos.hostPort,

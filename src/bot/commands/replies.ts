@@ -84,6 +84,7 @@ function huntStatusMarkdown(s: HuntStatus): string {
     `- Pending retry: ${retry}`,
     `- Roundup cursor: ${s.cursorUrlId === undefined ? 'not set' : `URL id ${s.cursorUrlId}`}`,
     ...(s.xdrDeadLetters && s.xdrDeadLetters.total > 0 ? [`- XDR refused for good: ${md(deadLettersLine(s.xdrDeadLetters))}`] : []),
+    ...(s.sources ?? []).map((src) => `- Source ${md(src.name)}: ${md(src.cursor)}`),
   ].join('\n');
 }
 

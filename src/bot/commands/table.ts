@@ -75,7 +75,7 @@ const huntBlog = defineCommand({
   adminOnly: true,
   adminAction: 'start hunts',
   usage: 'hunt blog <uri>',
-  help: 'Hunt the IOCs of one Talos roundup file or blog post (allowed hosts only).',
+  help: 'Hunt the IOCs of one Talos roundup file, IOC file, github.com/Cisco-Talos/IOCs/tree/main/YYYY/MM folder or blog post (allowed hosts only).',
   handler: async ({ uri }, ctx) => {
     try {
       const result = await ctx.hunts.runUri(uri, ctx.sender.email);
@@ -94,7 +94,7 @@ const huntStatus = defineCommand({
   args: noArguments('`hunt status`'),
   adminOnly: false,
   usage: 'hunt status',
-  help: 'Show the running, last and next hunt, pending retries and the roundup cursor.',
+  help: 'Show the running, last and next hunt, pending retries and each Talos source\'s cursor.',
   handler: async (_args, ctx) => withOutboxLine(ctx.replies.huntStatus(ctx.hunts.status()), ctx.outbox),
 });
 

@@ -56,6 +56,13 @@ export class TalosFetcher {
     return { uri: res.uri, roundup };
   }
 
+  /** Fetches one file's text through the allow-list (a Cisco-Talos/IOCs file); a 404 becomes NotFoundError. */
+  async fetchText(uri: string): Promise<{ uri: string; text: string }> {
+    const res = await this.get(uri, ABSENT);
+    if (ABSENT.includes(res.status)) throw new NotFoundError(`There is no file at ${res.uri} (HTTP ${res.status}); check the address.`);
+    return { uri: res.uri, text: res.text };
+  }
+
   /**
    * Looks for the roundup of the week of `friday` (YYYY-MM-DD) on the candidate
    * dates Friday, Thursday, Saturday. With a `{urlId}` template (the 2021 S3

@@ -24,6 +24,7 @@ export function draftCasebook(threat: Threat, observables: Observable[], targets
       `Sightline created this casebook for the Talos Threat Roundup threat **${threat.name}** because targets in your environment sighted its IOCs.`,
       '',
       `**Threat description:** ${threat.description}`,
+      ...(threat.link ? ['', `**Talos blog post:** ${threat.link}`] : []),
       '',
       `**Targets (${targets.length}):**`,
       ...targetLines,
@@ -36,10 +37,12 @@ export function draftCasebook(threat: Threat, observables: Observable[], targets
     threat.context.registry.length ? `Registry keys:\n${threat.context.registry.slice(0, 200).join('\n')}` : '',
   ].filter(Boolean);
   return {
-    title: `Talos Roundup – ${threat.name}`,
+    // A Cisco-Talos/IOCs post is named after its blog post, not a roundup threat.
+    title: threat.category === 'talos-post' ? `Talos – ${threat.name}` : `Talos Roundup – ${threat.name}`,
     description,
     observables,
-    external_ids: [casebookExternalId(huntKey, threat.name)],
+    // A post has one casebook whichever hunt finds it (a later upload of its .txt finds the same one again).
+    external_ids: [casebookExternalId(threat.category === 'talos-post' ? 'post' : huntKey, threat.name)],
     texts: context.map((text) => ({ type: 'notes', text: clip(text, MAX_DESCRIPTION) })),
   };
 }

@@ -122,7 +122,7 @@ async function investigateAndFile(threat: Threat, hunt: HuntRef, deps: HuntDeps)
       cleanRule: deps.cleanRule,
       signal: deps.signal,
     });
-    const outcome: ThreatOutcome = { ...inv.outcome };
+    const outcome: ThreatOutcome = { ...inv.outcome, ...(threat.link ? { link: threat.link } : {}) };
     const output = deps.xdrOutput ?? 'casebook';
     if (inv.targets.length > 0 && !hunt.dryRun && output !== 'incident') {
       const id = deps.progress.casebookOf(threat.name) ?? (await ensureCasebook(deps.xdr, draftCasebook(threat, inv.suspicious, inv.targets, hunt.label), deps.clock));

@@ -24,13 +24,15 @@ export function noTargetsSentence(threatName: string): string {
 
 /** One line per threat: the verdict counts, the targets, the casebook — or the explicit "no targets found". */
 export function threatOutcomeLine(t: ThreatOutcome): string {
+  const postLink = mdLink('blog post', t.link);
+  const post = postLink ? ` (${postLink})` : '';
   if (t.error) return `**${md(t.name)}**: investigation failed — ${md(t.error)}`;
   const counts = `${t.observables} observables, ${t.clean} clean dropped, ${t.rejected} rejected`;
   const moduleErrors = t.moduleErrors.length > 0 ? `, ${plural(t.moduleErrors.length, 'module error')}` : '';
-  if (t.targets.length === 0) return `**${md(t.name)}**: ${counts}${moduleErrors} — no targets found for ${md(t.name)}`;
+  if (t.targets.length === 0) return `**${md(t.name)}**${post}: ${counts}${moduleErrors} — no targets found for ${md(t.name)}`;
   const casebook = mdLink('casebook', t.casebook?.url);
   const incident = mdLink('incident', t.incident?.url);
-  return `**${md(t.name)}**: ${counts}${moduleErrors} — **${plural(t.targets.length, 'target')}**${casebook ? ` — ${casebook}` : ''}${incident ? ` — ${incident}` : ''}`;
+  return `**${md(t.name)}**${post}: ${counts}${moduleErrors} — **${plural(t.targets.length, 'target')}**${casebook ? ` — ${casebook}` : ''}${incident ? ` — ${incident}` : ''}`;
 }
 
 export function renderHuntFinished(input: HuntFinishedInput): WebexMessageContent {
@@ -78,7 +80,9 @@ function rank(t: ThreatOutcome): number {
 }
 
 function threatContainer(t: ThreatOutcome, budget: number): CardElement {
-  const items: CardElement[] = [textBlock(markup`**${t.name}**`)];
+  // The blog post's link is one the bot builds from the Talos file's observed-data address (talosintelligence.com only).
+  const postLink = mdLink(t.name, t.link);
+  const items: CardElement[] = [textBlock(postLink ? trusted(`**${postLink}**`) : markup`**${t.name}**`)];
   if (t.error) {
     items.push(textBlock(`Investigation failed: ${truncateChars(t.error, 500)}`, { color: 'Attention' }));
     return container(items, { separator: true });

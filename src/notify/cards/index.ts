@@ -3,6 +3,7 @@ import { renderDigest } from './digest.js';
 import { renderHuntFinished } from './hunt-finished.js';
 import { renderHuntFailed, renderNotPublished } from './hunt-problems.js';
 import { renderHuntStarted } from './hunt-started.js';
+import { renderTalosNothingNew } from './talos-nothing-new.js';
 import { renderIncidentCard, renderIncidentClosed, renderIncidentCountUpdate } from './incident.js';
 import type { WebexMessageContent } from './limits.js';
 import { renderRungFired } from './rung.js';
@@ -49,6 +50,8 @@ export function renderForWebex(n: Notification, opts: RenderOptions = {}): Webex
       return [renderHuntFinished(n)];
     case 'not_published':
       return [renderNotPublished(n)];
+    case 'talos_nothing_new':
+      return [renderTalosNothingNew(n)];
     case 'hunt_failed':
       return [renderHuntFailed(n)];
     case 'incident_opened':

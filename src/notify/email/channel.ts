@@ -11,6 +11,7 @@ export const DEFAULT_EMAIL_KINDS: readonly NotificationKind[] = [
   'threat_no_targets',
   'hunt_finished',
   'not_published',
+  'talos_nothing_new',
   'hunt_failed',
   'incident_opened',
   'rung_fired',

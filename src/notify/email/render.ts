@@ -1,6 +1,7 @@
 import type { TargetFinding } from '../../domain/types.js';
 import { formatDuration } from '../cards/hunt-finished.js';
 import { NOT_PUBLISHED_TODO, notPublishedSentence } from '../cards/hunt-problems.js';
+import { NOTHING_NEW_TODO, nothingNewSentence } from '../cards/talos-nothing-new.js';
 import type { HuntRef, Notification, ThreatOutcome, ThreatSummary } from '../notification.js';
 import { mail, type Block, type Inline, type RenderedEmail } from './document.js';
 import { renderDigestMail } from './digest-mail.js';
@@ -34,6 +35,8 @@ export function renderEmail(n: Notification): RenderedEmail | undefined {
         { p: [notPublishedSentence(n.week, n.attempts, ''), { link: n.uri, url: n.uri }] },
         { p: [NOT_PUBLISHED_TODO] },
       ]);
+    case 'talos_nothing_new':
+      return mail('Nothing new from Talos this week', [{ p: [nothingNewSentence(n.week, n.sources)] }, { p: [NOTHING_NEW_TODO] }]);
     case 'hunt_failed': {
       const what = n.hunt?.label ?? n.week ?? 'this week';
       return mail(`${n.hunt ? dry(n.hunt) : ''}Talos Roundup Investigation failed - ${what}`, [
@@ -144,7 +147,7 @@ function verdictFacts(t: ThreatOutcome): [string, Inline[] | undefined][] {
 function huntFinished(hunt: HuntRef, threats: ThreatOutcome[], xdrCalls: number, durationMs: number): RenderedEmail {
   const targets = threats.reduce((n, t) => n + t.targets.length, 0);
   const rows: Inline[][][] = threats.map((t) => [
-    [{ b: t.name }],
+    t.link ? [{ b: t.name }, ' (', { link: 'blog post', url: t.link }, ')'] : [{ b: t.name }],
     [String(t.observables)],
     [String(t.clean)],
     [String(t.rejected)],
