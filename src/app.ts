@@ -244,7 +244,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   );
   if (metrics) {
     metrics.watch(
-      appMetricsSources({ correlation: () => engine.state(), journalLastSeq: () => journal.lastSeq(), state: () => store.get(), channels: channels.map((c) => c.name) }),
+      appMetricsSources({ correlation: () => engine.state(), journalLastSeq: () => journal.lastSeq(), state: () => store.get(), channels: channels.map((c) => c.name), outbox: () => outbox.queueStats() }),
     );
     routers.push(createMetricsRouter({ metrics, token: config.metrics.token }));
   }

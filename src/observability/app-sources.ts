@@ -1,4 +1,5 @@
 import type { CorrelationState } from '../domain/correlation/types.js';
+import type { QueueStats } from '../notify/queues.js';
 import type { State } from '../store/state.js';
 import type { MetricsSources } from './metrics.js';
 
@@ -12,6 +13,8 @@ export function appMetricsSources(parts: {
   journalLastSeq: () => number;
   state: () => Pick<State, 'outbox'>;
   channels: readonly string[];
+  /** The outbox's per-queue figures (per Webex room, and e-mail). */
+  outbox: () => QueueStats;
 }): MetricsSources {
   return {
     journalBacklog: () => parts.journalLastSeq() - parts.correlation().lastAppliedSeq,
@@ -26,5 +29,8 @@ export function appMetricsSources(parts: {
       for (const item of parts.state().outbox) depth[item.channel] = (depth[item.channel] ?? 0) + 1;
       return depth;
     },
+    outboxQueues: () =>
+      parts.outbox().queues.map((q) => ({ channel: q.channel, queue: q.queue, stalledSeconds: q.stalledForMs / 1000, storm: q.storm === true })),
+    outboxDeadLetters: () => parts.outbox().deadLetters,
   };
 }

@@ -19,6 +19,10 @@ export interface MetricsSources {
   xdrChangesWaiting(): number;
   /** Items waiting in the outbox, per channel name. */
   outboxDepth(): Record<string, number>;
+  /** Per queue (a Webex room, or e-mail): how long its head has not moved, and whether it is in storm mode. */
+  outboxQueues(): Array<{ channel: string; queue: string; stalledSeconds: number; storm: boolean }>;
+  /** Notifications refused for good (dead letters) kept in the state. */
+  outboxDeadLetters(): number;
 }
 
 /** Why the sightings webhook refused something; a request refused as a whole counts once. */
@@ -107,7 +111,37 @@ export class Metrics {
         for (const [channel, n] of Object.entries(f())) this.set({ channel }, n);
       },
     });
-    // Outbox stalled-queue metric: add it here (a gauge read from an outbox source, like the depth above).
+    // A queue that is busy but moving has a small value here; one that keeps growing is stuck (/readyz says which).
+    new Gauge({
+      name: 'sightline_outbox_queue_stalled_seconds',
+      help: 'Per notification queue (a Webex room, or e-mail): seconds since its head item last moved; 0 when empty.',
+      labelNames: ['channel', 'queue'],
+      registers,
+      collect() {
+        const f = sources().outboxQueues;
+        if (!f) return;
+        this.reset();
+        for (const q of f()) this.set({ channel: q.channel, queue: q.queue }, q.stalledSeconds);
+      },
+    });
+    new Gauge({
+      name: 'sightline_outbox_storm_queues',
+      help: 'Notification queues in storm mode (sending digests instead of one card per incident).',
+      registers,
+      collect() {
+        const f = sources().outboxQueues;
+        if (f) this.set(f().filter((q) => q.storm).length);
+      },
+    });
+    new Gauge({
+      name: 'sightline_outbox_dead_letters',
+      help: 'Notifications refused for good (kept with their reason; `outbox` lists them).',
+      registers,
+      collect() {
+        const f = sources().outboxDeadLetters;
+        if (f) this.set(f());
+      },
+    });
 
     // ── Webex ────────────────────────────────────────────────────────────────────────────
     this.webexPosts = new Counter({ name: 'sightline_webex_posts_total', help: 'Messages and cards posted to Webex (POST /messages answered 2xx).', registers });
