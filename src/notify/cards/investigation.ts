@@ -1,7 +1,14 @@
+import { trusted } from '../markdown.js';
 import type { InvestigationReport, ObservableView, OfferedAction, TargetView, VerdictName } from '../../domain/investigate/report.js';
 import { verdictCounts } from '../../domain/investigate/report.js';
 import { adaptiveCard, code, container, heading, md, mdLink, plural, submit, textBlock, type CardAction, type CardElement } from './elements.js';
 import { cutList, fitMessage, truncateChars, type WebexMessageContent } from './limits.js';
+
+/**
+ * Every text of this card is built here from md()/code()/mdLink() parts: outside values are
+ * already made inert (notify/markdown.ts), so the assembled markdown is the bot's own.
+ */
+const tb = (text: string, opts?: Parameters<typeof textBlock>[1]) => textBlock(trusted(text), opts);
 
 /**
  * The answer to `investigate`: one card with, per observable (worst first, at
@@ -89,14 +96,14 @@ function actionSet(actions: CardAction[]): CardElement[] {
 function observableBlock(v: ObservableView, targets: Map<string, TargetView>, thread: string | undefined, allowed: Set<string>): CardElement {
   const value = truncateChars(v.observable.value, MAX_VALUE_CHARS);
   const items: CardElement[] = [
-    textBlock(`**${v.verdict}** · ${md(v.observable.type)} ${md(value)}`, { color: colorOf(v.verdict) }),
-    textBlock(moduleLine(v), { subtle: true }),
+    tb(`**${v.verdict}** · ${md(v.observable.type)} ${md(value)}`, { color: colorOf(v.verdict) }),
+    tb(moduleLine(v), { subtle: true }),
   ];
   const on = v.sightedOn.map((k) => targets.get(k)).filter((t): t is TargetView => t !== undefined);
-  if (on.length > 0) items.push(textBlock(`Sighted on ${on.map((t) => `**${md(t.label)}** (${incidentText(t)})`).join(', ')}`));
-  else if (v.verdict !== 'Clean') items.push(textBlock('Not sighted in our environment.', { subtle: true }));
+  if (on.length > 0) items.push(tb(`Sighted on ${on.map((t) => `**${md(t.label)}** (${incidentText(t)})`).join(', ')}`));
+  else if (v.verdict !== 'Clean') items.push(tb('Not sighted in our environment.', { subtle: true }));
   const links = v.links.map((l) => mdLink(`${l.title} (${l.module})`, l.url)).filter((l): l is string => l !== undefined);
-  if (links.length > 0) items.push(textBlock(links.slice(0, 3).join(' · ')));
+  if (links.length > 0) items.push(tb(links.slice(0, 3).join(' · ')));
   items.push(...actionSet(buttons(v.actions, thread, (a) => a.title, allowed)));
   return container(items, { separator: true });
 }
@@ -105,7 +112,7 @@ function targetBlock(t: TargetView, thread: string | undefined, allowed: Set<str
   const seen = t.lastSeen ? `, last seen ${md(shortTime(t.lastSeen))}` : '';
   return container(
     [
-      textBlock(`**${md(t.label)}** (${md(t.key)}) — seen by ${t.modules.map(md).join(', ')}${seen}; ${incidentText(t)}`),
+      tb(`**${md(t.label)}** (${md(t.key)}) — seen by ${t.modules.map(md).join(', ')}${seen}; ${incidentText(t)}`),
       ...actionSet(buttons(t.actions, thread, (a) => `${a.title}: ${t.label}`, allowed)),
     ],
     { separator: true },
@@ -148,11 +155,11 @@ export function renderInvestigation(report: InvestigationReport, opts: Investiga
     const shownTargets = cutList(report.targets, Math.min(MAX_DETAILED, budget)).shown;
     const allowed = pickButtons(shown, shownTargets);
     const offered = new Set([...shown.flatMap((v) => v.actions), ...shownTargets.flatMap((t) => t.actions)].map((a) => a.offerId)).size;
-    const body: CardElement[] = [heading(head.text, { color: head.color }), textBlock(summarySentence(report))];
+    const body: CardElement[] = [heading(head.text, { color: head.color }), tb(summarySentence(report))];
     body.push(...shown.map((v) => observableBlock(v, targets, opts.thread, allowed)));
-    if (more > 0) body.push(textBlock(`And ${more} more, not shown in detail: ${verdictSummary(report.observables.slice(shown.length))}.`, { italic: true }));
+    if (more > 0) body.push(tb(`And ${more} more, not shown in detail: ${verdictSummary(report.observables.slice(shown.length))}.`, { italic: true }));
     if (report.targets.length > 0) {
-      body.push(textBlock('**In our environment**'));
+      body.push(tb('**In our environment**'));
       body.push(...shownTargets.map((t) => targetBlock(t, opts.thread, allowed)));
     }
     const notes: string[] = [];
@@ -168,7 +175,7 @@ export function renderInvestigation(report: InvestigationReport, opts: Investiga
     if (opts.fromCache) notes.push(`${plural(opts.fromCache, 'answer')} reused from the last few minutes.`);
     const other = report.otherLinks.map((l) => mdLink(`${l.title} (${l.module})`, l.url)).filter((l): l is string => l !== undefined);
     if (other.length > 0) notes.push(other.slice(0, 3).join(' · '));
-    for (const n of notes) body.push(textBlock(n, { subtle: true }));
+    for (const n of notes) body.push(tb(n, { subtle: true }));
     return { markdown: markdownOf(report, shown, more, targets), card: adaptiveCard(body) };
   });
 }
@@ -184,7 +191,7 @@ export function renderActionConfirmation(
   const what = `**${md(offer.title)}** (${md(offer.module)}) on ${md(offer.observable.type)} ${md(truncateChars(offer.observable.value, MAX_VALUE_CHARS))}`;
   const markdown = `Run ${what}? This acts in XDR and cannot be undone from here. Confirm within ${minutes} minutes.`;
   const card = adaptiveCard(
-    [heading('Confirm response action', { color: 'Warning' }), textBlock(markdown)],
+    [heading('Confirm response action', { color: 'Warning' }), tb(markdown)],
     [submit('Confirm', data('xdr_action_confirm')), submit('Cancel', data('xdr_action_cancel'))],
   );
   return fitMessage(() => ({ markdown, card }));
