@@ -93,6 +93,7 @@ export class Outbox implements Notifier {
     const key = dedupeKey ?? defaultKey(n);
     const now = this.clock.now().toISOString();
     const targets = [...this.channels.values()].filter((c) => c.accepts(n));
+    const touched = new Map<string, { channel: string; key: string }>();
     const queued = await this.store.update((s) => {
       s.outboxKeys ??= [];
       if (key && s.outboxKeys.includes(key)) return false;
@@ -101,12 +102,14 @@ export class Outbox implements Notifier {
         if (s.outboxKeys.length > MAX_KEYS) s.outboxKeys.splice(0, s.outboxKeys.length - MAX_KEYS);
       }
       for (const c of targets) {
+        const queue = this.queueKey(c, n);
+        touched.set(laneOf({ channel: c.name, key: queue }), { channel: c.name, key: queue });
         if (n.kind === 'incident_updated' && this.mergeUpdate(s.outbox, c.name, n)) continue;
-        s.outbox.push({ id: randomUUID(), channel: c.name, key: this.queueKey(c, n), payload: n, createdAt: now, attempts: 0, nextAttemptAt: now, dedupeKey: key });
+        s.outbox.push({ id: randomUUID(), channel: c.name, key: queue, payload: n, createdAt: now, attempts: 0, nextAttemptAt: now, dedupeKey: key });
       }
       return true;
     });
-    if (queued) this.kick();
+    if (queued) this.kickLanes(touched);
   }
 
   /**
@@ -162,6 +165,16 @@ export class Outbox implements Notifier {
     for (const i of this.store.get().outbox) if (this.channels.has(i.channel)) lanes.set(laneOf(i), { channel: i.channel, key: i.key });
     // A storm's queue may be empty and still owe its "storm over" notice.
     for (const [lane, s] of this.storms) if (s.active && s.channel && s.key !== undefined) lanes.set(lane, { channel: s.channel, key: s.key });
+    this.kickLanes(lanes);
+  }
+
+  /**
+   * Starts the delivery loop of these queues where none runs. `notify` passes only the queues it
+   * just wrote to: scanning the whole outbox per notification made a burst (a correlation backlog
+   * draining at shutdown, a storm) quadratic.
+   */
+  private kickLanes(lanes: Map<string, { channel: string; key: string }>): void {
+    if (this.stopped) return;
     for (const [lane, { channel, key }] of lanes) {
       if (this.running.has(lane)) {
         // The loop may be past its last look at the queue: it looks again when it ends.
