@@ -46,9 +46,10 @@ export async function runHostileInput(opts: HostileInputOptions): Promise<SuiteR
   const bot = await startInProcess();
   try {
     await sightingBodies(bot, opts, seed, r);
-    await amplificationChecks(intakeTarget(bot.app), postSightings, r);
     await chat(bot, opts, seed, r);
     await hostileMarkup(bot, opts.markup ?? { notifications: 2000, replies: 1000, sightings: 150 }, seed, r);
+    // Last: its 1,000-target shapes open 1,000 incidents whose cards the markup check would wait for.
+    await amplificationChecks(intakeTarget(bot.app), postSightings, r);
   } finally {
     const t0 = Date.now();
     const hung = await bounded(bot.stop(), 20_000);
