@@ -11,7 +11,9 @@ export interface ChildServer {
 }
 
 export interface SpawnOptions {
-  mode: 'real' | 'naive';
+  mode: 'real' | 'naive' | 'floor';
+  /** A pre-built bundle of bench/ingest-server.ts to run under plain node instead of tsx. */
+  builtFile?: string;
   env: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
@@ -35,8 +37,9 @@ export class ServerDied extends Error {
 
 export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
   const started = performance.now();
-  const child: ChildProcess = fork(path.resolve('bench/ingest-server.ts'), [opts.mode], {
-    execArgv: ['--import', 'tsx', '--max-old-space-size=8192', ...(opts.nodeFlags ?? [])],
+  const entry = opts.builtFile ?? path.resolve('bench/ingest-server.ts');
+  const child: ChildProcess = fork(entry, [opts.mode], {
+    execArgv: [...(opts.builtFile ? [] : ['--import', 'tsx']), '--max-old-space-size=8192', ...(opts.nodeFlags ?? [])],
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });

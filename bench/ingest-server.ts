@@ -1,11 +1,12 @@
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/core/logger.js';
+import { startFloorIngest } from './floor-ingest.js';
 import { startNaiveIngest } from './naive-ingest.js';
 
 /**
- * Child-process entry for the ingest benchmark: runs ONE server (our bot, or the
- * naive design) alone in its process, so the load generator and the emulators
+ * Child-process entry for the ingest benchmark: runs ONE server (our bot, the
+ * naive design, or the floor) alone in its process, so the load generator and the emulators
  * in the parent do not share its event loop, and CPU/RSS are its own.
  * Driven over IPC: `stats`, `idle`, `stop`.
  */
@@ -23,8 +24,11 @@ if (mode === 'real') {
 } else if (mode === 'naive') {
   naive = await startNaiveIngest({ file: process.env['BENCH_NAIVE_FILE']!, secret: process.env['BENCH_SECRET']! });
   send({ ready: true, url: naive.url });
+} else if (mode === 'floor') {
+  naive = await startFloorIngest({ file: process.env['BENCH_FLOOR_FILE']!, secret: process.env['BENCH_SECRET']! });
+  send({ ready: true, url: naive.url });
 } else {
-  throw new Error(`usage: ingest-server.ts real|naive (got ${mode})`);
+  throw new Error(`usage: ingest-server.ts real|naive|floor (got ${mode})`);
 }
 
 process.on('message', (raw: Command) => {

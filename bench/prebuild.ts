@@ -25,3 +25,25 @@ export async function buildMain(): Promise<{ file: string; buildMs: number; clea
   });
   return { file, buildMs: performance.now() - t0, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * The ingest benchmark's server entry (bench/ingest-server.ts) bundled the same way, so
+ * "built" rows run compiled JavaScript under plain `node` (no tsx loader), like `node dist/main.js`.
+ */
+export async function buildIngestServer(): Promise<{ file: string; buildMs: number; cleanup(): Promise<void> }> {
+  const dir = path.resolve('bench/.build-ingest');
+  const file = path.join(dir, 'ingest-server.mjs');
+  await mkdir(dir, { recursive: true });
+  const t0 = performance.now();
+  await build({
+    entryPoints: [path.resolve('bench/ingest-server.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile: file,
+    logLevel: 'silent',
+  });
+  return { file, buildMs: performance.now() - t0, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}

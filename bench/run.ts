@@ -15,8 +15,10 @@ import { renderReport, targetTable, writeReport, type BenchResult } from './repo
  * `--quick`: tiny sizes, prints only (CI checks the suite still runs; exit 0 unless something crashes).
  * `--only <name>`: one benchmark (ingest, hunt, chat, footprint, parsing, storm, investigate); prints only.
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
+ * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only.
+ * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
  */
-const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) => Promise<BenchResult>> = {
+const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean }) => Promise<BenchResult>> = {
   ingest: benchIngest,
   hunt: benchHunt,
   chat: benchChat,
@@ -27,7 +29,7 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) =>
 };
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false } },
   allowPositionals: false,
 });
 const quick = values.quick ?? false;
@@ -45,7 +47,13 @@ for (const [name, bench] of Object.entries(BENCHMARKS)) {
   if (only && name !== only) continue;
   const t0 = performance.now();
   process.stdout.write(`--- ${name}${quick ? ' (quick)' : ''} ...\n`);
-  const result = await bench({ quick, cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined });
+  const sizes = values['ingest-sizes']?.split(',').map((x) => Number(x.trim()));
+  const result = await bench({
+    quick,
+    cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
+    ...(sizes ? { sizes } : {}),
+    tsxOnly: values['tsx-only'] ?? false,
+  });
   results.push(result);
   process.stdout.write(`${result.markdown.trim()}\n\n${targetTable(result.targets)}\n(${Math.round((performance.now() - t0) / 1000)} s)\n\n`);
 }
