@@ -6,7 +6,7 @@ export interface ChildServer {
   url: string;
   pid: number;
   startMs: number;
-  ask<T = Record<string, unknown>>(cmd: 'stats' | 'idle' | 'stop', timeoutMs?: number, args?: Record<string, unknown>): Promise<T>;
+  ask<T = Record<string, unknown>>(cmd: 'stats' | 'idle' | 'stop' | 'heap', timeoutMs?: number, args?: Record<string, unknown>): Promise<T>;
   kill(): void;
 }
 
@@ -70,7 +70,7 @@ export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
     url,
     pid: child.pid!,
     startMs,
-    ask: <T>(cmd: 'stats' | 'idle' | 'stop', timeoutMs = 300_000, args: Record<string, unknown> = {}) =>
+    ask: <T>(cmd: 'stats' | 'idle' | 'stop' | 'heap', timeoutMs = 300_000, args: Record<string, unknown> = {}) =>
       new Promise<T>((resolve, reject) => {
         const id = nextId++;
         const timer = setTimeout(() => reject(new Error(`${opts.mode} server did not answer ${cmd}`)), timeoutMs);

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/core/logger.js';
@@ -10,7 +12,7 @@ import { startNaiveIngest } from './naive-ingest.js';
  * in the parent do not share its event loop, and CPU/RSS are its own.
  * Driven over IPC: `stats`, `idle`, `stop`.
  */
-type Command = { cmd: 'stats' | 'idle' | 'stop'; id: number; timeoutMs?: number };
+type Command = { cmd: 'stats' | 'idle' | 'stop' | 'heap'; id: number; timeoutMs?: number; snapshotDir?: string };
 
 const mode = process.argv[2];
 const send = (msg: unknown) => process.send?.(msg);
@@ -35,6 +37,10 @@ process.on('message', (raw: Command) => {
   void (async () => {
     if (raw.cmd === 'stats') {
       send({ id: raw.id, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, lastAppliedSeq: app?.engine.lastAppliedSeq() ?? 0 });
+    } else if (raw.cmd === 'heap') {
+      // Where the memory is: V8's heap next to RSS, and optionally a heap snapshot to open in DevTools.
+      const file = raw.snapshotDir ? writeHeapSnapshot(path.join(raw.snapshotDir, `ingest-${mode}-${Date.now()}.heapsnapshot`)) : undefined;
+      send({ id: raw.id, rss: process.memoryUsage().rss, heap: getHeapStatistics(), external: process.memoryUsage().external, arrayBuffers: process.memoryUsage().arrayBuffers, file });
     } else if (raw.cmd === 'idle') {
       // Bounded: when correlation is far behind, the benchmark reports the backlog instead of waiting forever.
       let timer: NodeJS.Timeout | undefined;

@@ -26,6 +26,8 @@ export interface IngestOptions {
   sizes?: number[];
   /** Skip the pre-built (plain node) rows: tsx only. */
   tsxOnly?: boolean;
+  /** Directory for a heap snapshot of our server taken right after the timed runs (in the flood's aftermath). */
+  heapSnapshotDir?: string;
 }
 
 /** Every ingest run spreads its sightings over this many targets (issue 14: "1,000 targets"). */
@@ -36,6 +38,8 @@ interface Row {
   design: string;
   /** Peak RSS of the server process sampled every 250 ms during the timed runs. */
   peakRssBytes?: number;
+  /** V8 heap in use right after the timed runs (what RSS holds that is JavaScript objects). */
+  heapUsedBytes?: number;
   size: StoreSize;
   storeBytes: number;
   startMs: number;
@@ -71,7 +75,7 @@ export async function benchIngest(opts: IngestOptions): Promise<BenchResult> {
     for (const [i, size] of sizes.entries()) {
       // The floor runs right before Sightline at every size, so each ratio compares neighbours in time on a shared machine.
       if (!opts.cpuProfDir) rows.push(await measureFloor(size, { quick: opts.quick, connections }));
-      const ours = await measureOurs(size, { quick: opts.quick, connections, cpuProfDir: opts.cpuProfDir });
+      const ours = await measureOurs(size, { quick: opts.quick, connections, cpuProfDir: opts.cpuProfDir, heapSnapshotDir: opts.heapSnapshotDir });
       rows.push(ours);
       if (built) rows.push(await measureOurs(size, { quick: opts.quick, connections, builtFile: built.file }));
       const big = size.incidents > 10_000;
@@ -136,7 +140,7 @@ async function measureFloor(size: StoreSize, o: { quick: boolean; connections: n
 
 const FALLBACK_SIZE: StoreSize = { incidents: 30_000, sightings: 300_000 };
 
-async function measureOurs(size: StoreSize, o: { quick: boolean; connections: number; cpuProfDir?: string; builtFile?: string }): Promise<Row> {
+async function measureOurs(size: StoreSize, o: { quick: boolean; connections: number; cpuProfDir?: string; builtFile?: string; heapSnapshotDir?: string }): Promise<Row> {
   const design = o.builtFile ? DESIGN_OURS_BUILT : DESIGN_OURS;
   const dir = await mkdtemp(path.join(tmpdir(), 'sightline-bench-ingest-'));
   const stateFile = path.join(dir, 'sightline.json');
@@ -182,12 +186,13 @@ async function measureOurs(size: StoreSize, o: { quick: boolean; connections: nu
       runs.push({ ...figures(res, before.cpu, after.cpu), drainMs, ...(idle.caughtUp ? {} : { backlog }) });
     }
     const peakRssBytes = rss.stop();
+    const heap = await running.ask<{ heap: { used_heap_size: number } }>('heap', 300_000, o.heapSnapshotDir ? { snapshotDir: o.heapSnapshotDir } : {});
     await running.ask('stop');
     server = undefined;
     const durable = await durableAfterFloor(`${stateFile}.journal`, size);
     const accepted = runs.reduce((a, r) => a + r.accepted, 0);
     const note = durable >= accepted ? undefined : `only ${durable} of ${accepted} accepted sightings were found in the journal`;
-    return { design, size, storeBytes: bytes, startMs: running.startMs, runs, peakRssBytes, note: note ?? `all ${fmt(accepted)} accepted sightings (plus warm-up) found in the journal after the run` };
+    return { design, size, storeBytes: bytes, startMs: running.startMs, runs, peakRssBytes, heapUsedBytes: heap.heap.used_heap_size, note: note ?? `all ${fmt(accepted)} accepted sightings (plus warm-up) found in the journal after the run` };
   } finally {
     server?.kill();
     await world.stop();
@@ -279,8 +284,8 @@ function summarise(rows: Row[], connections: number, quick: boolean): BenchResul
     return f && r.design !== DESIGN_FLOOR ? med(r, (x) => x.throughput) / med(f, (x) => x.throughput) : Number.NaN;
   };
   const body = table(
-    ['design', 'store', 'state file', 'server start', 'runs', 'sightings/s', 'of the floor', 'p50 ms', 'p99 ms', 'server CPU µs / sighting', 'peak RSS in runs', 'correlation catch-up after run', 'errors'],
-    rows.map((r) => r.failed ? [r.design, `${fmt(r.size.incidents)} incidents / ${fmt(r.size.sightings)} sightings`, mb(r.storeBytes), '–', '0', `**${r.failed}**`, '', '', '', '', '', '', ''] : [
+    ['design', 'store', 'state file', 'server start', 'runs', 'sightings/s', 'of the floor', 'p50 ms', 'p99 ms', 'server CPU µs / sighting', 'peak RSS in runs', 'V8 heap used after', 'correlation catch-up after run', 'errors'],
+    rows.map((r) => r.failed ? [r.design, `${fmt(r.size.incidents)} incidents / ${fmt(r.size.sightings)} sightings`, mb(r.storeBytes), '–', '0', `**${r.failed}**`, '', '', '', '', '', '', '', ''] : [
       r.design,
       `${fmt(r.size.incidents)} incidents / ${fmt(r.size.sightings)} sightings`,
       mb(r.storeBytes),
@@ -292,6 +297,7 @@ function summarise(rows: Row[], connections: number, quick: boolean): BenchResul
       fmt(med(r, (x) => x.p99), 1),
       fmt(med(r, (x) => x.cpuUsPerSighting)),
       r.peakRssBytes ? mb(r.peakRssBytes) : '–',
+      r.heapUsedBytes ? mb(r.heapUsedBytes) : '–',
       catchUp(r),
       errorsOf(r),
     ]),

@@ -17,8 +17,9 @@ import { renderReport, targetTable, writeReport, type BenchResult } from './repo
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
  * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only.
  * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
+ * `--heap-snapshot <dir>`: a heap snapshot of the ingest server right after its timed runs.
  */
-const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean }) => Promise<BenchResult>> = {
+const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string }) => Promise<BenchResult>> = {
   ingest: benchIngest,
   hunt: benchHunt,
   chat: benchChat,
@@ -29,7 +30,7 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; size
 };
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false } },
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false }, 'heap-snapshot': { type: 'string' } },
   allowPositionals: false,
 });
 const quick = values.quick ?? false;
@@ -53,6 +54,7 @@ for (const [name, bench] of Object.entries(BENCHMARKS)) {
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
     ...(sizes ? { sizes } : {}),
     tsxOnly: values['tsx-only'] ?? false,
+    ...(values['heap-snapshot'] ? { heapSnapshotDir: path.resolve(values['heap-snapshot']) } : {}),
   });
   results.push(result);
   process.stdout.write(`${result.markdown.trim()}\n\n${targetTable(result.targets)}\n(${Math.round((performance.now() - t0) / 1000)} s)\n\n`);
