@@ -156,6 +156,8 @@ async function measureOurs(size: StoreSize, o: { quick: boolean; connections: nu
       // The default (6000/min per address) is for the open internet; one loopback sender at 2,000/s needs more.
       HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
       CORRELATION_COALESCE_MS: '5000',
+      // `SIGHTINGS_JOURNAL_FSYNC=false npm run bench …` measures what the fdatasync per group commit costs.
+      ...(process.env['SIGHTINGS_JOURNAL_FSYNC'] ? { SIGHTINGS_JOURNAL_FSYNC: process.env['SIGHTINGS_JOURNAL_FSYNC'] } : {}),
     });
     const spawned = await spawnOrExplain({
       mode: 'real',
@@ -360,8 +362,19 @@ function summarise(rows: Row[], connections: number, quick: boolean): BenchResul
       'To see where the server spends its time: `npm run bench -- --only ingest --cpu-prof <dir>` (10,000 incidents only, node --cpu-prof on the server process); `--ingest-sizes 0,10000` picks sizes, `--tsx-only` skips the built rows.',
     '',
     ...notes,
+    '',
+    // The profiling findings are prose from a person, not figures of this run: kept in a file so a regenerated report keeps them.
+    findings(),
   ].join('\n');
   return { name: 'ingest', title: '1. Sighting ingest', markdown, targets };
+}
+
+function findings(): string {
+  try {
+    return readFileSync(path.resolve('bench/ingest-findings.md'), 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 function catchUp(r: Row): string {
