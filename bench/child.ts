@@ -39,7 +39,7 @@ export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
   const started = performance.now();
   const entry = opts.builtFile ?? path.resolve('bench/ingest-server.ts');
   const child: ChildProcess = fork(entry, [opts.mode], {
-    execArgv: [...(opts.builtFile ? [] : ['--import', 'tsx']), '--max-old-space-size=8192', ...(opts.nodeFlags ?? [])],
+    execArgv: [...(opts.builtFile ? [] : ['--import', 'tsx']), '--max-old-space-size=8192', ...(opts.nodeFlags ?? []), ...benchNodeFlags(opts.mode)],
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
@@ -86,4 +86,13 @@ export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * `BENCH_SERVER_NODE_FLAGS="--max-old-space-size=400" npm run bench …` runs our server (not the floor or
+ * the naive design) with extra node flags, e.g. to see what a heap cap does to RSS and throughput.
+ */
+function benchNodeFlags(mode: SpawnOptions['mode']): string[] {
+  const flags = process.env['BENCH_SERVER_NODE_FLAGS'];
+  return mode === 'real' && flags ? flags.split(/\s+/).filter(Boolean) : [];
 }
