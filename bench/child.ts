@@ -6,12 +6,14 @@ export interface ChildServer {
   url: string;
   pid: number;
   startMs: number;
-  ask<T = Record<string, unknown>>(cmd: 'stats' | 'idle' | 'stop', timeoutMs?: number, args?: Record<string, unknown>): Promise<T>;
+  ask<T = Record<string, unknown>>(cmd: 'stats' | 'idle' | 'stop' | 'heap', timeoutMs?: number, args?: Record<string, unknown>): Promise<T>;
   kill(): void;
 }
 
 export interface SpawnOptions {
-  mode: 'real' | 'naive';
+  mode: 'real' | 'naive' | 'floor';
+  /** A pre-built bundle of bench/ingest-server.ts to run under plain node instead of tsx. */
+  builtFile?: string;
   env: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
@@ -35,8 +37,9 @@ export class ServerDied extends Error {
 
 export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
   const started = performance.now();
-  const child: ChildProcess = fork(path.resolve('bench/ingest-server.ts'), [opts.mode], {
-    execArgv: ['--import', 'tsx', '--max-old-space-size=8192', ...(opts.nodeFlags ?? [])],
+  const entry = opts.builtFile ?? path.resolve('bench/ingest-server.ts');
+  const child: ChildProcess = fork(entry, [opts.mode], {
+    execArgv: [...(opts.builtFile ? [] : ['--import', 'tsx']), '--max-old-space-size=8192', ...(opts.nodeFlags ?? []), ...benchNodeFlags(opts.mode)],
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
@@ -67,7 +70,7 @@ export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
     url,
     pid: child.pid!,
     startMs,
-    ask: <T>(cmd: 'stats' | 'idle' | 'stop', timeoutMs = 300_000, args: Record<string, unknown> = {}) =>
+    ask: <T>(cmd: 'stats' | 'idle' | 'stop' | 'heap', timeoutMs = 300_000, args: Record<string, unknown> = {}) =>
       new Promise<T>((resolve, reject) => {
         const id = nextId++;
         const timer = setTimeout(() => reject(new Error(`${opts.mode} server did not answer ${cmd}`)), timeoutMs);
@@ -83,4 +86,13 @@ export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * `BENCH_SERVER_NODE_FLAGS="--max-old-space-size=400" npm run bench …` runs our server (not the floor or
+ * the naive design) with extra node flags, e.g. to see what a heap cap does to RSS and throughput.
+ */
+function benchNodeFlags(mode: SpawnOptions['mode']): string[] {
+  const flags = process.env['BENCH_SERVER_NODE_FLAGS'];
+  return mode === 'real' && flags ? flags.split(/\s+/).filter(Boolean) : [];
 }

@@ -1,15 +1,18 @@
+import path from 'node:path';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/core/logger.js';
+import { startFloorIngest } from './floor-ingest.js';
 import { startNaiveIngest } from './naive-ingest.js';
 
 /**
- * Child-process entry for the ingest benchmark: runs ONE server (our bot, or the
- * naive design) alone in its process, so the load generator and the emulators
+ * Child-process entry for the ingest benchmark: runs ONE server (our bot, the
+ * naive design, or the floor) alone in its process, so the load generator and the emulators
  * in the parent do not share its event loop, and CPU/RSS are its own.
  * Driven over IPC: `stats`, `idle`, `stop`.
  */
-type Command = { cmd: 'stats' | 'idle' | 'stop'; id: number; timeoutMs?: number };
+type Command = { cmd: 'stats' | 'idle' | 'stop' | 'heap'; id: number; timeoutMs?: number; snapshotDir?: string };
 
 const mode = process.argv[2];
 const send = (msg: unknown) => process.send?.(msg);
@@ -23,14 +26,21 @@ if (mode === 'real') {
 } else if (mode === 'naive') {
   naive = await startNaiveIngest({ file: process.env['BENCH_NAIVE_FILE']!, secret: process.env['BENCH_SECRET']! });
   send({ ready: true, url: naive.url });
+} else if (mode === 'floor') {
+  naive = await startFloorIngest({ file: process.env['BENCH_FLOOR_FILE']!, secret: process.env['BENCH_SECRET']! });
+  send({ ready: true, url: naive.url });
 } else {
-  throw new Error(`usage: ingest-server.ts real|naive (got ${mode})`);
+  throw new Error(`usage: ingest-server.ts real|naive|floor (got ${mode})`);
 }
 
 process.on('message', (raw: Command) => {
   void (async () => {
     if (raw.cmd === 'stats') {
       send({ id: raw.id, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, lastAppliedSeq: app?.engine.lastAppliedSeq() ?? 0 });
+    } else if (raw.cmd === 'heap') {
+      // Where the memory is: V8's heap next to RSS, and optionally a heap snapshot to open in DevTools.
+      const file = raw.snapshotDir ? writeHeapSnapshot(path.join(raw.snapshotDir, `ingest-${mode}-${Date.now()}.heapsnapshot`)) : undefined;
+      send({ id: raw.id, rss: process.memoryUsage().rss, heap: getHeapStatistics(), external: process.memoryUsage().external, arrayBuffers: process.memoryUsage().arrayBuffers, file });
     } else if (raw.cmd === 'idle') {
       // Bounded: when correlation is far behind, the benchmark reports the backlog instead of waiting forever.
       let timer: NodeJS.Timeout | undefined;

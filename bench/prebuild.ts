@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { build } from 'esbuild';
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,4 +15,26 @@ export async function buildMain(): Promise<{ file: string; buildMs: number; clea
   const t0 = performance.now();
   await promisify(execFile)(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', dir], { timeout: 180_000 });
   return { file: path.join(dir, 'main.js'), buildMs: performance.now() - t0, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The ingest benchmark's server entry (bench/ingest-server.ts) bundled the same way, so
+ * "built" rows run compiled JavaScript under plain `node` (no tsx loader), like `node dist/main.js`.
+ */
+export async function buildIngestServer(): Promise<{ file: string; buildMs: number; cleanup(): Promise<void> }> {
+  const dir = path.resolve('bench/.build-ingest');
+  const file = path.join(dir, 'ingest-server.mjs');
+  await mkdir(dir, { recursive: true });
+  const t0 = performance.now();
+  await build({
+    entryPoints: [path.resolve('bench/ingest-server.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile: file,
+    logLevel: 'silent',
+  });
+  return { file, buildMs: performance.now() - t0, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -17,8 +17,11 @@ import { renderReport, targetTable, writeReport, type BenchResult } from './repo
  * `--quick`: tiny sizes, prints only (CI checks the suite still runs; exit 0 unless something crashes).
  * `--only <name>`: one benchmark (ingest, hunt, talos-posts, chat, footprint, parsing, storm, investigate, webex-cost); prints only.
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
+ * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only.
+ * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
+ * `--heap-snapshot <dir>`: a heap snapshot of the ingest server right after its timed runs.
  */
-const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) => Promise<BenchResult>> = {
+const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string }) => Promise<BenchResult>> = {
   ingest: benchIngest,
   hunt: benchHunt,
   'talos-posts': benchTalosPosts,
@@ -31,7 +34,7 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string }) =>
 };
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false }, 'heap-snapshot': { type: 'string' } },
   allowPositionals: false,
 });
 const quick = values.quick ?? false;
@@ -49,7 +52,14 @@ for (const [name, bench] of Object.entries(BENCHMARKS)) {
   if (only && name !== only) continue;
   const t0 = performance.now();
   process.stdout.write(`--- ${name}${quick ? ' (quick)' : ''} ...\n`);
-  const result = await bench({ quick, cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined });
+  const sizes = values['ingest-sizes']?.split(',').map((x) => Number(x.trim()));
+  const result = await bench({
+    quick,
+    cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
+    ...(sizes ? { sizes } : {}),
+    tsxOnly: values['tsx-only'] ?? false,
+    ...(values['heap-snapshot'] ? { heapSnapshotDir: path.resolve(values['heap-snapshot']) } : {}),
+  });
   results.push(result);
   process.stdout.write(`${result.markdown.trim()}\n\n${targetTable(result.targets)}\n(${Math.round((performance.now() - t0) / 1000)} s)\n\n`);
 }

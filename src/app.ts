@@ -144,6 +144,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
     clock,
     logger,
     dedupeWindowSeconds: config.sightings.dedupeWindowSeconds,
+    fsync: config.sightings.journalFsync,
   });
   const intake = new JournaledIntake({ journal, processor: engine, clock, logger: logger.child({ component: 'intake' }) });
 

@@ -94,6 +94,8 @@ export interface Config {
     bearerToken?: string;
     dedupeWindowSeconds: number;
     maxBatch: number;
+    /** fdatasync the journal before each 202 (off: a power loss may lose the last accepted sightings). */
+    journalFsync: boolean;
   };
   correlation: {
     rejectedIsClosed: boolean;
@@ -249,6 +251,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       bearerToken: e.SIGHTINGS_BEARER_TOKEN,
       dedupeWindowSeconds: e.SIGHTINGS_DEDUPE_WINDOW_SECONDS,
       maxBatch: e.SIGHTINGS_MAX_BATCH,
+      journalFsync: e.SIGHTINGS_JOURNAL_FSYNC,
     },
     correlation: {
       rejectedIsClosed: e.CORRELATION_REJECTED_IS_CLOSED,

@@ -126,6 +126,7 @@ export const envSchema = z.object({
   SIGHTINGS_BEARER_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   SIGHTINGS_DEDUPE_WINDOW_SECONDS: int(300, 0, 7 * 86400),
   SIGHTINGS_MAX_BATCH: int(1000, 1, 100_000),
+  SIGHTINGS_JOURNAL_FSYNC: bool(true),
   CORRELATION_REJECTED_IS_CLOSED: bool(true),
   CORRELATION_LADDER: z.string().default('eq 2 -> notify; gte 3 -> mention; gte 5 -> respond'),
   CORRELATION_ONCALL: emailList,

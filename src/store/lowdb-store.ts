@@ -152,7 +152,7 @@ export class LowdbStore implements Store {
 }
 
 /** The pause after a write, as a multiple of its duration: writes then use at most ~1/(1+N) of the time. */
-const WRITE_SPACING = 4;
+const WRITE_SPACING = 8;
 
 export function parseState(raw: string, path: string): State {
   let parsed: unknown;

@@ -38,7 +38,7 @@ export class StreamingJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    const sliceMs = this.opts.sliceMs ?? 8;
+    const sliceMs = this.opts.sliceMs ?? 4;
     const flushBytes = this.opts.flushBytes ?? 1 << 20;
     const fh = await open(this.tempPath, 'w');
     let doneSerializing!: () => void;

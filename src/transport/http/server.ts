@@ -30,6 +30,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // Answers here are never cached: an ETag per response is a hash of every body for nothing.
+  app.set('etag', false);
   app.use(
     rateLimit({
       windowMs: 60_000,
