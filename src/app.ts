@@ -45,6 +45,7 @@ import { createWebexWebhookRouter, registerWebhooks, unregisterWebhooks } from '
 import { appMetricsSources } from './observability/app-sources.js';
 import { Metrics } from './observability/metrics.js';
 import { createMetricsRouter } from './transport/http/metrics-route.js';
+import type { HuntDeps } from './services/hunt-deps.js';
 
 export const WEBEX_WEBHOOK_PATH = '/webex/webhook';
 const WEBHOOK_NAME = 'sightline';
@@ -149,15 +150,10 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const intake = new JournaledIntake({ journal, processor: engine, clock, logger: logger.child({ component: 'intake' }) });
 
   let schedule: HuntSchedule | undefined;
+  const huntDeps: HuntDeps = { store, xdr, notifier: outbox, clock, logger, config, casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id) };
   const hunts = new HuntRunner({
-    store,
+    ...huntDeps,
     fetcher: new TalosFetcher({ talos: config.talos, logger }),
-    xdr,
-    notifier: outbox,
-    clock,
-    logger,
-    config,
-    casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
     nextRun: () => schedule?.nextRun(),
     metrics: metrics?.hunts,
     uriLoader: new TalosUriLoader({ fetcher: new TalosFetcher({ talos: config.talos, logger }), config, clock, logger }),
@@ -167,14 +163,8 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const talosHunts = new TalosSourcesHunt({
     runner: hunts,
     posts: new TalosPostsHunt({
-      store,
+      ...huntDeps,
       github: githubClientFor(config, { clock, logger, etags: stateEtagStore(store) }),
-      xdr,
-      notifier: outbox,
-      clock,
-      logger,
-      config,
-      casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id),
       signal: postsAbort.signal,
     }),
     store,

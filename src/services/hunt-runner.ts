@@ -2,10 +2,7 @@ import { deadLetterSummary } from '../domain/correlation/dead-letters.js';
 import { readCorrelation } from '../domain/correlation/types.js';
 import { randomUUID } from 'node:crypto';
 import type { TalosFetcher } from '../clients/talos/fetcher.js';
-import type { XdrPort } from '../clients/xdr/port.js';
 import { incidentUrl } from '../clients/xdr/client.js';
-import type { Config } from '../config/load.js';
-import type { Clock } from '../core/clock.js';
 import { asSightlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { HuntService, HuntStatus } from '../bot/services.js';
@@ -13,22 +10,15 @@ import { runHunt } from '../domain/hunt/run-hunt.js';
 import { parseRoundup } from '../domain/talos/parse.js';
 import { fridayOfWeek } from '../domain/talos/week.js';
 import type { Roundup } from '../domain/types.js';
-import type { HuntRef, Notifier } from '../notify/notification.js';
+import type { HuntRef } from '../notify/notification.js';
 import { MAX_HUNT_HISTORY, type HuntRecord } from '../store/state.js';
-import type { Store } from '../store/store.js';
 import { StoreHuntProgress } from './hunt-progress.js';
 import { checkRoundupUri } from '../clients/talos/allowlist.js';
 import type { HuntRecorder } from '../observability/metrics.js';
+import type { HuntDeps } from './hunt-deps.js';
 
-export interface HuntRunnerDeps {
-  store: Store;
+export interface HuntRunnerDeps extends HuntDeps {
   fetcher: Pick<TalosFetcher, 'findWeek' | 'fetchUri'>;
-  xdr: XdrPort;
-  notifier: Notifier;
-  clock: Clock;
-  logger: Logger;
-  config: Config;
-  casebookUrl: (longId: string) => string;
   /** Reads `hunt blog` addresses beyond a roundup file (IOC files, GitHub folders, blog posts); see talos-uri-loader.ts. */
   uriLoader?: { check(uri: string): void; load(uri: string): Promise<Roundup> };
   /** When the schedule fires next (for `hunt status`). */

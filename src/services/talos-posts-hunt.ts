@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { EtagEntry, EtagStore, GithubClient } from '../clients/github/client.js';
-import type { XdrPort } from '../clients/xdr/port.js';
-import type { Config } from '../config/load.js';
-import type { Clock } from '../core/clock.js';
 import { asSightlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { runHunt } from '../domain/hunt/run-hunt.js';
 import { observableKey } from '../domain/talos/post-plan.js';
-import type { HuntRef, Notifier } from '../notify/notification.js';
+import type { HuntRef } from '../notify/notification.js';
 import { MAX_HUNT_HISTORY, type HuntedPost, type HuntRecord, type IocsRepoState } from '../store/state.js';
 import type { Store } from '../store/store.js';
 import { StoreHuntProgress } from './hunt-progress.js';
 import { TalosPostsSource } from './talos-posts-source.js';
+import type { HuntDeps } from './hunt-deps.js';
 
 /**
  * The weekly hunt of the Cisco-Talos/IOCs source: every post added (or
@@ -24,15 +22,8 @@ import { TalosPostsSource } from './talos-posts-source.js';
  * a spent GitHub budget only delays (the client waits for the reset) or, past
  * GITHUB_MAX_WAIT_SECONDS, leaves the cursor where it was for the next run.
  */
-export interface TalosPostsHuntDeps {
-  store: Store;
+export interface TalosPostsHuntDeps extends HuntDeps {
   github: GithubClient;
-  xdr: XdrPort;
-  notifier: Notifier;
-  clock: Clock;
-  logger: Logger;
-  config: Config;
-  casebookUrl: (longId: string) => string;
   signal?: AbortSignal;
 }
 

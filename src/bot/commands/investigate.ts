@@ -8,6 +8,7 @@ import { defineCommand, type Command, type CommandContext } from './command.js';
 import { code, md, when } from './format.js';
 import type { ParseResult } from './parse.js';
 import { pageCount, type ReplyContent } from './replies.js';
+import { pageNumber } from './args.js';
 
 /**
  * `investigate <text>`, `actions [page]` and the card-only commands behind the
@@ -52,13 +53,7 @@ export function implicitInvestigation(parsed: ParseResult, table: readonly Comma
 }
 
 const pageArg = z.object({
-  page: z
-    .string()
-    .regex(/^\d{1,6}$/, { error: 'the page must be a whole number, like 2' })
-    .transform(Number)
-    .refine((n) => n >= 1, { error: 'pages start at 1' })
-    .optional()
-    .transform((p) => p ?? 1),
+  page: pageNumber,
   extra: z.undefined({ error: 'give at most a page number' }).optional(),
 });
 

@@ -7,6 +7,7 @@ import { code, md, when } from './format.js';
 import { outboxCommand, withOutboxLine } from './outbox-view.js';
 import { actions, investigate } from './investigate.js';
 import { pageCount } from './replies.js';
+import { pageNumber } from './args.js';
 
 /**
  * Sightline's chat commands, as data (STYLE.md §6). Patterns run against the
@@ -113,13 +114,7 @@ const incidentsArgs = z.preprocess(
       .pipe(z.enum(['open', 'closed', 'all'], { error: 'the filter must be open, closed or all' }))
       .optional()
       .transform((f): IncidentFilter => f ?? 'open'),
-    page: z
-      .string()
-      .regex(/^\d{1,6}$/, { error: 'the page must be a whole number, like 2' })
-      .transform(Number)
-      .refine((n) => n >= 1, { error: 'pages start at 1' })
-      .optional()
-      .transform((p) => p ?? 1),
+    page: pageNumber,
     extra: z.undefined({ error: 'give at most a filter and a page' }).optional(),
   }),
 );
