@@ -101,6 +101,7 @@ export const BOT_URLS = {
   incident: 'https://visibility.amp.cisco.com/incidents?q=id:incident-2230b97f#summary',
   casebook: 'https://securex.us.security.cisco.com/investigate?casebook=7a1f0c52',
   roundup: 'https://raw.githubusercontent.com/Cisco-Talos/Threat-Round-Up/master/2021/0723.json',
+  blog: 'https://blog.talosintelligence.com/uat-10147-deploys-spectre/',
 } as const;
 
 /** Who the `mention` rung mentions (CORRELATION_ONCALL): the only mention token allowed. */
@@ -138,6 +139,8 @@ export function hostileOutcome(): fc.Arbitrary<ThreatOutcome> {
     rejected: fc.nat(50),
     targets: fc.array(hostileTarget(), { maxLength: 3 }),
     casebook: maybe(fc.record({ id: h(), url: fc.constant(BOT_URLS.casebook) })),
+    incident: maybe(fc.record({ id: h(), url: fc.constant(BOT_URLS.incident) })),
+    link: maybe(fc.constant(BOT_URLS.blog)),
     moduleErrors: fc.array(h(), { maxLength: 2 }),
     error: maybe(h()),
   });
@@ -186,6 +189,17 @@ export function hostileNotification(): fc.Arbitrary<Notification> {
       mention: fc.constant(ONCALL),
       dryRun: fc.boolean(),
     }),
+    fc.record({ kind: fc.constant('talos_nothing_new' as const), week: h(), sources: fc.array(h(), { maxLength: 2 }) }),
+    fc.record({
+      kind: fc.constant('incident_digest' as const),
+      phase: fc.constantFrom('started' as const, 'digest' as const, 'ended' as const),
+      top: fc.array(hostileIncident(), { maxLength: 3 }),
+      more: fc.nat(5000),
+      newIncidents: fc.nat(5000),
+      updatedIncidents: fc.nat(5000),
+      escalations: fc.array(fc.record({ rung: h(), action: h(), incidents: fc.nat(100), dryRun: fc.boolean() }), { maxLength: 2 }),
+      mention: fc.constant(ONCALL),
+    }),
   );
 }
 
@@ -196,6 +210,10 @@ export function hostileHuntStatus(): fc.Arbitrary<HuntStatus> {
     nextRun: maybe(h()),
     pendingRetry: maybe(fc.record({ week: h(), attempt: fc.nat(30), maxAttempts: fc.nat(30), nextAttemptAt: h() })),
     cursorUrlId: maybe(fc.nat()),
+    sources: maybe(fc.array(fc.record({ name: h(), cursor: h() }), { maxLength: 2 })),
+    xdrDeadLetters: maybe(
+      fc.record({ total: fc.nat(50), latest: fc.array(fc.record({ incidentId: h(), target: h(), kind: h(), reason: h(), at: h() }), { maxLength: 2 }) }),
+    ),
   });
 }
 

@@ -9,7 +9,7 @@ export function nothingNewSentence(week: string, sources: string[]): string {
 export const NOTHING_NEW_TODO = 'Sightline looks again at the next scheduled hunt. "hunt blog <uri>" hunts a post or folder you pick.';
 
 export function renderTalosNothingNew({ week, sources }: { week: string; sources: string[] }): WebexMessageContent {
-  const markdown = [`**Nothing new from Talos this week** (${md(week)})`, '', nothingNewSentence(md(week), sources), '', `Run ${code('hunt blog <uri>')} to hunt a post or a month folder you pick.`].join('\n');
+  const markdown = [`**Nothing new from Talos this week** (${md(week)})`, '', nothingNewSentence(md(week), sources.map(md)), '', `Run ${code('hunt blog <uri>')} to hunt a post or a month folder you pick.`].join('\n');
   const card = adaptiveCard([
     heading('Nothing new from Talos this week'),
     textBlock(nothingNewSentence(week, sources)),
