@@ -150,13 +150,14 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const intake = new JournaledIntake({ journal, processor: engine, clock, logger: logger.child({ component: 'intake' }) });
 
   let schedule: HuntSchedule | undefined;
+  const talosFetcher = new TalosFetcher({ talos: config.talos, logger });
   const huntDeps: HuntDeps = { store, xdr, notifier: outbox, clock, logger, config, casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id) };
   const hunts = new HuntRunner({
     ...huntDeps,
-    fetcher: new TalosFetcher({ talos: config.talos, logger }),
+    fetcher: talosFetcher,
     nextRun: () => schedule?.nextRun(),
     metrics: metrics?.hunts,
-    uriLoader: new TalosUriLoader({ fetcher: new TalosFetcher({ talos: config.talos, logger }), config, clock, logger }),
+    uriLoader: new TalosUriLoader({ fetcher: talosFetcher, config, clock, logger }),
   });
   // What Talos publishes today: the Cisco-Talos/IOCs posts, beside the roundup (TALOS_SOURCES).
   const postsAbort = new AbortController();

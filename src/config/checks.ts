@@ -1,6 +1,7 @@
 import cronParser from 'cron-parser';
 import { ConfigError } from '../core/errors.js';
 import { parseLadder } from '../domain/correlation/ladder.js';
+import { parseSeverityRule } from '../domain/correlation/severity.js';
 import { envSchema } from './schema.js';
 
 /**
@@ -11,7 +12,7 @@ import { envSchema } from './schema.js';
  */
 export function semanticProblems(raw: Record<string, string>): string[] {
   const problems: string[] = [];
-  const value = <K extends 'HUNT_CRON' | 'HUNT_TIMEZONE' | 'CORRELATION_LADDER'>(key: K): string | undefined => {
+  const value = <K extends 'HUNT_CRON' | 'HUNT_TIMEZONE' | 'CORRELATION_LADDER' | 'XDR_INCIDENT_SEVERITY'>(key: K): string | undefined => {
     const parsed = envSchema.shape[key].safeParse(raw[key]);
     return parsed.success ? parsed.data : undefined;
   };
@@ -37,6 +38,15 @@ export function semanticProblems(raw: Record<string, string>): string[] {
   if (ladder !== undefined) {
     try {
       parseLadder(ladder, { webhookUrl: raw.CORRELATION_WEBHOOK_URL });
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  const severity = value('XDR_INCIDENT_SEVERITY');
+  if (severity !== undefined) {
+    try {
+      parseSeverityRule(severity);
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
       else throw err;

@@ -3,7 +3,6 @@ import { parse as parseDotenv } from 'dotenv';
 import { ConfigError } from '../core/errors.js';
 import { semanticProblems } from './checks.js';
 import { envSchema, type Env } from './schema.js';
-import { parseSeverityRule } from '../domain/correlation/severity.js';
 
 export type XdrRegion = 'us' | 'eu' | 'apjc';
 
@@ -157,11 +156,6 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
   const emailEnabled = e.EMAIL_ENABLED && e.SMTP_HOST !== undefined;
   if (emailEnabled && e.EMAIL_TO.length === 0) problems.push('EMAIL_TO must list at least one recipient when SMTP_HOST is set');
   if (e.SMTP_USER && !e.SMTP_PASSWORD) problems.push('SMTP_PASSWORD is required when SMTP_USER is set');
-  try {
-    parseSeverityRule(e.XDR_INCIDENT_SEVERITY);
-  } catch (err) {
-    problems.push(...(err instanceof ConfigError ? err.problems : [String(err)]));
-  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const infix = regionInfix(e.XDR_REGION);

@@ -1,6 +1,6 @@
 import type { IncidentDigest, IncidentView } from '../notification.js';
 import { adaptiveCard, code, container, heading, md, submit, textBlock, type CardElement } from './elements.js';
-import type { CloseIncidentData, ShowSightingsData } from './incident.js';
+import { isClosed, type CloseIncidentData, type ShowSightingsData } from './incident.js';
 import { fitMessage, type WebexMessageContent } from './limits.js';
 import { mentionOf } from './rung.js';
 
@@ -17,10 +17,6 @@ function headline(d: IncidentDigest): string {
 
 function line(i: IncidentView): string {
   return `${i.targetType}: ${i.targetValue} — ${num(i.count)} security event${i.count === 1 ? '' : 's'}`;
-}
-
-function isClosed(status: string): boolean {
-  return /^(closed|rejected)/i.test(status);
 }
 
 function incidentBlock(i: IncidentView): CardElement {

@@ -15,7 +15,8 @@ export interface ShowSightingsData {
   incidentId: string;
 }
 
-function isClosed(status: string): boolean {
+/** Whether a card shows a closed incident (its Close button is left out). */
+export function isClosed(status: string): boolean {
   return /^(closed|rejected)/i.test(status);
 }
 
