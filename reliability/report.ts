@@ -15,13 +15,33 @@ export function renderReport(reports: SuiteReport[], meta: { startedAt: Date; co
   out.push('');
   const findings = reports.flatMap((r) => r.findings.map((f) => `- **${r.title}** — ${f}`));
   if (findings.length > 0) out.push('## Findings (bugs and weaknesses the suites found)', '', ...findings, '');
-  for (const r of reports) {
-    out.push(`## ${r.title}`, '', `**Tried:** ${r.tried}`, '');
-    out.push('| Figure | Value |', '|---|---|');
-    for (const [k, v] of Object.entries(r.figures)) out.push(`| ${k} | ${String(v).replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`);
-    out.push('', '**Checks:**', '');
-    for (const c of r.checks) out.push(`- ${c.ok ? '✅' : '❌'} ${c.name}${c.detail ? ` — ${c.detail.replace(/\n/g, ' ').slice(0, 400)}` : ''}`);
-    out.push('');
-  }
+  for (const r of reports) out.push(...suiteLines(r));
   return out.join('\n');
+}
+
+/** One suite's section: heading, what was tried, figures and checks. */
+function suiteLines(r: SuiteReport, note?: string): string[] {
+  const out = [`## ${r.title}`, ''];
+  if (note) out.push(`> ${note}`, '');
+  out.push(`**Tried:** ${r.tried}`, '');
+  out.push('| Figure | Value |', '|---|---|');
+  for (const [k, v] of Object.entries(r.figures)) out.push(`| ${k} | ${String(v).replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`);
+  out.push('', '**Checks:**', '');
+  for (const c of r.checks) out.push(`- ${c.ok ? '✅' : '❌'} ${c.name}${c.detail ? ` — ${c.detail.replace(/\n/g, ' ').slice(0, 400)}` : ''}`);
+  out.push('');
+  return out;
+}
+
+/**
+ * The document with one suite's section replaced by a run of that suite alone (`--only`),
+ * so a long suite (the 30-minute soak) can be re-measured without re-running the others.
+ * The section runs from its `## <title>` heading to the next `## ` heading.
+ */
+export function replaceSuiteSection(doc: string, report: SuiteReport, note: string): string {
+  const lines = doc.split('\n');
+  const start = lines.findIndex((l) => l === `## ${report.title}`);
+  if (start < 0) throw new Error(`docs/RELIABILITY.md has no section "## ${report.title}"; run the full \`npm run reliability\` instead.`);
+  let end = lines.findIndex((l, i) => i > start && l.startsWith('## '));
+  if (end < 0) end = lines.length;
+  return [...lines.slice(0, start), ...suiteLines(report, note), ...lines.slice(end)].join('\n');
 }

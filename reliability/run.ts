@@ -1,17 +1,17 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runCrashSafety } from './crash-safety.js';
 import { runFaults } from './faults.js';
 import { runHostileInput } from './hostile-input.js';
 import { runOperations } from './operations.js';
 import { runOutbox } from './outbox.js';
-import { renderReport } from './report.js';
+import { renderReport, replaceSuiteSection } from './report.js';
 import { runSecurity } from './security.js';
 import { runWebsocket } from './websocket.js';
 import { PROJECT_ROOT, passed, type SuiteReport } from './support.js';
 
 /**
- * `npm run reliability [-- --soak-minutes 30] [--no-audit]`: every suite at full
+ * `npm run reliability [-- --soak-minutes 30] [--no-audit] [--only websocket|operations]`: every suite at full
  * size, then docs/RELIABILITY.md. The soak (operations) runs alongside the other
  * suites, each against its own emulators, so the whole run takes about the soak.
  */
@@ -34,6 +34,17 @@ if (flag('only') === 'websocket') {
   const report = await guarded('7. Webex websocket', () => runWebsocket({ ...WEBSOCKET_FULL, log }));
   process.stdout.write(`${renderReport([report], { startedAt, command: 'npm run reliability -- --only websocket', notes: [] })}\n`);
   process.exit(0);
+}
+
+// `--only operations`: the soak and its checks alone (about the soak's length); its section of
+// docs/RELIABILITY.md is replaced and the other sections are left as they are.
+if (flag('only') === 'operations') {
+  const report = await guarded('6. Operations', () => runOperations({ soakSeconds: Math.round(soakMinutes * 60), sampleSeconds: soakMinutes >= 5 ? 60 : 10, log }), (soakMinutes + 5) * 60_000);
+  const file = path.join(PROJECT_ROOT, 'docs', 'RELIABILITY.md');
+  const note = `Run alone with \`npm run reliability -- --only operations --soak-minutes ${soakMinutes}\` on ${startedAt.toISOString()} (Node ${process.version}, 2 shared cores); the other sections come from the full run above.`;
+  await writeFile(file, replaceSuiteSection(await readFile(file, 'utf8'), report, note));
+  log(`docs/RELIABILITY.md: section "${report.title}" replaced`);
+  process.exit(passed(report) ? 0 : 1);
 }
 
 async function guarded(name: string, run: () => Promise<SuiteReport>, limitMs = 15 * 60_000): Promise<SuiteReport> {
