@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chown, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,7 +90,8 @@ export async function freePort(): Promise<number> {
 /** initdb + pg_ctl start. `onDataDir` learns the folder before anything can fail, so a crash mid-start can still be cleaned. */
 export async function startCluster(binDir: string, onDataDir: (dir: string) => Promise<void> = async () => {}): Promise<ClusterHandle> {
   const user = await serverUser();
-  const dataDir = await mkdtemp(join(tmpdir(), 'sightline-pg-'));
+  // As root, /tmp: a TMPDIR under /root would not be reachable by the server's user.
+  const dataDir = await mkdtemp(join(user ? '/tmp' : tmpdir(), 'sightline-pg-'));
   await onDataDir(dataDir);
   if (user) await chown(dataDir, user.uid, user.gid);
   // --no-sync and fsync=off: a test cluster never needs to survive a power cut, and it halves the start.
@@ -112,7 +113,8 @@ export async function startCluster(binDir: string, onDataDir: (dir: string) => P
       await asUser(user?.name, join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', join(dataDir, 'server.log'), '-o', opts, '-w', '-t', '30', 'start'], 40_000);
       return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, dataDir, binDir, runAs: user?.name };
     } catch (err) {
-      lastError = err;
+      const log = await readFile(join(dataDir, 'server.log'), 'utf8').catch(() => '');
+      lastError = new Error(`${(err as Error).message}\nserver log: ${log.slice(-1500)}`, { cause: err });
     }
   }
   await rm(dataDir, { recursive: true, force: true });
