@@ -119,6 +119,26 @@ describe.skipIf(!server)('leader election on one database', () => {
     expect(mostSampled).toBe(1);
   });
 
+  it('gives leadership up when starting the leader work fails, and campaigns again', async () => {
+    let failures = 1;
+    const reasons: string[] = [];
+    let elections = 0;
+    const e = new LeaderElector({
+      url: db.url,
+      pollMs: POLL_MS,
+      applicationName: 'elector-flaky',
+      onElected: () => {
+        elections++;
+        if (failures-- > 0) throw new Error('the schedule could not be armed');
+      },
+      onDemoted: (reason) => void reasons.push(reason),
+    });
+    electors.push(e);
+    e.start();
+    await until(() => elections === 2 && e.isLeader, 'a second, successful election');
+    expect(reasons).toEqual(['starting the leader work failed']);
+  });
+
   it('a leader cut off by the network demotes itself before the other is elected', async () => {
     leaders = new Set();
     mostAtOnce = 0;

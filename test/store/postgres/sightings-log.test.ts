@@ -117,6 +117,14 @@ describe.skipIf(!server)('the committed sightings log, two instances on one data
     console.log(`${appends} concurrent appends of one sighting on two instances: ${groups} transactions, ${Math.round((appends / ms) * 1000)} sightings/s (a figure, not a check)`);
   });
 
+  it('splits a backlog bigger than one group into several transactions, all committed', async () => {
+    const small = new PostgresSightingsLog(poolA, { maxGroupRows: 10 });
+    const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => small.append(Array.from({ length: 4 }, (_, k) => sighting(`g-${i}-${k}`)))));
+    expect(outcomes.every((o) => o.accepted === 4)).toBe(true);
+    expect(small.stats).toEqual({ groups: 3, rows: 24 });
+    expect(await count()).toBe(24);
+  });
+
   it('gives a throughput figure for batches from many clients', async () => {
     const clients = 20;
     const perClient = 25;
