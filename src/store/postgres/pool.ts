@@ -81,6 +81,10 @@ export function toStoreError(err: unknown, doing: string, url?: string): StoreEr
     case '53300':
       return say(`PostgreSQL${where} has no connection slot left while ${doing}; raise max_connections or lower the pool size.`);
   }
+  if (e.code?.startsWith('22')) {
+    // Class 22, data exception: e.g. a NUL character, which text and jsonb cannot hold.
+    return say(`PostgreSQL refused a value it cannot store while ${doing}, so nothing of it was stored; the log has the value's problem.`);
+  }
   if (/timeout exceeded when trying to connect|Connection terminated/i.test(detail)) {
     return say(`PostgreSQL${where} did not answer in time while ${doing}; check DATABASE_URL, the network and the server.`);
   }

@@ -49,6 +49,10 @@ interface Waiting {
 const RETRYABLE = new Set(['40P01', '40001']);
 const MAX_TRIES = 3;
 
+function isDataError(err: unknown): boolean {
+  return ((err as { cause?: { code?: string } }).cause?.code ?? '').startsWith('22');
+}
+
 export class PostgresSightingsLog {
   private waiting: Waiting[] = [];
   private flushing: Promise<void> | undefined;
@@ -86,7 +90,12 @@ export class PostgresSightingsLog {
           const outcomes = await this.commitGroup(group);
           group.forEach((w, i) => w.resolve(outcomes[i]!));
         } catch (err) {
-          for (const w of group) w.reject(err);
+          if (group.length > 1 && isDataError(err)) {
+            // One request's bad value must not fail the others that shared its transaction: each alone.
+            for (const w of group) await this.commitGroup([w]).then((o) => w.resolve(o[0]!), w.reject);
+          } else {
+            for (const w of group) w.reject(err);
+          }
         }
       }
     } finally {

@@ -125,6 +125,16 @@ describe.skipIf(!server)('the committed sightings log, two instances on one data
     expect(await count()).toBe(24);
   });
 
+  it("fails only the request with a value PostgreSQL cannot store, not the others in its group", async () => {
+    const bad = { ...sighting('nul-1'), source: 'web\u0000hook' };
+    const [good1, refused, good2] = await Promise.allSettled([a.append([sighting('ok-1')]), a.append([bad]), a.append([sighting('ok-2')])]);
+    expect(good1).toMatchObject({ status: 'fulfilled', value: { accepted: 1 } });
+    expect(good2).toMatchObject({ status: 'fulfilled', value: { accepted: 1 } });
+    expect(refused.status).toBe('rejected');
+    expect(((refused as PromiseRejectedResult).reason as StoreError).userMessage).toMatch(/refused a value it cannot store while accepting sightings/);
+    expect(await count()).toBe(2);
+  });
+
   it('gives a throughput figure for batches from many clients', async () => {
     const clients = 20;
     const perClient = 25;
