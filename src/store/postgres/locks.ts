@@ -1,0 +1,13 @@
+/**
+ * Advisory lock keys, in PostgreSQL's two-int form (space, id): the space is "SGHL" in
+ * ASCII so another application on the same database does not pick the same locks by chance.
+ * Each id has one meaning; never reuse one for something else.
+ */
+export const LOCK_SPACE = 0x5347484c;
+
+export const LOCKS = {
+  /** Held while schema migrations are checked and applied (migrate.ts). */
+  migrate: 1,
+  /** Held by the leader for as long as it leads (leader.ts). */
+  leader: 2,
+} as const;

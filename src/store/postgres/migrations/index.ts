@@ -1,0 +1,13 @@
+import { sql as schema } from './001_schema.js';
+
+/**
+ * Every migration, in order. A migration is never edited once released (its checksum is
+ * recorded); a change to the schema is a new entry here and a new NNN_name.ts file.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'schema', sql: schema }];

@@ -1,0 +1,178 @@
+import type pg from 'pg';
+import type { Logger } from '../../core/logger.js';
+import type { IncomingSighting } from '../../domain/correlation/intake.js';
+import { inTransaction } from './pool.js';
+
+/**
+ * The committed sightings log: the PostgreSQL side of the journal. `append` resolves once
+ * its rows are COMMITTED (the 202 point), so a sighting acknowledged by any instance
+ * survives that instance. The sighting's id (its dedupeKey) is unique in the table: an id
+ * seen before, on any instance, is reported as a duplicate and counted once.
+ *
+ * Group commit: appends arriving while a commit is in flight wait and then go together in
+ * the next transaction (one INSERT for all of them), so the cost per sighting falls as load
+ * rises instead of one commit per request. Rows keep arrival order in `seq` (with gaps).
+ *
+ * The reader side: `claim` takes the oldest unapplied rows with FOR UPDATE SKIP LOCKED and
+ * marks them applied in the same transaction as whatever `apply` writes, so each row is
+ * applied once even with several readers, and a reader that fails leaves its rows for the next.
+ * Seqs come from a sequence, so a row may commit after a higher seq was claimed; it is
+ * claimed by the next call. Order is by seq, not guaranteed across concurrent readers.
+ */
+export interface LoggedSighting {
+  seq: number;
+  id: string;
+  item: IncomingSighting;
+  acceptedAt: Date;
+}
+
+export interface AppendOutcome {
+  accepted: number;
+  duplicates: number;
+  /** Per item, in the order given: its seq when new, or duplicate. */
+  items: Array<{ id: string; seq: number } | { id: string; duplicate: true }>;
+}
+
+export interface SightingsLogOptions {
+  /** Most rows in one group transaction; a bigger backlog is split over several. */
+  maxGroupRows?: number;
+  logger?: Logger;
+}
+
+interface Waiting {
+  items: IncomingSighting[];
+  resolve(outcome: AppendOutcome): void;
+  reject(err: unknown): void;
+}
+
+/** SQLSTATEs after which the whole group is simply tried again (the id order should make them rare). */
+const RETRYABLE = new Set(['40P01', '40001']);
+const MAX_TRIES = 3;
+
+function isDataError(err: unknown): boolean {
+  return ((err as { cause?: { code?: string } }).cause?.code ?? '').startsWith('22');
+}
+
+export class PostgresSightingsLog {
+  private waiting: Waiting[] = [];
+  private flushing: Promise<void> | undefined;
+  private readonly maxGroupRows: number;
+  /** Group transactions committed and rows in them, for the benchmark and the tests. */
+  readonly stats = { groups: 0, rows: 0 };
+
+  constructor(
+    private readonly pool: pg.Pool,
+    opts: SightingsLogOptions = {},
+  ) {
+    this.maxGroupRows = opts.maxGroupRows ?? 5000;
+  }
+
+  /** Resolves once every item is committed (or known as a duplicate); rejects with a StoreError, and nothing is acknowledged. */
+  append(items: IncomingSighting[]): Promise<AppendOutcome> {
+    if (items.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0, items: [] });
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ items, resolve, reject });
+      // setImmediate: appends made in the same turn of the event loop join one group.
+      this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.drain());
+    });
+  }
+
+  /** Resolves when every append made so far has committed or failed. */
+  async flushed(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.waiting.length > 0) {
+        const group = this.takeGroup();
+        try {
+          const outcomes = await this.commitGroup(group);
+          group.forEach((w, i) => w.resolve(outcomes[i]!));
+        } catch (err) {
+          if (group.length > 1 && isDataError(err)) {
+            // One request's bad value must not fail the others that shared its transaction: each alone.
+            for (const w of group) await this.commitGroup([w]).then((o) => w.resolve(o[0]!), w.reject);
+          } else {
+            for (const w of group) w.reject(err);
+          }
+        }
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private takeGroup(): Waiting[] {
+    const group: Waiting[] = [];
+    let rows = 0;
+    while (this.waiting.length > 0 && (group.length === 0 || rows + this.waiting[0]!.items.length <= this.maxGroupRows)) {
+      const w = this.waiting.shift()!;
+      group.push(w);
+      rows += w.items.length;
+    }
+    return group;
+  }
+
+  private async commitGroup(group: Waiting[]): Promise<AppendOutcome[]> {
+    const all = group.flatMap((w) => w.items);
+    let inserted: Map<string, number> | undefined;
+    for (let attempt = 1; !inserted; attempt++) {
+      try {
+        inserted = await inTransaction(this.pool, 'accepting sightings', async (client) => {
+          // One statement for the whole group; ON CONFLICT DO NOTHING also skips an id repeated within it.
+          // Seqs are taken in arrival order, rows inserted in id order: two instances inserting the same
+          // ids then lock them in the same order and wait for each other instead of deadlocking.
+          const { rows } = await client.query<{ seq: string; id: string }>(
+            `WITH input AS MATERIALIZED (
+               SELECT e->>'dedupeKey' AS id, e, nextval('sightings_seq_seq') AS seq
+               FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
+             )
+             INSERT INTO sightings (seq, id, item)
+             SELECT seq, id, e FROM input ORDER BY id, seq
+             ON CONFLICT (id) DO NOTHING
+             RETURNING seq, id`,
+            [JSON.stringify(all)],
+          );
+          return new Map(rows.map((r) => [r.id, Number(r.seq)]));
+        });
+      } catch (err) {
+        const code = ((err as { cause?: { code?: string } }).cause ?? {}).code;
+        if (attempt >= MAX_TRIES || !code || !RETRYABLE.has(code)) throw err;
+      }
+    }
+    this.stats.groups++;
+    this.stats.rows += inserted.size;
+    // The first occurrence of a new id in the group owns its row; every later one is a duplicate.
+    const owned = new Set<string>();
+    return group.map((w) => {
+      const items = w.items.map((item) => {
+        const seq = inserted.get(item.dedupeKey);
+        if (seq === undefined || owned.has(item.dedupeKey)) return { id: item.dedupeKey, duplicate: true as const };
+        owned.add(item.dedupeKey);
+        return { id: item.dedupeKey, seq };
+      });
+      const accepted = items.filter((i) => 'seq' in i).length;
+      return { accepted, duplicates: items.length - accepted, items };
+    });
+  }
+
+  /**
+   * Takes up to `limit` of the oldest unapplied rows no other reader holds, runs `apply` with
+   * them inside the transaction, and marks them applied when it returns. If `apply` throws,
+   * nothing is marked and the rows are there for the next claim.
+   */
+  async claim<T>(limit: number, apply: (rows: LoggedSighting[], tx: pg.PoolClient) => Promise<T>): Promise<{ claimed: number; result?: T }> {
+    return inTransaction(this.pool, 'applying accepted sightings', async (tx) => {
+      const { rows } = await tx.query<{ seq: string; id: string; item: IncomingSighting; accepted_at: Date }>(
+        `SELECT seq, id, item, accepted_at FROM sightings WHERE applied_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+      if (rows.length === 0) return { claimed: 0 };
+      const claimed = rows.map((r) => ({ seq: Number(r.seq), id: r.id, item: r.item, acceptedAt: r.accepted_at }));
+      const result = await apply(claimed, tx);
+      await tx.query('UPDATE sightings SET applied_at = now() WHERE seq = ANY($1::bigint[])', [claimed.map((r) => r.seq)]);
+      return { claimed: claimed.length, result };
+    });
+  }
+}
