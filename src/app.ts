@@ -6,7 +6,7 @@ import type { WebexApi, WebexPerson } from './clients/webex/port.js';
 import { RoomDirectory } from './clients/webex/rooms.js';
 import { throttlePosts } from './clients/webex/throttle.js';
 import { casebookUrl, XdrHttpClient } from './clients/xdr/client.js';
-import type { XdrPort } from './clients/xdr/port.js';
+import type { XdrPort } from './domain/ports/xdr.js';
 import { secretsOf, type Config } from './config/load.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { createLogger, type Logger } from './core/logger.js';
