@@ -14,8 +14,8 @@ import type { JournaledIntake } from './store/journal/intake.js';
 import type { LowdbStore } from './store/lowdb-store.js';
 import type { RunningHttpServer } from './transport/http/server.js';
 import { buildChat } from './app/chat.js';
-import { buildCorrelation } from './app/correlation.js';
-import { buildHttp } from './app/http.js';
+import { openCorrelation } from './app/correlation.js';
+import { openHttp } from './app/http.js';
 import { buildHunt } from './app/hunt.js';
 import { openInfrastructure } from './app/infrastructure.js';
 import { openNotify } from './app/notify.js';
@@ -50,33 +50,33 @@ export interface App {
 }
 
 /**
- * The composition root: builds each capability (src/app/) from the configuration and
- * starts the one process that runs the chat bot, the schedule, the sightings webhook and
- * the modules. Start order, and so the reverse stop order, is what keeps shutdown safe:
- * - the outbox first and last: everything else may notify;
- * - the intake's replay starts before the server accepts sightings, and drains after it closes;
- * - Webex webhooks are registered once the server listens; a missed hunt runs after both;
- * - the timers go first on stop, so nothing starts new work behind the drain.
+ * The composition root: opens each capability (src/app/) from the configuration, then
+ * starts them in order; shutdown stops them in the reverse order, bounded in time. The
+ * order is what keeps both safe:
+ * - the outbox is opened first and stops last: everything else may notify;
+ * - the intake's journal replay starts before the HTTP server listens, and the server
+ *   listens before the others start, so /healthz and the 202 path answer meanwhile;
+ * - on stop, the server closes first, then the timers, then chat: no new input while the
+ *   hunt, the intake and the engine drain into the outbox.
  */
 export async function startApp(opts: AppOptions): Promise<App> {
   const infra = await openInfrastructure(opts);
   const log = infra.logger.child({ component: 'app' });
   const notify = await openNotify(infra);
-  const correlation = buildCorrelation(infra, notify);
+  const correlation = openCorrelation(infra, notify);
   const hunt = buildHunt(infra, notify);
   const chat = buildChat(infra, { notify, correlation, hunt }, log);
-  const http = buildHttp(infra, { notify, correlation, hunt, chat });
   const timers = buildTimers(infra, { correlation, hunt }, log);
+  const http = await openHttp(infra, { notify, correlation, hunt, chat });
 
-  const capabilities = [infra, notify, correlation, hunt, http, chat, timers];
+  const capabilities = [infra, notify, correlation, hunt, chat, timers, http];
   for (const capability of capabilities) await capability.start?.();
-  const server = http.server!;
   const { config } = infra;
-  log.info({ url: server.url, webex: config.webex.enabled ? config.webex.mode : 'off', email: config.email.enabled }, 'Sightline is ready');
+  log.info({ url: http.server.url, webex: config.webex.enabled ? config.webex.mode : 'off', email: config.email.enabled }, 'Sightline is ready');
 
   return {
     config,
-    http: server,
+    http: http.server,
     store: infra.store,
     xdr: infra.xdr,
     hunts: hunt.hunts,

@@ -90,7 +90,7 @@ export function buildChat(infra: Infrastructure, parts: { notify: Notify; correl
     webex: { api, me, dispatcher },
     routers,
     websocketReadiness,
-    // After the HTTP server listens: Webex may deliver to the webhook as soon as it is registered.
+    // The HTTP server already listens (it is opened before any capability starts): Webex may deliver as soon as this registers.
     start: async () => {
       if (config.webex.mode === 'webhook' && config.http.publicUrl && config.webex.webhookSecret) {
         await registerWebhooks(api, { targetUrl: new URL(WEBEX_WEBHOOK_PATH, config.http.publicUrl).href, secret: config.webex.webhookSecret, name: WEBHOOK_NAME });

@@ -14,7 +14,8 @@ export interface Correlation extends Capability {
   intake: JournaledIntake;
 }
 
-export function buildCorrelation(infra: Infrastructure, notify: Notify): Correlation {
+/** Builds the engine and the intake, and starts the intake's journal replay. */
+export function openCorrelation(infra: Infrastructure, notify: Notify): Correlation {
   const { config, store, xdr, clock, logger, journal } = infra;
   const engine = new CorrelationEngine({
     store,
@@ -29,19 +30,18 @@ export function buildCorrelation(infra: Infrastructure, notify: Notify): Correla
   notify.onIncidentCardPosted((incidentId, messageId) => engine.recordCardMessage(incidentId, messageId));
   const intake = new JournaledIntake({ journal, processor: engine, clock, logger: logger.child({ component: 'intake' }) });
 
+  // The journal replay runs behind the listening server: it can take minutes after a crash with a
+  // backlog (each replayed sighting is mirrored to XDR), and /healthz plus the 202 path must answer
+  // meanwhile. It MUST start before the server accepts anything (the HTTP capability is opened after
+  // this one): recover() puts the intake in catch-up mode, so sightings accepted meanwhile are applied
+  // after the backlog, in seq order (applied out of order, the engine would skip the older ones as replays).
+  void intake.recover();
+
   return {
     name: 'correlation',
     engine,
     incidents: new CorrelationIncidentService(engine),
     intake,
-    // The journal replay runs behind the listening server: it can take minutes after a crash with a
-    // backlog (each replayed sighting is mirrored to XDR), and /healthz plus the 202 path must answer
-    // meanwhile. It MUST start before the server accepts anything: recover() puts the intake in
-    // catch-up mode, so sightings accepted meanwhile are applied after the backlog, in seq order
-    // (applied out of order, the engine would skip the older ones as replays).
-    start: () => {
-      void intake.recover();
-    },
     stop: async (step) => {
       await step('intake', () => intake.stop());
       await step('correlation', () => engine.stop());

@@ -13,11 +13,15 @@ import type { Notify } from './notify.js';
 
 /** The one HTTP server: health and readiness, the sightings webhook, the Webex webhook, metrics. */
 export interface Http extends Capability {
-  /** Set once started (listening). */
-  server?: RunningHttpServer;
+  server: RunningHttpServer;
 }
 
-export function buildHttp(infra: Infrastructure, parts: { notify: Notify; correlation: Correlation; hunt: Hunt; chat: Chat }): Http {
+/**
+ * Listens as soon as it is opened, before the other capabilities start: /healthz and the 202
+ * path answer during a long start (a journal replay, a missed hunt), and Webex webhooks are
+ * registered (chat's start) once the server listens. Listed last, it is the first to close.
+ */
+export async function openHttp(infra: Infrastructure, parts: { notify: Notify; correlation: Correlation; hunt: Hunt; chat: Chat }): Promise<Http> {
   const { config, store, xdr, clock, logger, metrics, journal } = infra;
   const { outbox, channels } = parts.notify;
   const { engine, intake } = parts.correlation;
@@ -69,18 +73,12 @@ export function buildHttp(infra: Infrastructure, parts: { notify: Notify; correl
     }),
   );
 
-  const http: Http = {
-    name: 'http',
-    start: async () => {
-      http.server = await startHttpServer({
-        host: config.http.host,
-        port: config.http.port,
-        rateLimitPerMinute: config.http.rateLimitPerMinute,
-        logger: logger.child({ component: 'http' }),
-        routers,
-      });
-    },
-    stop: (step) => step('http', () => http.server?.close()),
-  };
-  return http;
+  const server = await startHttpServer({
+    host: config.http.host,
+    port: config.http.port,
+    rateLimitPerMinute: config.http.rateLimitPerMinute,
+    logger: logger.child({ component: 'http' }),
+    routers,
+  });
+  return { name: 'http', server, stop: (step) => step('http', () => server.close()) };
 }

@@ -9,8 +9,8 @@ import type { Infrastructure } from './infrastructure.js';
 
 /**
  * What runs on a clock: the weekly hunt schedule, the correlation's XDR catch-up and status
- * passes, and the RSS and X modules' polls. Started last and stopped first: once they are
- * stopped, nothing starts new work behind the drain.
+ * passes, and the RSS and X modules' polls. Started last and stopped first after the HTTP server:
+ * once they are stopped, nothing starts new work behind the drain.
  */
 export function buildTimers(infra: Infrastructure, parts: { correlation: Correlation; hunt: Hunt }, log: Logger): Capability {
   const { config, xdr, store, clock, logger } = infra;
