@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { markdownReplies, type IncidentPage, type Replies } from '../../src/bot/commands/replies.js';
 import { cardReplies } from '../../src/bot/commands/card-replies.js';
-import type { HuntStatus } from '../../src/bot/services.js';
+import type { HuntStatus } from '../../src/domain/ports/services.js';
 import type { Observable, TargetFinding } from '../../src/domain/types.js';
 import { renderForWebex } from '../../src/notify/cards/index.js';
 import { renderEmail } from '../../src/notify/email/render.js';

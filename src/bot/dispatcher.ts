@@ -14,7 +14,7 @@ import { COMMANDS } from './commands/table.js';
 import { implicitInvestigation } from './commands/investigate.js';
 import type { InvestigationService } from './investigate-service.js';
 import type { BotEvent, BotEventHandler, CardActionEvent, ChatMessageEvent } from './events.js';
-import type { HuntService, IncidentService } from './services.js';
+import type { HuntService, IncidentService } from '../domain/ports/services.js';
 
 export interface BotDispatcherOptions {
   api: WebexApi;

@@ -1,7 +1,7 @@
 import { TalosFetcher } from '../clients/talos/fetcher.js';
 import { TalosUriLoader } from '../services/talos-uri-loader.js';
 import { XdrHttpClient } from '../clients/xdr/client.js';
-import type { XdrPort } from '../clients/xdr/port.js';
+import type { XdrPort } from '../domain/ports/xdr.js';
 import type { Config } from '../config/load.js';
 import { systemClock } from '../core/clock.js';
 import { SightlineError } from '../core/errors.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { XdrPort } from '../clients/xdr/port.js';
+import type { XdrPort } from '../domain/ports/xdr.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { IncomingSighting } from '../domain/correlation/intake.js';
 import { targetSightings, type SkipReason, type TargetSighting } from '../domain/investigate/sightings.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { XdrPort } from '../clients/xdr/port.js';
+import type { XdrPort } from '../domain/ports/xdr.js';
 
 /**
  * Sightline's Prometheus metrics (`GET /metrics`, METRICS_ENABLED=true). One Registry per

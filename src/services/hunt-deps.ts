@@ -1,4 +1,4 @@
-import type { XdrPort } from '../clients/xdr/port.js';
+import type { XdrPort } from '../domain/ports/xdr.js';
 import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';

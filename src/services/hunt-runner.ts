@@ -5,7 +5,7 @@ import type { TalosFetcher } from '../clients/talos/fetcher.js';
 import { incidentUrl } from '../clients/xdr/client.js';
 import { asSightlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { HuntService, HuntStatus } from '../bot/services.js';
+import type { HuntService, HuntStatus } from '../domain/ports/services.js';
 import { runHunt } from '../domain/hunt/run-hunt.js';
 import { parseRoundup } from '../domain/talos/parse.js';
 import { fridayOfWeek } from '../domain/talos/week.js';

@@ -1,4 +1,4 @@
-import type { ReferLink, ResponseAction, XdrPort } from '../clients/xdr/port.js';
+import type { ReferLink, ResponseAction, XdrPort } from '../domain/ports/xdr.js';
 import type { InvestigationOutcome, InvestigationService, XdrCallCounts } from '../bot/investigate-service.js';
 import type { Clock } from '../core/clock.js';
 import { asSightlineError, UpstreamError, ValidationError } from '../core/errors.js';

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { ResponseAction, XdrPort } from '../clients/xdr/port.js';
+import type { ResponseAction, XdrPort } from '../domain/ports/xdr.js';
 import type { Clock } from '../core/clock.js';
 import { asSightlineError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';

@@ -1,4 +1,4 @@
-import type { HuntService, HuntStatus } from '../bot/services.js';
+import type { HuntService, HuntStatus } from '../domain/ports/services.js';
 import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';

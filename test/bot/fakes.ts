@@ -3,7 +3,7 @@ import { createLogger, type Logger } from '../../src/core/logger.js';
 import { BotDispatcher, type BotDispatcherOptions } from '../../src/bot/dispatcher.js';
 import type { AuthPolicy } from '../../src/bot/authorize.js';
 import type { CardActionEvent, ChatMessageEvent } from '../../src/bot/events.js';
-import type { HuntService, HuntStatus, IncidentFilter, IncidentService } from '../../src/bot/services.js';
+import type { HuntService, HuntStatus, IncidentFilter, IncidentService } from '../../src/domain/ports/services.js';
 import type { IncidentView } from '../../src/notify/notification.js';
 
 export const BOT_ID = 'bot-person-id';

@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { XdrPort } from '../../src/clients/xdr/port.js';
+import type { XdrPort } from '../../src/domain/ports/xdr.js';
 import type { IncomingSighting, SightingIntake } from '../../src/domain/correlation/intake.js';
 import type { Disposition, ModuleSighting, Observable, SightingTarget } from '../../src/domain/types.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';

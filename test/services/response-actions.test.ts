@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ResponseAction } from '../../src/clients/xdr/port.js';
+import type { ResponseAction } from '../../src/domain/ports/xdr.js';
 import { FakeClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { ResponseActionDesk } from '../../src/services/response-actions.js';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { InvestigationService } from '../investigate-service.js';
-import type { HuntService, IncidentService } from '../services.js';
+import type { HuntService, IncidentService } from '../../domain/ports/services.js';
 import type { OutboxView } from './outbox-view.js';
 import type { Replies, ReplyContent } from './replies.js';
 

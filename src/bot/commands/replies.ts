@@ -1,5 +1,5 @@
 import type { IncidentView } from '../../notify/notification.js';
-import type { HuntStatus, IncidentFilter } from '../services.js';
+import type { HuntStatus, IncidentFilter } from '../../domain/ports/services.js';
 import type { CommandInfo } from './command.js';
 import { code, link, md, plural, when } from './format.js';
 

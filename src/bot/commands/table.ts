@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UriRefusedError } from '../../core/errors.js';
-import type { HuntStatus, IncidentFilter } from '../services.js';
+import type { HuntStatus, IncidentFilter } from '../../domain/ports/services.js';
 import { commandInfo, defineCommand, type Command, type CommandContext } from './command.js';
 import { sentence } from '../../notify/markdown.js';
 import { code, md, when } from './format.js';

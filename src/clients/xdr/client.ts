@@ -7,7 +7,7 @@ import { DISPOSITIONS, type Disposition, type ModuleError, type ModuleSighting, 
 import { HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.js';
 import { XdrTokenError, XdrTokenProvider } from './auth.js';
 import { incidentPaths, type IncidentPaths } from './incident-api.js';
-import { shortIdOf, type CtiaEntity, type DeliberateResult, type ObserveResult, type ReferLink, type ResponseAction, type XdrPort } from './port.js';
+import { shortIdOf, type CtiaEntity, type DeliberateResult, type ObserveResult, type ReferLink, type ResponseAction, type XdrPort } from '../../domain/ports/xdr.js';
 import {
   ctiaEntityListSchema,
   ctiaEntitySchema,

@@ -1,4 +1,4 @@
-import { shortIdOf } from './port.js';
+import { shortIdOf } from '../../domain/ports/xdr.js';
 
 /**
  * Where incidents live for XDR_INCIDENT_API (xdr-api.md §7). Cisco XDR creates

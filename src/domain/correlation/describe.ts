@@ -1,5 +1,5 @@
 import type { IncidentView } from '../../notify/notification.js';
-import { shortIdOf } from '../../clients/xdr/port.js';
+import { shortIdOf } from '../ports/xdr.js';
 import type { Incident, SightingRecord } from './types.js';
 
 /**

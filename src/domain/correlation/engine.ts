@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Config } from '../../config/load.js';
-import { shortIdOf, type ResponseAction, type XdrPort } from '../../clients/xdr/port.js';
+import { shortIdOf, type ResponseAction, type XdrPort } from '../ports/xdr.js';
 import type { IncidentView, Notification, Notifier } from '../../notify/notification.js';
 import type { Store } from '../../store/store.js';
 import type { Observable } from '../types.js';

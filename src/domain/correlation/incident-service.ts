@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
-import type { CloseByIdResult, IncidentFilter, IncidentService } from '../../bot/services.js';
+import type { CloseByIdResult, IncidentFilter, IncidentService } from '../ports/services.js';
 import type { IncidentView } from '../../notify/notification.js';
-import { shortIdOf } from '../../clients/xdr/port.js';
+import { shortIdOf } from '../ports/xdr.js';
 import { normaliseTargetValue } from '../investigate/target-identity.js';
 import type { CorrelationEngine } from './engine.js';
 import type { Incident } from './types.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../../core/logger.js';
 import type { Clock } from '../../core/clock.js';
 import { UpstreamError } from '../../core/errors.js';
-import { shortIdOf, type XdrPort } from '../../clients/xdr/port.js';
+import { shortIdOf, type XdrPort } from '../ports/xdr.js';
 import type { Store } from '../../store/store.js';
 import { targetIdentity } from '../investigate/target-identity.js';
 import type { ApplyResult } from './correlator.js';

@@ -1,4 +1,4 @@
-import type { CtiaEntity, XdrPort } from '../../clients/xdr/port.js';
+import type { CtiaEntity, XdrPort } from '../ports/xdr.js';
 import type { Clock } from '../../core/clock.js';
 import { UpstreamError } from '../../core/errors.js';
 import { globalScore, ttpScore, type Severity } from '../correlation/severity.js';

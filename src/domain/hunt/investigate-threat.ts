@@ -1,4 +1,4 @@
-import type { XdrPort } from '../../clients/xdr/port.js';
+import type { XdrPort } from '../ports/xdr.js';
 import type { ThreatOutcome } from '../../notify/notification.js';
 import { groupByTarget, targetSightings } from '../investigate/sightings.js';
 import type { ModuleError, Observable, TargetFinding, Threat, Verdict } from '../types.js';

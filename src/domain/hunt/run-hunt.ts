@@ -1,4 +1,4 @@
-import type { XdrPort } from '../../clients/xdr/port.js';
+import type { XdrPort } from '../ports/xdr.js';
 import type { Logger } from '../../core/logger.js';
 import type { HuntRef, Notifier, ThreatOutcome } from '../../notify/notification.js';
 import type { Clock } from '../../core/clock.js';

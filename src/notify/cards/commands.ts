@@ -1,5 +1,5 @@
 import { deadLettersLine } from '../../bot/commands/replies.js';
-import type { HuntStatus } from '../../bot/services.js';
+import type { HuntStatus } from '../../domain/ports/services.js';
 import type { IncidentView } from '../notification.js';
 import { adaptiveCard, code, container, factSet, heading, markup, md, mdLink, submit, textBlock, trusted, type CardAction, type CardElement } from './elements.js';
 import { andMore, cutList, fitMessage, type WebexMessageContent } from './limits.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { casebookUrl, incidentUrl, XdrHttpClient } from '../../../src/clients/xdr/client.js';
-import { shortIdOf } from '../../../src/clients/xdr/port.js';
+import { shortIdOf } from '../../../src/domain/ports/xdr.js';
 import { UpstreamError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { buildDemoScenario, type XdrEmulator } from '../../../src/emulators/xdr/index.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { XdrHttpClient } from '../../../src/clients/xdr/client.js';
 import { incidentPaths } from '../../../src/clients/xdr/incident-api.js';
-import { shortIdOf } from '../../../src/clients/xdr/port.js';
+import { shortIdOf } from '../../../src/domain/ports/xdr.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { XdrEmulator } from '../../../src/emulators/xdr/index.js';
 import { newIncident, startEmulator } from '../../emulators/xdr/helpers.js';

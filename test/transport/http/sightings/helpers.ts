@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import express from 'express';
 import { systemClock, type Clock } from '../../../../src/core/clock.js';
 import { silentLogger } from '../../../../src/core/logger.js';
-import { SightingJournal } from '../../../../src/transport/http/sightings/journal.js';
-import { JournaledIntake, type SequencedSighting, type SightingProcessor } from '../../../../src/transport/http/sightings/intake.js';
+import { SightingJournal } from '../../../../src/store/journal/journal.js';
+import { JournaledIntake, type SequencedSighting, type SightingProcessor } from '../../../../src/store/journal/intake.js';
 import { createSightingsRouter, SIGHTINGS_PATH, type SightingsRouterOptions } from '../../../../src/transport/http/sightings/route.js';
 
 export const HMAC_SECRET = 'test-hmac-secret-0123456789';

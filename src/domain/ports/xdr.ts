@@ -1,4 +1,4 @@
-import type { ModuleError, ModuleSighting, Observable, Verdict } from '../../domain/types.js';
+import type { ModuleError, ModuleSighting, Observable, Verdict } from '../types.js';
 
 /**
  * What Sightline needs from Cisco XDR. The hunt and the correlator depend on

@@ -1,10 +1,10 @@
 import { appendFile, readFile, stat } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../../src/core/clock.js';
-import { silentLogger } from '../../../../src/core/logger.js';
-import type { IncomingSighting } from '../../../../src/domain/correlation/intake.js';
-import { DedupeIndex, SightingJournal, journalPathFor, type JournalEntry } from '../../../../src/transport/http/sightings/journal.js';
-import { tempJournalPath } from './helpers.js';
+import { FakeClock } from '../../../src/core/clock.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
+import { DedupeIndex, SightingJournal, journalPathFor, type JournalEntry } from '../../../src/store/journal/journal.js';
+import { tempJournalPath } from '../../transport/http/sightings/helpers.js';
 
 function sighting(n: number, key = `sha256:${String(n).padStart(64, '0')}`): IncomingSighting {
   return {

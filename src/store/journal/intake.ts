@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Clock } from '../../../core/clock.js';
-import { SightlineError } from '../../../core/errors.js';
-import type { Logger } from '../../../core/logger.js';
-import type { IncomingSighting, SightingIntake } from '../../../domain/correlation/intake.js';
+import type { Clock } from '../../core/clock.js';
+import { SightlineError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { IncomingSighting, SightingIntake } from '../../domain/correlation/intake.js';
 import type { SightingJournal } from './journal.js';
 
 export type SequencedSighting = IncomingSighting & { seq: number };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../../src/core/clock.js';
-import { silentLogger } from '../../../../src/core/logger.js';
-import type { IncomingSighting } from '../../../../src/domain/correlation/intake.js';
-import { JournaledIntake } from '../../../../src/transport/http/sightings/intake.js';
-import { SightingJournal } from '../../../../src/transport/http/sightings/journal.js';
-import { RecordingProcessor, tempJournalPath } from './helpers.js';
+import { FakeClock } from '../../../src/core/clock.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
+import { JournaledIntake } from '../../../src/store/journal/intake.js';
+import { SightingJournal } from '../../../src/store/journal/journal.js';
+import { RecordingProcessor, tempJournalPath } from '../../transport/http/sightings/helpers.js';
 
 const clock = new FakeClock('2024-01-01T00:00:00Z');
 

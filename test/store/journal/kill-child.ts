@@ -2,9 +2,9 @@
  * Child process for the SIGKILL test: appends to a journal as fast as it can and
  * prints `ack <seq>` for every append that resolved, until it is killed.
  */
-import { systemClock } from '../../../../src/core/clock.js';
-import { silentLogger } from '../../../../src/core/logger.js';
-import { SightingJournal } from '../../../../src/transport/http/sightings/journal.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { SightingJournal } from '../../../src/store/journal/journal.js';
 
 const journal = await SightingJournal.open({ path: process.argv[2]!, clock: systemClock, logger: silentLogger, dedupeWindowSeconds: 300 });
 let n = 0;

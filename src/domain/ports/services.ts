@@ -1,4 +1,4 @@
-import type { IncidentView } from '../notify/notification.js';
+import type { IncidentView } from '../../notify/notification.js';
 
 /**
  * Services the chat commands drive. The hunt and correlation parts implement

@@ -1,5 +1,5 @@
-import type { IncomingSighting } from '../../../domain/correlation/intake.js';
-import type { SightingTarget } from '../../../domain/types.js';
+import type { IncomingSighting } from '../../domain/correlation/intake.js';
+import type { SightingTarget } from '../../domain/types.js';
 import type { JournalEntry } from './journal.js';
 
 /**

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Clock } from '../../../core/clock.js';
-import { StoreError } from '../../../core/errors.js';
-import type { Logger } from '../../../core/logger.js';
-import type { IncomingSighting } from '../../../domain/correlation/intake.js';
+import type { Clock } from '../../core/clock.js';
+import { StoreError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { IncomingSighting } from '../../domain/correlation/intake.js';
 import { decodeGroup, encodeGroup, isGroupLine } from './journal-group.js';
 
 /**

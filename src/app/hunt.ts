@@ -1,0 +1,68 @@
+import { githubClientFor } from '../clients/github/from-config.js';
+import { TalosFetcher } from '../clients/talos/fetcher.js';
+import { casebookUrl } from '../clients/xdr/client.js';
+import type { HuntDeps } from '../services/hunt-deps.js';
+import { HuntRunner } from '../services/hunt-runner.js';
+import { HuntSchedule } from '../services/scheduler.js';
+import { stateEtagStore, TalosPostsHunt } from '../services/talos-posts-hunt.js';
+import { TalosSourcesHunt } from '../services/talos-sources.js';
+import { TalosUriLoader } from '../services/talos-uri-loader.js';
+import type { Capability } from './capability.js';
+import type { Infrastructure } from './infrastructure.js';
+import type { Notify } from './notify.js';
+
+/** The weekly Talos hunt: the roundup runner, the Cisco-Talos/IOCs posts, and their schedule. */
+export interface Hunt extends Capability {
+  hunts: HuntRunner;
+  /** The weekly hunt over every Talos source (TALOS_SOURCES): chat's hunt commands and the schedule use it. */
+  talosHunts: TalosSourcesHunt;
+  /** Built here, armed and disarmed with the other timers (timers.ts). */
+  schedule: HuntSchedule;
+}
+
+export function buildHunt(infra: Infrastructure, notify: Notify): Hunt {
+  const { config, store, xdr, clock, logger, metrics } = infra;
+  const outbox = notify.outbox;
+  let schedule: HuntSchedule | undefined;
+  const talosFetcher = new TalosFetcher({ talos: config.talos, logger });
+  const huntDeps: HuntDeps = { store, xdr, notifier: outbox, clock, logger, config, casebookUrl: (id) => casebookUrl(config.xdr.casebookUrlTemplate, id) };
+  const hunts = new HuntRunner({
+    ...huntDeps,
+    fetcher: talosFetcher,
+    nextRun: () => schedule?.nextRun(),
+    metrics: metrics?.hunts,
+    uriLoader: new TalosUriLoader({ fetcher: talosFetcher, config, clock, logger }),
+  });
+  // What Talos publishes today: the Cisco-Talos/IOCs posts, beside the roundup (TALOS_SOURCES).
+  const postsAbort = new AbortController();
+  const talosHunts = new TalosSourcesHunt({
+    runner: hunts,
+    posts: new TalosPostsHunt({
+      ...huntDeps,
+      github: githubClientFor(config, { clock, logger, etags: stateEtagStore(store) }),
+      signal: postsAbort.signal,
+    }),
+    store,
+    notifier: outbox,
+    clock,
+    logger,
+    config,
+  });
+  schedule = new HuntSchedule(config.schedule, talosHunts, store, clock, logger.child({ component: 'schedule' }));
+
+  return {
+    name: 'hunt',
+    hunts,
+    talosHunts,
+    schedule,
+    // Resumes a hunt a restart interrupted (in the background).
+    start: async () => {
+      await hunts.start();
+      talosHunts.start();
+    },
+    stop: async (step) => {
+      postsAbort.abort(new Error('Sightline is shutting down'));
+      await step('hunt', () => Promise.all([hunts.stop(), talosHunts.idle().catch(() => undefined)]));
+    },
+  };
+}
