@@ -99,6 +99,7 @@ const LOCAL_OP_BASE = 2 ** 50;
 /** Rounds of "another instance opened it first, load again" before the batch gives up (and is claimed again later). */
 const MAX_ROUNDS = 5;
 const MAX_PAGE = 500;
+const MAX_CLAIM_TRIES = 3;
 
 interface Loaded {
   open?: Incident;
@@ -133,7 +134,16 @@ export class PostgresCorrelationStore {
 
   /** Claims up to `limit` accepted sightings no other instance holds and applies them; `claimed` 0 when none waited. */
   async applyNext(limit = 500): Promise<{ claimed: number; result?: AppliedBatch }> {
-    return this.log.claim(limit, (rows, tx) => this.applyClaimed(rows, tx));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.log.claim(limit, (rows, tx) => this.applyClaimed(rows, tx));
+      } catch (err) {
+        // A deadlock is possible in one rare case (a retried target locked after inserts another
+        // instance waits on); PostgreSQL ends one side, whose rows are simply claimed again.
+        const code = (err as { cause?: { code?: string } }).cause?.code;
+        if (attempt >= MAX_CLAIM_TRIES || (code !== '40P01' && code !== '40001')) throw err;
+      }
+    }
   }
 
   /** Applies claimed rows inside the claim's transaction `tx` (see the class comment). */
@@ -242,13 +252,13 @@ export class PostgresCorrelationStore {
                                 previous_incident_id, summary, xdr_unmirrored)
          SELECT r.id, r.target_key, r.target_type, r.target_value, r.status, r.count, r.revision, r.first_seen, r.last_seen, r.opened_at,
                 r.previous_incident_id, r.summary, r.xdr_unmirrored
-         FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS r(id text, target_key text, target_type text, target_value text, status text,
+         FROM jsonb_to_recordset($1::jsonb) AS r(id text, target_key text, target_type text, target_value text, status text,
               count bigint, revision int, first_seen timestamptz, last_seen timestamptz, opened_at timestamptz,
               previous_incident_id text, summary jsonb, xdr_unmirrored int, n bigint)
          ORDER BY r.n
          ON CONFLICT DO NOTHING
          RETURNING id, ordinal`,
-        [JSON.stringify(created.map((o) => ({ ...this.incidentColumns(o.created!), target_key: o.created!.targetKey, target_type: o.created!.targetType, target_value: o.created!.targetValue, opened_at: o.created!.openedAt, previous_incident_id: o.created!.previousIncidentId ?? null, status: o.created!.status })))],
+        [JSON.stringify(created.map((o, n) => ({ n, ...this.incidentColumns(o.created!), target_key: o.created!.targetKey, target_type: o.created!.targetType, target_value: o.created!.targetValue, opened_at: o.created!.openedAt, previous_incident_id: o.created!.previousIncidentId ?? null, status: o.created!.status })))],
       );
       const ordinals = new Map(rows.map((r) => [r.id, Number(r.ordinal)]));
       for (const o of created) {
