@@ -189,10 +189,14 @@ export class PostgresCorrelationStore {
   /** Locks and loads each target's open incident and its latest one (the previous of the next), with rungs and waiting ops. */
   private async lockTargets(tx: pg.ClientBase, keys: string[]): Promise<Map<string, Loaded>> {
     const { rows } = await tx.query<IncidentRow>(
-      `SELECT ${INCIDENT_COLUMNS} FROM incidents i
-       WHERE i.target_key = ANY($1::text[])
-         AND (i.closed_at IS NULL OR i.ordinal = (SELECT max(j.ordinal) FROM incidents j WHERE j.target_key = i.target_key))
-       ORDER BY i.target_key, i.ordinal
+      // Two rows at most per target whatever its history (incidents_by_target, incidents_one_open_per_target).
+      `SELECT ${INCIDENT_COLUMNS} FROM incidents
+       WHERE id IN (
+         SELECT latest.id FROM unnest($1::text[]) AS k(key)
+           CROSS JOIN LATERAL (SELECT j.id FROM incidents j WHERE j.target_key = k.key ORDER BY j.ordinal DESC LIMIT 1) AS latest
+         UNION
+         SELECT o.id FROM incidents o WHERE o.target_key = ANY($1::text[]) AND o.closed_at IS NULL)
+       ORDER BY target_key, ordinal
        FOR UPDATE`,
       [keys],
     );
@@ -378,6 +382,20 @@ export class PostgresCorrelationStore {
       // The ops are the mirror's; the returned incident carries none (as every read here).
       inc.xdrSync.pending = [];
       return inc;
+    });
+  }
+
+  /** The Webex card of incident_opened, for threaded updates (any instance may have sent it). */
+  async recordCardMessage(incidentId: string, messageId: string): Promise<void> {
+    await this.pool.query('UPDATE incidents SET card_message_id = $2 WHERE id = $1', [incidentId, messageId]).catch((err: unknown) => {
+      throw poolError(this.pool, err, 'recording an incident card');
+    });
+  }
+
+  /** What a fired rung's actions did (informational; the firing itself was recorded with the count). */
+  async recordRungOutcome(incidentId: string, rung: string, outcome: string): Promise<void> {
+    await this.pool.query('UPDATE incident_rungs SET outcome = $3 WHERE incident_id = $1 AND rung = $2', [incidentId, rung, outcome]).catch((err: unknown) => {
+      throw poolError(this.pool, err, 'recording what a ladder rung did');
     });
   }
 

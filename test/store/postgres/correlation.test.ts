@@ -208,6 +208,27 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     expect((await a.incident(first.id))!.count).toBe(2);
   });
 
+  it('links each new incident to the one closed just before it, however long the history of the target', async () => {
+    const chain: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await logA.append([sighting(`h-${i}`, 'ws-8')]);
+      const { result } = await (i % 2 ? b : a).applyNext();
+      chain.push(result!.opened[0]!);
+      if (i < 3) await (i % 2 ? a : b).close(chain[i]!, 'alice');
+    }
+    const incidents = await Promise.all(chain.map((id) => a.incident(id)));
+    expect(incidents.map((i) => i!.previousIncidentId)).toEqual([undefined, chain[0], chain[1], chain[2]]);
+    await logB.append([sighting('h-4', 'ws-8')]);
+    await a.applyNext();
+    expect((await a.incidentByTarget('hostname:ws-8'))!).toMatchObject({ id: chain[3], count: 2 });
+    // What the chat side records afterwards, from any instance.
+    await b.recordCardMessage(chain[3]!, 'msg-1');
+    await a.recordRungOutcome(chain[3]!, 'eq 2', 'notify: sent');
+    const last = (await a.incident(chain[3]!))!;
+    expect(last.cardMessageId).toBe('msg-1');
+    expect(last.rungsFired).toEqual([expect.objectContaining({ rung: 'eq 2', count: 2, outcome: 'notify: sent' })]);
+  });
+
   it('counts into a new incident when the open one has a closed status XDR reported (Rejected), closing the old one in the table', async () => {
     await logA.append([sighting('x-1', 'ws-9')]);
     await a.applyNext();
