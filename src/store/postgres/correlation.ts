@@ -13,6 +13,7 @@ import {
   incidentOf,
   insertOps,
   loadOpsWithoutBodies,
+  loadRecentSightings,
   loadRungs,
   opRow,
   summaryOf,
@@ -63,7 +64,10 @@ export interface AppliedSighting {
 
 export interface AppliedBatch {
   applied: AppliedSighting[];
-  /** Every incident the batch opened or counted into, as written. */
+  /**
+   * Every incident the batch opened or counted into, as written; `recentSightings` holds only
+   * this batch's (read the incident for the description's full list).
+   */
   incidents: Incident[];
   /** Ids of the incidents the batch opened. */
   opened: string[];
@@ -373,7 +377,8 @@ export class PostgresCorrelationStore {
         [incidentId, status, now, by, reason ?? null],
       );
       const rungs = await loadRungs(tx, [incidentId]);
-      const inc = incidentOf(closedRows[0]!, rungs.get(incidentId) ?? []);
+      const recent = await loadRecentSightings(tx, [{ id: incidentId, initial: closedRows[0]!.summary.initial }]);
+      const inc = incidentOf(closedRows[0]!, rungs.get(incidentId) ?? [], [], recent.get(incidentId) ?? []);
       if (opts.mirror !== false) {
         const state: CorrelationState = { incidents: { [inc.id]: inc }, openByTarget: {}, latestByTarget: {}, lastAppliedSeq: 0, nextOrdinal: 0, nextOpId: LOCAL_OP_BASE };
         enqueueStatus(state, inc, status);
@@ -474,8 +479,14 @@ export class PostgresCorrelationStore {
   private async selectRows(clause: string, params: unknown[], doing: string, extra = ''): Promise<Array<{ incident: Incident; pageTime?: string }>> {
     try {
       const { rows } = await this.pool.query<IncidentRow & { page_time?: string }>(`SELECT ${INCIDENT_COLUMNS}${extra} FROM incidents ${clause}`, params);
-      const rungs = await loadRungs(this.pool, rows.map((r) => r.id));
-      return rows.map((r) => ({ incident: incidentOf(r, rungs.get(r.id) ?? []), ...(r.page_time === undefined ? {} : { pageTime: r.page_time }) }));
+      const [rungs, recent] = await Promise.all([
+        loadRungs(this.pool, rows.map((r) => r.id)),
+        loadRecentSightings(this.pool, rows.map((r) => ({ id: r.id, initial: r.summary.initial }))),
+      ]);
+      return rows.map((r) => ({
+        incident: incidentOf(r, rungs.get(r.id) ?? [], [], recent.get(r.id) ?? []),
+        ...(r.page_time === undefined ? {} : { pageTime: r.page_time }),
+      }));
     } catch (err) {
       throw poolError(this.pool, err, doing);
     }

@@ -1,16 +1,18 @@
 import type pg from 'pg';
 import type { Observable } from '../../domain/types.js';
-import type { Incident, RungRecord, SeenIoc, SightingRecord, XdrOp } from '../../domain/correlation/types.js';
+import { MAX_RECENT_SIGHTINGS, type Incident, type RungRecord, type SeenIoc, type SightingRecord, type XdrOp } from '../../domain/correlation/types.js';
 
 /**
- * Rows of `incidents` (+ `incident_rungs`, `xdr_ops`) to and from the domain's `Incident`, so
- * describe.ts / toIncidentView render a PostgreSQL incident exactly as a lowdb one. What the
- * domain bounds per incident (initial, recent sightings, IOCs, sources, MITRE ids) travels as
- * the `summary` jsonb; counters and times are columns (paging and retention use them).
+ * Rows of `incidents` (+ `incident_rungs`, `incident_sightings`, `xdr_ops`) to and from the
+ * domain's `Incident`, so describe.ts / toIncidentView render a PostgreSQL incident exactly as a
+ * lowdb one. What the domain bounds per incident (initial, IOCs, sources, MITRE ids) travels as
+ * the `summary` jsonb; counters and times are columns (paging and retention use them). The
+ * recent sightings are NOT in the summary: every sighting is a row of `incident_sightings`
+ * already, and keeping 50 of them in the jsonb made each count rewrite kilobytes (the UPDATE was
+ * most of the cost of applying a batch); reads take the newest from the table instead.
  */
 export interface IncidentSummary {
   initial: SightingRecord;
-  recentSightings: SightingRecord[];
   lastIoc: Observable;
   lastSource: string;
   iocs: SeenIoc[];
@@ -52,7 +54,6 @@ export const INCIDENT_COLUMNS =
 export function summaryOf(inc: Incident): IncidentSummary {
   return {
     initial: inc.initial,
-    recentSightings: inc.recentSightings,
     lastIoc: inc.lastIoc,
     lastSource: inc.lastSource,
     iocs: inc.iocs,
@@ -64,7 +65,7 @@ export function summaryOf(inc: Incident): IncidentSummary {
 }
 
 /** The row as an Incident; rungs and the XDR ops waiting are added by the caller when it loaded them. */
-export function incidentOf(row: IncidentRow, rungs: RungRecord[] = [], pending: XdrOp[] = []): Incident {
+export function incidentOf(row: IncidentRow, rungs: RungRecord[] = [], pending: XdrOp[] = [], recent: SightingRecord[] = []): Incident {
   const s = row.summary;
   const inc: Incident = {
     id: row.id,
@@ -79,7 +80,7 @@ export function incidentOf(row: IncidentRow, rungs: RungRecord[] = [], pending: 
     lastSeen: row.last_seen.toISOString(),
     openedAt: row.opened_at.toISOString(),
     initial: s.initial,
-    recentSightings: s.recentSightings ?? [],
+    recentSightings: recent,
     lastIoc: s.lastIoc,
     lastSource: s.lastSource,
     iocs: s.iocs ?? [],
@@ -100,6 +101,39 @@ export function incidentOf(row: IncidentRow, rungs: RungRecord[] = [], pending: 
   if (row.xdr_last_error) inc.xdrSync.lastError = row.xdr_last_error;
   if (row.xdr_last_synced_at) inc.xdrSync.lastSyncedAt = row.xdr_last_synced_at.toISOString();
   return inc;
+}
+
+interface SightingRow {
+  incident_id: string;
+  seq: string;
+  observed_at: Date;
+  ioc_type: string;
+  ioc_value: string;
+  source: string;
+}
+
+/**
+ * The domain's `recentSightings` of each incident: its newest MAX_RECENT_SIGHTINGS sightings
+ * other than the initial one, oldest first (by seq, i.e. arrival). One index range per incident
+ * (the primary key, backwards), so the cost does not grow with the incident's count.
+ */
+export async function loadRecentSightings(db: pg.ClientBase | pg.Pool, incidents: Array<{ id: string; initial: SightingRecord }>): Promise<Map<string, SightingRecord[]>> {
+  const out = new Map<string, SightingRecord[]>();
+  if (incidents.length === 0) return out;
+  const { rows } = await db.query<SightingRow>(
+    `SELECT s.incident_id, s.seq, s.observed_at, s.ioc_type, s.ioc_value, s.source
+     FROM unnest($1::text[], $2::bigint[]) AS k(id, initial_seq)
+     CROSS JOIN LATERAL (
+       SELECT * FROM incident_sightings s WHERE s.incident_id = k.id AND s.seq <> k.initial_seq ORDER BY s.seq DESC LIMIT $3) AS s
+     ORDER BY s.incident_id, s.seq`,
+    [incidents.map((i) => i.id), incidents.map((i) => i.initial.seq), MAX_RECENT_SIGHTINGS],
+  );
+  for (const r of rows) {
+    const list = out.get(r.incident_id) ?? [];
+    list.push({ seq: Number(r.seq), observedAt: r.observed_at.toISOString(), ioc: { type: r.ioc_type, value: r.ioc_value }, source: r.source });
+    out.set(r.incident_id, list);
+  }
+  return out;
 }
 
 interface RungRow {
