@@ -129,7 +129,10 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
       expect(first.opened).toHaveLength(1);
       // B sees no open incident yet (A has not committed), inserts, and waits on the unique index.
       const second = b.applyClaimed([row(2, 'r-2')], txB);
-      await new Promise((r) => setTimeout(r, 200));
+      // Commit A only once B waits on it (bounded), so B has surely lost the race.
+      for (let i = 0; i < 500 && (await scalar("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'instance-b' AND wait_event_type = 'Lock'")) === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
       await txA.query('COMMIT');
       const res = await second;
       await txB.query('COMMIT');
@@ -143,6 +146,18 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     }
     expect(await scalar("SELECT count(*) AS n FROM incidents WHERE target_key = 'hostname:race-host'")).toBe(1);
     expect((await a.incidentByTarget('hostname:race-host'))!.count).toBe(2);
+  });
+
+  it('takes another id when the random one is taken already', async () => {
+    const ids = ['inc-same', 'inc-same', 'inc-other'];
+    const store = new PostgresCorrelationStore(poolA, logA, { ...opts, newId: () => ids.shift() ?? 'inc-spare' });
+    await logA.append([sighting('i-1', 'first')]);
+    await store.applyNext();
+    await logA.append([sighting('i-2', 'second')]);
+    const { result } = await store.applyNext();
+    expect(result).toMatchObject({ opened: ['inc-other'], retries: 1 });
+    expect((await b.incidentByTarget('hostname:first'))!.id).toBe('inc-same');
+    expect((await b.incidentByTarget('hostname:second'))!.count).toBe(1);
   });
 
   it('with clients sending to both instances and both applying concurrently: one open incident per target, counts equal the distinct sightings, each rung once', async () => {
