@@ -193,13 +193,14 @@ export class PostgresCorrelationStore {
   /** Locks and loads each target's open incident and its latest one (the previous of the next), with rungs and waiting ops. */
   private async lockTargets(tx: pg.ClientBase, keys: string[]): Promise<Map<string, Loaded>> {
     const { rows } = await tx.query<IncidentRow>(
-      // Two rows at most per target whatever its history (incidents_by_target, incidents_one_open_per_target).
+      // Two rows at most per target whatever its history (incidents_by_target, incidents_one_open_per_target);
+      // ARRAY(…) so the outer lookup is by primary key, not a join over the whole table.
       `SELECT ${INCIDENT_COLUMNS} FROM incidents
-       WHERE id IN (
+       WHERE id = ANY(ARRAY(
          SELECT latest.id FROM unnest($1::text[]) AS k(key)
            CROSS JOIN LATERAL (SELECT j.id FROM incidents j WHERE j.target_key = k.key ORDER BY j.ordinal DESC LIMIT 1) AS latest
          UNION
-         SELECT o.id FROM incidents o WHERE o.target_key = ANY($1::text[]) AND o.closed_at IS NULL)
+         SELECT o.id FROM incidents o WHERE o.target_key = ANY($1::text[]) AND o.closed_at IS NULL))
        ORDER BY target_key, ordinal
        FOR UPDATE`,
       [keys],

@@ -53,15 +53,15 @@ export async function runRetention(pool: pg.Pool, opts: RetentionOptions = {}): 
 
   const incidents = await inBatches(pool, 'deleting closed incidents past their retention', batch, maxBatches, (tx) =>
     tx.query(
-      `DELETE FROM incidents WHERE id IN (
-         SELECT id FROM incidents WHERE closed_at < $1 ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      `DELETE FROM incidents WHERE id = ANY(ARRAY(
+         SELECT id FROM incidents WHERE closed_at < $1 ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED))`,
       [closedBefore, batch],
     ),
   );
   const sightings = await inBatches(pool, 'deleting accepted sightings past the dedupe window', batch, maxBatches, (tx) =>
     tx.query(
-      `DELETE FROM sightings WHERE seq IN (
-         SELECT seq FROM sightings WHERE accepted_at < $1 AND applied_at IS NOT NULL ORDER BY accepted_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      `DELETE FROM sightings WHERE seq = ANY(ARRAY(
+         SELECT seq FROM sightings WHERE accepted_at < $1 AND applied_at IS NOT NULL ORDER BY accepted_at LIMIT $2 FOR UPDATE SKIP LOCKED))`,
       [acceptedBefore, batch],
     ),
   );

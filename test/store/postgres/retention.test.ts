@@ -115,6 +115,25 @@ describe.skipIf(!server)('retention on PostgreSQL', () => {
     ]);
   });
 
+  it('finds what references a deleted incident by index, so a batch does not scan the table once per incident', async () => {
+    const tx = await pool.connect();
+    try {
+      await tx.query('BEGIN');
+      // A tiny table is seq-scanned anyway; what matters is that the indexes exist and fit the lookups.
+      await tx.query('SET LOCAL enable_seqscan = off');
+      for (const [table, column, index] of [
+        ['incidents', 'previous_incident_id', 'incidents_previous'],
+        ['xdr_dead_letters', 'incident_id', 'xdr_dead_letters_by_incident'],
+      ] as const) {
+        const plan = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT 1 FROM ${table} WHERE ${column} = 'inc-1'`);
+        expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(new RegExp(index));
+      }
+      await tx.query('ROLLBACK');
+    } finally {
+      tx.release();
+    }
+  });
+
   it('skips an incident another transaction holds, and takes it on the next run', async () => {
     const held = await incidentClosed('held', 400);
     const tx = await pool.connect();
