@@ -66,7 +66,7 @@ export interface AppliedBatch {
   applied: AppliedSighting[];
   /**
    * Every incident the batch opened or counted into, as written; `recentSightings` holds only
-   * this batch's (read the incident for the description's full list).
+   * this batch's (read the incident for the description's full list), `xdrSync.pending` none.
    */
   incidents: Incident[];
   /** Ids of the incidents the batch opened. */
@@ -187,6 +187,8 @@ export class PostgresCorrelationStore {
       });
     }
     applied.sort((a, b) => a.seq - b.seq);
+    // The ops carry local ids (the table gave them others) and no bodies for loaded ones: they are the mirror's, as in every read.
+    for (const inc of incidents.values()) inc.xdrSync.pending = [];
     return { applied, incidents: [...incidents.values()], opened: done.flatMap((o) => (o.created ? [o.created.id] : [])), rungsFired: fired, retries };
   }
 
