@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { StoreError, ValidationError } from '../../core/errors.js';
+import { StoreError } from '../../core/errors.js';
 import { applySighting, type ApplyResult } from '../../domain/correlation/correlator.js';
 import type { Rung } from '../../domain/correlation/ladder.js';
 import { isClosedStatus } from '../../domain/correlation/status.js';
 import type { CorrelationState, Incident, SequencedSighting } from '../../domain/correlation/types.js';
 import { MAX_PENDING_SIGHTINGS, enqueueForSighting, enqueueStatus } from '../../domain/correlation/xdr-sync.js';
 import { targetIdentity } from '../../domain/investigate/target-identity.js';
-import type { SightingTarget } from '../../domain/types.js';
 import {
   INCIDENT_COLUMNS,
   incidentOf,
@@ -19,8 +18,11 @@ import {
   summaryOf,
   type IncidentRow,
 } from './incident-rows.js';
+import { PostgresIncidentReads } from './incident-reads.js';
 import { inTransaction, poolError } from './pool.js';
 import type { LoggedSighting, PostgresSightingsLog } from './sightings-log.js';
+
+export type { IncidentPage, PageRequest } from './incident-reads.js';
 
 /**
  * Correlation on PostgreSQL. The domain's pure rules (correlator.ts `applySighting`, xdr-sync.ts
@@ -76,21 +78,6 @@ export interface AppliedBatch {
   retries: number;
 }
 
-export interface PageRequest {
-  /** Incidents per page (1..500, default 20). */
-  limit?: number;
-  /** The `next` of the previous page (keyset: stable while incidents come and go). */
-  after?: string;
-  /** 1-based page number instead of `after` (what a chat command says: "page 3"). */
-  page?: number;
-}
-
-export interface IncidentPage {
-  items: Incident[];
-  /** Pass as `after` for the next page; absent on the last page. */
-  next?: string;
-}
-
 export interface CloseOptions {
   /** The status to set (default "Closed"), e.g. the one XDR reported. */
   status?: string;
@@ -102,7 +89,6 @@ export interface CloseOptions {
 const LOCAL_OP_BASE = 2 ** 50;
 /** Rounds of "another instance opened it first, load again" before the batch gives up (and is claimed again later). */
 const MAX_ROUNDS = 5;
-const MAX_PAGE = 500;
 const MAX_CLAIM_TRIES = 3;
 
 interface Loaded {
@@ -123,15 +109,16 @@ interface TargetOutcome {
   loaded: Loaded;
 }
 
-export class PostgresCorrelationStore {
+export class PostgresCorrelationStore extends PostgresIncidentReads {
   private readonly newId: () => string;
   private readonly now: () => Date;
 
   constructor(
-    private readonly pool: pg.Pool,
+    pool: pg.Pool,
     private readonly log: PostgresSightingsLog,
     private readonly opts: PgCorrelationOptions,
   ) {
+    super(pool);
     this.newId = opts.newId ?? (() => `inc-${randomUUID().slice(0, 8)}`);
     this.now = opts.now ?? (() => new Date());
   }
@@ -411,107 +398,6 @@ export class PostgresCorrelationStore {
   isClosed(status: string): boolean {
     return isClosedStatus(status, { rejectedIsClosed: this.opts.rejectedIsClosed });
   }
-
-  /** One incident by its local id. */
-  async incident(id: string): Promise<Incident | undefined> {
-    return (await this.select('WHERE id = $1', [id], 'reading an incident'))[0];
-  }
-
-  /** The target's open incident, else its latest (the one an analyst means by "the incident of ws-042"). A string is a target key. */
-  async incidentByTarget(target: string | Pick<SightingTarget, 'observables' | 'type'>): Promise<Incident | undefined> {
-    const key = typeof target === 'string' ? target : targetIdentity(target).key;
-    const rows = await this.select('WHERE target_key = $1 ORDER BY (closed_at IS NULL) DESC, ordinal DESC LIMIT 1', [key], 'reading an incident');
-    return rows[0];
-  }
-
-  /** Open incidents, most recently seen first. */
-  openIncidents(page: PageRequest = {}): Promise<IncidentPage> {
-    return this.page(page, { where: 'closed_at IS NULL', time: 'last_seen' });
-  }
-
-  /** Closed incidents, most recently closed first (all of them, until retention). */
-  closedIncidents(page: PageRequest = {}): Promise<IncidentPage> {
-    return this.page(page, { where: 'closed_at IS NOT NULL', time: 'closed_at' });
-  }
-
-  /** Every incident, newest opened first. */
-  allIncidents(page: PageRequest = {}): Promise<IncidentPage> {
-    return this.page(page, { where: 'true' });
-  }
-
-  /**
-   * Newest first over (time, ordinal) — the order of the paging indexes — or over ordinal alone.
-   * The keyset cursor carries the time as PostgreSQL printed it, so no precision is lost.
-   */
-  private async page(req: PageRequest, order: { where: string; time?: 'last_seen' | 'closed_at' }): Promise<IncidentPage> {
-    const limit = Math.min(Math.max(Math.trunc(req.limit ?? 20), 1), MAX_PAGE);
-    const params: unknown[] = [];
-    const conds = [order.where];
-    if (req.after) {
-      const cursor = parseCursor(req.after);
-      if (order.time) {
-        if (cursor.time === undefined) throw badCursor();
-        params.push(cursor.time, cursor.ordinal);
-        conds.push(`(${order.time}, ordinal) < ($${params.length - 1}::timestamptz, $${params.length}::bigint)`);
-      } else {
-        params.push(cursor.ordinal);
-        conds.push(`ordinal < $${params.length}::bigint`);
-      }
-    }
-    const sort = order.time ? `${order.time} DESC, ordinal DESC` : 'ordinal DESC';
-    params.push(limit + 1);
-    let sql = `WHERE ${conds.join(' AND ')} ORDER BY ${sort} LIMIT $${params.length}`;
-    if (!req.after && req.page && req.page > 1) {
-      params.push((Math.trunc(req.page) - 1) * limit);
-      sql += ` OFFSET $${params.length}`;
-    }
-    const timeCol = order.time ? `, ${order.time}::text AS page_time` : '';
-    const rows = await this.selectRows(sql, params, 'paging incidents', timeCol);
-    const items = rows.slice(0, limit);
-    const last = items.at(-1);
-    const result: IncidentPage = { items: items.map((r) => r.incident) };
-    if (rows.length > limit && last) result.next = formatCursor(last.incident.ordinal, last.pageTime);
-    return result;
-  }
-
-  private async select(clause: string, params: unknown[], doing: string): Promise<Incident[]> {
-    return (await this.selectRows(clause, params, doing)).map((r) => r.incident);
-  }
-
-  /** Incidents with their rungs (XDR ops are the mirror's: `xdrSync.pending` is empty in reads). */
-  private async selectRows(clause: string, params: unknown[], doing: string, extra = ''): Promise<Array<{ incident: Incident; pageTime?: string }>> {
-    try {
-      const { rows } = await this.pool.query<IncidentRow & { page_time?: string }>(`SELECT ${INCIDENT_COLUMNS}${extra} FROM incidents ${clause}`, params);
-      const [rungs, recent] = await Promise.all([
-        loadRungs(this.pool, rows.map((r) => r.id)),
-        loadRecentSightings(this.pool, rows.map((r) => ({ id: r.id, initial: r.summary.initial }))),
-      ]);
-      return rows.map((r) => ({
-        incident: incidentOf(r, rungs.get(r.id) ?? [], [], recent.get(r.id) ?? []),
-        ...(r.page_time === undefined ? {} : { pageTime: r.page_time }),
-      }));
-    } catch (err) {
-      throw poolError(this.pool, err, doing);
-    }
-  }
-}
-
-function formatCursor(ordinal: number, time: string | undefined): string {
-  return Buffer.from(JSON.stringify(time === undefined ? { o: ordinal } : { o: ordinal, t: time })).toString('base64url');
-}
-
-function parseCursor(raw: string): { ordinal: number; time?: string } {
-  try {
-    const v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { o?: unknown; t?: unknown };
-    if (typeof v.o !== 'number' || !Number.isInteger(v.o)) throw badCursor();
-    return typeof v.t === 'string' ? { ordinal: v.o, time: v.t } : { ordinal: v.o };
-  } catch {
-    throw badCursor();
-  }
-}
-
-function badCursor(): ValidationError {
-  return new ValidationError('That page marker is not one this list handed out; start again from the first page.');
 }
 
 /** The domain's rule (correlator.ts): the observed time as ISO; the processing time when the sender gave none we can read. */
