@@ -200,6 +200,54 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     console.info(`correlation on two instances: ${sent.length} sightings in ${batches.length} batches, ${batches.reduce((s, b) => s + b.retries, 0)} target(s) loaded again after a lost race`);
   });
 
+  it('with closes racing the counting on both instances: every sighting counted once, and each target a chain of incidents, each related to the one before', async () => {
+    const rand = rng(7);
+    const hosts = Array.from({ length: 6 }, (_, i) => `chain-${i}`);
+    const sent = Array.from({ length: 400 }, (_, i) => sighting(`k-${i}`, hosts[Math.floor(rand() * hosts.length)]!));
+    let appending = true;
+    let closes = 0;
+    const appends = (async () => {
+      for (let i = 0; i < sent.length; i += 10) {
+        // Every 100 sightings, wait (bounded) for the closer to have closed one more, so sightings surely follow closes.
+        for (let w = 0; i > 0 && i % 100 === 0 && closes < i / 100 && w < 1_000; w++) await new Promise((r) => setTimeout(r, 5));
+        const chunk = sent.slice(i, i + 10);
+        await Promise.all([logA.append(chunk.slice(0, 5)), logB.append(chunk.slice(5))]);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })().finally(() => (appending = false));
+    const closer = (async () => {
+      for (let i = 0; i < 2_000 && appending; i++) {
+        const open = (await b.openIncidents({ limit: 50 })).items;
+        const pick = open[Math.floor(rand() * open.length)];
+        if (pick && (await (i % 2 ? a : b).close(pick.id, 'closer'))) closes++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await Promise.all([drain(a, () => appending), drain(b, () => appending), closer]);
+    await appends;
+    await drain(a, () => false);
+
+    const { rows } = await poolA.query<{ id: string; target_key: string; count: string; previous_incident_id: string | null; closed_at: Date | null; n: string }>(
+      `SELECT i.id, i.target_key, i.count, i.previous_incident_id, i.closed_at,
+              (SELECT count(*) FROM incident_sightings s WHERE s.incident_id = i.id) AS n
+       FROM incidents i ORDER BY i.target_key, i.ordinal`,
+    );
+    expect(rows.reduce((sum, r) => sum + Number(r.count), 0)).toBe(sent.length);
+    for (const r of rows) expect(Number(r.n)).toBe(Number(r.count));
+    for (const host of hosts) {
+      const chain = rows.filter((r) => r.target_key === `hostname:${host}`);
+      expect(chain.length).toBeGreaterThan(0);
+      chain.forEach((r, i) => {
+        expect(r.previous_incident_id).toBe(i === 0 ? null : chain[i - 1]!.id);
+        // Only the newest may be open.
+        if (i < chain.length - 1) expect(r.closed_at).not.toBeNull();
+      });
+    }
+    expect(closes).toBeGreaterThanOrEqual(3);
+    expect(rows.length).toBeGreaterThan(hosts.length);
+    console.info(`closes racing the counting: ${closes} closes, ${rows.length} incidents over ${hosts.length} targets`);
+  });
+
   it('closes once on any instance, and a new sighting then opens a new incident related to the closed one', async () => {
     await logA.append([sighting('c-1', 'ws-7'), sighting('c-2', 'ws-7')]);
     await a.applyNext();
