@@ -1,4 +1,5 @@
 import { sql as schema } from './001_schema.js';
+import { sql as historyIndexes } from './002_history_indexes.js';
 
 /**
  * Every migration, in order. A migration is never edited once released (its checksum is
@@ -10,4 +11,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'schema', sql: schema }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'schema', sql: schema },
+  { version: 2, name: 'history_indexes', sql: historyIndexes },
+];

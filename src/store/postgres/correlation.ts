@@ -1,0 +1,407 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { StoreError } from '../../core/errors.js';
+import { applySighting, type ApplyResult } from '../../domain/correlation/correlator.js';
+import type { Rung } from '../../domain/correlation/ladder.js';
+import { isClosedStatus } from '../../domain/correlation/status.js';
+import type { CorrelationState, Incident, SequencedSighting } from '../../domain/correlation/types.js';
+import { MAX_PENDING_SIGHTINGS, enqueueForSighting, enqueueStatus } from '../../domain/correlation/xdr-sync.js';
+import { targetIdentity } from '../../domain/investigate/target-identity.js';
+import {
+  INCIDENT_COLUMNS,
+  incidentOf,
+  insertOps,
+  loadOpsWithoutBodies,
+  loadRecentSightings,
+  loadRungs,
+  opRow,
+  summaryOf,
+  type IncidentRow,
+} from './incident-rows.js';
+import { PostgresIncidentReads } from './incident-reads.js';
+import { inTransaction, poolError } from './pool.js';
+import type { LoggedSighting, PostgresSightingsLog } from './sightings-log.js';
+
+export type { IncidentPage, PageRequest } from './incident-reads.js';
+
+/**
+ * Correlation on PostgreSQL. The domain's pure rules (correlator.ts `applySighting`, xdr-sync.ts
+ * `enqueueForSighting`) decide; this module only loads what they need and writes back what
+ * they changed, inside the transaction of the sightings claimed from the log — so a batch's
+ * counts, rungs and XDR ops commit together with the rows being marked applied, or not at all.
+ *
+ * Per target in a batch: lock its open incident and its latest one (`FOR UPDATE`, targets in
+ * key order so two instances never deadlock), build a CorrelationState of just those, apply the
+ * target's sightings in seq order, write back. A new incident is inserted with ON CONFLICT DO
+ * NOTHING: the partial unique index `incidents_one_open_per_target` is the guard across
+ * instances; when another instance opened one first (or the random id was taken), the target is
+ * loaded again and its sightings applied again to what is there now. Rungs are inserted with
+ * ON CONFLICT DO NOTHING RETURNING: a rung is reported as fired only when its row was inserted.
+ */
+export interface PgCorrelationOptions {
+  rungs: readonly Rung[];
+  rejectedIsClosed: boolean;
+  dryRun: boolean;
+  /** XDR_MIRROR_NEWEST_SIGHTINGS. */
+  mirrorNewestSightings?: number;
+  newId?: () => string;
+  now?: () => Date;
+}
+
+/** A rung whose row this instance inserted: the caller runs its actions. */
+export interface FiredRung {
+  incidentId: string;
+  rung: Rung;
+  /** The count that crossed it. */
+  count: number;
+}
+
+export interface AppliedSighting {
+  seq: number;
+  id: string;
+  incidentId: string;
+  created: boolean;
+  previousIncidentId?: string;
+}
+
+export interface AppliedBatch {
+  applied: AppliedSighting[];
+  /**
+   * Every incident the batch opened or counted into, as written; `recentSightings` holds only
+   * this batch's (read the incident for the description's full list), `xdrSync.pending` none.
+   */
+  incidents: Incident[];
+  /** Ids of the incidents the batch opened. */
+  opened: string[];
+  rungsFired: FiredRung[];
+  /** Targets loaded again because another instance opened their incident first (or an id was taken). */
+  retries: number;
+}
+
+export interface CloseOptions {
+  /** The status to set (default "Closed"), e.g. the one XDR reported. */
+  status?: string;
+  /** Queue the close for XDR (default true); false when XDR itself closed it. */
+  mirror?: boolean;
+}
+
+/** Local op ids: above any id the domain compares against; replaced by the table's sequence on insert. */
+const LOCAL_OP_BASE = 2 ** 50;
+/** Rounds of "another instance opened it first, load again" before the batch gives up (and is claimed again later). */
+const MAX_ROUNDS = 5;
+const MAX_CLAIM_TRIES = 3;
+
+interface Loaded {
+  open?: Incident;
+  latest?: Incident;
+  opIds: Set<number>;
+}
+
+interface TargetOutcome {
+  key: string;
+  sightings: SequencedSighting[];
+  results: ApplyResult[];
+  created?: Incident;
+  /** An incident left open in the table whose status already says closed (e.g. Rejected once that counts as closed). */
+  staleOpen?: Incident;
+  /** The open incident counted into, when none was opened. */
+  updated?: Incident;
+  loaded: Loaded;
+}
+
+export class PostgresCorrelationStore extends PostgresIncidentReads {
+  private readonly newId: () => string;
+  private readonly now: () => Date;
+
+  constructor(
+    pool: pg.Pool,
+    private readonly log: PostgresSightingsLog,
+    private readonly opts: PgCorrelationOptions,
+  ) {
+    super(pool);
+    this.newId = opts.newId ?? (() => `inc-${randomUUID().slice(0, 8)}`);
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Claims up to `limit` accepted sightings no other instance holds and applies them; `claimed` 0 when none waited. */
+  async applyNext(limit = 500): Promise<{ claimed: number; result?: AppliedBatch }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.log.claim(limit, (rows, tx) => this.applyClaimed(rows, tx));
+      } catch (err) {
+        // A deadlock is possible in one rare case (a retried target locked after inserts another
+        // instance waits on); PostgreSQL ends one side, whose rows are simply claimed again.
+        const code = (err as { cause?: { code?: string } }).cause?.code;
+        if (attempt >= MAX_CLAIM_TRIES || (code !== '40P01' && code !== '40001')) throw err;
+      }
+    }
+  }
+
+  /** Applies claimed rows inside the claim's transaction `tx` (see the class comment). */
+  async applyClaimed(rows: LoggedSighting[], tx: pg.ClientBase): Promise<AppliedBatch> {
+    const now = this.now();
+    const byTarget = new Map<string, SequencedSighting[]>();
+    for (const row of [...rows].sort((a, b) => a.seq - b.seq)) {
+      const s: SequencedSighting = { ...row.item, seq: row.seq };
+      const key = targetIdentity(s.target).key;
+      const list = byTarget.get(key) ?? [];
+      list.push(s);
+      byTarget.set(key, list);
+    }
+    // One lock order for every instance: by target key.
+    let pending = [...byTarget.keys()].sort();
+    const done: TargetOutcome[] = [];
+    const fired: FiredRung[] = [];
+    let retries = 0;
+    for (let round = 0; pending.length > 0; round++) {
+      if (round >= MAX_ROUNDS) {
+        throw new StoreError('busy', `Sightings for ${pending.length} target(s) could not be counted after ${MAX_ROUNDS} tries (other instances kept opening their incidents); they stay in the log and are applied on the next pass.`);
+      }
+      const loaded = await this.lockTargets(tx, pending);
+      const outcomes = pending.map((key) => this.applyTarget(key, byTarget.get(key)!, loaded.get(key) ?? { opIds: new Set() }, now));
+      const lost = await this.write(tx, outcomes, now, fired);
+      done.push(...outcomes.filter((o) => !lost.has(o.key)));
+      retries += lost.size;
+      pending = pending.filter((k) => lost.has(k));
+    }
+    const incidents = new Map<string, Incident>();
+    const applied: AppliedSighting[] = [];
+    for (const o of done) {
+      o.results.forEach((r, i) => {
+        const s = o.sightings[i]!;
+        incidents.set(r.incident.id, r.incident);
+        applied.push({ seq: s.seq, id: s.dedupeKey, incidentId: r.incident.id, created: r.created, ...(r.previous ? { previousIncidentId: r.previous.id } : {}) });
+      });
+    }
+    applied.sort((a, b) => a.seq - b.seq);
+    // The ops carry local ids (the table gave them others) and no bodies for loaded ones: they are the mirror's, as in every read.
+    for (const inc of incidents.values()) inc.xdrSync.pending = [];
+    return { applied, incidents: [...incidents.values()], opened: done.flatMap((o) => (o.created ? [o.created.id] : [])), rungsFired: fired, retries };
+  }
+
+  /** Locks and loads each target's open incident and its latest one (the previous of the next), with rungs and waiting ops. */
+  private async lockTargets(tx: pg.ClientBase, keys: string[]): Promise<Map<string, Loaded>> {
+    const { rows } = await tx.query<IncidentRow>(
+      // Two rows at most per target whatever its history (incidents_by_target, incidents_one_open_per_target);
+      // ARRAY(…) so the outer lookup is by primary key, not a join over the whole table.
+      `SELECT ${INCIDENT_COLUMNS} FROM incidents
+       WHERE id = ANY(ARRAY(
+         SELECT latest.id FROM unnest($1::text[]) AS k(key)
+           CROSS JOIN LATERAL (SELECT j.id FROM incidents j WHERE j.target_key = k.key ORDER BY j.ordinal DESC LIMIT 1) AS latest
+         UNION
+         SELECT o.id FROM incidents o WHERE o.target_key = ANY($1::text[]) AND o.closed_at IS NULL))
+       ORDER BY target_key, ordinal
+       FOR UPDATE`,
+      [keys],
+    );
+    const ids = rows.map((r) => r.id);
+    const openIds = rows.filter((r) => !r.closed_at).map((r) => r.id);
+    const [rungs, ops] = await Promise.all([loadRungs(tx, ids), loadOpsWithoutBodies(tx, openIds)]);
+    const out = new Map<string, Loaded>();
+    for (const row of rows) {
+      const inc = incidentOf(row, rungs.get(row.id) ?? [], ops.get(row.id) ?? []);
+      const entry = out.get(row.target_key) ?? { opIds: new Set<number>() };
+      if (!row.closed_at) {
+        entry.open = inc;
+        for (const op of inc.xdrSync.pending) entry.opIds.add(op.id);
+      }
+      if (!entry.latest || inc.ordinal > entry.latest.ordinal) entry.latest = inc;
+      out.set(row.target_key, entry);
+    }
+    return out;
+  }
+
+  /** The domain's rules on a state holding just this target's incidents. */
+  private applyTarget(key: string, sightings: SequencedSighting[], loaded: Loaded, now: Date): TargetOutcome {
+    const state: CorrelationState = { incidents: {}, openByTarget: {}, latestByTarget: {}, lastAppliedSeq: 0, nextOrdinal: 0, nextOpId: LOCAL_OP_BASE };
+    for (const inc of [loaded.latest, loaded.open]) if (inc) state.incidents[inc.id] = inc;
+    if (loaded.open) state.openByTarget[key] = loaded.open.id;
+    if (loaded.latest) state.latestByTarget[key] = loaded.latest.id;
+    const opts = { rungs: this.opts.rungs, rejectedIsClosed: this.opts.rejectedIsClosed, dryRun: this.opts.dryRun, newId: this.newId };
+    const results = sightings.map((s) => {
+      const r = applySighting(state, s, now, opts);
+      enqueueForSighting(state, r, s, this.opts.mirrorNewestSightings ?? MAX_PENDING_SIGHTINGS);
+      return r;
+    });
+    const created = results.find((r) => r.created)?.incident;
+    const out: TargetOutcome = { key, sightings, results, loaded };
+    if (created) {
+      out.created = created;
+      if (loaded.open) out.staleOpen = loaded.open;
+      // Sightings applied to the stale one before the new one opened cannot happen: applySighting opens at once.
+    } else if (loaded.open) {
+      out.updated = loaded.open;
+    }
+    return out;
+  }
+
+  /** Writes what the outcomes changed; returns the targets whose new incident was not inserted (to load again). */
+  private async write(tx: pg.ClientBase, outcomes: TargetOutcome[], now: Date, fired: FiredRung[]): Promise<Set<string>> {
+    const lost = new Set<string>();
+    const stale = outcomes.flatMap((o) => (o.staleOpen ? [o.staleOpen.id] : []));
+    if (stale.length > 0) {
+      // Its status already says closed; closing it in the table frees the target for the new one.
+      await tx.query('UPDATE incidents SET closed_at = $2 WHERE id = ANY($1::text[]) AND closed_at IS NULL', [stale, now]);
+    }
+    const created = outcomes.flatMap((o) => (o.created ? [o] : []));
+    if (created.length > 0) {
+      const { rows } = await tx.query<{ id: string; ordinal: string }>(
+        `INSERT INTO incidents (id, target_key, target_type, target_value, status, count, revision, first_seen, last_seen, opened_at,
+                                previous_incident_id, summary, xdr_unmirrored)
+         SELECT r.id, r.target_key, r.target_type, r.target_value, r.status, r.count, r.revision, r.first_seen, r.last_seen, r.opened_at,
+                r.previous_incident_id, r.summary, r.xdr_unmirrored
+         FROM jsonb_to_recordset($1::jsonb) AS r(id text, target_key text, target_type text, target_value text, status text,
+              count bigint, revision int, first_seen timestamptz, last_seen timestamptz, opened_at timestamptz,
+              previous_incident_id text, summary jsonb, xdr_unmirrored int, n bigint)
+         ORDER BY r.n
+         ON CONFLICT DO NOTHING
+         RETURNING id, ordinal`,
+        [JSON.stringify(created.map((o, n) => ({ n, ...this.incidentColumns(o.created!), target_key: o.created!.targetKey, target_type: o.created!.targetType, target_value: o.created!.targetValue, opened_at: o.created!.openedAt, previous_incident_id: o.created!.previousIncidentId ?? null, status: o.created!.status })))],
+      );
+      const ordinals = new Map(rows.map((r) => [r.id, Number(r.ordinal)]));
+      for (const o of created) {
+        const ordinal = ordinals.get(o.created!.id);
+        if (ordinal === undefined) lost.add(o.key);
+        else o.created!.ordinal = ordinal;
+      }
+    }
+    const kept = outcomes.filter((o) => !lost.has(o.key));
+    const updated = kept.flatMap((o) => (o.updated ? [o.updated] : []));
+    if (updated.length > 0) {
+      await tx.query(
+        `UPDATE incidents i SET count = u.count, revision = u.revision, first_seen = u.first_seen, last_seen = u.last_seen,
+                                summary = u.summary, xdr_unmirrored = u.xdr_unmirrored
+         FROM jsonb_to_recordset($1::jsonb) AS u(id text, count bigint, revision int, first_seen timestamptz, last_seen timestamptz,
+              summary jsonb, xdr_unmirrored int)
+         WHERE i.id = u.id`,
+        [JSON.stringify(updated.map((inc) => this.incidentColumns(inc)))],
+      );
+    }
+    const sightingRows = kept.flatMap((o) =>
+      o.results.map((r, i) => {
+        const s = o.sightings[i]!;
+        return { incident_id: r.incident.id, seq: s.seq, observed_at: observedTime(s.observedAt, now), ioc_type: s.ioc.type, ioc_value: s.ioc.value, source: s.source };
+      }),
+    );
+    if (sightingRows.length > 0) {
+      await tx.query(
+        `INSERT INTO incident_sightings (incident_id, seq, observed_at, ioc_type, ioc_value, source)
+         SELECT incident_id, seq, observed_at, ioc_type, ioc_value, source
+         FROM jsonb_to_recordset($1::jsonb) AS r(incident_id text, seq bigint, observed_at timestamptz, ioc_type text, ioc_value text, source text)
+         ON CONFLICT DO NOTHING`,
+        [JSON.stringify(sightingRows)],
+      );
+    }
+    await this.writeRungs(tx, kept, fired);
+    // XDR ops: the ones the domain dropped (a burst beyond the newest N) leave, new ones are added in order.
+    const dropped: number[] = [];
+    const added: Record<string, unknown>[] = [];
+    for (const o of kept) {
+      const inc = o.created ?? o.updated;
+      if (!inc) continue;
+      const still = new Set(inc.xdrSync.pending.map((op) => op.id));
+      if (o.updated) for (const id of o.loaded.opIds) if (!still.has(id)) dropped.push(id);
+      for (const op of inc.xdrSync.pending) if (op.id >= LOCAL_OP_BASE) added.push(opRow(inc.id, op));
+    }
+    if (dropped.length > 0) await tx.query('DELETE FROM xdr_ops WHERE id = ANY($1::bigint[])', [dropped]);
+    await insertOps(tx, added);
+    return lost;
+  }
+
+  /** Rung rows; a rung counts as fired only when this transaction inserted its row. */
+  private async writeRungs(tx: pg.ClientBase, kept: TargetOutcome[], fired: FiredRung[]): Promise<void> {
+    const wanted: Array<{ incidentId: string; rung: Rung; count: number; at: string; actions: string[]; dryRun: boolean }> = [];
+    for (const o of kept) {
+      for (const r of o.results) {
+        if (!r.rung) continue;
+        const rec = r.incident.rungsFired.find((x) => x.rung === r.rung!.label);
+        if (rec) wanted.push({ incidentId: r.incident.id, rung: r.rung, count: rec.count, at: rec.at, actions: rec.actions, dryRun: rec.dryRun });
+      }
+    }
+    if (wanted.length === 0) return;
+    const { rows } = await tx.query<{ incident_id: string; rung: string }>(
+      `INSERT INTO incident_rungs (incident_id, rung, count, at, actions, dry_run)
+       SELECT r.incident_id, r.rung, r.count, r.at, ARRAY(SELECT jsonb_array_elements_text(r.actions)), r.dry_run
+       FROM jsonb_to_recordset($1::jsonb) AS r(incident_id text, rung text, count bigint, at timestamptz, actions jsonb, dry_run boolean)
+       ON CONFLICT DO NOTHING
+       RETURNING incident_id, rung`,
+      [JSON.stringify(wanted.map((w) => ({ incident_id: w.incidentId, rung: w.rung.label, count: w.count, at: w.at, actions: w.actions, dry_run: w.dryRun })))],
+    );
+    const inserted = new Set(rows.map((r) => `${r.incident_id}\u0000${r.rung}`));
+    for (const w of wanted) {
+      if (inserted.has(`${w.incidentId}\u0000${w.rung.label}`)) {
+        fired.push({ incidentId: w.incidentId, rung: w.rung, count: w.count });
+      } else {
+        // Another transaction recorded it first: it is that one's to act on, not ours.
+        const inc = kept.flatMap((o) => o.results.map((r) => r.incident)).find((i) => i.id === w.incidentId);
+        if (inc) inc.rungsFired = inc.rungsFired.filter((r) => r.rung !== w.rung.label || r.count !== w.count || r.at !== w.at);
+      }
+    }
+  }
+
+  private incidentColumns(inc: Incident): Record<string, unknown> {
+    return {
+      id: inc.id,
+      count: inc.count,
+      revision: inc.revision,
+      first_seen: inc.firstSeen,
+      last_seen: inc.lastSeen,
+      summary: summaryOf(inc),
+      xdr_unmirrored: inc.xdrSync.unmirrored ?? 0,
+    };
+  }
+
+  /**
+   * Closes one open incident (by an analyst, or XDR when `mirror` is false) and queues the status
+   * for XDR. Undefined when it does not exist or is closed already — on any instance.
+   */
+  async close(incidentId: string, by: string, reason?: string, opts: CloseOptions = {}): Promise<Incident | undefined> {
+    const status = opts.status ?? 'Closed';
+    const now = this.now();
+    return inTransaction(this.pool, 'closing an incident', async (tx) => {
+      const { rows } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE`, [incidentId]);
+      const row = rows[0];
+      if (!row || row.closed_at) return undefined;
+      const { rows: closedRows } = await tx.query<IncidentRow>(
+        `UPDATE incidents SET status = $2, closed_at = $3, closed_by = $4, close_reason = $5 WHERE id = $1 RETURNING ${INCIDENT_COLUMNS}`,
+        [incidentId, status, now, by, reason ?? null],
+      );
+      const rungs = await loadRungs(tx, [incidentId]);
+      const recent = await loadRecentSightings(tx, [{ id: incidentId, initial: closedRows[0]!.summary.initial }]);
+      const inc = incidentOf(closedRows[0]!, rungs.get(incidentId) ?? [], [], recent.get(incidentId) ?? []);
+      if (opts.mirror !== false) {
+        const state: CorrelationState = { incidents: { [inc.id]: inc }, openByTarget: {}, latestByTarget: {}, lastAppliedSeq: 0, nextOrdinal: 0, nextOpId: LOCAL_OP_BASE };
+        enqueueStatus(state, inc, status);
+        await insertOps(tx, inc.xdrSync.pending.map((op) => opRow(inc.id, op)));
+      }
+      // The ops are the mirror's; the returned incident carries none (as every read here).
+      inc.xdrSync.pending = [];
+      return inc;
+    });
+  }
+
+  /** The Webex card of incident_opened, for threaded updates (any instance may have sent it). */
+  async recordCardMessage(incidentId: string, messageId: string): Promise<void> {
+    await this.pool.query('UPDATE incidents SET card_message_id = $2 WHERE id = $1', [incidentId, messageId]).catch((err: unknown) => {
+      throw poolError(this.pool, err, 'recording an incident card');
+    });
+  }
+
+  /** What a fired rung's actions did (informational; the firing itself was recorded with the count). */
+  async recordRungOutcome(incidentId: string, rung: string, outcome: string): Promise<void> {
+    await this.pool.query('UPDATE incident_rungs SET outcome = $3 WHERE incident_id = $1 AND rung = $2', [incidentId, rung, outcome]).catch((err: unknown) => {
+      throw poolError(this.pool, err, 'recording what a ladder rung did');
+    });
+  }
+
+  /** Whether a status counts as closed under this store's settings. */
+  isClosed(status: string): boolean {
+    return isClosedStatus(status, { rejectedIsClosed: this.opts.rejectedIsClosed });
+  }
+}
+
+/** The domain's rule (correlator.ts): the observed time as ISO; the processing time when the sender gave none we can read. */
+function observedTime(raw: string, now: Date): string {
+  const d = new Date(raw);
+  return Number.isNaN(d.getTime()) ? now.toISOString() : d.toISOString();
+}

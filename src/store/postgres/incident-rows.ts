@@ -1,0 +1,237 @@
+import type pg from 'pg';
+import type { Observable } from '../../domain/types.js';
+import { MAX_RECENT_SIGHTINGS, type Incident, type RungRecord, type SeenIoc, type SightingRecord, type XdrOp } from '../../domain/correlation/types.js';
+
+/**
+ * Rows of `incidents` (+ `incident_rungs`, `incident_sightings`, `xdr_ops`) to and from the
+ * domain's `Incident`, so describe.ts / toIncidentView render a PostgreSQL incident exactly as a
+ * lowdb one. What the domain bounds per incident (initial, IOCs, sources, MITRE ids) travels as
+ * the `summary` jsonb; counters and times are columns (paging and retention use them). The
+ * recent sightings are NOT in the summary: every sighting is a row of `incident_sightings`
+ * already, and keeping 50 of them in the jsonb made each count rewrite kilobytes (the UPDATE was
+ * most of the cost of applying a batch); reads take the newest from the table instead.
+ */
+export interface IncidentSummary {
+  initial: SightingRecord;
+  lastIoc: Observable;
+  lastSource: string;
+  iocs: SeenIoc[];
+  iocsTotal: number;
+  sources: Record<string, number>;
+  tactics?: string[];
+  techniques?: string[];
+}
+
+export interface IncidentRow {
+  id: string;
+  ordinal: string;
+  target_key: string;
+  target_type: string;
+  target_value: string;
+  status: string;
+  count: string;
+  revision: number;
+  first_seen: Date;
+  last_seen: Date;
+  opened_at: Date;
+  closed_at: Date | null;
+  closed_by: string | null;
+  close_reason: string | null;
+  previous_incident_id: string | null;
+  xdr_id: string | null;
+  card_message_id: string | null;
+  summary: IncidentSummary;
+  xdr_dropped: number;
+  xdr_unmirrored: number;
+  xdr_last_error: string | null;
+  xdr_last_synced_at: Date | null;
+}
+
+export const INCIDENT_COLUMNS =
+  'id, ordinal, target_key, target_type, target_value, status, count, revision, first_seen, last_seen, opened_at, closed_at, closed_by, close_reason, ' +
+  'previous_incident_id, xdr_id, card_message_id, summary, xdr_dropped, xdr_unmirrored, xdr_last_error, xdr_last_synced_at';
+
+export function summaryOf(inc: Incident): IncidentSummary {
+  return {
+    initial: inc.initial,
+    lastIoc: inc.lastIoc,
+    lastSource: inc.lastSource,
+    iocs: inc.iocs,
+    iocsTotal: inc.iocsTotal,
+    sources: inc.sources,
+    ...(inc.tactics ? { tactics: inc.tactics } : {}),
+    ...(inc.techniques ? { techniques: inc.techniques } : {}),
+  };
+}
+
+/** The row as an Incident; rungs and the XDR ops waiting are added by the caller when it loaded them. */
+export function incidentOf(row: IncidentRow, rungs: RungRecord[] = [], pending: XdrOp[] = [], recent: SightingRecord[] = []): Incident {
+  const s = row.summary;
+  const inc: Incident = {
+    id: row.id,
+    ordinal: Number(row.ordinal),
+    targetKey: row.target_key,
+    targetType: row.target_type,
+    targetValue: row.target_value,
+    status: row.status,
+    count: Number(row.count),
+    revision: row.revision,
+    firstSeen: row.first_seen.toISOString(),
+    lastSeen: row.last_seen.toISOString(),
+    openedAt: row.opened_at.toISOString(),
+    initial: s.initial,
+    recentSightings: recent,
+    lastIoc: s.lastIoc,
+    lastSource: s.lastSource,
+    iocs: s.iocs ?? [],
+    iocsTotal: s.iocsTotal ?? 0,
+    sources: s.sources ?? {},
+    rungsFired: rungs,
+    xdrSync: { pending, dropped: row.xdr_dropped },
+  };
+  if (row.closed_at) inc.closedAt = row.closed_at.toISOString();
+  if (row.closed_by) inc.closedBy = row.closed_by;
+  if (row.close_reason) inc.closeReason = row.close_reason;
+  if (row.previous_incident_id) inc.previousIncidentId = row.previous_incident_id;
+  if (row.xdr_id) inc.xdrId = row.xdr_id;
+  if (row.card_message_id) inc.cardMessageId = row.card_message_id;
+  if (s.tactics) inc.tactics = s.tactics;
+  if (s.techniques) inc.techniques = s.techniques;
+  if (row.xdr_unmirrored) inc.xdrSync.unmirrored = row.xdr_unmirrored;
+  if (row.xdr_last_error) inc.xdrSync.lastError = row.xdr_last_error;
+  if (row.xdr_last_synced_at) inc.xdrSync.lastSyncedAt = row.xdr_last_synced_at.toISOString();
+  return inc;
+}
+
+interface SightingRow {
+  incident_id: string;
+  seq: string;
+  observed_at: Date;
+  ioc_type: string;
+  ioc_value: string;
+  source: string;
+}
+
+/**
+ * The domain's `recentSightings` of each incident: its newest MAX_RECENT_SIGHTINGS sightings
+ * other than the initial one, oldest first (by seq, i.e. arrival). One index range per incident
+ * (the primary key, backwards), so the cost does not grow with the incident's count.
+ */
+export async function loadRecentSightings(db: pg.ClientBase | pg.Pool, incidents: Array<{ id: string; initial: SightingRecord }>): Promise<Map<string, SightingRecord[]>> {
+  const out = new Map<string, SightingRecord[]>();
+  if (incidents.length === 0) return out;
+  const { rows } = await db.query<SightingRow>(
+    `SELECT s.incident_id, s.seq, s.observed_at, s.ioc_type, s.ioc_value, s.source
+     FROM unnest($1::text[], $2::bigint[]) AS k(id, initial_seq)
+     CROSS JOIN LATERAL (
+       SELECT * FROM incident_sightings s WHERE s.incident_id = k.id AND s.seq <> k.initial_seq ORDER BY s.seq DESC LIMIT $3) AS s
+     ORDER BY s.incident_id, s.seq`,
+    [incidents.map((i) => i.id), incidents.map((i) => i.initial.seq), MAX_RECENT_SIGHTINGS],
+  );
+  for (const r of rows) {
+    const list = out.get(r.incident_id) ?? [];
+    list.push({ seq: Number(r.seq), observedAt: r.observed_at.toISOString(), ioc: { type: r.ioc_type, value: r.ioc_value }, source: r.source });
+    out.set(r.incident_id, list);
+  }
+  return out;
+}
+
+interface RungRow {
+  incident_id: string;
+  rung: string;
+  count: string;
+  at: Date;
+  actions: string[];
+  dry_run: boolean;
+  outcome: string | null;
+}
+
+/** The rungs fired of each incident, in the order they fired. */
+export async function loadRungs(db: pg.ClientBase | pg.Pool, ids: string[]): Promise<Map<string, RungRecord[]>> {
+  const out = new Map<string, RungRecord[]>();
+  if (ids.length === 0) return out;
+  const { rows } = await db.query<RungRow>(
+    'SELECT incident_id, rung, count, at, actions, dry_run, outcome FROM incident_rungs WHERE incident_id = ANY($1::text[]) ORDER BY at, count',
+    [ids],
+  );
+  for (const r of rows) {
+    const rec: RungRecord = { rung: r.rung, count: Number(r.count), at: r.at.toISOString(), actions: r.actions, dryRun: r.dry_run };
+    if (r.outcome !== null) rec.outcome = r.outcome;
+    const list = out.get(r.incident_id) ?? [];
+    list.push(rec);
+    out.set(r.incident_id, list);
+  }
+  return out;
+}
+
+interface OpRow {
+  id: string;
+  incident_id: string;
+  kind: XdrOp['kind'];
+  seq: string | null;
+  xdr_sighting_id: string | null;
+  previous_incident_id: string | null;
+  status: string | null;
+  attempts: number;
+  last_error: string | null;
+}
+
+/**
+ * The XDR ops waiting for each incident, in id order, WITHOUT the CTIM bodies (`ctim` is `{}`):
+ * the correlator only needs their kinds and ids to decide what to add or drop, and the bodies
+ * are the mirror's business. Never write these back as they are.
+ */
+export async function loadOpsWithoutBodies(db: pg.ClientBase, ids: string[]): Promise<Map<string, XdrOp[]>> {
+  const out = new Map<string, XdrOp[]>();
+  if (ids.length === 0) return out;
+  const { rows } = await db.query<OpRow>(
+    `SELECT id, incident_id, kind, seq, xdr_sighting_id, previous_incident_id, status, attempts, last_error
+     FROM xdr_ops WHERE incident_id = ANY($1::text[]) ORDER BY id`,
+    [ids],
+  );
+  for (const r of rows) {
+    const base = { id: Number(r.id), attempts: r.attempts, ...(r.last_error ? { lastError: r.last_error } : {}) };
+    let op: XdrOp;
+    switch (r.kind) {
+      case 'sighting':
+        op = { ...base, kind: 'sighting', seq: Number(r.seq), ctim: {}, ...(r.xdr_sighting_id ? { xdrSightingId: r.xdr_sighting_id } : {}) };
+        break;
+      case 'relate_previous':
+        op = { ...base, kind: 'relate_previous', previousIncidentId: r.previous_incident_id ?? '' };
+        break;
+      case 'status':
+        op = { ...base, kind: 'status', status: r.status ?? '' };
+        break;
+      default:
+        op = { ...base, kind: r.kind };
+    }
+    const list = out.get(r.incident_id) ?? [];
+    list.push(op);
+    out.set(r.incident_id, list);
+  }
+  return out;
+}
+
+/** New ops as rows for `xdr_ops` (ids come from its sequence, in the order given). */
+export function opRow(incidentId: string, op: XdrOp): Record<string, unknown> {
+  return {
+    incident_id: incidentId,
+    kind: op.kind,
+    seq: op.kind === 'sighting' ? op.seq : null,
+    ctim: op.kind === 'sighting' ? op.ctim : null,
+    previous_incident_id: op.kind === 'relate_previous' ? op.previousIncidentId : null,
+    status: op.kind === 'status' ? op.status : null,
+  };
+}
+
+/** Inserts ops in the order given (one statement); a second waiting `patch` of an incident is skipped by its unique index. */
+export async function insertOps(db: pg.ClientBase, rows: Record<string, unknown>[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO xdr_ops (incident_id, kind, seq, ctim, previous_incident_id, status)
+     SELECT e->>'incident_id', e->>'kind', (e->>'seq')::bigint, NULLIF(e->'ctim', 'null'::jsonb), e->>'previous_incident_id', e->>'status'
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
+     ON CONFLICT DO NOTHING`,
+    [JSON.stringify(rows)],
+  );
+}

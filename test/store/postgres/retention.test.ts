@@ -1,0 +1,150 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
+import { parseLadder } from '../../../src/domain/correlation/ladder.js';
+import { PostgresCorrelationStore } from '../../../src/store/postgres/correlation.js';
+import { migrate } from '../../../src/store/postgres/migrate.js';
+import { createPool } from '../../../src/store/postgres/pool.js';
+import { runRetention } from '../../../src/store/postgres/retention.js';
+import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
+import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+
+const server = await testPostgres();
+const DAY = 86_400_000;
+const NOW = new Date('2026-12-01T00:00:00.000Z');
+let ids = 0;
+
+function sighting(id: string, host: string): IncomingSighting {
+  return {
+    dedupeKey: id,
+    target: { type: 'endpoint', observables: [{ type: 'hostname', value: host }] },
+    ioc: { type: 'domain', value: 'evil.example' },
+    source: 'webhook',
+    observedAt: '2026-11-30T10:00:00.000Z',
+  };
+}
+
+describe.skipIf(!server)('retention on PostgreSQL', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let log: PostgresSightingsLog;
+  let store: PostgresCorrelationStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(server!);
+    pool = createPool({ url: db.url });
+    await migrate(pool);
+  });
+  beforeEach(async () => {
+    await pool.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops RESTART IDENTITY CASCADE');
+    log = new PostgresSightingsLog(pool);
+    store = new PostgresCorrelationStore(pool, log, { rungs: parseLadder('gte 2 -> notify'), rejectedIsClosed: true, dryRun: true });
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  const count = async (sql: string, params: unknown[] = []) => Number((await pool.query<{ n: string }>(sql, params)).rows[0]!.n);
+
+  /** An incident for `host` with two sightings (so a rung row too), closed `daysAgo` days before NOW (open when undefined). */
+  async function incidentClosed(host: string, daysAgo: number | undefined): Promise<string> {
+    await log.append([sighting(`${host}-${++ids}`, host), sighting(`${host}-${++ids}`, host)]);
+    await store.applyNext();
+    const inc = (await store.incidentByTarget(`hostname:${host}`))!;
+    if (daysAgo !== undefined) {
+      await store.close(inc.id, 'alice');
+      await pool.query('UPDATE incidents SET closed_at = $2 WHERE id = $1', [inc.id, new Date(NOW.getTime() - daysAgo * DAY)]);
+    }
+    return inc.id;
+  }
+
+  it('deletes closed incidents older than the window with their sightings, rungs and XDR ops, in batches, and nothing else', async () => {
+    const old = [];
+    for (let i = 0; i < 5; i++) old.push(await incidentClosed(`old-${i}`, 366 + i));
+    const recent = await incidentClosed('recent', 364);
+    const open = await incidentClosed('open', undefined);
+    // A target whose old incident is gone keeps its newer one, which loses only the link.
+    const relinked = await incidentClosed('old-0', undefined);
+    expect((await store.incident(relinked))!.previousIncidentId).toBe(old[0]);
+
+    const report = await runRetention(pool, { now: NOW, batchSize: 2 });
+    expect(report).toMatchObject({ incidents: 5, more: false });
+    // 5 rows at 2 a transaction: 3 for incidents, then 1 for the (empty) sightings pass.
+    expect(report.batches).toBe(4);
+
+    const left = (await pool.query<{ id: string }>('SELECT id FROM incidents ORDER BY id')).rows.map((r) => r.id);
+    expect(left.sort()).toEqual([recent, open, relinked].sort());
+    for (const table of ['incident_sightings', 'incident_rungs', 'xdr_ops']) {
+      expect(await count(`SELECT count(*) AS n FROM ${table} WHERE incident_id = ANY($1::text[])`, [old])).toBe(0);
+      expect(await count(`SELECT count(*) AS n FROM ${table} WHERE incident_id = $1`, [recent])).toBeGreaterThan(0);
+    }
+    expect((await store.incident(relinked))!.previousIncidentId).toBeUndefined();
+    expect((await store.closedIncidents()).items.map((i) => i.id)).toEqual([recent]);
+  });
+
+  it('keeps history for the number of days asked', async () => {
+    const a = await incidentClosed('a', 40);
+    const b = await incidentClosed('b', 20);
+    expect((await runRetention(pool, { now: NOW, retentionDays: 30 })).incidents).toBe(1);
+    expect(await store.incident(a)).toBeUndefined();
+    expect(await store.incident(b)).toBeDefined();
+  });
+
+  it('stops after maxBatches and says there is more', async () => {
+    for (let i = 0; i < 3; i++) await incidentClosed(`m-${i}`, 400);
+    const first = await runRetention(pool, { now: NOW, batchSize: 1, maxBatches: 2 });
+    expect(first).toMatchObject({ incidents: 2, more: true });
+    expect(await runRetention(pool, { now: NOW, batchSize: 1, maxBatches: 2 })).toMatchObject({ incidents: 1 });
+  });
+
+  it('deletes applied sighting ids older than the dedupe window, never unapplied ones, and an id then counts again', async () => {
+    await log.append([sighting('s-old', 'h'), sighting('s-new', 'h')]);
+    await store.applyNext();
+    await log.append([sighting('s-waiting', 'h')]);
+    await pool.query("UPDATE sightings SET accepted_at = $1 WHERE id IN ('s-old', 's-waiting')", [new Date(NOW.getTime() - 2 * 3600_000)]);
+    await pool.query("UPDATE sightings SET accepted_at = $1 WHERE id = 's-new'", [new Date(NOW.getTime() - 60_000)]);
+
+    const report = await runRetention(pool, { now: NOW, dedupeWindowSeconds: 3600 });
+    expect(report.sightings).toBe(1);
+    const ids = (await pool.query<{ id: string }>('SELECT id FROM sightings ORDER BY id')).rows.map((r) => r.id);
+    expect(ids).toEqual(['s-new', 's-waiting']);
+    expect((await log.append([sighting('s-old', 'h'), sighting('s-new', 'h')])).items).toEqual([
+      { id: 's-old', seq: expect.any(Number) },
+      { id: 's-new', duplicate: true },
+    ]);
+  });
+
+  it('finds what references a deleted incident by index, so a batch does not scan the table once per incident', async () => {
+    const tx = await pool.connect();
+    try {
+      await tx.query('BEGIN');
+      // A tiny table is seq-scanned anyway; what matters is that the indexes exist and fit the lookups.
+      await tx.query('SET LOCAL enable_seqscan = off');
+      for (const [table, column, index] of [
+        ['incidents', 'previous_incident_id', 'incidents_previous'],
+        ['xdr_dead_letters', 'incident_id', 'xdr_dead_letters_by_incident'],
+      ] as const) {
+        const plan = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT 1 FROM ${table} WHERE ${column} = 'inc-1'`);
+        expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(new RegExp(index));
+      }
+      await tx.query('ROLLBACK');
+    } finally {
+      tx.release();
+    }
+  });
+
+  it('skips an incident another transaction holds, and takes it on the next run', async () => {
+    const held = await incidentClosed('held', 400);
+    const tx = await pool.connect();
+    try {
+      await tx.query('BEGIN');
+      await tx.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [held]);
+      expect((await runRetention(pool, { now: NOW })).incidents).toBe(0);
+      await tx.query('COMMIT');
+    } finally {
+      tx.release();
+    }
+    expect((await runRetention(pool, { now: NOW })).incidents).toBe(1);
+  });
+});
