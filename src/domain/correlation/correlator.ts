@@ -141,7 +141,7 @@ function pushRecent(incident: Incident, record: SightingRecord): void {
 }
 
 /** ISO observed time; the processing time only when the sender gave none we can read. */
-function observedTime(raw: string, now: Date): string {
+export function observedTime(raw: string, now: Date): string {
   const d = new Date(raw);
   return Number.isNaN(d.getTime()) ? now.toISOString() : d.toISOString();
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { StoreError } from '../../core/errors.js';
-import { applySighting, type ApplyResult } from '../../domain/correlation/correlator.js';
+import { applySighting, observedTime, type ApplyResult } from '../../domain/correlation/correlator.js';
 import type { Rung } from '../../domain/correlation/ladder.js';
 import { isClosedStatus } from '../../domain/correlation/status.js';
 import type { CorrelationState, Incident, SequencedSighting } from '../../domain/correlation/types.js';
@@ -398,10 +398,4 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
   isClosed(status: string): boolean {
     return isClosedStatus(status, { rejectedIsClosed: this.opts.rejectedIsClosed });
   }
-}
-
-/** The domain's rule (correlator.ts): the observed time as ISO; the processing time when the sender gave none we can read. */
-function observedTime(raw: string, now: Date): string {
-  const d = new Date(raw);
-  return Number.isNaN(d.getTime()) ? now.toISOString() : d.toISOString();
 }
