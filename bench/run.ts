@@ -7,6 +7,7 @@ import { benchIngest } from './ingest.js';
 import { benchInvestigate } from './investigate.js';
 import { machineInfo, machineMarkdown } from './machine.js';
 import { benchParsing } from './parsing.js';
+import { benchRequestPath } from './request-path.js';
 import { benchStorm } from './storm.js';
 import { benchWebexCost } from './webex-cost.js';
 import { benchTalosPosts } from './talos-posts.js';
@@ -15,7 +16,7 @@ import { renderReport, targetTable, writeReport, type BenchResult } from './repo
 /**
  * `npm run bench` runs every benchmark and writes docs/BENCHMARKS.md.
  * `--quick`: tiny sizes, prints only (CI checks the suite still runs; exit 0 unless something crashes).
- * `--only <name>`: one benchmark (ingest, hunt, talos-posts, chat, footprint, parsing, storm, investigate, webex-cost); prints only.
+ * `--only <name>`: one benchmark (ingest, hunt, talos-posts, chat, footprint, parsing, storm, investigate, webex-cost, request-path); prints only.
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
  * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only.
  * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
@@ -31,6 +32,7 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; size
   storm: benchStorm,
   investigate: benchInvestigate,
   'webex-cost': benchWebexCost,
+  'request-path': benchRequestPath,
 };
 
 const { values } = parseArgs({

@@ -1,10 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from '../../core/logger.js';
 import { httpErrorHandler } from './errors.js';
+import { fastRouteOf, type FastRoute } from './fast-route.js';
 import { explainListenError } from './listen-errors.js';
+import { AddressRateLimiter } from './rate-limit.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -32,12 +34,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   app.set('trust proxy', false);
   // Answers here are never cached: an ETag per response is a hash of every body for nothing.
   app.set('etag', false);
+  const limiter = new AddressRateLimiter(opts.rateLimitPerMinute, 60_000);
   app.use(
     rateLimit({
       windowMs: 60_000,
       limit: opts.rateLimitPerMinute,
       standardHeaders: 'draft-7',
       legacyHeaders: false,
+      store: limiter,
       message: { error: 'rate_limited', message: 'Too many requests from this address; slow down and retry after the time in Retry-After.' },
     }),
   );
@@ -46,7 +50,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     res.status(404).json({ error: 'not_found', message: `Nothing at ${req.method} ${req.path}; see the README for Sightline's endpoints.` });
   });
   app.use(httpErrorHandler(opts.logger));
-  const server = createServer(app);
+  const server = createServer(fastFirst(app, fastRoutes(opts.routers), limiter));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(explainListenError(err, opts.host, opts.port)));
@@ -65,5 +69,35 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         // In-flight requests get a moment to finish; then the rest are cut so shutdown stays bounded.
         setTimeout(() => server.closeAllConnections(), 3000).unref();
       }),
+  };
+}
+
+function fastRoutes(routers: Router[]): Map<string, FastRoute> {
+  const routes = new Map<string, FastRoute>();
+  for (const r of routers) {
+    const fast = fastRouteOf(r);
+    if (fast && !routes.has(fast.path)) routes.set(fast.path, fast);
+  }
+  return routes;
+}
+
+/**
+ * The request listener: a request for exactly a fast route's path (the sightings webhook, the
+ * hot path) is rate limited and answered here; everything else goes to express. Routers are
+ * mounted in order: a fast route's path must be served by its router alone (no earlier router takes it).
+ */
+function fastFirst(app: (req: IncomingMessage, res: ServerResponse) => void, routes: Map<string, FastRoute>, limiter: AddressRateLimiter) {
+  if (routes.size === 0) return app;
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const route = routes.get(q === -1 ? url : url.slice(0, q));
+    if (!route) {
+      app(req, res);
+      return;
+    }
+    // express-rate-limit's key: the socket address (trust proxy is off), IPv6 grouped by /56.
+    const ip = req.socket.remoteAddress ?? '';
+    if (limiter.admit(ip.includes(':') ? ipKeyGenerator(ip) : ip, res)) route.handle(req, res);
   };
 }

@@ -268,7 +268,8 @@ function parseInnerSighting(raw: string | Record<string, unknown> | undefined): 
  */
 function richTarget(type: string, value: string, ctim: Record<string, unknown> | undefined): SightingTarget {
   const wanted = normaliseTargetValue(type, value);
-  const targets = z.array(z.unknown()).safeParse(ctim?.targets).data ?? [];
+  // Not a zod array schema built per call: building one cost more than the rest of the item (profiled).
+  const targets: unknown[] = Array.isArray(ctim?.targets) ? ctim.targets : [];
   for (const candidate of targets) {
     const t = targetSchema.safeParse(candidate);
     if (t.success && t.data.observables.some((o) => o.type === type && normaliseTargetValue(o.type, o.value) === wanted)) {
@@ -380,12 +381,30 @@ const MAX_DEPTH = 32;
 
 /** Iterative, so a hostile 100,000-level document cannot overflow the stack. */
 export function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
+  // Two parallel stacks rather than a [value, depth] pair per object: this runs twice per sighting.
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
     if (v === null || typeof v !== 'object') continue;
     if (depth > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    if (Array.isArray(v)) {
+      for (const child of v) {
+        if (child !== null && typeof child === 'object') {
+          values.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const key in v) {
+        const child = (v as Record<string, unknown>)[key];
+        if (child !== null && typeof child === 'object') {
+          values.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    }
   }
   return false;
 }
