@@ -5,8 +5,8 @@ import { systemClock } from '../src/core/clock.js';
 import { silentLogger } from '../src/core/logger.js';
 import { SANDBOX_SIGHTINGS_SECRET } from '../src/sandbox/world.js';
 import { startHttpServer } from '../src/transport/http/server.js';
-import { JournaledIntake, type SequencedSighting, type SightingProcessor } from '../src/transport/http/sightings/intake.js';
-import { SightingJournal } from '../src/transport/http/sightings/journal.js';
+import { JournaledIntake, type SequencedSighting, type SightingProcessor } from '../src/store/journal/intake.js';
+import { SightingJournal } from '../src/store/journal/journal.js';
 import { createSightingsRouter } from '../src/transport/http/sightings/route.js';
 import { startFloorIngest } from './floor-ingest.js';
 

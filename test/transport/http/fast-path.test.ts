@@ -7,8 +7,8 @@ import { systemClock } from '../../../src/core/clock.js';
 import { startHttpServer, type RunningHttpServer } from '../../../src/transport/http/server.js';
 import { fastRouteOf } from '../../../src/transport/http/fast-route.js';
 import { signedSightingsHeaders } from '../../../src/transport/http/sightings/auth.js';
-import { SightingJournal } from '../../../src/transport/http/sightings/journal.js';
-import { JournaledIntake } from '../../../src/transport/http/sightings/intake.js';
+import { SightingJournal } from '../../../src/store/journal/journal.js';
+import { JournaledIntake } from '../../../src/store/journal/intake.js';
 import { createSightingsRouter, SIGHTINGS_PATH } from '../../../src/transport/http/sightings/route.js';
 import { HMAC_SECRET, RecordingProcessor, modulePayload, tempJournalPath } from './sightings/helpers.js';
 
