@@ -43,5 +43,7 @@ describe('heap budget at start-up', () => {
     const fromScript = Number(/--max-old-space-size=\$\{SIGHTLINE_MAX_HEAP_MB:-(\d+)\}/.exec(pkg.scripts['start']!)?.[1]);
     expect(pkg.scripts['start']).toMatch(/ dist\/main\.js$/);
     expect(fromScript).toBe(envSchema.shape.SIGHTLINE_MAX_HEAP_MB.parse(undefined));
+    // `sightline start` falls back to the same number.
+    expect(readFileSync('bin/sightline.mjs', 'utf8')).toContain(`: '${fromScript}';`);
   });
 });
