@@ -36,6 +36,12 @@ export interface HeapBudget {
   uncapped?: string;
 }
 
+/** What to set SIGHTLINE_MAX_HEAP_MB to for a state file of this size: the need plus a quarter (floods, snapshots), in 64 MB steps. */
+export function suggestedHeapMb(stateBytes: number): number {
+  const neededMb = BASE_HEAP_MB + (stateBytes / (1024 * 1024)) * HEAP_PER_STATE_BYTE;
+  return Math.ceil((Math.ceil(neededMb) * 1.25) / 64) * 64;
+}
+
 export function heapBudget(input: HeapBudgetInput): HeapBudget {
   const mb = 1024 * 1024;
   const capMb = Math.max(1, Math.round(input.heapLimitBytes / mb) - YOUNG_GENERATION_MB);
@@ -43,8 +49,7 @@ export function heapBudget(input: HeapBudgetInput): HeapBudget {
   const neededMb = Math.ceil(BASE_HEAP_MB + stateMb * HEAP_PER_STATE_BYTE);
   const warnings: string[] = [];
   if (neededMb > capMb) {
-    // Rounded up to the next 64 MB, with a quarter more for floods and snapshots.
-    const raise = Math.ceil((neededMb * 1.25) / 64) * 64;
+    const raise = suggestedHeapMb(input.stateBytes);
     warnings.push(
       `The state file is ${Math.round(stateMb)} MB and needs about ${neededMb} MB of heap, more than the ${capMb} MB this process may use: ` +
         `Sightline may stop with "JavaScript heap out of memory". Raise SIGHTLINE_MAX_HEAP_MB to ${raise} (and the container's memory to about ${raise + 192} MB), ` +
