@@ -44,6 +44,7 @@ import type { WebsocketPump } from './transport/webex/websocket/pump.js';
 import { createWebexWebhookRouter, registerWebhooks, unregisterWebhooks } from './transport/webex/webhook-route.js';
 import { appMetricsSources } from './observability/app-sources.js';
 import { Metrics } from './observability/metrics.js';
+import { startIdleGc } from './observability/idle-gc.js';
 import { createMetricsRouter } from './transport/http/metrics-route.js';
 import type { HuntDeps } from './services/hunt-deps.js';
 
@@ -309,10 +310,13 @@ export async function startApp(opts: AppOptions): Promise<App> {
   x?.start(config.modules.x.pollSeconds);
 
   log.info({ url: http.url, webex: config.webex.enabled ? config.webex.mode : 'off', email: config.email.enabled }, 'Sightline is ready');
+  // Returns the garbage of loading the state, and of a flood once it is over, while the process is idle (issue 14).
+  const idleGc = startIdleGc({ logger: log });
 
   let stopping: Promise<void> | undefined;
   const stop = (timeoutMs = 9000): Promise<void> => {
     stopping ??= (async () => {
+      idleGc.stop();
       // The last state write needs its share of the time: a large state takes a second or two.
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, timeoutMs - STATE_WRITE_RESERVE_MS)).unref());
       store.hurry();

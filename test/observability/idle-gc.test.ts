@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/core/logger.js';
+import { findGc, startIdleGc } from '../../src/observability/idle-gc.js';
+
+/** A process whose CPU time and clock the test moves by hand. */
+function fakeProcess() {
+  const p = { cpu: 0, now: 0, calls: 0 };
+  return { p, opts: { logger: silentLogger, intervalMs: 3_600_000, cpuMs: () => p.cpu, nowMs: () => p.now, gc: () => void p.calls++ } };
+}
+
+describe('idle garbage collection', () => {
+  it('collects when idle and the heap grew past the last live size; not while it has not grown', () => {
+    const { p, opts } = fakeProcess();
+    const idle = startIdleGc({ ...opts, growthBytes: 0 });
+    const strict = startIdleGc({ ...opts, growthBytes: 2 ** 40 });
+    try {
+      p.now += 5000;
+      p.cpu += 100; // 2 % of a core
+      expect(idle.check()).toBe(true);
+      expect(strict.check()).toBe(false); // no heap grows by a terabyte: nothing worth collecting
+      expect(p.calls).toBe(1);
+    } finally {
+      idle.stop();
+      strict.stop();
+    }
+  });
+
+  it('never collects while the process is busy', () => {
+    const { p, opts } = fakeProcess();
+    const idle = startIdleGc({ ...opts, growthBytes: 0 });
+    try {
+      p.now += 5000;
+      p.cpu += 2000; // 40 % of a core: a flood is on
+      expect(idle.check()).toBe(false);
+      p.now += 5000;
+      p.cpu += 50; // quiet again
+      expect(idle.check()).toBe(true);
+      expect(p.calls).toBe(1);
+    } finally {
+      idle.stop();
+    }
+  });
+
+  it('finds the collector on its own (no --expose-gc needed), and it frees garbage', () => {
+    const gc = findGc();
+    expect(typeof gc).toBe('function');
+    let junk: unknown[] | undefined = Array.from({ length: 200_000 }, (_, i) => ({ i, s: `x${i}` }));
+    expect(junk.length).toBe(200_000);
+    junk = undefined;
+    const before = process.memoryUsage().heapUsed;
+    gc!();
+    expect(process.memoryUsage().heapUsed).toBeLessThan(before);
+  });
+});
