@@ -36,6 +36,13 @@ if (flag('only') === 'websocket') {
   process.exit(0);
 }
 
+// `--only operations`: the health checks, the soak and SIGTERM alone, printed as markdown (docs/RELIABILITY.md is not rewritten).
+if (flag('only') === 'operations') {
+  const report = await guarded('6. Operations', () => runOperations({ soakSeconds: Math.round(soakMinutes * 60), sampleSeconds: soakMinutes >= 5 ? 60 : 10, log }), (soakMinutes + 5) * 60_000);
+  process.stdout.write(`${renderReport([report], { startedAt, command: `npm run reliability -- --only operations --soak-minutes ${soakMinutes}`, notes: [] })}\n`);
+  process.exit(0);
+}
+
 async function guarded(name: string, run: () => Promise<SuiteReport>, limitMs = 15 * 60_000): Promise<SuiteReport> {
   log(`${name}: starting`);
   try {

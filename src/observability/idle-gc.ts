@@ -8,15 +8,16 @@ import type { Logger } from '../core/logger.js';
  * schema check) or after a flood V8 held 120–160 MB of garbage for as long as nothing new
  * was allocated — it collects when allocation asks for it, and an idle bot asks for
  * nothing — so RSS stayed 70–100 MB above what the bot needs. One full collection when
- * the CPU is idle and the heap has grown well past the last live size returns it (V8
- * unmaps the freed pages within a second). Never while busy: a full collection of a
- * 100 MB heap pauses ~50–100 ms.
+ * the process is not saturated (under half a core: after a flood it still mirrors to XDR
+ * and queues cards for a while) and the heap has grown well past the last live size
+ * returns it (V8 unmaps the freed pages within a second). Never in a flood: a full
+ * collection of a 100 MB heap pauses ~50–100 ms, and the heap cap bounds it meanwhile.
  */
 export interface IdleGcOptions {
   logger: Logger;
   /** How often to look (ms). */
   intervalMs?: number;
-  /** Below this share of one core since the last look, the process counts as idle. */
+  /** Below this share of one core since the last look, the process counts as quiet enough. */
   idleCpuShare?: number;
   /** Collect when the heap in use exceeds the last live size by this much. */
   growthBytes?: number;
@@ -36,7 +37,7 @@ export interface IdleGc {
 export function startIdleGc(opts: IdleGcOptions): IdleGc {
   const gc = opts.gc ?? findGc();
   const intervalMs = opts.intervalMs ?? 5_000;
-  const idleShare = opts.idleCpuShare ?? 0.1;
+  const idleShare = opts.idleCpuShare ?? 0.5;
   const growth = opts.growthBytes ?? 24 * 1024 * 1024;
   // The first look after start-up collects what loading the state left behind.
   let liveAfterGc = 0;
