@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -128,6 +129,14 @@ async function idleWithStore(size: StoreSize, o: { mainFile: string; idleSeconds
   }
 }
 
+function findings(): string {
+  try {
+    return readFileSync(path.resolve('bench/memory-findings.md'), 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 export async function benchMemory(o: MemoryOptions): Promise<BenchResult> {
   const floodSeconds = o.floodSeconds ?? (o.quick ? 3 : 60);
   const afterSeconds = o.quick ? 3 : 60;
@@ -167,8 +176,11 @@ export async function benchMemory(o: MemoryOptions): Promise<BenchResult> {
         ['store', 'state file', 'node flags', 'to /readyz 200', 'idle RSS'],
         idle.map((x) => [`${fmt(x.size.incidents)} incidents / ${fmt(x.size.sightings)} sightings`, `${fmt(x.stateMb)} MB`, `\`${x.flags.join(' ')}\``, `${fmt(x.readyMs / 1000, 1)} s`, `${fmt(x.rssMb)} MB`]),
       ),
+      '',
+      // The findings are prose from a person, not figures of this run: kept in a file so a regenerated report keeps them.
+      findings(),
     ].join('\n');
-    return { name: 'memory', title: 'Memory of the built process (flood, idle with a store)', markdown, targets };
+    return { name: 'memory', title: '9. Memory of the built process (flood, idle with a store)', markdown, targets };
   } finally {
     await ingest.cleanup();
     await main.cleanup();
