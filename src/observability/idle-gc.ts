@@ -8,8 +8,8 @@ import type { Logger } from '../core/logger.js';
  * schema check) or after a flood V8 held 120–160 MB of garbage for as long as nothing new
  * was allocated — it collects when allocation asks for it, and an idle bot asks for
  * nothing — so RSS stayed 70–100 MB above what the bot needs. One full collection when
- * the process is not saturated (under half a core: after a flood it still mirrors to XDR
- * and queues cards for a while) and the heap has grown well past the last live size
+ * the process is not saturated (its event loop busy under half the time: after a flood it
+ * still mirrors to XDR and queues cards for a while) and the heap has grown well past the last live size
  * returns it (V8 unmaps the freed pages within a second). Never in a flood: a full
  * collection of a 100 MB heap pauses ~50–100 ms, and the heap cap bounds it meanwhile.
  */
@@ -17,15 +17,18 @@ export interface IdleGcOptions {
   logger: Logger;
   /** How often to look (ms). */
   intervalMs?: number;
-  /** Below this share of one core since the last look, the process counts as quiet enough. */
-  idleCpuShare?: number;
+  /** Below this event-loop utilisation since the last look, the process counts as quiet enough. */
+  idleLoopShare?: number;
   /** Collect when the heap in use exceeds the last live size by this much. */
   growthBytes?: number;
   /** The collector; found on its own when not given (undefined: none to be had, the task does nothing). */
   gc?: (opts?: object) => void;
-  /** CPU time this process used (ms) and the time (ms); tests pass their own. */
-  cpuMs?: () => number;
-  nowMs?: () => number;
+  /**
+   * Share of the time the event loop was busy since the last call (default: node's event-loop
+   * utilisation). Not CPU time: on a starved machine or a throttled container a flooded process
+   * gets little CPU but its loop is still never idle.
+   */
+  loopBusy?: () => number;
 }
 
 export interface IdleGc {
@@ -37,19 +40,13 @@ export interface IdleGc {
 export function startIdleGc(opts: IdleGcOptions): IdleGc {
   const gc = opts.gc ?? findGc();
   const intervalMs = opts.intervalMs ?? 5_000;
-  const idleShare = opts.idleCpuShare ?? 0.5;
+  const idleShare = opts.idleLoopShare ?? 0.5;
   const growth = opts.growthBytes ?? 24 * 1024 * 1024;
   // The first look after start-up collects what loading the state left behind.
   let liveAfterGc = 0;
-  const cpuMs = opts.cpuMs ?? (() => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; });
-  const nowMs = opts.nowMs ?? (() => performance.now());
-  let cpu = cpuMs();
-  let at = nowMs();
+  const loopBusy = opts.loopBusy ?? eventLoopBusy();
   const check = (): boolean => {
-    const [c, now] = [cpuMs(), nowMs()];
-    const share = (c - cpu) / Math.max(1, now - at);
-    cpu = c;
-    at = now;
+    const share = loopBusy();
     if (!gc || share > idleShare) return false;
     const used = getHeapStatistics().used_heap_size;
     if (used < liveAfterGc + growth) return false;
@@ -65,6 +62,16 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
   const timer = setInterval(check, intervalMs);
   timer.unref();
   return { check, stop: () => clearInterval(timer) };
+}
+
+function eventLoopBusy(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const share = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return share;
+  };
 }
 
 /** `global.gc` with `--expose-gc`; otherwise the same function, exposed at run time (the flag only adds this function). */

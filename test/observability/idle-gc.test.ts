@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { findGc, startIdleGc } from '../../src/observability/idle-gc.js';
 
-/** A process whose CPU time and clock the test moves by hand. */
+/** A process whose event-loop business the test sets by hand. */
 function fakeProcess() {
-  const p = { cpu: 0, now: 0, calls: 0 };
-  return { p, opts: { logger: silentLogger, intervalMs: 3_600_000, cpuMs: () => p.cpu, nowMs: () => p.now, gc: () => void p.calls++ } };
+  const p = { busy: 0, calls: 0 };
+  return { p, opts: { logger: silentLogger, intervalMs: 3_600_000, loopBusy: () => p.busy, gc: () => void p.calls++ } };
 }
 
 describe('idle garbage collection', () => {
@@ -14,8 +14,7 @@ describe('idle garbage collection', () => {
     const idle = startIdleGc({ ...opts, growthBytes: 0 });
     const strict = startIdleGc({ ...opts, growthBytes: 2 ** 40 });
     try {
-      p.now += 5000;
-      p.cpu += 100; // 2 % of a core
+      p.busy = 0.02;
       expect(idle.check()).toBe(true);
       expect(strict.check()).toBe(false); // no heap grows by a terabyte: nothing worth collecting
       expect(p.calls).toBe(2); // one collection: two passes
@@ -29,11 +28,9 @@ describe('idle garbage collection', () => {
     const { p, opts } = fakeProcess();
     const idle = startIdleGc({ ...opts, growthBytes: 0 });
     try {
-      p.now += 5000;
-      p.cpu += 4000; // 80 % of a core: a flood is on
+      p.busy = 0.95; // a flood is on
       expect(idle.check()).toBe(false);
-      p.now += 5000;
-      p.cpu += 50; // quiet again
+      p.busy = 0.1; // quiet again
       expect(idle.check()).toBe(true);
       expect(p.calls).toBe(2); // one collection: two passes
     } finally {
