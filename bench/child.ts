@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { startNodeFlagsFor } from './start-flags.js';
 
 /** A benchmark server in its own process (bench/ingest-server.ts), driven over IPC. */
 export interface ChildServer {
@@ -15,6 +16,8 @@ export interface SpawnOptions {
   /** A pre-built bundle of bench/ingest-server.ts to run under plain node instead of tsx. */
   builtFile?: string;
   env: Record<string, string>;
+  /** Size of the state file the server will load (picks the heap cap as an operator would). */
+  stateBytes?: number;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
   readyTimeoutMs?: number;
@@ -39,7 +42,14 @@ export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
   const started = performance.now();
   const entry = opts.builtFile ?? path.resolve('bench/ingest-server.ts');
   const child: ChildProcess = fork(entry, [opts.mode], {
-    execArgv: [...(opts.builtFile ? [] : ['--import', 'tsx']), '--max-old-space-size=8192', ...(opts.nodeFlags ?? []), ...benchNodeFlags(opts.mode)],
+    // Our server runs with `npm start`'s flags (its heap cap, raised for a store that needs more, as the
+    // start-up warning says); the floor and the naive design get room to show their own limits.
+    execArgv: [
+      ...(opts.builtFile ? [] : ['--import', 'tsx']),
+      ...(opts.mode === 'real' ? startNodeFlagsFor(opts.stateBytes ?? 0) : ['--max-old-space-size=8192']),
+      ...(opts.nodeFlags ?? []),
+      ...benchNodeFlags(opts.mode),
+    ],
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });

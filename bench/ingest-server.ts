@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/core/logger.js';
@@ -40,7 +40,7 @@ process.on('message', (raw: Command) => {
     } else if (raw.cmd === 'heap') {
       // Where the memory is: V8's heap next to RSS, and optionally a heap snapshot to open in DevTools.
       const file = raw.snapshotDir ? writeHeapSnapshot(path.join(raw.snapshotDir, `ingest-${mode}-${Date.now()}.heapsnapshot`)) : undefined;
-      send({ id: raw.id, rss: process.memoryUsage().rss, heap: getHeapStatistics(), external: process.memoryUsage().external, arrayBuffers: process.memoryUsage().arrayBuffers, file });
+      send({ id: raw.id, rss: process.memoryUsage().rss, heap: getHeapStatistics(), spaces: getHeapSpaceStatistics(), external: process.memoryUsage().external, arrayBuffers: process.memoryUsage().arrayBuffers, file });
     } else if (raw.cmd === 'idle') {
       // Bounded: when correlation is far behind, the benchmark reports the backlog instead of waiting forever.
       let timer: NodeJS.Timeout | undefined;

@@ -162,6 +162,7 @@ async function measureOurs(size: StoreSize, o: { quick: boolean; connections: nu
     const spawned = await spawnOrExplain({
       mode: 'real',
       env: { BENCH_APP_ENV: JSON.stringify(env) },
+      stateBytes: bytes,
       nodeFlags: o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [],
       ...(o.builtFile ? { builtFile: o.builtFile } : {}),
     });

@@ -5,6 +5,7 @@ import { benchFootprint } from './footprint.js';
 import { benchHunt } from './hunt.js';
 import { benchIngest } from './ingest.js';
 import { benchInvestigate } from './investigate.js';
+import { benchMemory } from './memory.js';
 import { machineInfo, machineMarkdown } from './machine.js';
 import { benchParsing } from './parsing.js';
 import { benchRequestPath } from './request-path.js';
@@ -21,8 +22,9 @@ import { renderReport, targetTable, writeReport, type BenchResult } from './repo
  * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only.
  * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
  * `--heap-snapshot <dir>`: a heap snapshot of the ingest server right after its timed runs.
+ * `--flood-seconds 60`: length of the memory benchmark's flood (`--only memory`; 3 s in --quick).
  */
-const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string }) => Promise<BenchResult>> = {
+const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string; floodSeconds?: number }) => Promise<BenchResult>> = {
   ingest: benchIngest,
   hunt: benchHunt,
   'talos-posts': benchTalosPosts,
@@ -33,10 +35,11 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; size
   investigate: benchInvestigate,
   'webex-cost': benchWebexCost,
   'request-path': benchRequestPath,
+  memory: benchMemory,
 };
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false }, 'heap-snapshot': { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false }, 'heap-snapshot': { type: 'string' }, 'flood-seconds': { type: 'string' } },
   allowPositionals: false,
 });
 const quick = values.quick ?? false;
@@ -61,6 +64,7 @@ for (const [name, bench] of Object.entries(BENCHMARKS)) {
     ...(sizes ? { sizes } : {}),
     tsxOnly: values['tsx-only'] ?? false,
     ...(values['heap-snapshot'] ? { heapSnapshotDir: path.resolve(values['heap-snapshot']) } : {}),
+    ...(values['flood-seconds'] ? { floodSeconds: Number(values['flood-seconds']) } : {}),
   });
   results.push(result);
   process.stdout.write(`${result.markdown.trim()}\n\n${targetTable(result.targets)}\n(${Math.round((performance.now() - t0) / 1000)} s)\n\n`);

@@ -188,6 +188,10 @@ async function soak(world: Awaited<ReturnType<typeof startWorld>>, proc: Sightli
   // warm-up, not a leak, so only a soak of 5 minutes or more is judged.
   if (opts.soakSeconds >= 300) {
     r.check('memory flat: average RSS in the last quarter ≤ 1.25 × the second quarter + 30 MB', q4 <= q2 * 1.25 + 30, `second quarter ${q2} MB, last quarter ${q4} MB`);
+    // Issue 14: a bot that fits a 512 MB container (the process runs with npm start's heap cap).
+    const average = round(samples.reduce((a, b) => a + b, 0) / samples.length);
+    r.figure('RSS average over the soak (MB)', average);
+    r.check('RSS at most 400 MB at every sample, 300 MB on average (issue 14)', max <= 400 && average <= 300, `max ${max} MB, average ${average} MB`);
   }
   r.check('the process stayed up during the soak', await proc.healthy());
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
+import { startNodeFlags } from '../bench/start-flags.js';
 import { freePort } from '../src/sandbox/free-port.js';
 import { SANDBOX_SIGHTINGS_SECRET, type EmulatedWorld } from '../src/sandbox/world.js';
 import { signedSightingsHeaders } from '../src/transport/http/sightings/auth.js';
@@ -101,7 +102,8 @@ export class SightlineProcess {
   /** Starts the process and resolves once /healthz answers (or throws with its stderr). */
   async start(timeoutMs = 30_000): Promise<number> {
     const t0 = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    // With `npm start`'s node flags (its heap cap): the soak's RSS is the deployed process's.
+    const child = spawn(process.execPath, [...startNodeFlags(this.env), '--import', 'tsx', 'src/main.ts'], {
       cwd: PROJECT_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -21,6 +21,7 @@ import { openInfrastructure } from './app/infrastructure.js';
 import { openNotify } from './app/notify.js';
 import { boundedShutdown } from './app/shutdown.js';
 import { buildTimers } from './app/timers.js';
+import { idleCollection } from './app/idle-gc.js';
 
 export { WEBEX_WEBHOOK_PATH } from './app/chat.js';
 
@@ -69,7 +70,7 @@ export async function startApp(opts: AppOptions): Promise<App> {
   const timers = buildTimers(infra, { correlation, hunt }, log);
   const http = await openHttp(infra, { notify, correlation, hunt, chat });
 
-  const capabilities = [infra, notify, correlation, hunt, chat, timers, http];
+  const capabilities = [infra, notify, correlation, hunt, chat, timers, http, idleCollection(log)];
   for (const capability of capabilities) await capability.start?.();
   const { config } = infra;
   log.info({ url: http.server.url, webex: config.webex.enabled ? config.webex.mode : 'off', email: config.email.enabled }, 'Sightline is ready');

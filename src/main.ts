@@ -1,11 +1,14 @@
 import { realpathSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { getHeapStatistics } from 'node:v8';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApp, type App } from './app.js';
 import { loadConfig, secretsOf } from './config/load.js';
 import { ConfigError, SightlineError } from './core/errors.js';
 import { routeConsoleToLogger } from './core/console-to-logger.js';
-import { createLogger } from './core/logger.js';
+import { heapBudget } from './core/heap-budget.js';
+import { createLogger, type Logger } from './core/logger.js';
 
 /**
  * Process entry: configuration, the app, and signal handling. SIGTERM/SIGINT
@@ -25,6 +28,8 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
   const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config) });
   // One log format on stdout: what the Webex framework and SDK print with console.* becomes pino lines too.
   routeConsoleToLogger(logger);
+  // Before the state is loaded: if it cannot fit the heap cap, the last log lines before a crash say what to raise.
+  await checkHeapBudget(config, logger);
   // Signal handlers come before any start-up work: a SIGTERM while Webex is still connecting
   // (bounded, but up to WEBEX_CONNECT_TIMEOUT_SECONDS) must drain, not kill mid-write.
   let starting: Promise<App | undefined> | undefined;
@@ -54,6 +59,14 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
     process.exit(1);
   });
   await starting;
+}
+
+async function checkHeapBudget(config: ReturnType<typeof loadConfig>, logger: Logger): Promise<void> {
+  const stateBytes = await stat(config.stateFile).then((s) => s.size, () => 0);
+  const budget = heapBudget({ heapLimitBytes: getHeapStatistics().heap_size_limit, configuredMb: config.env.SIGHTLINE_MAX_HEAP_MB, stateBytes });
+  const fields = { heapCapMb: budget.capMb, heapNeededMb: budget.neededMb, stateMb: Math.round(stateBytes / 1048576) };
+  for (const w of budget.warnings) logger.warn(fields, w);
+  if (budget.uncapped) logger.info(fields, budget.uncapped);
 }
 
 // Run when started as the entry (`node dist/main.js`, `tsx src/main.ts`), not when imported (`sightline start`).

@@ -39,6 +39,8 @@ export const DEFAULT_INCIDENT_SEVERITY = '1 -> Low; 2 -> Medium; 3 -> High; ment
 export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STATE_FILE: z.string().min(1).default('./state/sightline.json'),
+  // Applied by `npm start` / `sightline start` as node's --max-old-space-size (the process reads it only to check it at start).
+  SIGHTLINE_MAX_HEAP_MB: int(256, 64, 65_536),
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: int(8080, 0, 65535),
   HTTP_BODY_LIMIT_BYTES: int(1_048_576, 1024, 64 * 1_048_576),

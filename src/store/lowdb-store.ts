@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Low } from 'lowdb';
 import { StoreError } from '../core/errors.js';
+import { incidentJson, isIncidentLike } from '../domain/correlation/incident-json.js';
 import { emptyState, type State } from './state.js';
 import { stateProblems } from './state-schema.js';
 import { assertStateFolderWritable } from './writable.js';
@@ -64,7 +65,7 @@ export class LowdbStore implements Store {
     } else {
       data = parseState(raw, path);
     }
-    const file = new StreamingJsonFile<State>(path);
+    const file = new StreamingJsonFile<State>(path, { leaf: stateLeafJson });
     const db = new Low<State>(file, data);
     db.data = data;
     const store = new LowdbStore(db, file, path);
@@ -149,6 +150,14 @@ export class LowdbStore implements Store {
     this.pending = new Promise<void>((resolve) => queueMicrotask(resolve)).then(start);
     return this.pending;
   }
+}
+
+/**
+ * Incidents are the bulk of the state: the parts of one that did not change since the last
+ * snapshot are copied as text instead of serialised again (incident-json.ts, issue 14).
+ */
+function stateLeafJson(value: object, path: readonly string[]): string | undefined {
+  return path.length === 3 && path[0] === 'correlation' && path[1] === 'incidents' && isIncidentLike(value) ? incidentJson(value) : undefined;
 }
 
 /** The pause after a write, as a multiple of its duration: writes then use at most ~1/(1+N) of the time. */

@@ -23,7 +23,7 @@ export class StreamingJsonFile<T> implements Adapter<T> {
 
   constructor(
     private readonly path: string,
-    private readonly opts: { sliceMs?: number; flushBytes?: number } = {},
+    private readonly opts: { sliceMs?: number; flushBytes?: number; leaf?: LeafJson } = {},
   ) {
     this.tempPath = join(dirname(path), `.${basename(path)}.tmp`);
   }
@@ -66,7 +66,7 @@ export class StreamingJsonFile<T> implements Adapter<T> {
         await new Promise<void>((resolve) => setImmediate(resolve));
         sliceStart = performance.now();
       };
-      await serialize(data, out, maybeYield, 0);
+      await serialize(data, out, maybeYield, 0, [], this.opts.leaf);
       doneSerializing();
       if (parts.length) flush(parts.join(''));
       await written;
@@ -85,8 +85,15 @@ export class StreamingJsonFile<T> implements Adapter<T> {
 const SPLIT_DEPTH = 3;
 const SPLIT_ENTRIES = 64;
 
+/**
+ * Text for a value written whole, by its path of keys (e.g. correlation.incidents.<id>); undefined
+ * for JSON.stringify. Must return exactly what JSON.stringify would: it exists so a part of the
+ * state that did not change since the last snapshot need not be serialised again.
+ */
+export type LeafJson = (value: object, path: readonly string[]) => string | undefined;
+
 /** Writes `value` as compact JSON, identical to JSON.stringify(value), in pieces. */
-async function serialize(value: unknown, out: (s: string) => void, maybeYield: () => Promise<void>, depth: number): Promise<void> {
+async function serialize(value: unknown, out: (s: string) => void, maybeYield: () => Promise<void>, depth: number, path: string[], leaf?: LeafJson): Promise<void> {
   const splittable =
     depth < SPLIT_DEPTH &&
     value !== null &&
@@ -94,7 +101,8 @@ async function serialize(value: unknown, out: (s: string) => void, maybeYield: (
     typeof (value as { toJSON?: unknown }).toJSON !== 'function' &&
     (Array.isArray(value) ? value.length >= SPLIT_ENTRIES : Object.keys(value).length >= SPLIT_ENTRIES || depth === 0);
   if (!splittable) {
-    out(JSON.stringify(value) ?? 'null');
+    const reused = leaf && value !== null && typeof value === 'object' ? leaf(value, path) : undefined;
+    out(reused ?? JSON.stringify(value) ?? 'null');
     return;
   }
   if (Array.isArray(value)) {
@@ -103,7 +111,7 @@ async function serialize(value: unknown, out: (s: string) => void, maybeYield: (
       if (i > 0) out(',');
       const v = value[i];
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') out('null');
-      else await serialize(v, out, maybeYield, depth + 1);
+      else await serialize(v, out, maybeYield, depth + 1, [...path, String(i)], leaf);
       await maybeYield();
     }
     out(']');
@@ -115,7 +123,7 @@ async function serialize(value: unknown, out: (s: string) => void, maybeYield: (
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
     out(`${first ? '' : ','}${JSON.stringify(k)}:`);
     first = false;
-    await serialize(v, out, maybeYield, depth + 1);
+    await serialize(v, out, maybeYield, depth + 1, [...path, k], leaf);
     await maybeYield();
   }
   out('}');

@@ -1,4 +1,5 @@
 import { targetIdentity } from '../investigate/target-identity.js';
+import { correlationInterner, type Interner } from './intern.js';
 import type { Rung } from './ladder.js';
 import { rungToFire } from './ladder.js';
 import { isClosedStatus } from './status.js';
@@ -18,6 +19,8 @@ export interface ApplyOptions {
   dryRun: boolean;
   /** New local incident ids; must not repeat (checked). */
   newId: () => string;
+  /** Shares repeated strings (default: the process's one table). */
+  interner?: Interner;
 }
 
 export interface ApplyResult {
@@ -38,11 +41,13 @@ export interface ApplyResult {
  */
 export function applySighting(state: CorrelationState, sighting: SequencedSighting, now: Date, opts: ApplyOptions): ApplyResult {
   const identity = targetIdentity(sighting.target);
+  // Interned: the state keeps up to 50 records per incident, and each sighting arrives with its own copies.
+  const intern = opts.interner ?? correlationInterner;
   const record: SightingRecord = {
     seq: sighting.seq,
     observedAt: observedTime(sighting.observedAt, now),
-    ioc: { type: sighting.ioc.type, value: sighting.ioc.value },
-    source: sighting.source,
+    ioc: intern.ioc(sighting.ioc.type, sighting.ioc.value),
+    source: intern.string(sighting.source),
   };
   const openId = state.openByTarget[identity.key];
   const open = openId ? state.incidents[openId] : undefined;
@@ -55,7 +60,7 @@ export function applySighting(state: CorrelationState, sighting: SequencedSighti
   } else {
     const prevId = state.latestByTarget[identity.key];
     previous = prevId ? state.incidents[prevId] : undefined;
-    incident = newIncident(state, identity, record, now, opts.newId, previous?.id);
+    incident = newIncident(state, { ...identity, type: intern.string(identity.type) }, record, now, opts.newId, previous?.id);
     state.incidents[incident.id] = incident;
     state.openByTarget[identity.key] = incident.id;
     state.latestByTarget[identity.key] = incident.id;

@@ -10,6 +10,7 @@ import type { Observable } from '../types.js';
 import { applySighting, type ApplyResult } from './correlator.js';
 import { toIncidentView } from './describe.js';
 import { parseLadder, type Rung } from './ladder.js';
+import { compactCorrelation } from './intern.js';
 import { isClosedStatus } from './status.js';
 import { parseSeverityRule } from './severity.js';
 import { MAX_CLOSED_INCIDENTS, correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting } from './types.js';
@@ -77,7 +78,10 @@ export class CorrelationEngine {
   private durableSeq: number;
 
   constructor(private readonly deps: CorrelationEngineDeps) {
-    this.durableSeq = readCorrelation(deps.store.get()).lastAppliedSeq;
+    const loaded = readCorrelation(deps.store.get());
+    this.durableSeq = loaded.lastAppliedSeq;
+    // A state read from disk holds a copy of every repeated IOC, source and time: share them once (issue 14).
+    compactCorrelation(loaded);
     this.rungs = parseLadder(deps.config.ladder, { webhookUrl: deps.config.webhookUrl });
     this.mirror = new XdrMirror({
       store: deps.store,

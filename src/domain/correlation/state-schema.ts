@@ -56,6 +56,9 @@ const incident = z.looseObject({
   }),
 });
 
+/** One incident, for checking a large state incident by incident (src/store/state-schema.ts). */
+export const incidentSchema = incident;
+
 export const correlationStateSchema = z.looseObject({
   incidents: z.record(z.string(), incident),
   openByTarget: z.record(z.string(), z.string()),

@@ -1,0 +1,59 @@
+import type { Incident } from './types.js';
+
+/**
+ * An incident as compact JSON, identical to `JSON.stringify(incident)`, reusing the text of
+ * its bulky parts from the last snapshot when they cannot have changed (issue 14). A flood
+ * into 1,000 of 10,000 incidents used to re-serialise all 10,000 for every state write; now
+ * the remembered sightings and IOC tallies of the other 9,000 are copied as text.
+ *
+ * Why `revision` is a safe key for exactly these fields: only the correlator changes them
+ * (countInto), and it bumps `revision` every time it does; a new incident is a new object.
+ * Fields that change without a revision bump (status, xdrSync, cardMessageId, rungsFired
+ * outcomes, …) are small and always serialised afresh. The lengths are checked too, as a
+ * guard against a future change that forgets the bump.
+ */
+const REUSED = new Set<string>(['initial', 'recentSightings', 'iocs']);
+
+interface Cached {
+  revision: number;
+  recentLength: number;
+  iocsLength: number;
+  parts: Map<string, string>;
+}
+
+const cache = new WeakMap<object, Cached>();
+/** `"key":` for every field name seen (a few dozen): no quoting work per incident. */
+const quotedKeys = new Map<string, string>();
+
+export function incidentJson(inc: Incident): string {
+  let c = cache.get(inc);
+  if (!c || c.revision !== inc.revision || c.recentLength !== inc.recentSightings.length || c.iocsLength !== inc.iocs.length) {
+    c = { revision: inc.revision, recentLength: inc.recentSightings.length, iocsLength: inc.iocs.length, parts: new Map() };
+    cache.set(inc, c);
+  }
+  let out = '{';
+  for (const key of Object.keys(inc)) {
+    const value = (inc as unknown as Record<string, unknown>)[key];
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
+    let text: string | undefined;
+    if (REUSED.has(key)) {
+      text = c.parts.get(key);
+      if (text === undefined) c.parts.set(key, (text = JSON.stringify(value)));
+    } else {
+      text = JSON.stringify(value);
+    }
+    let quoted = quotedKeys.get(key);
+    if (quoted === undefined) {
+      quoted = `${JSON.stringify(key)}:`;
+      if (quotedKeys.size < 1000) quotedKeys.set(key, quoted);
+    }
+    out += out.length === 1 ? quoted + text : `,${quoted}${text}`;
+  }
+  return `${out}}`;
+}
+
+/** True for a value that looks like an incident (the state file may hold anything a newer version wrote). */
+export function isIncidentLike(v: unknown): v is Incident {
+  const i = v as Partial<Incident> | null;
+  return typeof i === 'object' && i !== null && typeof i.revision === 'number' && Array.isArray(i.recentSightings) && Array.isArray(i.iocs) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { applySighting, type ApplyOptions } from '../../../src/domain/correlation/correlator.js';
+import { compactCorrelation, Interner } from '../../../src/domain/correlation/intern.js';
+import { incidentJson, isIncidentLike } from '../../../src/domain/correlation/incident-json.js';
+import { parseLadder } from '../../../src/domain/correlation/ladder.js';
+import { emptyCorrelationState, type Incident } from '../../../src/domain/correlation/types.js';
+import { sighting } from './helpers.js';
+
+const now = new Date('2022-03-01T12:00:00Z');
+
+/** A small deterministic PRNG, so a failure replays. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe('incident JSON reused across snapshots', () => {
+  it('is always exactly JSON.stringify, whatever the correlator and the other parts of the bot change', () => {
+    const state = emptyCorrelationState();
+    let n = 0;
+    const opts: ApplyOptions = { rungs: parseLadder('eq 2 -> notify; gte 3 -> mention'), rejectedIsClosed: true, dryRun: false, newId: () => `inc-${++n}`, interner: new Interner() };
+    const rand = rng(7);
+    const hosts = ['a', 'b', 'c', 'd'];
+    for (let step = 0; step < 600; step++) {
+      const host = hosts[Math.floor(rand() * hosts.length)]!;
+      const r = rand();
+      const incidents = Object.values(state.incidents);
+      const inc: Incident | undefined = incidents[Math.floor(rand() * incidents.length)];
+      if (r < 0.6 || !inc) {
+        const minute = Math.floor(rand() * 120);
+        applySighting(state, sighting(host, { ioc: `ioc${Math.floor(rand() * 40)}.example`, source: rand() < 0.5 ? 'AMP' : 'webhook', observedAt: new Date(Date.UTC(2022, 2, 1, 8, minute)).toISOString() }), now, opts);
+      } else if (r < 0.7) {
+        inc.status = rand() < 0.5 ? 'Closed' : 'Open';
+        if (inc.status === 'Closed') delete state.openByTarget[inc.targetKey];
+      } else if (r < 0.8) {
+        inc.xdrSync.pending.push({ id: step, kind: 'patch', attempts: 0 });
+        inc.xdrSync.lastError = rand() < 0.5 ? undefined : `e${step}`;
+      } else if (r < 0.9) {
+        inc.cardMessageId = `msg-${step}`;
+        const fired = inc.rungsFired[0];
+        if (fired) fired.outcome = `notify: sent ${step}`;
+      } else {
+        // A snapshot of a state read back from disk and compacted: same text.
+        const loaded = JSON.parse(JSON.stringify(state)) as typeof state;
+        compactCorrelation(loaded, new Interner());
+        for (const i of Object.values(loaded.incidents)) expect(incidentJson(i)).toBe(JSON.stringify(i));
+      }
+      for (const i of Object.values(state.incidents)) expect(incidentJson(i)).toBe(JSON.stringify(i));
+    }
+    expect(Object.keys(state.incidents).length).toBeGreaterThan(3);
+    expect(Math.max(...Object.values(state.incidents).map((i) => i.count))).toBeGreaterThan(50);
+  });
+
+  it('reuses the text of the remembered sightings while the revision stays (the correlator bumps it on every count)', () => {
+    const state = emptyCorrelationState();
+    const opts: ApplyOptions = { rungs: [], rejectedIsClosed: true, dryRun: false, newId: () => 'inc-1', interner: new Interner() };
+    applySighting(state, sighting('h', { ioc: 'first.example' }), now, opts);
+    applySighting(state, sighting('h', { ioc: 'second.example' }), now, opts);
+    const inc = state.incidents['inc-1']!;
+    const before = incidentJson(inc);
+    // Changed behind the correlator's back (no revision bump): the reused text shows the old value...
+    inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed without a bump' };
+    expect(incidentJson(inc)).toBe(before);
+    // ...and a bump makes it serialise again.
+    inc.revision += 1;
+    expect(incidentJson(inc)).toBe(JSON.stringify(inc));
+    expect(incidentJson(inc)).toContain('changed without a bump');
+  });
+
+  it('only takes values shaped like incidents', () => {
+    expect(isIncidentLike({ revision: 1, recentSightings: [], iocs: [] })).toBe(true);
+    expect(isIncidentLike({ revision: '1', recentSightings: [], iocs: [] })).toBe(false);
+    expect(isIncidentLike(null)).toBe(false);
+    expect(isIncidentLike({ revision: 1, recentSightings: [], iocs: [], toJSON: () => 'x' })).toBe(false);
+  });
+});

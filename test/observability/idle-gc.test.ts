@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/core/logger.js';
+import { findGc, startIdleGc } from '../../src/observability/idle-gc.js';
+
+/** A process whose event-loop business the test sets by hand. */
+function fakeProcess() {
+  const p = { busy: 0, calls: 0 };
+  return { p, opts: { logger: silentLogger, intervalMs: 3_600_000, loopBusy: () => p.busy, gc: () => void p.calls++ } };
+}
+
+describe('idle garbage collection', () => {
+  it('collects when idle and the heap grew past the last live size; not while it has not grown', () => {
+    const { p, opts } = fakeProcess();
+    const idle = startIdleGc({ ...opts, growthBytes: 0 });
+    const strict = startIdleGc({ ...opts, growthBytes: 2 ** 40 });
+    try {
+      p.busy = 0.02;
+      expect(idle.check()).toBe(true);
+      expect(strict.check()).toBe(false); // no heap grows by a terabyte: nothing worth collecting
+      expect(p.calls).toBe(2); // one collection: two passes
+    } finally {
+      idle.stop();
+      strict.stop();
+    }
+  });
+
+  it('never collects while the process is busy', () => {
+    const { p, opts } = fakeProcess();
+    const idle = startIdleGc({ ...opts, growthBytes: 0 });
+    try {
+      p.busy = 0.95; // a flood is on
+      expect(idle.check()).toBe(false);
+      p.busy = 0.1; // quiet again
+      expect(idle.check()).toBe(true);
+      expect(p.calls).toBe(2); // one collection: two passes
+    } finally {
+      idle.stop();
+    }
+  });
+
+  it('finds the collector on its own (no --expose-gc needed), and it frees garbage', () => {
+    const gc = findGc();
+    expect(typeof gc).toBe('function');
+    let junk: unknown[] | undefined = Array.from({ length: 200_000 }, (_, i) => ({ i, s: `x${i}` }));
+    expect(junk.length).toBe(200_000);
+    junk = undefined;
+    const before = process.memoryUsage().heapUsed;
+    gc!();
+    expect(process.memoryUsage().heapUsed).toBeLessThan(before);
+  });
+});
