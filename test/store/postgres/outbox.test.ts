@@ -174,6 +174,24 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
     for (const room of rooms.filter((r) => r !== 'room-7')) expect(fake.byRoom(room)).toEqual([0, 1]);
   });
 
+  it('sends an item again when the deliverer throws after "sending" (the channel answered, the process did not see it): one repeat, then it leaves', async () => {
+    await queueItems(1);
+    const fake = new FakeRooms();
+    let thrown = 0;
+    const lost: Deliver = async (item) => {
+      await fake.deliverer('a')(item);
+      if (item.key === 'room-2' && thrown++ === 0) throw new Error('socket hang up');
+    };
+    await a.deliverDue(lost);
+    expect(fake.byRoom('room-2')).toEqual([0]);
+    expect(await a.pending()).toBe(1);
+    await poolA.query('UPDATE outbox SET next_attempt_at = now()');
+    await b.deliverDue(fake.deliverer('b'));
+    expect(fake.byRoom('room-2')).toEqual([0, 0]);
+    expect(await b.pending()).toBe(0);
+    expect(await b.deliverDue(fake.deliverer('b'))).toEqual([]);
+  });
+
   it('stores a notification queued twice with the same key once, whichever instances queue it', async () => {
     const entries: OutboxEntry[] = [
       { channel: 'webex', key: 'SOC', payload: news('2026-11-27', 1) },
