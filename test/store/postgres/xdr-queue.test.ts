@@ -116,6 +116,41 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     expect((await b.claimNext(async (claim) => claim.ops.map((o) => o.kind)))!.result).toEqual(['create_incident', 'sighting']);
   });
 
+  it('makes the correlation store wait while a mirror holds the incident, so the ops it read are the ops there are', async () => {
+    await incidents(1, 1);
+    const logB = new PostgresSightingsLog(poolB);
+    const counting = new PostgresCorrelationStore(poolB, logB, opts);
+    let release!: () => void;
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const holding = a.claimNext(async (claim) => {
+      entered();
+      await new Promise<void>((r) => (release = r));
+      for (const op of claim.ops) await claim.done(op, op.kind === 'create_incident' ? { xdrId: 'xdr-1' } : undefined);
+      return claim.ops.map((o) => o.id);
+    });
+    await inside;
+    await logB.append([sighting('s-0-late', 'host-0')]);
+    let applied = false;
+    const apply = counting.applyNext(10).then((r) => ((applied = true), r));
+    // Bounded: wait until instance B's counting is blocked on the incident's row lock.
+    let waiting = 0;
+    for (let i = 0; i < 500 && waiting === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      waiting = Number((await poolA.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'mirror-b' AND wait_event_type = 'Lock'`)).rows[0]!.n);
+    }
+    expect(waiting).toBe(1);
+    expect(applied).toBe(false);
+    release();
+    const doneIds = (await holding)!.result;
+    expect((await apply).claimed).toBe(1);
+    // The late sighting's ops came after the claim committed: none of them was marked done unseen.
+    const left = await poolB.query<{ id: string; kind: string }>('SELECT id, kind FROM xdr_ops ORDER BY id');
+    expect(left.rows.map((r) => r.kind)).toEqual(['patch', 'sighting']);
+    expect(left.rows.every((r) => Number(r.id) > Math.max(...doneIds))).toBe(true);
+    expect((await correlation.incidentByTarget('hostname:host-0'))!).toMatchObject({ count: 2, xdrId: 'xdr-1' });
+  });
+
   it('keeps a failed op (and the ops behind it) waiting until it is due, while other incidents go on', async () => {
     await incidents(2, 1);
     const failing = (await correlation.incidentByTarget('hostname:host-0'))!.id;
