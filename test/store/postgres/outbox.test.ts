@@ -6,7 +6,7 @@ import { UndeliverableError } from '../../../src/notify/undeliverable.js';
 import type { OutboxItem } from '../../../src/store/state.js';
 import { migrate } from '../../../src/store/postgres/migrate.js';
 import { PostgresOutboxStore, type Deliver, type OutboxEntry } from '../../../src/store/postgres/outbox.js';
-import { createPool } from '../../../src/store/postgres/pool.js';
+import { createPool, inTransaction } from '../../../src/store/postgres/pool.js';
 import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
 
 const server = await testPostgres();
@@ -209,6 +209,19 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
     await a.deliverDue(new FakeRooms().deliverer('a'));
     expect(await b.enqueue(entries, 'hunt-1|hunt_started')).toBe(false);
     expect(await b.pending()).toBe(0);
+  });
+
+  it("queues in a caller's transaction: rolled back with it, key included", async () => {
+    const entries: OutboxEntry[] = [{ channel: 'webex', key: 'SOC', payload: news('SOC', 1) }];
+    await expect(
+      inTransaction(poolA, 'a test', async (tx) => {
+        expect(await a.enqueue(entries, 'k-1', tx)).toBe(true);
+        throw new Error('the claim failed');
+      }),
+    ).rejects.toBeInstanceOf(StoreError);
+    expect(await b.pending()).toBe(0);
+    expect(await b.enqueue(entries, 'k-1')).toBe(true);
+    expect(await b.pending()).toBe(1);
   });
 
   it("sends a new incident's card before follow-ups queued earlier in its room (the outbox's pickHead)", async () => {
