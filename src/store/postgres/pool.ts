@@ -105,6 +105,12 @@ export async function inTransaction<T>(pool: pg.Pool, doing: string, fn: (client
     throw poolError(pool, err, doing);
   }
   let broken = false;
+  // A connection cut while this transaction waits between statements (an instance holding a row
+  // lock during a chat send or an XDR call, killed by idle_in_transaction_session_timeout or a
+  // server restart) emits 'error' on the checked-out client; without a listener that ends the
+  // process. The next statement fails with the same cause, so it is only noted here.
+  const onError = () => (broken = true);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -114,7 +120,8 @@ export async function inTransaction<T>(pool: pg.Pool, doing: string, fn: (client
     await client.query('ROLLBACK').catch(() => (broken = true));
     throw poolError(pool, err, doing);
   } finally {
-    // A connection that could not even roll back is not given to the next caller.
+    client.removeListener('error', onError);
+    // A connection that failed or could not even roll back is not given to the next caller.
     client.release(broken);
   }
 }

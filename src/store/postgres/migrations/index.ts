@@ -1,5 +1,6 @@
 import { sql as schema } from './001_schema.js';
 import { sql as historyIndexes } from './002_history_indexes.js';
+import { sql as delivery } from './003_delivery.js';
 
 /**
  * Every migration, in order. A migration is never edited once released (its checksum is
@@ -14,4 +15,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'schema', sql: schema },
   { version: 2, name: 'history_indexes', sql: historyIndexes },
+  { version: 3, name: 'delivery', sql: delivery },
 ];

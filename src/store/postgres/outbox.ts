@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Notification } from '../../notify/notification.js';
+import { pickHead, subjectOf, type QueueStat, type QueueStats } from '../../notify/queues.js';
+import { UndeliverableError } from '../../notify/undeliverable.js';
+import type { DeadLetter, OutboxItem } from '../state.js';
+import { inTransaction, poolError } from './pool.js';
+
+/**
+ * The outbox on PostgreSQL: notifications waiting per queue (a channel's room), delivered by
+ * whichever instance gets there first, each item by exactly one of them.
+ *
+ * Delivery takes the HEAD of a queue with `FOR UPDATE SKIP LOCKED` and keeps that row lock while
+ * the channel sends, so no other instance takes the same queue meanwhile: a room's second item
+ * never goes before its first, and two instances never send the same item. The outcome commits
+ * in the same transaction: delivered (receipt written, row deleted), refused for good (dead
+ * letter), or failed for now (attempts, next try). A crash (process killed, connection lost)
+ * between the channel's answer and that commit rolls everything back: the item is sent again by
+ * the next deliverer. That is the one repeat a chat API without idempotency keys allows, at most
+ * once per crash.
+ *
+ * The head is the row with the queue's lowest position (it is the queue's lock); which item of
+ * the queue goes is the outbox's own rule, `pickHead` (a new incident's card before follow-ups).
+ * A queue with an item backing off after a failure waits as a whole until that item is due.
+ * Not here (still the lowdb Outbox's, in memory, not shared): merging a waiting incident update
+ * into a newer one, and storm digests.
+ */
+
+/** One notification for one channel's queue. */
+export interface OutboxEntry {
+  channel: string;
+  /** The queue within the channel (a room title, or the channel's name). */
+  key: string;
+  payload: Notification;
+}
+
+/** What a deliverer reports on success; a thrown UndeliverableError means refused for good, any other throw means try later. */
+export type Deliver = (item: OutboxItem) => Promise<void | { messageId?: string }>;
+
+export type DeliveryOutcome =
+  | { outcome: 'delivered'; item: OutboxItem }
+  | { outcome: 'retry'; item: OutboxItem; attempts: number; error: string }
+  | { outcome: 'dead'; item: OutboxItem; reason: string };
+
+export interface PostgresOutboxOptions {
+  /**
+   * Wait before the next try after `attempts` failures (ms). The lowdb Outbox's backoff is inline
+   * in its delivery loop, not an exported rule; the caller passes it until it is.
+   */
+  retryDelayMs: (attempts: number) => number;
+  /** Items of a queue read to choose its head with `pickHead` (bounds the work per delivery). */
+  headWindow?: number;
+}
+
+interface OutboxRow {
+  id: string;
+  channel: string;
+  key: string;
+  payload: unknown;
+  created_at: Date;
+  attempts: number;
+  next_attempt_at: Date;
+  last_error: string | null;
+  dedupe_key: string | null;
+}
+
+const OUTBOX_COLUMNS = 'id, channel, key, payload, created_at, attempts, next_attempt_at, last_error, dedupe_key';
+
+/** Follow-ups (count updates, ladder messages) are chosen among this many items of a queue. */
+const HEAD_WINDOW = 200;
+
+export class PostgresOutboxStore {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: PostgresOutboxOptions,
+  ) {}
+
+  /**
+   * Queues a notification for each entry (one row per channel queue). With a `dedupeKey` seen
+   * before — on any instance — nothing is queued and false returns: the key's primary key in
+   * `outbox_keys` decides, not a read first, so two instances queueing the same key at once
+   * store it once. `client` runs it inside a caller's transaction (e.g. correlation's claim).
+   */
+  async enqueue(entries: OutboxEntry[], dedupeKey?: string, client?: pg.ClientBase): Promise<boolean> {
+    if (client) return this.enqueueIn(client, entries, dedupeKey);
+    return inTransaction(this.pool, 'queueing a notification', (tx) => this.enqueueIn(tx, entries, dedupeKey));
+  }
+
+  private async enqueueIn(tx: pg.ClientBase, entries: OutboxEntry[], dedupeKey: string | undefined): Promise<boolean> {
+    if (dedupeKey !== undefined) {
+      const { rowCount } = await tx.query('INSERT INTO outbox_keys (dedupe_key) VALUES ($1) ON CONFLICT DO NOTHING', [dedupeKey]);
+      if (rowCount === 0) return false;
+    }
+    if (entries.length === 0) return true;
+    const rows = entries.map((e) => ({ id: randomUUID(), channel: e.channel, key: e.key, payload: e.payload }));
+    // One statement, positions in the order given (FIFO per queue as the caller queued them).
+    await tx.query(
+      `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
+       SELECT e->>'id', e->>'channel', e->>'key', e->'payload', now(), now(), $2
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
+      [JSON.stringify(rows), dedupeKey ?? null],
+    );
+    return true;
+  }
+
+  /**
+   * Delivers the head of one due queue no other instance holds; undefined when there is none.
+   * The caller runs several of these at once (one per queue at most, by construction) and again
+   * while they return an outcome.
+   */
+  async deliverOne(deliver: Deliver, channels?: string[]): Promise<DeliveryOutcome | undefined> {
+    return inTransaction(this.pool, 'delivering a notification', async (tx) => {
+      const lock = await tx.query<{ channel: string; key: string }>(
+        `SELECT o.channel, o.key FROM outbox o
+         WHERE ($1::text[] IS NULL OR o.channel = ANY($1::text[]))
+           AND o.position = (SELECT min(m.position) FROM outbox m WHERE m.channel = o.channel AND m.key = o.key)
+           AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.channel = o.channel AND b.key = o.key AND b.attempts > 0 AND b.next_attempt_at > now())
+         ORDER BY o.position
+         LIMIT 1
+         FOR UPDATE SKIP LOCKED`,
+        [channels ?? null],
+      );
+      const queue = lock.rows[0];
+      if (!queue) return undefined;
+      const window = await tx.query<{ id: string; kind: string }>(
+        `SELECT id, payload->>'kind' AS kind FROM outbox WHERE channel = $1 AND key = $2 ORDER BY position LIMIT $3`,
+        [queue.channel, queue.key, this.opts.headWindow ?? HEAD_WINDOW],
+      );
+      const choice = pickHead(window.rows.map((r) => ({ id: r.id, channel: queue.channel, key: queue.key, payload: { kind: r.kind }, createdAt: '', attempts: 0, nextAttemptAt: '' })));
+      if (!choice) return undefined;
+      // Nobody reaches this row without the queue's head lock, which this transaction holds.
+      const { rows } = await tx.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE id = $1 FOR UPDATE`, [choice.id]);
+      const item = itemOf(rows[0]!);
+      try {
+        const sent = await deliver(item);
+        await tx.query('INSERT INTO outbox_receipts (item_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [item.id, sent?.messageId ?? null]);
+        await tx.query('DELETE FROM outbox WHERE id = $1', [item.id]);
+        return { outcome: 'delivered', item };
+      } catch (err) {
+        if (err instanceof UndeliverableError) {
+          const dead = deadLetterOf(item, err.reason);
+          await tx.query(
+            `INSERT INTO dead_letters (id, channel, key, kind, subject, reason, created_at, failed_at, attempts, payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9) ON CONFLICT (id) DO NOTHING`,
+            [dead.id, dead.channel, dead.key, dead.kind, dead.subject ?? null, dead.reason, dead.createdAt, dead.attempts, JSON.stringify(dead.payload)],
+          );
+          await tx.query('DELETE FROM outbox WHERE id = $1', [item.id]);
+          return { outcome: 'dead', item, reason: err.reason };
+        }
+        const attempts = item.attempts + 1;
+        const error = (err as { userMessage?: string }).userMessage ?? (err as Error).message ?? String(err);
+        await tx.query(
+          `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,
+          [item.id, attempts, error, Math.max(0, this.opts.retryDelayMs(attempts))],
+        );
+        return { outcome: 'retry', item, attempts, error };
+      }
+    });
+  }
+
+  /**
+   * Delivers until nothing due is left that this instance can take, `concurrency` queues at a
+   * time, at most `max` items (bounded: a queue refilled as fast as it drains cannot hold it forever).
+   */
+  async deliverDue(deliver: Deliver, opts: { concurrency?: number; max?: number; channels?: string[] } = {}): Promise<DeliveryOutcome[]> {
+    const outcomes: DeliveryOutcome[] = [];
+    let budget = opts.max ?? 1000;
+    const worker = async (): Promise<void> => {
+      while (budget > 0) {
+        budget--;
+        const o = await this.deliverOne(deliver, opts.channels);
+        if (!o) return;
+        outcomes.push(o);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+    return outcomes;
+  }
+
+  /** When the next waiting item is due (to sleep until then), or undefined when nothing waits. */
+  async nextDueAt(): Promise<Date | undefined> {
+    const { rows } = await this.query<{ at: Date | null }>('SELECT min(next_attempt_at) AS at FROM outbox', [], 'reading the outbox');
+    return rows[0]?.at ?? undefined;
+  }
+
+  /** Items waiting (in one channel, or all). */
+  async pending(channel?: string): Promise<number> {
+    const { rows } = await this.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE $1::text IS NULL OR channel = $1', [channel ?? null], 'reading the outbox');
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * For the admin `outbox` command and /metrics: per queue its depth, oldest item and head (the
+   * item `pickHead` delivers next), and the dead letters. Progress is not tracked per queue here:
+   * `stalledForMs` is how long the head has waited.
+   */
+  async queueStats(now = new Date()): Promise<QueueStats> {
+    const { rows } = await this.query<{ channel: string; key: string; depth: string; oldest: Date }>(
+      'SELECT channel, key, count(*) AS depth, min(created_at) AS oldest FROM outbox GROUP BY channel, key ORDER BY channel, key',
+      [],
+      'reading the outbox',
+    );
+    const queues: QueueStat[] = [];
+    for (const q of rows) {
+      const window = await this.query<OutboxRow>(
+        `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE channel = $1 AND key = $2 ORDER BY position LIMIT $3`,
+        [q.channel, q.key, this.opts.headWindow ?? HEAD_WINDOW],
+        'reading the outbox',
+      );
+      const head = pickHead(window.rows.map(itemOf));
+      if (!head) continue;
+      queues.push({
+        channel: q.channel,
+        queue: q.key,
+        depth: Number(q.depth),
+        oldestAgeMs: Math.max(0, now.getTime() - q.oldest.getTime()),
+        stalledForMs: Math.max(0, now.getTime() - Date.parse(head.createdAt)),
+        headKind: (head.payload as Notification).kind,
+        headAttempts: head.attempts,
+        headError: head.lastError,
+      });
+    }
+    const dead = await this.query<{ n: string; last: Date | null }>('SELECT count(*) AS n, max(failed_at) AS last FROM dead_letters', [], 'reading the dead letters');
+    const last = dead.rows[0]?.last;
+    return { queues, deadLetters: Number(dead.rows[0]?.n ?? 0), lastDeadLetterAt: last ? last.toISOString() : undefined };
+  }
+
+  /** The newest `limit` dead letters, newest last (as the lowdb outbox lists them). */
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    const { rows } = await this.query<{ id: string; channel: string; key: string; kind: string; subject: string | null; reason: string; created_at: Date; failed_at: Date; attempts: number; payload: unknown }>(
+      'SELECT * FROM (SELECT * FROM dead_letters ORDER BY failed_at DESC, id LIMIT $1) d ORDER BY failed_at, id',
+      [limit],
+      'reading the dead letters',
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      channel: r.channel,
+      key: r.key,
+      kind: r.kind,
+      ...(r.subject !== null ? { subject: r.subject } : {}),
+      reason: r.reason,
+      createdAt: r.created_at.toISOString(),
+      failedAt: r.failed_at.toISOString(),
+      attempts: r.attempts,
+      payload: r.payload,
+    }));
+  }
+
+  /** Whether an item was delivered (its receipt), e.g. for an audit of one notification. */
+  async delivered(itemId: string): Promise<boolean> {
+    const { rowCount } = await this.query('SELECT 1 FROM outbox_receipts WHERE item_id = $1', [itemId], 'reading the delivery receipts');
+    return (rowCount ?? 0) > 0;
+  }
+
+  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[], doing: string): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (err) {
+      throw poolError(this.pool, err, doing);
+    }
+  }
+}
+
+function itemOf(r: OutboxRow): OutboxItem {
+  return {
+    id: r.id,
+    channel: r.channel,
+    key: r.key,
+    payload: r.payload,
+    createdAt: r.created_at.toISOString(),
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at.toISOString(),
+    ...(r.last_error !== null ? { lastError: r.last_error } : {}),
+    ...(r.dedupe_key !== null ? { dedupeKey: r.dedupe_key } : {}),
+  };
+}
+
+/** The same fields as the lowdb outbox's dead letter (failedAt is the database's clock, set on insert). */
+function deadLetterOf(item: OutboxItem, reason: string): DeadLetter {
+  const n = item.payload as Notification;
+  const subject = subjectOf(n);
+  return {
+    id: item.id,
+    channel: item.channel,
+    key: item.key,
+    kind: n.kind,
+    ...(subject ? { subject } : {}),
+    reason,
+    createdAt: item.createdAt,
+    failedAt: '',
+    attempts: item.attempts + 1,
+    payload: item.payload,
+  };
+}

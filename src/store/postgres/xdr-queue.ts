@@ -1,0 +1,239 @@
+import type pg from 'pg';
+import type { Incident, XdrDeadLetter, XdrOp } from '../../domain/correlation/types.js';
+import { INCIDENT_COLUMNS, incidentOf, loadRecentSightings, loadRungs, type IncidentRow } from './incident-rows.js';
+import { inTransaction, poolError } from './pool.js';
+
+/**
+ * The XDR changes waiting (`xdr_ops`), mirrored by whichever instance claims them.
+ *
+ * A claim locks ONE incident row with `FOR UPDATE SKIP LOCKED`: two mirrors never hold the same
+ * incident, and the correlation store, which locks the same row to count a sighting and to add
+ * or drop that incident's ops, waits meanwhile — so the ops the mirror read are the ops there
+ * are. The claim reads the incident and its ops in id order (create before sightings), the
+ * caller runs them against XDR, and marks each done or failed; the marks commit together when
+ * the caller's work returns (a throw rolls them all back: the ops are run again later, which is
+ * safe because every XDR op looks up its external id first). An incident is claimable when its
+ * FIRST op is due, so a failed op waits — and holds back the ops behind it — until it is due again.
+ *
+ * The lock is held while XDR answers: keep claims small (`maxOps`), or the target's sightings
+ * wait for the mirror (they are counted once it commits; nothing is lost).
+ */
+export interface PostgresXdrQueueOptions {
+  /**
+   * Permanent refusals (4xx) of one op before it becomes a dead letter. The domain's limit
+   * (xdr-sync.ts MAX_PERMANENT_FAILURES) is not exported; the caller passes it until it is.
+   */
+  deadLetterAfter: number;
+  /** Ops read per claim (default 20). */
+  maxOps?: number;
+}
+
+export interface XdrFailure {
+  message: string;
+  /** XDR refused it for good (a 4xx): counts towards the dead letter. Otherwise it is only retried. */
+  permanent: boolean;
+  /** When to try this incident again. */
+  retryAfterMs: number;
+}
+
+export interface XdrClaim {
+  /** The incident as the domain renders it (rungs, newest sightings); `xdrSync.pending` = `ops`. */
+  readonly incident: Incident;
+  /** Its waiting ops in id order, with their CTIM bodies. */
+  readonly ops: readonly XdrOp[];
+  /** The op is applied in XDR: it leaves the queue (with the incident's XDR id, for a create). */
+  done(op: XdrOp, result?: { xdrId?: string }): Promise<void>;
+  /**
+   * XDR stored this sighting: recorded at once, outside the claim's transaction, so a retry
+   * (after a failure or a crash) only re-tries the relationship instead of creating it twice.
+   */
+  recordSightingId(op: XdrOp, xdrSightingId: string): Promise<void>;
+  /** The op failed: it waits (`retryAfterMs`), or becomes a dead letter after `deadLetterAfter` refusals. Ends the claim's work. */
+  failed(op: XdrOp, failure: XdrFailure): Promise<'waiting' | 'dead'>;
+  /** Another incident's XDR id (for related-to): null when not mirrored yet, undefined when no longer kept. */
+  xdrIdOf(incidentId: string): Promise<string | null | undefined>;
+}
+
+interface OpRow {
+  id: string;
+  kind: XdrOp['kind'];
+  seq: string | null;
+  ctim: Record<string, unknown> | null;
+  xdr_sighting_id: string | null;
+  previous_incident_id: string | null;
+  status: string | null;
+  attempts: number;
+  last_error: string | null;
+}
+
+export class PostgresXdrQueue {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: PostgresXdrQueueOptions,
+  ) {}
+
+  /**
+   * Claims the incident whose first op has waited longest (and no other instance holds), and
+   * runs `work` on it while holding it. Undefined when no incident is due or all are held.
+   */
+  async claimNext<T>(work: (claim: XdrClaim) => Promise<T>): Promise<{ incidentId: string; result: T } | undefined> {
+    return inTransaction(this.pool, 'mirroring an incident into XDR', async (tx) => {
+      const { rows } = await tx.query<IncidentRow>(
+        // Due ops oldest first (xdr_ops_due), each only if it is its incident's first (an index
+        // probe of xdr_ops_by_incident), then the incident row, skipped when held. This stops at
+        // the first hit: with 100,000 ops waiting over 5,000 incidents it takes 0.1 ms, where
+        // taking every incident's first op (DISTINCT ON) read all of them, 66 ms.
+        `SELECT ${INCIDENT_COLUMNS} FROM incidents
+         WHERE id = (
+           SELECT i.id FROM xdr_ops o JOIN incidents i ON i.id = o.incident_id
+           WHERE o.next_attempt_at <= now()
+             AND NOT EXISTS (SELECT 1 FROM xdr_ops p WHERE p.incident_id = o.incident_id AND p.id < o.id)
+           ORDER BY o.next_attempt_at, o.id
+           LIMIT 1
+           FOR UPDATE OF i SKIP LOCKED)`,
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      // One after another: a connection runs one query at a time (pg 9 refuses overlapping ones).
+      const opRows = await tx.query<OpRow>(
+        `SELECT id, kind, seq, ctim, xdr_sighting_id, previous_incident_id, status, attempts, last_error
+         FROM xdr_ops WHERE incident_id = $1 ORDER BY id LIMIT $2`,
+        [row.id, this.opts.maxOps ?? 20],
+      );
+      const rungs = await loadRungs(tx, [row.id]);
+      const recent = await loadRecentSightings(tx, [{ id: row.id, initial: row.summary.initial }]);
+      const ops = opRows.rows.map(opOf);
+      const incident = incidentOf(row, rungs.get(row.id) ?? [], ops, recent.get(row.id) ?? []);
+      const result = await work(this.claimOf(tx, incident, ops));
+      return { incidentId: row.id, result };
+    });
+  }
+
+  private claimOf(tx: pg.ClientBase, incident: Incident, ops: XdrOp[]): XdrClaim {
+    let ended = false;
+    const open = (what: string) => {
+      if (ended) throw new Error(`XDR claim of ${incident.id}: ${what} after a failed op (the ops behind it wait for it)`);
+    };
+    return {
+      incident,
+      ops,
+      done: async (op, result) => {
+        open('done');
+        await tx.query('DELETE FROM xdr_ops WHERE id = $1 AND incident_id = $2', [op.id, incident.id]);
+        await tx.query(
+          `UPDATE incidents SET xdr_id = COALESCE($2, xdr_id), xdr_last_synced_at = now(), xdr_last_error = NULL WHERE id = $1`,
+          [incident.id, result?.xdrId ?? null],
+        );
+        if (result?.xdrId) incident.xdrId = result.xdrId;
+      },
+      recordSightingId: async (op, xdrSightingId) => {
+        open('recordSightingId');
+        // Its own statement on the pool (autocommit): it must survive this claim rolling back.
+        // The claim holds the incident row, not this op row, so this does not wait on it.
+        try {
+          await this.pool.query('UPDATE xdr_ops SET xdr_sighting_id = $2 WHERE id = $1', [op.id, xdrSightingId]);
+        } catch (err) {
+          throw poolError(this.pool, err, 'recording an XDR sighting id');
+        }
+        if (op.kind === 'sighting') op.xdrSightingId = xdrSightingId;
+      },
+      failed: async (op, failure) => {
+        open('failed');
+        ended = true;
+        const attempts = op.attempts + (failure.permanent ? 1 : 0);
+        const reason = failure.message.slice(0, 2000);
+        await tx.query('UPDATE incidents SET xdr_last_error = $2 WHERE id = $1', [incident.id, reason]);
+        if (failure.permanent && attempts >= this.opts.deadLetterAfter) {
+          await tx.query('DELETE FROM xdr_ops WHERE id = $1', [op.id]);
+          await tx.query(
+            `INSERT INTO xdr_dead_letters (incident_id, op_id, kind, seq, reason, attempts, at) VALUES ($1, $2, $3, $4, $5, $6, now())`,
+            [incident.id, op.id, op.kind, op.kind === 'sighting' ? op.seq : null, reason.slice(0, 500), attempts],
+          );
+          await tx.query('UPDATE incidents SET xdr_dropped = xdr_dropped + 1 WHERE id = $1', [incident.id]);
+          return 'dead';
+        }
+        await tx.query(
+          `UPDATE xdr_ops SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,
+          [op.id, attempts, reason, Math.max(0, failure.retryAfterMs)],
+        );
+        return 'waiting';
+      },
+      xdrIdOf: async (incidentId) => {
+        const { rows } = await tx.query<{ xdr_id: string | null }>('SELECT xdr_id FROM incidents WHERE id = $1', [incidentId]);
+        return rows[0] ? rows[0].xdr_id : undefined;
+      },
+    };
+  }
+
+  /**
+   * Claims due incidents until none is left that this instance can take, `concurrency` at a
+   * time, at most `max` claims (bounded).
+   */
+  async drain<T>(work: (claim: XdrClaim) => Promise<T>, opts: { concurrency?: number; max?: number } = {}): Promise<Array<{ incidentId: string; result: T }>> {
+    const out: Array<{ incidentId: string; result: T }> = [];
+    let budget = opts.max ?? 1000;
+    const worker = async (): Promise<void> => {
+      while (budget > 0) {
+        budget--;
+        const r = await this.claimNext(work);
+        if (!r) return;
+        out.push(r);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+    return out;
+  }
+
+  /** Ops waiting, across incidents (for `hunt status` / metrics). */
+  async pending(): Promise<number> {
+    try {
+      const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM xdr_ops');
+      return Number(rows[0]?.n ?? 0);
+    } catch (err) {
+      throw poolError(this.pool, err, 'reading the XDR queue');
+    }
+  }
+
+  /** The newest dead letters, newest first, with their incident (as the domain's deadLetterSummary lists them). */
+  async deadLetters(limit = 3): Promise<{ total: number; latest: Array<XdrDeadLetter & { incidentId: string; target: string }> }> {
+    try {
+      const [total, latest] = await Promise.all([
+        this.pool.query<{ n: string }>('SELECT COALESCE(sum(xdr_dropped), 0) AS n FROM incidents WHERE xdr_dropped > 0'),
+        this.pool.query<{ incident_id: string; target_value: string; op_id: string; kind: XdrOp['kind']; seq: string | null; reason: string; attempts: number; at: Date }>(
+          `SELECT d.incident_id, i.target_value, d.op_id, d.kind, d.seq, d.reason, d.attempts, d.at
+           FROM xdr_dead_letters d JOIN incidents i ON i.id = d.incident_id ORDER BY d.at DESC, d.id DESC LIMIT $1`,
+          [limit],
+        ),
+      ]);
+      return {
+        total: Number(total.rows[0]?.n ?? 0),
+        latest: latest.rows.map((r) => ({
+          incidentId: r.incident_id,
+          target: r.target_value,
+          opId: Number(r.op_id),
+          kind: r.kind,
+          ...(r.seq !== null ? { seq: Number(r.seq) } : {}),
+          reason: r.reason,
+          attempts: r.attempts,
+          at: r.at.toISOString(),
+        })),
+      };
+    } catch (err) {
+      throw poolError(this.pool, err, 'reading the XDR dead letters');
+    }
+  }
+}
+
+function opOf(r: OpRow): XdrOp {
+  const base = { id: Number(r.id), attempts: r.attempts, ...(r.last_error ? { lastError: r.last_error } : {}) };
+  switch (r.kind) {
+    case 'sighting':
+      return { ...base, kind: 'sighting', seq: Number(r.seq), ctim: r.ctim ?? {}, ...(r.xdr_sighting_id ? { xdrSightingId: r.xdr_sighting_id } : {}) };
+    case 'relate_previous':
+      return { ...base, kind: 'relate_previous', previousIncidentId: r.previous_incident_id ?? '' };
+    case 'status':
+      return { ...base, kind: 'status', status: r.status ?? '' };
+    default:
+      return { ...base, kind: r.kind };
+  }
+}

@@ -1,0 +1,216 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
+import { parseLadder } from '../../../src/domain/correlation/ladder.js';
+import type { XdrOp } from '../../../src/domain/correlation/types.js';
+import { PostgresCorrelationStore } from '../../../src/store/postgres/correlation.js';
+import { migrate } from '../../../src/store/postgres/migrate.js';
+import { createPool } from '../../../src/store/postgres/pool.js';
+import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
+import { PostgresXdrQueue, type XdrClaim } from '../../../src/store/postgres/xdr-queue.js';
+import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+
+const server = await testPostgres();
+
+const opts = { rungs: parseLadder('gte 3 -> notify'), rejectedIsClosed: true, dryRun: true };
+
+function sighting(id: string, host: string): IncomingSighting {
+  return {
+    dedupeKey: id,
+    target: { type: 'endpoint', observables: [{ type: 'hostname', value: host }] },
+    ioc: { type: 'domain', value: 'evil.example' },
+    source: 'webhook',
+    observedAt: '2026-11-30T10:00:00.000Z',
+    ctim: { type: 'sighting', observables: [{ type: 'domain', value: 'evil.example' }] },
+  };
+}
+
+describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one database', () => {
+  let db: TestDatabase;
+  let poolA: pg.Pool;
+  let poolB: pg.Pool;
+  let a: PostgresXdrQueue;
+  let b: PostgresXdrQueue;
+  let correlation: PostgresCorrelationStore;
+  let log: PostgresSightingsLog;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(server!);
+    poolA = createPool({ url: db.url, applicationName: 'mirror-a' });
+    poolB = createPool({ url: db.url, applicationName: 'mirror-b' });
+    await Promise.all([migrate(poolA), migrate(poolB)]);
+  });
+  beforeEach(async () => {
+    await poolA.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops, xdr_dead_letters RESTART IDENTITY CASCADE');
+    log = new PostgresSightingsLog(poolA);
+    correlation = new PostgresCorrelationStore(poolA, log, opts);
+    a = new PostgresXdrQueue(poolA, { deadLetterAfter: 3 });
+    b = new PostgresXdrQueue(poolB, { deadLetterAfter: 3 });
+  });
+  afterAll(async () => {
+    await poolA?.end();
+    await poolB?.end();
+    await db?.drop();
+  });
+
+  /** `hosts` incidents with `each` sightings apiece, counted by the real correlation store (so the ops are the domain's). */
+  async function incidents(hosts: number, each: number): Promise<void> {
+    for (let n = 0; n < each; n++) await log.append(Array.from({ length: hosts }, (_, h) => sighting(`s-${h}-${n}`, `host-${h}`)));
+    for (let i = 0; i < 100 && (await correlation.applyNext(200)).claimed > 0; i++);
+  }
+  const opIds = async () => (await poolB.query<{ id: string; incident_id: string }>('SELECT id, incident_id FROM xdr_ops ORDER BY id')).rows;
+
+  it('never lets two mirrors hold the same incident, and applies each op once, in order', async () => {
+    await incidents(20, 3);
+    const before = await opIds();
+    expect(before.length).toBeGreaterThanOrEqual(60);
+    const held = new Set<string>();
+    const overlaps: string[] = [];
+    const applied: Array<{ incident: string; op: XdrOp; by: string }> = [];
+    const mirror = (by: string) => async (claim: XdrClaim) => {
+      const id = claim.incident.id;
+      if (held.has(id)) overlaps.push(id);
+      held.add(id);
+      try {
+        expect(claim.incident.xdrSync.pending).toEqual(claim.ops);
+        for (const op of claim.ops) {
+          await new Promise((r) => setImmediate(r));
+          applied.push({ incident: id, op, by });
+          await claim.done(op, op.kind === 'create_incident' ? { xdrId: `https://xdr.example/incidents/incident-${id}` } : undefined);
+        }
+      } finally {
+        held.delete(id);
+      }
+    };
+    const [ra, rb] = await Promise.all([a.drain(mirror('a'), { concurrency: 3 }), b.drain(mirror('b'), { concurrency: 3 })]);
+    expect(ra.length).toBeGreaterThan(0);
+    expect(rb.length).toBeGreaterThan(0);
+    expect(overlaps).toEqual([]);
+    expect(applied.map((x) => x.op.id).sort((x, y) => x - y)).toEqual(before.map((r) => Number(r.id)));
+    for (const host of Array.from({ length: 20 }, (_, h) => `host-${h}`)) {
+      const inc = (await correlation.incidentByTarget(`hostname:${host}`))!;
+      const mine = applied.filter((x) => x.incident === inc.id).map((x) => x.op);
+      expect(mine.map((o) => o.id)).toEqual([...mine.map((o) => o.id)].sort((x, y) => x - y));
+      expect(mine[0]!.kind).toBe('create_incident');
+      expect(mine.filter((o) => o.kind === 'sighting').map((o) => (o as { ctim: unknown }).ctim)).toEqual([expect.objectContaining({ type: 'sighting' }), expect.anything(), expect.anything()]);
+      expect(inc.xdrId).toBe(`https://xdr.example/incidents/incident-${inc.id}`);
+    }
+    expect(await a.pending()).toBe(0);
+  });
+
+  it('skips an incident another mirror holds, and gives it out once released', async () => {
+    await incidents(1, 1);
+    let release!: () => void;
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const holding = a.claimNext(async (claim) => {
+      entered();
+      await new Promise<void>((r) => (release = r));
+      return claim.ops.length;
+    });
+    await inside;
+    expect(await b.claimNext(async () => 'taken')).toBeUndefined();
+    release();
+    expect((await holding)!.result).toBe(2);
+    // Nothing was marked done: B now gets the same ops.
+    expect((await b.claimNext(async (claim) => claim.ops.map((o) => o.kind)))!.result).toEqual(['create_incident', 'sighting']);
+  });
+
+  it('makes the correlation store wait while a mirror holds the incident, so the ops it read are the ops there are', async () => {
+    await incidents(1, 1);
+    const logB = new PostgresSightingsLog(poolB);
+    const counting = new PostgresCorrelationStore(poolB, logB, opts);
+    let release!: () => void;
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const holding = a.claimNext(async (claim) => {
+      entered();
+      await new Promise<void>((r) => (release = r));
+      for (const op of claim.ops) await claim.done(op, op.kind === 'create_incident' ? { xdrId: 'xdr-1' } : undefined);
+      return claim.ops.map((o) => o.id);
+    });
+    await inside;
+    await logB.append([sighting('s-0-late', 'host-0')]);
+    let applied = false;
+    const apply = counting.applyNext(10).then((r) => ((applied = true), r));
+    // Bounded: wait until instance B's counting is blocked on the incident's row lock.
+    let waiting = 0;
+    for (let i = 0; i < 500 && waiting === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      waiting = Number((await poolA.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'mirror-b' AND wait_event_type = 'Lock'`)).rows[0]!.n);
+    }
+    expect(waiting).toBe(1);
+    expect(applied).toBe(false);
+    release();
+    const doneIds = (await holding)!.result;
+    expect((await apply).claimed).toBe(1);
+    // The late sighting's ops came after the claim committed: none of them was marked done unseen.
+    const left = await poolB.query<{ id: string; kind: string }>('SELECT id, kind FROM xdr_ops ORDER BY id');
+    expect(left.rows.map((r) => r.kind)).toEqual(['patch', 'sighting']);
+    expect(left.rows.every((r) => Number(r.id) > Math.max(...doneIds))).toBe(true);
+    expect((await correlation.incidentByTarget('hostname:host-0'))!).toMatchObject({ count: 2, xdrId: 'xdr-1' });
+  });
+
+  it('keeps a failed op (and the ops behind it) waiting until it is due, while other incidents go on', async () => {
+    await incidents(2, 1);
+    const failing = (await correlation.incidentByTarget('hostname:host-0'))!.id;
+    const runs: string[] = [];
+    const mirror = async (claim: XdrClaim) => {
+      for (const op of claim.ops) {
+        runs.push(`${claim.incident.id}:${op.kind}`);
+        if (claim.incident.id === failing && op.kind === 'create_incident') return claim.failed(op, { message: 'XDR answered 503', permanent: false, retryAfterMs: 60_000 });
+        await claim.done(op, op.kind === 'create_incident' ? { xdrId: `xdr-${claim.incident.id}` } : undefined);
+      }
+      return 'done';
+    };
+    const first = await a.drain(mirror);
+    expect(first.map((r) => r.result).sort()).toEqual(['done', 'waiting']);
+    expect(runs.filter((r) => r.startsWith(failing))).toEqual([`${failing}:create_incident`]);
+    const waiting = await poolB.query<{ kind: string; attempts: number; last_error: string | null }>('SELECT kind, attempts, last_error FROM xdr_ops WHERE incident_id = $1 ORDER BY id', [failing]);
+    expect(waiting.rows).toEqual([
+      { kind: 'create_incident', attempts: 0, last_error: 'XDR answered 503' },
+      { kind: 'sighting', attempts: 0, last_error: null },
+    ]);
+    expect((await correlation.incident(failing))!.xdrSync.lastError).toBe('XDR answered 503');
+    // Not due: no mirror takes it, not even its due sighting op.
+    expect(await b.claimNext(async () => 'taken')).toBeUndefined();
+    await poolA.query('UPDATE xdr_ops SET next_attempt_at = now()');
+    runs.length = 0;
+    await b.drain(async (claim) => {
+      for (const op of claim.ops) {
+        runs.push(`${claim.incident.id}:${op.kind}`);
+        await claim.done(op, op.kind === 'create_incident' ? { xdrId: `xdr-${claim.incident.id}` } : undefined);
+      }
+    });
+    expect(runs).toEqual([`${failing}:create_incident`, `${failing}:sighting`]);
+    expect((await correlation.incident(failing))!.xdrSync.lastError).toBeUndefined();
+  });
+
+  it('turns an op XDR refused the domain limit of times into a dead letter, and goes on with the next', async () => {
+    await incidents(1, 1);
+    const refuse = (claim: XdrClaim) => claim.failed(claim.ops[0]!, { message: 'XDR answered 400: invalid incident', permanent: true, retryAfterMs: 0 });
+    expect((await a.claimNext(refuse))!.result).toBe('waiting');
+    expect((await b.claimNext(refuse))!.result).toBe('waiting');
+    expect((await a.claimNext(refuse))!.result).toBe('dead');
+    const dead = await b.deadLetters();
+    expect(dead).toEqual({
+      total: 1,
+      latest: [{ incidentId: expect.any(String), target: 'host-0', opId: expect.any(Number), kind: 'create_incident', reason: 'XDR answered 400: invalid incident', attempts: 3, at: expect.any(String) }],
+    });
+    expect((await correlation.incidentByTarget('hostname:host-0'))!.xdrSync.dropped).toBe(1);
+    expect((await b.claimNext(async (claim) => claim.ops.map((o) => o.kind)))!.result).toEqual(['sighting']);
+  });
+
+  it('rolls the marks back when the work throws, but keeps a recorded XDR sighting id', async () => {
+    await incidents(1, 1);
+    await expect(
+      a.claimNext(async (claim) => {
+        await claim.done(claim.ops[0]!, { xdrId: 'xdr-1' });
+        await claim.recordSightingId(claim.ops[1]!, 'sighting-xdr-1');
+        throw new Error('the process died');
+      }),
+    ).rejects.toThrow();
+    const again = await b.claimNext(async (claim) => ({ xdrId: claim.incident.xdrId, ops: claim.ops.map((o) => ({ kind: o.kind, xdrSightingId: (o as { xdrSightingId?: string }).xdrSightingId })) }));
+    expect(again!.result).toEqual({ xdrId: undefined, ops: [{ kind: 'create_incident', xdrSightingId: undefined }, { kind: 'sighting', xdrSightingId: 'sighting-xdr-1' }] });
+  });
+});
