@@ -239,6 +239,10 @@ describe.skipIf(!server)('sightline migrate-state', () => {
     // The redelivery of an imported sighting is a duplicate, as it was for lowdb.
     const again = await new PostgresSightingsLog(pool).append([sighting('s-1', 'ws-1', 1)]);
     expect(again.duplicates).toBe(1);
+    // A new sighting gets a seq past every imported one (incident_sightings is keyed by incident and seq).
+    const fresh = await new PostgresSightingsLog(pool).append([sighting('new-1', 'ws-2', 59)]);
+    const maxImported = Number((await pool.query<{ m: string }>("SELECT max(seq) AS m FROM incident_sightings")).rows[0]!.m);
+    expect((fresh.items[0] as { seq: number }).seq).toBeGreaterThan(maxImported);
     const opIds = (await pool.query<{ id: string }>('SELECT id FROM xdr_ops')).rows.map((r) => Number(r.id));
     expect(new Set(opIds).size).toBe(opIds.length);
     expect(Math.max(...opIds)).toBeGreaterThanOrEqual(cs.nextOpId);
