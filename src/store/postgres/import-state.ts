@@ -286,16 +286,23 @@ function sightingsOf(inc: Incident): SightingRecord[] {
   return [...bySeq.values()];
 }
 
+const CHUNK = 5000;
+
 /** INSERT … SELECT FROM jsonb_to_recordset … ON CONFLICT DO NOTHING, in the order given; returns rows inserted. */
 async function insertRows(tx: pg.ClientBase, table: string, columns: string, rows: Record<string, unknown>[]): Promise<number> {
   if (rows.length === 0) return 0;
   const [target, targetCols] = [table.replace(/\s*\(.*$/, ''), table.match(/\((.*)\)/)![1]!];
   const select = targetCols.split(',').map((c) => `r.${c.trim()}`).join(', ');
-  const { rowCount } = await tx.query(
-    `INSERT INTO ${target} (${targetCols}) SELECT ${select} FROM jsonb_to_recordset($1::jsonb) AS r(${columns}, n bigint) ORDER BY r.n ON CONFLICT DO NOTHING`,
-    [JSON.stringify(rows.map((row, n) => ({ ...row, n })))],
-  );
-  return rowCount ?? 0;
+  let inserted = 0;
+  // In chunks: one JSON parameter of a large state's 100,000s of rows would be hundreds of MB.
+  for (let from = 0; from < rows.length; from += CHUNK) {
+    const { rowCount } = await tx.query(
+      `INSERT INTO ${target} (${targetCols}) SELECT ${select} FROM jsonb_to_recordset($1::jsonb) AS r(${columns}, n bigint) ORDER BY r.n ON CONFLICT DO NOTHING`,
+      [JSON.stringify(rows.slice(from, from + CHUNK).map((row, n) => ({ ...row, n })))],
+    );
+    inserted += rowCount ?? 0;
+  }
+  return inserted;
 }
 
 async function insertOutbox(tx: pg.ClientBase, items: OutboxItem[]): Promise<number> {
