@@ -77,22 +77,26 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
 
     // Incidents first (links afterwards: the previous one may be later in the file, or pruned from it).
     const openIds = new Set(Object.values(corr.openByTarget));
-    const { rows: inserted } = await tx.query<{ id: string }>(
-      `INSERT INTO incidents (id, ordinal, target_key, target_type, target_value, status, count, revision, first_seen, last_seen, opened_at,
-                              closed_at, closed_by, close_reason, xdr_id, card_message_id, summary, xdr_dropped, xdr_unmirrored,
-                              xdr_last_error, xdr_last_synced_at)
-       SELECT r.id, r.ordinal, r.target_key, r.target_type, r.target_value, r.status, r.count, r.revision, r.first_seen, r.last_seen,
-              r.opened_at, r.closed_at, r.closed_by, r.close_reason, r.xdr_id, r.card_message_id, r.summary, r.xdr_dropped,
-              r.xdr_unmirrored, r.xdr_last_error, r.xdr_last_synced_at
-       FROM jsonb_to_recordset($1::jsonb) AS r(id text, ordinal bigint, target_key text, target_type text, target_value text, status text,
-            count bigint, revision int, first_seen timestamptz, last_seen timestamptz, opened_at timestamptz, closed_at timestamptz,
-            closed_by text, close_reason text, xdr_id text, card_message_id text, summary jsonb, xdr_dropped int, xdr_unmirrored int,
-            xdr_last_error text, xdr_last_synced_at timestamptz)
-       ORDER BY r.ordinal
-       ON CONFLICT DO NOTHING
-       RETURNING id`,
-      [JSON.stringify(incidents.map((inc) => incidentRow(inc, openIds.has(inc.id))))],
-    );
+    const inserted: Array<{ id: string }> = [];
+    for (const part of chunks(incidents)) {
+      const { rows } = await tx.query<{ id: string }>(
+        `INSERT INTO incidents (id, ordinal, target_key, target_type, target_value, status, count, revision, first_seen, last_seen, opened_at,
+                                closed_at, closed_by, close_reason, xdr_id, card_message_id, summary, xdr_dropped, xdr_unmirrored,
+                                xdr_last_error, xdr_last_synced_at)
+         SELECT r.id, r.ordinal, r.target_key, r.target_type, r.target_value, r.status, r.count, r.revision, r.first_seen, r.last_seen,
+                r.opened_at, r.closed_at, r.closed_by, r.close_reason, r.xdr_id, r.card_message_id, r.summary, r.xdr_dropped,
+                r.xdr_unmirrored, r.xdr_last_error, r.xdr_last_synced_at
+         FROM jsonb_to_recordset($1::jsonb) AS r(id text, ordinal bigint, target_key text, target_type text, target_value text, status text,
+              count bigint, revision int, first_seen timestamptz, last_seen timestamptz, opened_at timestamptz, closed_at timestamptz,
+              closed_by text, close_reason text, xdr_id text, card_message_id text, summary jsonb, xdr_dropped int, xdr_unmirrored int,
+              xdr_last_error text, xdr_last_synced_at timestamptz)
+         ORDER BY r.ordinal
+         ON CONFLICT DO NOTHING
+         RETURNING id`,
+        [JSON.stringify(part.map((inc) => incidentRow(inc, openIds.has(inc.id))))],
+      );
+      inserted.push(...rows);
+    }
     counts.incidents = inserted.length;
     const fresh = new Set(inserted.map((r) => r.id));
     const newIncidents = incidents.filter((i) => fresh.has(i.id));
@@ -150,24 +154,32 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
     // The journal: sightings the correlator had not applied are applied by the PostgreSQL store;
     // applied ones are kept as applied rows so a redelivery within the dedupe window counts once.
     // A seq already counted into an imported incident is never put back as unapplied.
-    const journal = input.journal.map((e) => ({ seq: e.seq, id: e.item.dedupeKey, accepted_at: new Date(e.at).toISOString(), item: e.item, applied: e.seq <= corr.lastAppliedSeq }));
-    if (journal.length > 0) {
+    const unappliedSeqs = input.journal.filter((e) => e.seq > corr.lastAppliedSeq).map((e) => e.seq);
+    const counted = new Set(
+      unappliedSeqs.length === 0
+        ? []
+        : (await tx.query<{ seq: string }>('SELECT seq FROM incident_sightings WHERE seq = ANY($1::bigint[])', [unappliedSeqs])).rows.map((r) => Number(r.seq)),
+    );
+    const journal = input.journal
+      .filter((e) => !counted.has(e.seq))
+      .map((e) => ({ seq: e.seq, id: e.item.dedupeKey, accepted_at: new Date(e.at).toISOString(), item: e.item, applied: e.seq <= corr.lastAppliedSeq }));
+    for (const part of chunks(journal)) {
       const { rows } = await tx.query<{ applied: boolean }>(
         `INSERT INTO sightings (seq, id, accepted_at, item, applied_at)
          SELECT r.seq, r.id, r.accepted_at, r.item, CASE WHEN r.applied THEN now() END
          FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, id text, accepted_at timestamptz, item jsonb, applied boolean)
-         WHERE r.applied OR NOT EXISTS (SELECT 1 FROM incident_sightings s WHERE s.seq = r.seq)
          ORDER BY r.seq
          ON CONFLICT DO NOTHING
          RETURNING applied_at IS NOT NULL AS applied`,
-        [JSON.stringify(journal)],
+        [JSON.stringify(part)],
       );
-      counts['sightings applied (for deduplication)'] = rows.filter((r) => r.applied).length;
-      counts['sightings not yet applied'] = rows.length - counts['sightings applied (for deduplication)'];
+      const applied = rows.filter((r) => r.applied).length;
+      counts['sightings applied (for deduplication)'] += applied;
+      counts['sightings not yet applied'] += rows.length - applied;
     }
 
     // Sequences past everything imported: new incidents, sightings and ops never reuse a number.
-    const maxSeq = Math.max(corr.lastAppliedSeq, ...input.journal.map((e) => e.seq), 0);
+    const maxSeq = input.journal.reduce((m, e) => Math.max(m, e.seq), corr.lastAppliedSeq);
     await tx.query(
       `SELECT setval('incident_ordinals', GREATEST((SELECT COALESCE(max(ordinal), 0) FROM incidents), $1::bigint, 1)),
               setval(pg_get_serial_sequence('sightings', 'seq'), GREATEST((SELECT COALESCE(max(seq), 0) FROM sightings), (SELECT COALESCE(max(seq), 0) FROM incident_sightings), $2::bigint, 1)),
@@ -231,9 +243,10 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
 /** Refuses a database holding incidents or hunts this file does not have: that is another state. */
 async function refuseForeign(tx: pg.ClientBase, input: ImportInput, incidentIds: string[]): Promise<void> {
   const { rows } = await tx.query<{ incidents: string; hunts: string; sightings: string }>(
-    `SELECT (SELECT count(*) FROM incidents WHERE NOT (id = ANY($1::text[]))) AS incidents,
-            (SELECT count(*) FROM hunts WHERE NOT (id = ANY($2::text[]))) AS hunts,
-            (SELECT count(*) FROM sightings WHERE NOT (id = ANY($3::text[]))) AS sightings`,
+    // Anti-joins against the file's ids (hashed), so a rerun of a large state stays linear.
+    `SELECT (SELECT count(*) FROM incidents t WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS k(id) WHERE k.id = t.id)) AS incidents,
+            (SELECT count(*) FROM hunts t WHERE NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS k(id) WHERE k.id = t.id)) AS hunts,
+            (SELECT count(*) FROM sightings t WHERE NOT EXISTS (SELECT 1 FROM unnest($3::text[]) AS k(id) WHERE k.id = t.id)) AS sightings`,
     [incidentIds, input.state.hunts.map((h) => h.id), input.journal.map((e) => e.item.dedupeKey)],
   );
   const r = rows[0]!;
@@ -286,7 +299,14 @@ function sightingsOf(inc: Incident): SightingRecord[] {
   return [...bySeq.values()];
 }
 
+/** Rows per statement: one JSON parameter of a large state's 100,000s of rows would be hundreds of MB. */
 const CHUNK = 5000;
+
+function chunks<T>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  for (let from = 0; from < rows.length; from += CHUNK) out.push(rows.slice(from, from + CHUNK));
+  return out;
+}
 
 /** INSERT … SELECT FROM jsonb_to_recordset … ON CONFLICT DO NOTHING, in the order given; returns rows inserted. */
 async function insertRows(tx: pg.ClientBase, table: string, columns: string, rows: Record<string, unknown>[]): Promise<number> {
@@ -294,11 +314,10 @@ async function insertRows(tx: pg.ClientBase, table: string, columns: string, row
   const [target, targetCols] = [table.replace(/\s*\(.*$/, ''), table.match(/\((.*)\)/)![1]!];
   const select = targetCols.split(',').map((c) => `r.${c.trim()}`).join(', ');
   let inserted = 0;
-  // In chunks: one JSON parameter of a large state's 100,000s of rows would be hundreds of MB.
-  for (let from = 0; from < rows.length; from += CHUNK) {
+  for (const part of chunks(rows)) {
     const { rowCount } = await tx.query(
       `INSERT INTO ${target} (${targetCols}) SELECT ${select} FROM jsonb_to_recordset($1::jsonb) AS r(${columns}, n bigint) ORDER BY r.n ON CONFLICT DO NOTHING`,
-      [JSON.stringify(rows.slice(from, from + CHUNK).map((row, n) => ({ ...row, n })))],
+      [JSON.stringify(part.map((row, n) => ({ ...row, n })))],
     );
     inserted += rowCount ?? 0;
   }
