@@ -45,7 +45,13 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await runHuntCommand({ date: values.date, uri: values.uri, dryRun: values['dry-run'] ?? false, json: values.json ?? false }, { config, logger, out, emailChannel: email });
       }
       case 'migrate-state': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { 'database-url': { type: 'string' } } });
+        let parsed;
+        try {
+          parsed = parseArgs({ args: rest, allowPositionals: true, options: { 'database-url': { type: 'string' } } });
+        } catch (err) {
+          return usage(out, (err as Error).message);
+        }
+        const { values, positionals } = parsed;
         if (positionals.length !== 1) return usage(out, 'sightline migrate-state needs the path of one lowdb state file.');
         // This command only: the bot itself does not read DATABASE_URL yet.
         return await runMigrateStateCommand({ file: positionals[0]!, databaseUrl: values['database-url'] ?? process.env.DATABASE_URL }, { logger, out });

@@ -287,8 +287,17 @@ describe.skipIf(!server)('sightline migrate-state', () => {
     expect(r.output).toContain('PostgreSQL at 127.0.0.1:1/nowhere cannot be reached');
     expect(r.output).not.toContain('s3cret');
 
-    r = await run(fixture.file);
+    const saved = process.env.DATABASE_URL;
+    delete process.env.DATABASE_URL;
+    try {
+      r = await run(fixture.file);
+    } finally {
+      if (saved !== undefined) process.env.DATABASE_URL = saved;
+    }
     expect(r.code).toBe(64);
     expect(r.output).toContain('--database-url');
+    r = await run(fixture.file, '--database_url', db.url);
+    expect(r.code).toBe(64);
+    expect(r.output).toContain("Unknown option '--database_url'");
   });
 });
