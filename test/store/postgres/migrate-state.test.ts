@@ -217,9 +217,18 @@ describe.skipIf(!server)('sightline migrate-state', () => {
     expect(await seenItems(pool, 'rss', 'https://feed.example/rss')).toEqual(['item-1', 'item-2']);
   });
 
-  it('a second run imports nothing and says so', async () => {
+  it('a second run (the URL from DATABASE_URL this time) imports nothing and says so', async () => {
     const before = await pool.query('SELECT (SELECT count(*) FROM incidents) i, (SELECT count(*) FROM incident_sightings) s, (SELECT count(*) FROM xdr_ops) o, (SELECT count(*) FROM outbox) b, (SELECT count(*) FROM sightings) l');
-    const { code, output } = await run(fixture.file, '--database-url', db.url);
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = db.url;
+    let result: { code: number; output: string };
+    try {
+      result = await run(fixture.file);
+    } finally {
+      if (saved === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved;
+    }
+    const { code, output } = result;
     expect(output).toMatch(/^Nothing to import: everything in .* is in PostgreSQL at .* already/);
     expect(code).toBe(0);
     const after = await pool.query('SELECT (SELECT count(*) FROM incidents) i, (SELECT count(*) FROM incident_sightings) s, (SELECT count(*) FROM xdr_ops) o, (SELECT count(*) FROM outbox) b, (SELECT count(*) FROM sightings) l');
