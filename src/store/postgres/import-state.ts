@@ -231,7 +231,24 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
       tx,
       'dead_letters (id, channel, key, kind, subject, reason, created_at, failed_at, attempts, payload)',
       'id text, channel text, key text, kind text, subject text, reason text, created_at timestamptz, failed_at timestamptz, attempts int, payload jsonb',
-      ((input.state.outboxDead ?? []) as DeadLetter[]).map((d) => ({ ...d, subject: d.subject ?? null, created_at: d.createdAt, failed_at: d.failedAt, payload: d.payload ?? null })),
+      // The start-up schema does not check this section: fill what a hand-edited entry lacks rather than fail the whole import.
+      ((input.state.outboxDead ?? []) as Partial<DeadLetter>[])
+        .filter((d) => typeof d.id === 'string')
+        .map((d) => {
+          const failedAt = d.failedAt ?? d.createdAt ?? new Date(0).toISOString();
+          return {
+            id: d.id,
+            channel: d.channel ?? 'unknown',
+            key: d.key ?? '',
+            kind: d.kind ?? 'unknown',
+            subject: d.subject ?? null,
+            reason: d.reason ?? 'unknown',
+            created_at: d.createdAt ?? failedAt,
+            failed_at: failedAt,
+            attempts: d.attempts ?? 0,
+            payload: d.payload ?? {},
+          };
+        }),
     );
 
     await importDesk(tx, input.state.investigate, counts);
