@@ -380,17 +380,19 @@ interface DeskSection {
 async function importDesk(tx: pg.ClientBase, section: unknown, counts: ImportCounts): Promise<void> {
   if (typeof section !== 'object' || section === null) return;
   const d = section as DeskSection;
-  for (const offer of Object.values(d.offers ?? {})) if (await saveOffer(tx, offer)) counts['investigate offers']++;
+  // Not checked by the start-up schema either: entries without the key the table needs are left out.
+  for (const offer of Object.values(d.offers ?? {})) if (typeof offer?.id === 'string' && (await saveOffer(tx, offer))) counts['investigate offers']++;
   const { rows } = await tx.query<{ id: string }>('SELECT id FROM investigate_confirmations');
   const there = new Set(rows.map((r) => r.id));
   for (const c of Object.values(d.confirmations ?? {})) {
-    if (there.has(c.id)) continue;
+    if (typeof c?.id !== 'string' || typeof c.status !== 'string' || there.has(c.id)) continue;
     await saveConfirmation(tx, c);
     counts['investigate confirmations']++;
   }
   // Action records have no key in the table: imported only into a desk with none.
   if (Number((await tx.query<{ n: string }>('SELECT count(*) AS n FROM investigate_actions')).rows[0]!.n) === 0) {
     for (const r of d.records ?? []) {
+      if (typeof r?.at !== 'string') continue;
       await recordAction(tx, r);
       counts['investigate actions']++;
     }
