@@ -4,12 +4,17 @@ import { ConfigError, SightlineError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { runHuntCommand } from './hunt.js';
 import { runIocsCommand } from './iocs.js';
+import { MIGRATE_STATE_HELP, runMigrateStateCommand } from './migrate-state.js';
 
 const USAGE = `Usage:
   sightline iocs <file-or-url>                          print the normalised IOCs of a roundup or IOC file as JSON
   sightline hunt [--date YYYY-MM-DD | --uri URL] [--dry-run] [--json]
                                                         run one hunt now and print its report
-  sightline start                                       run the bot (same as npm start)`;
+  sightline start                                       run the bot (same as npm start)
+  sightline migrate-state <lowdb-file> [--database-url URL]
+                                                        import a lowdb state into PostgreSQL (see below)
+
+${MIGRATE_STATE_HELP}`;
 
 /** Entry of the `sightline` command. Returns the process exit code. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
@@ -38,6 +43,18 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const { EmailChannel } = await import('../notify/email/channel.js');
         const email = config.email.enabled ? new EmailChannel({ config: config.email, logger }) : undefined;
         return await runHuntCommand({ date: values.date, uri: values.uri, dryRun: values['dry-run'] ?? false, json: values.json ?? false }, { config, logger, out, emailChannel: email });
+      }
+      case 'migrate-state': {
+        let parsed;
+        try {
+          parsed = parseArgs({ args: rest, allowPositionals: true, options: { 'database-url': { type: 'string' } } });
+        } catch (err) {
+          return usage(out, (err as Error).message);
+        }
+        const { values, positionals } = parsed;
+        if (positionals.length !== 1) return usage(out, 'sightline migrate-state needs the path of one lowdb state file.');
+        // This command only: the bot itself does not read DATABASE_URL yet.
+        return await runMigrateStateCommand({ file: positionals[0]!, databaseUrl: values['database-url'] ?? process.env.DATABASE_URL }, { logger, out });
       }
       case 'start': {
         const { runMain } = await import('../main.js');
