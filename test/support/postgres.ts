@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { migrate } from '../../src/store/postgres/migrate.js';
+import { createPool } from '../../src/store/postgres/pool.js';
 import { findPostgresBinaries, startCluster } from './postgres-cluster.js';
 
 /**
@@ -130,4 +132,27 @@ export async function createTestDatabase(server: string): Promise<TestDatabase> 
 
 function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@]*@/, '//$1:***@');
+}
+
+/**
+ * Two instances on one fresh database for a `describe` block: a migrated pool per instance
+ * (named for pg_stat_activity), created before the block's tests and ended (database dropped)
+ * after them. Read `pools.a` / `pools.b` inside hooks and tests, not at collection time.
+ */
+export function useTwoInstances(server: string, names: [string, string] = ['instance-a', 'instance-b']): { a: pg.Pool; b: pg.Pool; url: string } {
+  const pools = {} as { a: pg.Pool; b: pg.Pool; url: string };
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase(server);
+    pools.url = db.url;
+    pools.a = createPool({ url: db.url, applicationName: names[0] });
+    pools.b = createPool({ url: db.url, applicationName: names[1] });
+    await Promise.all([migrate(pools.a), migrate(pools.b)]);
+  });
+  afterAll(async () => {
+    await pools.a?.end();
+    await pools.b?.end();
+    await db?.drop();
+  });
+  return pools;
 }

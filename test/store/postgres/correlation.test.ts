@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { applySighting } from '../../../src/domain/correlation/correlator.js';
 import { toIncidentView } from '../../../src/domain/correlation/describe.js';
 import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
@@ -7,10 +7,9 @@ import { parseLadder } from '../../../src/domain/correlation/ladder.js';
 import { emptyCorrelationState, type Incident } from '../../../src/domain/correlation/types.js';
 import { enqueueForSighting } from '../../../src/domain/correlation/xdr-sync.js';
 import { PostgresCorrelationStore, type AppliedBatch, type IncidentPage, type PageRequest } from '../../../src/store/postgres/correlation.js';
-import { migrate } from '../../../src/store/postgres/migrate.js';
-import { createPool } from '../../../src/store/postgres/pool.js';
 import { PostgresSightingsLog, type LoggedSighting } from '../../../src/store/postgres/sightings-log.js';
-import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+import { testPostgres, useTwoInstances } from '../../support/postgres.js';
+import { hostSighting } from './fixtures.js';
 
 const server = await testPostgres();
 
@@ -19,14 +18,7 @@ const rungs = parseLadder('eq 2 -> notify; gte 3 -> mention');
 const opts = { rungs, rejectedIsClosed: true, dryRun: true };
 
 function sighting(id: string, host: string, observedAt = '2026-11-30T10:00:00.000Z', ioc = 'evil.example'): IncomingSighting {
-  return {
-    dedupeKey: id,
-    target: { type: 'endpoint', observables: [{ type: 'hostname', value: host }] },
-    ioc: { type: 'domain', value: ioc },
-    source: 'webhook',
-    observedAt,
-    ctim: { type: 'sighting', observables: [{ type: 'domain', value: ioc }], tactics: ['TA0001'] },
-  };
+  return hostSighting(id, host, { observedAt, ioc: { type: 'domain', value: ioc }, ctim: { type: 'sighting', observables: [{ type: 'domain', value: ioc }], tactics: ['TA0001'] } });
 }
 
 /** A deterministic random sequence, so a failure can be reproduced. */
@@ -39,34 +31,21 @@ function rng(seed: number): () => number {
 }
 
 describe.skipIf(!server)('correlation on PostgreSQL, two instances on one database', () => {
-  let db: TestDatabase;
-  let poolA: pg.Pool;
-  let poolB: pg.Pool;
+  const pools = useTwoInstances(server!);
   let logA: PostgresSightingsLog;
   let logB: PostgresSightingsLog;
   let a: PostgresCorrelationStore;
   let b: PostgresCorrelationStore;
 
-  beforeAll(async () => {
-    db = await createTestDatabase(server!);
-    poolA = createPool({ url: db.url, applicationName: 'instance-a' });
-    poolB = createPool({ url: db.url, applicationName: 'instance-b' });
-    await Promise.all([migrate(poolA), migrate(poolB)]);
-  });
   beforeEach(async () => {
-    await poolA.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops RESTART IDENTITY CASCADE');
-    logA = new PostgresSightingsLog(poolA);
-    logB = new PostgresSightingsLog(poolB);
-    a = new PostgresCorrelationStore(poolA, logA, opts);
-    b = new PostgresCorrelationStore(poolB, logB, opts);
-  });
-  afterAll(async () => {
-    await poolA?.end();
-    await poolB?.end();
-    await db?.drop();
+    await pools.a.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops RESTART IDENTITY CASCADE');
+    logA = new PostgresSightingsLog(pools.a);
+    logB = new PostgresSightingsLog(pools.b);
+    a = new PostgresCorrelationStore(pools.a, logA, opts);
+    b = new PostgresCorrelationStore(pools.b, logB, opts);
   });
 
-  const scalar = async (sql: string, params: unknown[] = []) => Number((await poolB.query<{ n: string }>(sql, params)).rows[0]!.n);
+  const scalar = async (sql: string, params: unknown[] = []) => Number((await pools.b.query<{ n: string }>(sql, params)).rows[0]!.n);
 
   /** Applies until the log has nothing left for this instance and `more()` says no more will come (bounded). */
   async function drain(store: PostgresCorrelationStore, more: () => boolean): Promise<AppliedBatch[]> {
@@ -112,7 +91,7 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     });
     const m = mem.incidents['inc-mem']!;
     expect({ count: inc.count, iocs: inc.iocs, sources: inc.sources, recent: inc.recentSightings }).toEqual({ count: m.count, iocs: m.iocs, sources: m.sources, recent: m.recentSightings });
-    const { rows: ops } = await poolB.query<{ kind: string; seq: string | null }>('SELECT kind, seq FROM xdr_ops WHERE incident_id = $1 ORDER BY id', [inc.id]);
+    const { rows: ops } = await pools.b.query<{ kind: string; seq: string | null }>('SELECT kind, seq FROM xdr_ops WHERE incident_id = $1 ORDER BY id', [inc.id]);
     expect(ops.map((o) => [o.kind, o.seq === null ? null : Number(o.seq)])).toEqual(m.xdrSync.pending.map((o) => [o.kind, o.kind === 'sighting' ? o.seq : null]));
     // describe.ts renders it as any incident.
     expect(toIncidentView(inc)).toMatchObject({ id: inc.id, count: 3, lastIoc: { type: 'domain', value: 'evil.example' }, rungsFired: ['eq 2', 'gte 3'] });
@@ -120,8 +99,8 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
 
   it('keeps one open incident per target when two instances open it at the same time: the loser loads it again and counts into it, and the rung fires once', async () => {
     const row = (seq: number, id: string): LoggedSighting => ({ seq, id, item: sighting(id, 'race-host'), acceptedAt: new Date() });
-    const txA = await poolA.connect();
-    const txB = await poolB.connect();
+    const txA = await pools.a.connect();
+    const txB = await pools.b.connect();
     try {
       await txA.query('BEGIN');
       await txB.query('BEGIN');
@@ -150,7 +129,7 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
 
   it('takes another id when the random one is taken already', async () => {
     const ids = ['inc-same', 'inc-same', 'inc-other'];
-    const store = new PostgresCorrelationStore(poolA, logA, { ...opts, newId: () => ids.shift() ?? 'inc-spare' });
+    const store = new PostgresCorrelationStore(pools.a, logA, { ...opts, newId: () => ids.shift() ?? 'inc-spare' });
     await logA.append([sighting('i-1', 'first')]);
     await store.applyNext();
     await logA.append([sighting('i-2', 'second')]);
@@ -181,7 +160,7 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
 
     expect(await scalar('SELECT count(*) AS n FROM sightings WHERE applied_at IS NULL')).toBe(0);
     expect(await scalar('SELECT count(*) AS n FROM incidents WHERE closed_at IS NULL')).toBe(hosts.length);
-    const { rows } = await poolB.query<{ target_key: string; count: string; n: string }>(
+    const { rows } = await pools.b.query<{ target_key: string; count: string; n: string }>(
       `SELECT i.target_key, i.count, (SELECT count(*) FROM incident_sightings s WHERE s.incident_id = i.id) AS n FROM incidents i`,
     );
     // The lowdb engine's rules in memory, over the same distinct sightings, give the same counts per target.
@@ -227,7 +206,7 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     await appends;
     await drain(a, () => false);
 
-    const { rows } = await poolA.query<{ id: string; target_key: string; count: string; previous_incident_id: string | null; closed_at: Date | null; n: string }>(
+    const { rows } = await pools.a.query<{ id: string; target_key: string; count: string; previous_incident_id: string | null; closed_at: Date | null; n: string }>(
       `SELECT i.id, i.target_key, i.count, i.previous_incident_id, i.closed_at,
               (SELECT count(*) FROM incident_sightings s WHERE s.incident_id = i.id) AS n
        FROM incidents i ORDER BY i.target_key, i.ordinal`,
@@ -265,7 +244,7 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     const second = (await a.incidentByTarget('hostname:ws-7'))!;
     expect(second).toMatchObject({ id: result!.opened[0], count: 1, previousIncidentId: first.id });
     expect(second.closedAt).toBeUndefined();
-    const { rows } = await poolA.query<{ kind: string; previous_incident_id: string | null }>('SELECT kind, previous_incident_id FROM xdr_ops WHERE incident_id = $1 ORDER BY id', [second.id]);
+    const { rows } = await pools.a.query<{ kind: string; previous_incident_id: string | null }>('SELECT kind, previous_incident_id FROM xdr_ops WHERE incident_id = $1 ORDER BY id', [second.id]);
     expect(rows.map((r) => r.kind)).toEqual(['create_incident', 'relate_previous', 'sighting']);
     expect(rows[1]!.previous_incident_id).toBe(first.id);
     expect((await a.incident(first.id))!.count).toBe(2);
@@ -296,7 +275,7 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     await logA.append([sighting('x-1', 'ws-9')]);
     await a.applyNext();
     const old = (await a.incidentByTarget('hostname:ws-9'))!;
-    await poolA.query("UPDATE incidents SET status = 'Rejected' WHERE id = $1", [old.id]);
+    await pools.a.query("UPDATE incidents SET status = 'Rejected' WHERE id = $1", [old.id]);
     await logA.append([sighting('x-2', 'ws-9')]);
     const { result } = await b.applyNext();
     expect(result!.applied[0]).toMatchObject({ created: true, previousIncidentId: old.id });
@@ -324,7 +303,7 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
       await a.applyNext();
       // Closes at three instants, several at each: the ordinal must break the ties.
       let tick = 0;
-      const closer = new PostgresCorrelationStore(poolB, logB, { ...opts, now: () => new Date(Date.UTC(2026, 11, 1, 0, 0, Math.floor(tick++ / 4))) });
+      const closer = new PostgresCorrelationStore(pools.b, logB, { ...opts, now: () => new Date(Date.UTC(2026, 11, 1, 0, 0, Math.floor(tick++ / 4))) });
       const incidents = (await a.allIncidents({ limit: 500 })).items;
       const toClose = incidents.filter((_, i) => i % 2 === 0);
       for (const inc of toClose) await closer.close(inc.id, 'alice');

@@ -1,13 +1,12 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../../src/core/errors.js';
 import type { Notification } from '../../../src/notify/notification.js';
 import { UndeliverableError } from '../../../src/notify/undeliverable.js';
 import type { OutboxItem } from '../../../src/store/state.js';
-import { migrate } from '../../../src/store/postgres/migrate.js';
 import { PostgresOutboxStore, type Deliver, type OutboxEntry } from '../../../src/store/postgres/outbox.js';
-import { createPool, inTransaction } from '../../../src/store/postgres/pool.js';
-import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+import { inTransaction } from '../../../src/store/postgres/pool.js';
+import { testPostgres, useTwoInstances } from '../../support/postgres.js';
 
 const server = await testPostgres();
 
@@ -50,26 +49,13 @@ class FakeRooms {
 }
 
 describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one database', () => {
-  let db: TestDatabase;
-  let poolA: pg.Pool;
-  let poolB: pg.Pool;
+  const pools = useTwoInstances(server!, ['outbox-a', 'outbox-b']);
   let a: PostgresOutboxStore;
   let b: PostgresOutboxStore;
-  beforeAll(async () => {
-    db = await createTestDatabase(server!);
-    poolA = createPool({ url: db.url, applicationName: 'outbox-a' });
-    poolB = createPool({ url: db.url, applicationName: 'outbox-b' });
-    await Promise.all([migrate(poolA), migrate(poolB)]);
-  });
   beforeEach(async () => {
-    await poolA.query('TRUNCATE outbox, outbox_keys, outbox_receipts, dead_letters');
-    a = new PostgresOutboxStore(poolA, { retryDelayMs: () => RETRY_MS });
-    b = new PostgresOutboxStore(poolB, { retryDelayMs: () => RETRY_MS });
-  });
-  afterAll(async () => {
-    await poolA?.end();
-    await poolB?.end();
-    await db?.drop();
+    await pools.a.query('TRUNCATE outbox, outbox_keys, outbox_receipts, dead_letters');
+    a = new PostgresOutboxStore(pools.a, { retryDelayMs: () => RETRY_MS });
+    b = new PostgresOutboxStore(pools.b, { retryDelayMs: () => RETRY_MS });
   });
 
   const rooms = Array.from({ length: 10 }, (_, i) => `room-${i}`);
@@ -93,7 +79,7 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
     for (const room of rooms) expect(fake.byRoom(room)).toEqual(Array.from({ length: 20 }, (_, n) => n));
     expect(fake.overlaps).toEqual([]);
     expect(await a.pending()).toBe(0);
-    const receipts = await poolB.query<{ n: string; with_id: string }>('SELECT count(*) AS n, count(message_id) AS with_id FROM outbox_receipts');
+    const receipts = await pools.b.query<{ n: string; with_id: string }>('SELECT count(*) AS n, count(message_id) AS with_id FROM outbox_receipts');
     expect(receipts.rows[0]).toEqual({ n: '200', with_id: '200' });
     expect(await b.delivered(fake.sent[0]!.id)).toBe(true);
   });
@@ -107,7 +93,7 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
     expect(failures).toBe(1);
     expect(first.filter((o) => o.outcome === 'retry')).toHaveLength(1);
     for (const room of rooms) expect(fake.byRoom(room)).toEqual(room === 'room-3' ? [] : [0, 1, 2]);
-    const { rows } = await poolA.query<{ attempts: number; last_error: string | null; wait_s: number }>(
+    const { rows } = await pools.a.query<{ attempts: number; last_error: string | null; wait_s: number }>(
       `SELECT attempts, last_error, extract(epoch FROM next_attempt_at - now())::float8 AS wait_s FROM outbox WHERE key = 'room-3' ORDER BY position`,
     );
     expect(rows.map((r) => r.attempts)).toEqual([1, 0, 0]);
@@ -118,7 +104,7 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
     const stats = await b.queueStats();
     expect(stats.queues).toEqual([expect.objectContaining({ channel: 'webex', queue: 'room-3', depth: 3, headAttempts: 1, headError: 'Webex answered 503', headKind: 'hunt_failed' })]);
     // Time passes (the retry is due): the room catches up, in order.
-    await poolA.query('UPDATE outbox SET next_attempt_at = now()');
+    await pools.a.query('UPDATE outbox SET next_attempt_at = now()');
     expect(await b.deliverDue(fake.deliverer('b'))).toHaveLength(3);
     expect(fake.byRoom('room-3')).toEqual([0, 1, 2]);
   });
@@ -158,7 +144,7 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
       await fake.deliverer('a')(item);
       if (item.key === 'room-7' && !crashed) {
         crashed = true;
-        await poolB.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'outbox-a' AND state LIKE 'idle in transaction%'`);
+        await pools.b.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'outbox-a' AND state LIKE 'idle in transaction%'`);
       }
     };
     await expect(a.deliverOne(crashing, ['webex']).then(async function loop(o): Promise<unknown> {
@@ -185,7 +171,7 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
     await a.deliverDue(lost);
     expect(fake.byRoom('room-2')).toEqual([0]);
     expect(await a.pending()).toBe(1);
-    await poolA.query('UPDATE outbox SET next_attempt_at = now()');
+    await pools.a.query('UPDATE outbox SET next_attempt_at = now()');
     await b.deliverDue(fake.deliverer('b'));
     expect(fake.byRoom('room-2')).toEqual([0, 0]);
     expect(await b.pending()).toBe(0);
@@ -200,7 +186,7 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
     const results = await Promise.all([a.enqueue(entries, 'hunt-1|hunt_started'), b.enqueue(entries, 'hunt-1|hunt_started'), a.enqueue(entries, 'hunt-1|hunt_started')]);
     expect(results.filter(Boolean)).toHaveLength(1);
     // One row per channel: the key is unique per channel, not across channels.
-    const { rows } = await poolB.query<{ channel: string; dedupe_key: string }>('SELECT channel, dedupe_key FROM outbox ORDER BY channel');
+    const { rows } = await pools.b.query<{ channel: string; dedupe_key: string }>('SELECT channel, dedupe_key FROM outbox ORDER BY channel');
     expect(rows).toEqual([
       { channel: 'email', dedupe_key: 'hunt-1|hunt_started' },
       { channel: 'webex', dedupe_key: 'hunt-1|hunt_started' },
@@ -214,7 +200,7 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
   it("queues in a caller's transaction: rolled back with it, key included", async () => {
     const entries: OutboxEntry[] = [{ channel: 'webex', key: 'SOC', payload: news('SOC', 1) }];
     await expect(
-      inTransaction(poolA, 'a test', async (tx) => {
+      inTransaction(pools.a, 'a test', async (tx) => {
         expect(await a.enqueue(entries, 'k-1', tx)).toBe(true);
         throw new Error('the claim failed');
       }),

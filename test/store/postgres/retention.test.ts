@@ -8,21 +8,14 @@ import { createPool } from '../../../src/store/postgres/pool.js';
 import { runRetention } from '../../../src/store/postgres/retention.js';
 import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
 import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+import { hostSighting } from './fixtures.js';
 
 const server = await testPostgres();
 const DAY = 86_400_000;
 const NOW = new Date('2026-12-01T00:00:00.000Z');
 let ids = 0;
 
-function sighting(id: string, host: string): IncomingSighting {
-  return {
-    dedupeKey: id,
-    target: { type: 'endpoint', observables: [{ type: 'hostname', value: host }] },
-    ioc: { type: 'domain', value: 'evil.example' },
-    source: 'webhook',
-    observedAt: '2026-11-30T10:00:00.000Z',
-  };
-}
+const sighting = (id: string, host: string): IncomingSighting => hostSighting(id, host);
 
 describe.skipIf(!server)('retention on PostgreSQL', () => {
   let db: TestDatabase;

@@ -1,24 +1,17 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../../src/core/errors.js';
 import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
-import { migrate } from '../../../src/store/postgres/migrate.js';
 import { createPool } from '../../../src/store/postgres/pool.js';
 import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
 import { freePort } from '../../support/postgres-cluster.js';
-import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+import { testPostgres, useTwoInstances } from '../../support/postgres.js';
+import { hostSighting } from './fixtures.js';
 
 const server = await testPostgres();
 
 function sighting(id: string, host = 'ws-042'): IncomingSighting {
-  return {
-    dedupeKey: id,
-    target: { type: 'endpoint', observables: [{ type: 'hostname', value: host }] },
-    ioc: { type: 'domain', value: 'evil.example' },
-    source: 'webhook',
-    observedAt: '2026-11-30T10:00:00.000Z',
-    ctim: { type: 'sighting', observables: [{ type: 'domain', value: 'evil.example' }], note: 'quote " and backslash \\ survive' },
-  };
+  return hostSighting(id, host, { ctim: { type: 'sighting', observables: [{ type: 'domain', value: 'evil.example' }], note: 'quote " and backslash \\ survive' } });
 }
 
 describe('the sightings log without a database', () => {
@@ -40,35 +33,22 @@ describe('the sightings log without a database', () => {
 });
 
 describe.skipIf(!server)('the committed sightings log, two instances on one database', () => {
-  let db: TestDatabase;
-  let poolA: pg.Pool;
-  let poolB: pg.Pool;
+  const pools = useTwoInstances(server!);
   let a: PostgresSightingsLog;
   let b: PostgresSightingsLog;
-  beforeAll(async () => {
-    db = await createTestDatabase(server!);
-    poolA = createPool({ url: db.url, applicationName: 'instance-a' });
-    poolB = createPool({ url: db.url, applicationName: 'instance-b' });
-    await Promise.all([migrate(poolA), migrate(poolB)]);
-  });
   beforeEach(async () => {
-    await poolA.query('TRUNCATE sightings RESTART IDENTITY');
-    a = new PostgresSightingsLog(poolA);
-    b = new PostgresSightingsLog(poolB);
-  });
-  afterAll(async () => {
-    await poolA?.end();
-    await poolB?.end();
-    await db?.drop();
+    await pools.a.query('TRUNCATE sightings RESTART IDENTITY');
+    a = new PostgresSightingsLog(pools.a);
+    b = new PostgresSightingsLog(pools.b);
   });
 
-  const count = async () => Number((await poolB.query<{ n: string }>('SELECT count(*) AS n FROM sightings')).rows[0]!.n);
+  const count = async () => Number((await pools.b.query<{ n: string }>('SELECT count(*) AS n FROM sightings')).rows[0]!.n);
 
   it('has the rows committed, and readable by the other instance, when append resolves', async () => {
     const outcome = await a.append([sighting('s-1'), sighting('s-2')]);
     expect(outcome).toMatchObject({ accepted: 2, duplicates: 0 });
     expect(outcome.items.map((i) => ('seq' in i ? i.seq : -1))).toEqual([1, 2]);
-    const { rows } = await poolB.query<{ id: string; item: IncomingSighting }>('SELECT id, item FROM sightings ORDER BY seq');
+    const { rows } = await pools.b.query<{ id: string; item: IncomingSighting }>('SELECT id, item FROM sightings ORDER BY seq');
     expect(rows.map((r) => r.id)).toEqual(['s-1', 's-2']);
     expect(rows[0]!.item).toEqual(sighting('s-1'));
   });
@@ -118,7 +98,7 @@ describe.skipIf(!server)('the committed sightings log, two instances on one data
   });
 
   it('splits a backlog bigger than one group into several transactions, all committed', async () => {
-    const small = new PostgresSightingsLog(poolA, { maxGroupRows: 10 });
+    const small = new PostgresSightingsLog(pools.a, { maxGroupRows: 10 });
     const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => small.append(Array.from({ length: 4 }, (_, k) => sighting(`g-${i}-${k}`)))));
     expect(outcomes.every((o) => o.accepted === 4)).toBe(true);
     expect(small.stats).toEqual({ groups: 3, rows: 24 });
@@ -175,6 +155,6 @@ describe.skipIf(!server)('the committed sightings log, two instances on one data
     };
     await Promise.all([reader(a)(), reader(b)()]);
     expect(seen.sort((x, y) => x - y)).toEqual(Array.from({ length: 45 }, (_, i) => i + 6));
-    expect(Number((await poolA.query('SELECT count(*) AS n FROM sightings WHERE applied_at IS NULL')).rows[0].n)).toBe(0);
+    expect(Number((await pools.a.query('SELECT count(*) AS n FROM sightings WHERE applied_at IS NULL')).rows[0].n)).toBe(0);
   });
 });

@@ -1,56 +1,35 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
 import { parseLadder } from '../../../src/domain/correlation/ladder.js';
 import type { XdrOp } from '../../../src/domain/correlation/types.js';
 import { PostgresCorrelationStore } from '../../../src/store/postgres/correlation.js';
-import { migrate } from '../../../src/store/postgres/migrate.js';
-import { createPool } from '../../../src/store/postgres/pool.js';
 import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
 import { PostgresXdrQueue, type XdrClaim } from '../../../src/store/postgres/xdr-queue.js';
-import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+import { testPostgres, useTwoInstances } from '../../support/postgres.js';
+import { hostSighting } from './fixtures.js';
 
 const server = await testPostgres();
 
 const opts = { rungs: parseLadder('gte 3 -> notify'), rejectedIsClosed: true, dryRun: true };
 
 function sighting(id: string, host: string): IncomingSighting {
-  return {
-    dedupeKey: id,
-    target: { type: 'endpoint', observables: [{ type: 'hostname', value: host }] },
-    ioc: { type: 'domain', value: 'evil.example' },
-    source: 'webhook',
-    observedAt: '2026-11-30T10:00:00.000Z',
-    ctim: { type: 'sighting', observables: [{ type: 'domain', value: 'evil.example' }] },
-  };
+  return hostSighting(id, host, { ctim: { type: 'sighting', observables: [{ type: 'domain', value: 'evil.example' }] } });
 }
 
 describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one database', () => {
-  let db: TestDatabase;
-  let poolA: pg.Pool;
-  let poolB: pg.Pool;
+  const pools = useTwoInstances(server!, ['mirror-a', 'mirror-b']);
   let a: PostgresXdrQueue;
   let b: PostgresXdrQueue;
   let correlation: PostgresCorrelationStore;
   let log: PostgresSightingsLog;
 
-  beforeAll(async () => {
-    db = await createTestDatabase(server!);
-    poolA = createPool({ url: db.url, applicationName: 'mirror-a' });
-    poolB = createPool({ url: db.url, applicationName: 'mirror-b' });
-    await Promise.all([migrate(poolA), migrate(poolB)]);
-  });
   beforeEach(async () => {
-    await poolA.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops, xdr_dead_letters RESTART IDENTITY CASCADE');
-    log = new PostgresSightingsLog(poolA);
-    correlation = new PostgresCorrelationStore(poolA, log, opts);
-    a = new PostgresXdrQueue(poolA, { deadLetterAfter: 3 });
-    b = new PostgresXdrQueue(poolB, { deadLetterAfter: 3 });
-  });
-  afterAll(async () => {
-    await poolA?.end();
-    await poolB?.end();
-    await db?.drop();
+    await pools.a.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops, xdr_dead_letters RESTART IDENTITY CASCADE');
+    log = new PostgresSightingsLog(pools.a);
+    correlation = new PostgresCorrelationStore(pools.a, log, opts);
+    a = new PostgresXdrQueue(pools.a, { deadLetterAfter: 3 });
+    b = new PostgresXdrQueue(pools.b, { deadLetterAfter: 3 });
   });
 
   /** `hosts` incidents with `each` sightings apiece, counted by the real correlation store (so the ops are the domain's). */
@@ -58,7 +37,7 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     for (let n = 0; n < each; n++) await log.append(Array.from({ length: hosts }, (_, h) => sighting(`s-${h}-${n}`, `host-${h}`)));
     for (let i = 0; i < 100 && (await correlation.applyNext(200)).claimed > 0; i++);
   }
-  const opIds = async () => (await poolB.query<{ id: string; incident_id: string }>('SELECT id, incident_id FROM xdr_ops ORDER BY id')).rows;
+  const opIds = async () => (await pools.b.query<{ id: string; incident_id: string }>('SELECT id, incident_id FROM xdr_ops ORDER BY id')).rows;
 
   it('never lets two mirrors hold the same incident, and applies each op once, in order', async () => {
     await incidents(20, 3);
@@ -118,8 +97,8 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
 
   it('makes the correlation store wait while a mirror holds the incident, so the ops it read are the ops there are', async () => {
     await incidents(1, 1);
-    const logB = new PostgresSightingsLog(poolB);
-    const counting = new PostgresCorrelationStore(poolB, logB, opts);
+    const logB = new PostgresSightingsLog(pools.b);
+    const counting = new PostgresCorrelationStore(pools.b, logB, opts);
     let release!: () => void;
     let entered!: () => void;
     const inside = new Promise<void>((r) => (entered = r));
@@ -137,7 +116,7 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     let waiting = 0;
     for (let i = 0; i < 500 && waiting === 0; i++) {
       await new Promise((r) => setTimeout(r, 10));
-      waiting = Number((await poolA.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'mirror-b' AND wait_event_type = 'Lock'`)).rows[0]!.n);
+      waiting = Number((await pools.a.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'mirror-b' AND wait_event_type = 'Lock'`)).rows[0]!.n);
     }
     expect(waiting).toBe(1);
     expect(applied).toBe(false);
@@ -145,7 +124,7 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     const doneIds = (await holding)!.result;
     expect((await apply).claimed).toBe(1);
     // The late sighting's ops came after the claim committed: none of them was marked done unseen.
-    const left = await poolB.query<{ id: string; kind: string }>('SELECT id, kind FROM xdr_ops ORDER BY id');
+    const left = await pools.b.query<{ id: string; kind: string }>('SELECT id, kind FROM xdr_ops ORDER BY id');
     expect(left.rows.map((r) => r.kind)).toEqual(['patch', 'sighting']);
     expect(left.rows.every((r) => Number(r.id) > Math.max(...doneIds))).toBe(true);
     expect((await correlation.incidentByTarget('hostname:host-0'))!).toMatchObject({ count: 2, xdrId: 'xdr-1' });
@@ -166,7 +145,7 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     const first = await a.drain(mirror);
     expect(first.map((r) => r.result).sort()).toEqual(['done', 'waiting']);
     expect(runs.filter((r) => r.startsWith(failing))).toEqual([`${failing}:create_incident`]);
-    const waiting = await poolB.query<{ kind: string; attempts: number; last_error: string | null }>('SELECT kind, attempts, last_error FROM xdr_ops WHERE incident_id = $1 ORDER BY id', [failing]);
+    const waiting = await pools.b.query<{ kind: string; attempts: number; last_error: string | null }>('SELECT kind, attempts, last_error FROM xdr_ops WHERE incident_id = $1 ORDER BY id', [failing]);
     expect(waiting.rows).toEqual([
       { kind: 'create_incident', attempts: 0, last_error: 'XDR answered 503' },
       { kind: 'sighting', attempts: 0, last_error: null },
@@ -174,7 +153,7 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     expect((await correlation.incident(failing))!.xdrSync.lastError).toBe('XDR answered 503');
     // Not due: no mirror takes it, not even its due sighting op.
     expect(await b.claimNext(async () => 'taken')).toBeUndefined();
-    await poolA.query('UPDATE xdr_ops SET next_attempt_at = now()');
+    await pools.a.query('UPDATE xdr_ops SET next_attempt_at = now()');
     runs.length = 0;
     await b.drain(async (claim) => {
       for (const op of claim.ops) {
