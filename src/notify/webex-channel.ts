@@ -69,7 +69,11 @@ export class WebexChannel implements Channel {
       const message = messages[i]!;
       const id = await this.postClassified(title, message, n);
       this.remember(key, i + 1);
-      await this.opts.onPosted?.(n, id);
+      // Not awaited: whoever records the posted id (the incident's card id) changes memory at once
+      // and reaches disk with the next state write. Waiting for that write here would hold the
+      // outbox's delivery receipt back by up to a whole write, and a crash in that window posts the
+      // message a second time (seen as repeated incident cards in the crash-safety suite).
+      Promise.resolve(this.opts.onPosted?.(n, id)).catch((err: unknown) => this.opts.logger.warn({ err, kind: n.kind }, 'the posted message id could not be recorded'));
     }
     this.progress.delete(key);
   }
