@@ -71,6 +71,12 @@ export class CorrelationEngine {
   private readonly mirror: XdrMirror;
   private readonly timers: Timers;
   private readonly coalesced = new Map<string, PendingUpdate>();
+  /**
+   * The count the last card or update of each open incident showed (this process). A message is
+   * rendered when it is sent, so under a backlog an update can already show the count of sightings
+   * whose own update is still to come; that one would then repeat the same count with nothing new.
+   */
+  private readonly shownCount = new Map<string, number>();
   private stopping = false;
   private readonly newId: () => string;
   private effects: Promise<void> = Promise.resolve();
@@ -166,7 +172,9 @@ export class CorrelationEngine {
     if (this.deps.awaitSideEffects) await this.syncPending();
     for (const id of opened) {
       const inc = this.incident(id);
-      if (inc) await this.send({ kind: 'incident_opened', incident: this.view(inc) });
+      if (!inc) continue;
+      this.shownCount.set(id, inc.count);
+      await this.send({ kind: 'incident_opened', incident: this.view(inc) });
     }
     for (const r of applied) {
       if (!opened.has(r.incident.id)) this.bufferUpdate(r.incident.id, r.rung?.label);
@@ -234,6 +242,7 @@ export class CorrelationEngine {
     });
     if (!closed) return undefined;
     await this.flushIncident(id);
+    this.shownCount.delete(id);
     const view = this.view(closed);
     await this.send({ kind: 'incident_closed', incident: view, by, ...(reason ? { reason } : {}) });
     if (opts.mirror !== false) await this.syncPending();
@@ -307,6 +316,9 @@ export class CorrelationEngine {
     if (pending.timer !== undefined) this.timers.clearTimeout(pending.timer);
     const inc = this.incident(incidentId);
     if (!inc) return;
+    // Nothing to say that an earlier message did not already show (and no rung crossed): no message.
+    if (inc.count <= (this.shownCount.get(incidentId) ?? 0) && pending.crossed.length === 0) return;
+    this.shownCount.set(incidentId, inc.count);
     await this.send({
       kind: 'incident_updated',
       incident: this.view(inc),

@@ -124,6 +124,28 @@ describe('CorrelationEngine: counting and notifications', () => {
     expect(notifier.of('incident_updated').map((n) => n.newSightings)).toEqual([1, 1]);
   });
 
+  it('sends no update that would only repeat the count an earlier message already showed', async () => {
+    // Side effects run behind counting: under a backlog, the first batch's update is rendered after the
+    // second batch was counted, so it already shows both; the second batch's own update then had nothing new.
+    const e = new CorrelationEngine({
+      store: env.store,
+      xdr,
+      notifier,
+      clock: new FakeClock('2022-03-01T12:00:00Z'),
+      logger: silentLogger,
+      config: { ...baseConfig, coalesceMs: 0, ladder: 'gte 100 -> notify' },
+      timers,
+    });
+    await e.ingest([sighting('h')]);
+    await e.idle();
+    await Promise.all([e.ingest([sighting('h')]), e.ingest([sighting('h')]), e.ingest([sighting('h')])]);
+    await e.idle();
+    const counts = notifier.of('incident_updated').map((n) => n.incident.count);
+    expect(counts.at(-1)).toBe(4);
+    expect(new Set(counts).size).toBe(counts.length);
+    expect(counts.length).toBeLessThan(3);
+  });
+
   it('applies 50 concurrent deliveries for one target into one incident counted 50', async () => {
     const e = engine();
     const items = Array.from({ length: 50 }, () => sighting('busy-host'));
