@@ -156,3 +156,20 @@ export function useTwoInstances(server: string, names: [string, string] = ['inst
   });
   return pools;
 }
+
+/** One migrated pool on a fresh database for a `describe` block (see useTwoInstances). */
+export function useMigratedDatabase(server: string): { pool: pg.Pool; url: string } {
+  const db = {} as { pool: pg.Pool; url: string };
+  let created: TestDatabase | undefined;
+  beforeAll(async () => {
+    created = await createTestDatabase(server);
+    db.url = created.url;
+    db.pool = createPool({ url: created.url });
+    await migrate(db.pool);
+  });
+  afterAll(async () => {
+    await db.pool?.end();
+    await created?.drop();
+  });
+  return db;
+}

@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { HuntRecord, TalosState } from '../../../src/store/state.js';
 import {
   casebookOf,
@@ -14,7 +13,6 @@ import {
   setCursor,
   writeTalosState,
 } from '../../../src/store/postgres/hunts.js';
-import { migrate } from '../../../src/store/postgres/migrate.js';
 import {
   allRooms,
   getConfirmation,
@@ -30,8 +28,7 @@ import {
   setModuleState,
   setRoom,
 } from '../../../src/store/postgres/module-state.js';
-import { createPool } from '../../../src/store/postgres/pool.js';
-import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+import { testPostgres, useMigratedDatabase } from '../../support/postgres.js';
 
 const server = await testPostgres();
 
@@ -40,54 +37,44 @@ function hunt(id: string, over: Partial<HuntRecord> = {}): HuntRecord {
 }
 
 describe.skipIf(!server)('hunts, Talos cursors, rooms and module state on PostgreSQL', () => {
-  let db: TestDatabase;
-  let pool: pg.Pool;
+  const db = useMigratedDatabase(server!);
 
-  beforeAll(async () => {
-    db = await createTestDatabase(server!);
-    pool = createPool({ url: db.url });
-    await migrate(pool);
-  });
   beforeEach(async () => {
-    await pool.query(
+    await db.pool.query(
       'TRUNCATE hunts, hunt_casebooks, talos_cursors, talos_posts, rooms, module_state, module_seen, investigate_offers, investigate_confirmations, investigate_actions RESTART IDENTITY CASCADE',
     );
-  });
-  afterAll(async () => {
-    await pool?.end();
-    await db?.drop();
   });
 
   it('round-trips a hunt record with its casebooks, and lists running and recent hunts', async () => {
     const h = hunt('h-1', { trigger: 'command', requestedBy: 'alice@example.com', uri: 'https://talos/x', threatsDone: ['Emotet'], casebooks: { Emotet: 'cb-1' }, outcomes: [{ threat: 'Emotet', hits: 2 }], dryRun: true, source: 'iocs-repo' });
-    expect(await saveHunt(pool, h)).toBe(true);
-    await saveHunt(pool, hunt('h-2', { startedAt: '2026-11-28T09:00:00.000Z', status: 'finished', finishedAt: '2026-11-28T09:05:00.000Z', summary: 'done' }));
-    expect(await getHunt(pool, 'h-1')).toEqual(h);
-    expect((await runningHunts(pool)).map((r) => r.id)).toEqual(['h-1']);
-    expect((await recentHunts(pool, 1)).map((r) => r.id)).toEqual(['h-2']);
-    expect(await getHunt(pool, 'nope')).toBeUndefined();
+    expect(await saveHunt(db.pool, h)).toBe(true);
+    await saveHunt(db.pool, hunt('h-2', { startedAt: '2026-11-28T09:00:00.000Z', status: 'finished', finishedAt: '2026-11-28T09:05:00.000Z', summary: 'done' }));
+    expect(await getHunt(db.pool, 'h-1')).toEqual(h);
+    expect((await runningHunts(db.pool)).map((r) => r.id)).toEqual(['h-1']);
+    expect((await recentHunts(db.pool, 1)).map((r) => r.id)).toEqual(['h-2']);
+    expect(await getHunt(db.pool, 'nope')).toBeUndefined();
   });
 
   it('never forgets a threat done: a late write of an older copy keeps what another instance finished', async () => {
-    await saveHunt(pool, hunt('h-1'));
-    await markThreatDone(pool, 'h-1', 'Emotet');
-    await markThreatDone(pool, 'h-1', 'Emotet');
-    expect(await saveHunt(pool, hunt('h-1', { threatsDone: ['Qakbot'], status: 'finished' }))).toBe(false);
-    const back = (await getHunt(pool, 'h-1'))!;
+    await saveHunt(db.pool, hunt('h-1'));
+    await markThreatDone(db.pool, 'h-1', 'Emotet');
+    await markThreatDone(db.pool, 'h-1', 'Emotet');
+    expect(await saveHunt(db.pool, hunt('h-1', { threatsDone: ['Qakbot'], status: 'finished' }))).toBe(false);
+    const back = (await getHunt(db.pool, 'h-1'))!;
     expect(back.threatsDone.sort()).toEqual(['Emotet', 'Qakbot']);
     expect(back.status).toBe('finished');
   });
 
   it('gives the first casebook of a hunt and threat to every later claim, so a resumed hunt never makes a second', async () => {
-    await saveHunt(pool, hunt('h-1'));
-    const claims = await Promise.all(['cb-a', 'cb-b', 'cb-c'].map((id) => claimCasebook(pool, 'h-1', 'Emotet', id)));
+    await saveHunt(db.pool, hunt('h-1'));
+    const claims = await Promise.all(['cb-a', 'cb-b', 'cb-c'].map((id) => claimCasebook(db.pool, 'h-1', 'Emotet', id)));
     expect(new Set(claims).size).toBe(1);
-    expect(await casebookOf(pool, 'h-1', 'Emotet')).toBe(claims[0]);
-    expect(await claimCasebook(pool, 'h-1', 'Qakbot', 'cb-q')).toBe('cb-q');
-    expect(Number((await pool.query('SELECT count(*) AS n FROM hunt_casebooks')).rows[0].n)).toBe(2);
+    expect(await casebookOf(db.pool, 'h-1', 'Emotet')).toBe(claims[0]);
+    expect(await claimCasebook(db.pool, 'h-1', 'Qakbot', 'cb-q')).toBe('cb-q');
+    expect(Number((await db.pool.query('SELECT count(*) AS n FROM hunt_casebooks')).rows[0].n)).toBe(2);
     // A saved record carrying another casebook id for the threat does not replace the first.
-    await saveHunt(pool, hunt('h-1', { casebooks: { Emotet: 'cb-z' } }));
-    expect((await getHunt(pool, 'h-1'))!.casebooks).toEqual({ Emotet: claims[0], Qakbot: 'cb-q' });
+    await saveHunt(db.pool, hunt('h-1', { casebooks: { Emotet: 'cb-z' } }));
+    expect((await getHunt(db.pool, 'h-1'))!.casebooks).toEqual({ Emotet: claims[0], Qakbot: 'cb-q' });
   });
 
   it('round-trips the Talos state: roundup cursor, schedule facts, the IOCs repo cursor, pending batch, etags and posts', async () => {
@@ -104,35 +91,35 @@ describe.skipIf(!server)('hunts, Talos cursors, rooms and module state on Postgr
         lastCheckedAt: '2026-11-27T08:00:00.000Z',
       },
     };
-    expect(await writeTalosState(pool, talos)).toEqual({ cursors: 8, posts: 1 });
-    expect(await readTalosState(pool)).toEqual(talos);
+    expect(await writeTalosState(db.pool, talos)).toEqual({ cursors: 8, posts: 1 });
+    expect(await readTalosState(db.pool)).toEqual(talos);
     // A field cleared in the state is removed from the table.
-    await writeTalosState(pool, { ...talos, pendingRetry: undefined });
-    expect((await readTalosState(pool)).pendingRetry).toBeUndefined();
-    await setCursor(pool, 'roundup.cursorUrlId', 43);
-    expect(await getCursor<number>(pool, 'roundup.cursorUrlId')).toBe(43);
+    await writeTalosState(db.pool, { ...talos, pendingRetry: undefined });
+    expect((await readTalosState(db.pool)).pendingRetry).toBeUndefined();
+    await setCursor(db.pool, 'roundup.cursorUrlId', 43);
+    expect(await getCursor<number>(db.pool, 'roundup.cursorUrlId')).toBe(43);
   });
 
   it('keeps rooms, module state, items seen once, and the investigate desk', async () => {
-    await setRoom(pool, 'SOC', 'room-1');
-    await setRoom(pool, 'SOC', 'room-2');
-    expect(await getRoom(pool, 'SOC')).toBe('room-2');
-    expect(await allRooms(pool)).toEqual({ SOC: 'room-2' });
+    await setRoom(db.pool, 'SOC', 'room-1');
+    await setRoom(db.pool, 'SOC', 'room-2');
+    expect(await getRoom(db.pool, 'SOC')).toBe('room-2');
+    expect(await allRooms(db.pool)).toEqual({ SOC: 'room-2' });
 
-    await setModuleState(pool, 'rss', 'https://feed/a', { etag: 'e1' });
-    expect(await getModuleState(pool, 'rss', 'https://feed/a')).toEqual({ etag: 'e1' });
-    expect(await markSeen(pool, 'rss', 'https://feed/a', ['i1', 'i2'])).toEqual(['i1', 'i2']);
-    expect(await markSeen(pool, 'rss', 'https://feed/a', ['i2', 'i3'])).toEqual(['i3']);
-    expect((await seenItems(pool, 'rss', 'https://feed/a')).sort()).toEqual(['i1', 'i2', 'i3']);
+    await setModuleState(db.pool, 'rss', 'https://feed/a', { etag: 'e1' });
+    expect(await getModuleState(db.pool, 'rss', 'https://feed/a')).toEqual({ etag: 'e1' });
+    expect(await markSeen(db.pool, 'rss', 'https://feed/a', ['i1', 'i2'])).toEqual(['i1', 'i2']);
+    expect(await markSeen(db.pool, 'rss', 'https://feed/a', ['i2', 'i3'])).toEqual(['i3']);
+    expect((await seenItems(db.pool, 'rss', 'https://feed/a')).sort()).toEqual(['i1', 'i2', 'i3']);
 
-    expect(await saveOffer(pool, { id: 'o1', offeredAt: '2026-11-30T00:00:00.000Z' })).toBe(true);
-    expect(await saveOffer(pool, { id: 'o1' })).toBe(false);
-    expect(await getOffer(pool, 'o1')).toEqual({ id: 'o1', offeredAt: '2026-11-30T00:00:00.000Z' });
-    await saveConfirmation(pool, { id: 'c1', status: 'pending' });
-    await saveConfirmation(pool, { id: 'c1', status: 'done' });
-    expect(await getConfirmation(pool, 'c1')).toEqual({ id: 'c1', status: 'done' });
-    await recordAction(pool, { at: '2026-11-30T00:00:00.000Z' });
-    await recordAction(pool, { at: '2026-11-30T01:00:00.000Z' });
-    expect(await recentActions(pool)).toEqual([{ at: '2026-11-30T01:00:00.000Z' }, { at: '2026-11-30T00:00:00.000Z' }]);
+    expect(await saveOffer(db.pool, { id: 'o1', offeredAt: '2026-11-30T00:00:00.000Z' })).toBe(true);
+    expect(await saveOffer(db.pool, { id: 'o1' })).toBe(false);
+    expect(await getOffer(db.pool, 'o1')).toEqual({ id: 'o1', offeredAt: '2026-11-30T00:00:00.000Z' });
+    await saveConfirmation(db.pool, { id: 'c1', status: 'pending' });
+    await saveConfirmation(db.pool, { id: 'c1', status: 'done' });
+    expect(await getConfirmation(db.pool, 'c1')).toEqual({ id: 'c1', status: 'done' });
+    await recordAction(db.pool, { at: '2026-11-30T00:00:00.000Z' });
+    await recordAction(db.pool, { at: '2026-11-30T01:00:00.000Z' });
+    expect(await recentActions(db.pool)).toEqual([{ at: '2026-11-30T01:00:00.000Z' }, { at: '2026-11-30T00:00:00.000Z' }]);
   });
 });

@@ -1,13 +1,10 @@
-import type pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
 import { parseLadder } from '../../../src/domain/correlation/ladder.js';
 import { PostgresCorrelationStore } from '../../../src/store/postgres/correlation.js';
-import { migrate } from '../../../src/store/postgres/migrate.js';
-import { createPool } from '../../../src/store/postgres/pool.js';
 import { runRetention } from '../../../src/store/postgres/retention.js';
 import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
-import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+import { testPostgres, useMigratedDatabase } from '../../support/postgres.js';
 import { hostSighting } from './fixtures.js';
 
 const server = await testPostgres();
@@ -18,27 +15,17 @@ let ids = 0;
 const sighting = (id: string, host: string): IncomingSighting => hostSighting(id, host);
 
 describe.skipIf(!server)('retention on PostgreSQL', () => {
-  let db: TestDatabase;
-  let pool: pg.Pool;
+  const db = useMigratedDatabase(server!);
   let log: PostgresSightingsLog;
   let store: PostgresCorrelationStore;
 
-  beforeAll(async () => {
-    db = await createTestDatabase(server!);
-    pool = createPool({ url: db.url });
-    await migrate(pool);
-  });
   beforeEach(async () => {
-    await pool.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops RESTART IDENTITY CASCADE');
-    log = new PostgresSightingsLog(pool);
-    store = new PostgresCorrelationStore(pool, log, { rungs: parseLadder('gte 2 -> notify'), rejectedIsClosed: true, dryRun: true });
-  });
-  afterAll(async () => {
-    await pool?.end();
-    await db?.drop();
+    await db.pool.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops RESTART IDENTITY CASCADE');
+    log = new PostgresSightingsLog(db.pool);
+    store = new PostgresCorrelationStore(db.pool, log, { rungs: parseLadder('gte 2 -> notify'), rejectedIsClosed: true, dryRun: true });
   });
 
-  const count = async (sql: string, params: unknown[] = []) => Number((await pool.query<{ n: string }>(sql, params)).rows[0]!.n);
+  const count = async (sql: string, params: unknown[] = []) => Number((await db.pool.query<{ n: string }>(sql, params)).rows[0]!.n);
 
   /** An incident for `host` with two sightings (so a rung row too), closed `daysAgo` days before NOW (open when undefined). */
   async function incidentClosed(host: string, daysAgo: number | undefined): Promise<string> {
@@ -47,7 +34,7 @@ describe.skipIf(!server)('retention on PostgreSQL', () => {
     const inc = (await store.incidentByTarget(`hostname:${host}`))!;
     if (daysAgo !== undefined) {
       await store.close(inc.id, 'alice');
-      await pool.query('UPDATE incidents SET closed_at = $2 WHERE id = $1', [inc.id, new Date(NOW.getTime() - daysAgo * DAY)]);
+      await db.pool.query('UPDATE incidents SET closed_at = $2 WHERE id = $1', [inc.id, new Date(NOW.getTime() - daysAgo * DAY)]);
     }
     return inc.id;
   }
@@ -61,12 +48,12 @@ describe.skipIf(!server)('retention on PostgreSQL', () => {
     const relinked = await incidentClosed('old-0', undefined);
     expect((await store.incident(relinked))!.previousIncidentId).toBe(old[0]);
 
-    const report = await runRetention(pool, { now: NOW, batchSize: 2 });
+    const report = await runRetention(db.pool, { now: NOW, batchSize: 2 });
     expect(report).toMatchObject({ incidents: 5, more: false });
     // 5 rows at 2 a transaction: 3 for incidents, then 1 for the (empty) sightings pass.
     expect(report.batches).toBe(4);
 
-    const left = (await pool.query<{ id: string }>('SELECT id FROM incidents ORDER BY id')).rows.map((r) => r.id);
+    const left = (await db.pool.query<{ id: string }>('SELECT id FROM incidents ORDER BY id')).rows.map((r) => r.id);
     expect(left.sort()).toEqual([recent, open, relinked].sort());
     for (const table of ['incident_sightings', 'incident_rungs', 'xdr_ops']) {
       expect(await count(`SELECT count(*) AS n FROM ${table} WHERE incident_id = ANY($1::text[])`, [old])).toBe(0);
@@ -79,28 +66,28 @@ describe.skipIf(!server)('retention on PostgreSQL', () => {
   it('keeps history for the number of days asked', async () => {
     const a = await incidentClosed('a', 40);
     const b = await incidentClosed('b', 20);
-    expect((await runRetention(pool, { now: NOW, retentionDays: 30 })).incidents).toBe(1);
+    expect((await runRetention(db.pool, { now: NOW, retentionDays: 30 })).incidents).toBe(1);
     expect(await store.incident(a)).toBeUndefined();
     expect(await store.incident(b)).toBeDefined();
   });
 
   it('stops after maxBatches and says there is more', async () => {
     for (let i = 0; i < 3; i++) await incidentClosed(`m-${i}`, 400);
-    const first = await runRetention(pool, { now: NOW, batchSize: 1, maxBatches: 2 });
+    const first = await runRetention(db.pool, { now: NOW, batchSize: 1, maxBatches: 2 });
     expect(first).toMatchObject({ incidents: 2, more: true });
-    expect(await runRetention(pool, { now: NOW, batchSize: 1, maxBatches: 2 })).toMatchObject({ incidents: 1 });
+    expect(await runRetention(db.pool, { now: NOW, batchSize: 1, maxBatches: 2 })).toMatchObject({ incidents: 1 });
   });
 
   it('deletes applied sighting ids older than the dedupe window, never unapplied ones, and an id then counts again', async () => {
     await log.append([sighting('s-old', 'h'), sighting('s-new', 'h')]);
     await store.applyNext();
     await log.append([sighting('s-waiting', 'h')]);
-    await pool.query("UPDATE sightings SET accepted_at = $1 WHERE id IN ('s-old', 's-waiting')", [new Date(NOW.getTime() - 2 * 3600_000)]);
-    await pool.query("UPDATE sightings SET accepted_at = $1 WHERE id = 's-new'", [new Date(NOW.getTime() - 60_000)]);
+    await db.pool.query("UPDATE sightings SET accepted_at = $1 WHERE id IN ('s-old', 's-waiting')", [new Date(NOW.getTime() - 2 * 3600_000)]);
+    await db.pool.query("UPDATE sightings SET accepted_at = $1 WHERE id = 's-new'", [new Date(NOW.getTime() - 60_000)]);
 
-    const report = await runRetention(pool, { now: NOW, dedupeWindowSeconds: 3600 });
+    const report = await runRetention(db.pool, { now: NOW, dedupeWindowSeconds: 3600 });
     expect(report.sightings).toBe(1);
-    const ids = (await pool.query<{ id: string }>('SELECT id FROM sightings ORDER BY id')).rows.map((r) => r.id);
+    const ids = (await db.pool.query<{ id: string }>('SELECT id FROM sightings ORDER BY id')).rows.map((r) => r.id);
     expect(ids).toEqual(['s-new', 's-waiting']);
     expect((await log.append([sighting('s-old', 'h'), sighting('s-new', 'h')])).items).toEqual([
       { id: 's-old', seq: expect.any(Number) },
@@ -109,7 +96,7 @@ describe.skipIf(!server)('retention on PostgreSQL', () => {
   });
 
   it('finds what references a deleted incident by index, so a batch does not scan the table once per incident', async () => {
-    const tx = await pool.connect();
+    const tx = await db.pool.connect();
     try {
       await tx.query('BEGIN');
       // A tiny table is seq-scanned anyway; what matters is that the indexes exist and fit the lookups.
@@ -129,15 +116,15 @@ describe.skipIf(!server)('retention on PostgreSQL', () => {
 
   it('skips an incident another transaction holds, and takes it on the next run', async () => {
     const held = await incidentClosed('held', 400);
-    const tx = await pool.connect();
+    const tx = await db.pool.connect();
     try {
       await tx.query('BEGIN');
       await tx.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [held]);
-      expect((await runRetention(pool, { now: NOW })).incidents).toBe(0);
+      expect((await runRetention(db.pool, { now: NOW })).incidents).toBe(0);
       await tx.query('COMMIT');
     } finally {
       tx.release();
     }
-    expect((await runRetention(pool, { now: NOW })).incidents).toBe(1);
+    expect((await runRetention(db.pool, { now: NOW })).incidents).toBe(1);
   });
 });

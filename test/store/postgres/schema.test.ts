@@ -1,27 +1,14 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../../src/store/postgres/migrate.js';
-import { createPool } from '../../../src/store/postgres/pool.js';
-import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { testPostgres, useMigratedDatabase } from '../../support/postgres.js';
 
 const server = await testPostgres();
 
 /** The rules that must hold across instances are constraints of the schema, checked here on the real migration. */
 describe.skipIf(!server)('the schema (migration 1)', () => {
-  let db: TestDatabase;
-  let pool: pg.Pool;
-  beforeAll(async () => {
-    db = await createTestDatabase(server!);
-    pool = createPool({ url: db.url });
-    await migrate(pool);
-  });
-  afterAll(async () => {
-    await pool?.end();
-    await db?.drop();
-  });
+  const db = useMigratedDatabase(server!);
 
   const open = (id: string, target: string) =>
-    pool.query(
+    db.pool.query(
       `INSERT INTO incidents (id, target_key, target_type, target_value, status, first_seen, last_seen, opened_at)
        VALUES ($1, $2, 'hostname', $2, 'Open', now(), now(), now())`,
       [id, target],
@@ -32,38 +19,38 @@ describe.skipIf(!server)('the schema (migration 1)', () => {
     await open('inc-1', 'host:a');
     expect(await code(open('inc-2', 'host:a'))).toBe('23505');
     expect(await code(open('inc-3', 'host:b'))).toBe('ok');
-    await pool.query("UPDATE incidents SET closed_at = now(), status = 'Closed' WHERE id = 'inc-1'");
+    await db.pool.query("UPDATE incidents SET closed_at = now(), status = 'Closed' WHERE id = 'inc-1'");
     expect(await code(open('inc-4', 'host:a'))).toBe('ok');
-    const ordinals = await pool.query<{ ordinal: string }>("SELECT ordinal FROM incidents WHERE id IN ('inc-1', 'inc-4') ORDER BY ordinal");
+    const ordinals = await db.pool.query<{ ordinal: string }>("SELECT ordinal FROM incidents WHERE id IN ('inc-1', 'inc-4') ORDER BY ordinal");
     expect(Number(ordinals.rows[1]!.ordinal)).toBeGreaterThan(Number(ordinals.rows[0]!.ordinal));
   });
 
   it('counts a sighting id once and a ladder rung once per incident', async () => {
-    const sighting = (id: string) => pool.query(`INSERT INTO sightings (id, item) VALUES ($1, '{}')`, [id]);
+    const sighting = (id: string) => db.pool.query(`INSERT INTO sightings (id, item) VALUES ($1, '{}')`, [id]);
     expect(await code(sighting('s-1'))).toBe('ok');
     expect(await code(sighting('s-1'))).toBe('23505');
     await open('inc-r', 'host:rung');
-    const rung = () => pool.query(`INSERT INTO incident_rungs (incident_id, rung, count, at, actions, dry_run) VALUES ('inc-r', 'gte 3', 3, now(), '{notify}', false)`);
+    const rung = () => db.pool.query(`INSERT INTO incident_rungs (incident_id, rung, count, at, actions, dry_run) VALUES ('inc-r', 'gte 3', 3, now(), '{notify}', false)`);
     expect(await code(rung())).toBe('ok');
     expect(await code(rung())).toBe('23505');
   });
 
   it('keeps one casebook per hunt and threat, and one waiting XDR patch per incident', async () => {
-    await pool.query(`INSERT INTO hunts (id, trigger, started_at, status) VALUES ('h-1', 'schedule', now(), 'running')`);
-    const casebook = (id: string) => pool.query(`INSERT INTO hunt_casebooks (hunt_id, threat, casebook_id) VALUES ('h-1', 'Emotet', $1)`, [id]);
+    await db.pool.query(`INSERT INTO hunts (id, trigger, started_at, status) VALUES ('h-1', 'schedule', now(), 'running')`);
+    const casebook = (id: string) => db.pool.query(`INSERT INTO hunt_casebooks (hunt_id, threat, casebook_id) VALUES ('h-1', 'Emotet', $1)`, [id]);
     expect(await code(casebook('cb-1'))).toBe('ok');
     expect(await code(casebook('cb-2'))).toBe('23505');
     await open('inc-x', 'host:x');
-    const patch = () => pool.query(`INSERT INTO xdr_ops (incident_id, kind) VALUES ('inc-x', 'patch')`);
+    const patch = () => db.pool.query(`INSERT INTO xdr_ops (incident_id, kind) VALUES ('inc-x', 'patch')`);
     expect(await code(patch())).toBe('ok');
     expect(await code(patch())).toBe('23505');
-    expect(await code(pool.query(`INSERT INTO xdr_ops (incident_id, kind) VALUES ('inc-x', 'explode')`))).toBe('23514');
+    expect(await code(db.pool.query(`INSERT INTO xdr_ops (incident_id, kind) VALUES ('inc-x', 'explode')`))).toBe('23514');
   });
 
   it('pages closed incidents from its index', async () => {
     // A tiny table is seq-scanned anyway; what matters is that the index exists and fits the query.
-    await pool.query('SET enable_seqscan = off');
-    const forced = await pool.query<{ 'QUERY PLAN': string }>(
+    await db.pool.query('SET enable_seqscan = off');
+    const forced = await db.pool.query<{ 'QUERY PLAN': string }>(
       'EXPLAIN SELECT id FROM incidents WHERE closed_at IS NOT NULL ORDER BY closed_at DESC, ordinal DESC LIMIT 10',
     );
     expect(forced.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/incidents_closed_page/);
