@@ -33,6 +33,20 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
   });
 
   /** `hosts` incidents with `each` sightings apiece, counted by the real correlation store (so the ops are the domain's). */
+  /** Mirror A claims an incident and holds it (its transaction open) until `release`; then runs `work`. */
+  async function holdClaim<T>(work: (claim: Parameters<Parameters<PostgresXdrQueue['claimNext']>[0]>[0]) => Promise<T>) {
+    let release!: () => void;
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const holding = a.claimNext(async (claim) => {
+      entered();
+      await new Promise<void>((r) => (release = r));
+      return work(claim);
+    });
+    await inside;
+    return { holding, release };
+  }
+
   async function incidents(hosts: number, each: number): Promise<void> {
     for (let n = 0; n < each; n++) await log.append(Array.from({ length: hosts }, (_, h) => sighting(`s-${h}-${n}`, `host-${h}`)));
     for (let i = 0; i < 100 && (await correlation.applyNext(200)).claimed > 0; i++);
@@ -79,15 +93,7 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
 
   it('skips an incident another mirror holds, and gives it out once released', async () => {
     await incidents(1, 1);
-    let release!: () => void;
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
-    const holding = a.claimNext(async (claim) => {
-      entered();
-      await new Promise<void>((r) => (release = r));
-      return claim.ops.length;
-    });
-    await inside;
+    const { holding, release } = await holdClaim(async (claim) => claim.ops.length);
     expect(await b.claimNext(async () => 'taken')).toBeUndefined();
     release();
     expect((await holding)!.result).toBe(2);
@@ -99,16 +105,10 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     await incidents(1, 1);
     const logB = new PostgresSightingsLog(pools.b);
     const counting = new PostgresCorrelationStore(pools.b, logB, opts);
-    let release!: () => void;
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
-    const holding = a.claimNext(async (claim) => {
-      entered();
-      await new Promise<void>((r) => (release = r));
+    const { holding, release } = await holdClaim(async (claim) => {
       for (const op of claim.ops) await claim.done(op, op.kind === 'create_incident' ? { xdrId: 'xdr-1' } : undefined);
       return claim.ops.map((o) => o.id);
     });
-    await inside;
     await logB.append([sighting('s-0-late', 'host-0')]);
     let applied = false;
     const apply = counting.applyNext(10).then((r) => ((applied = true), r));
