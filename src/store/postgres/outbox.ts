@@ -68,6 +68,9 @@ const OUTBOX_COLUMNS = 'id, channel, key, payload, created_at, attempts, next_at
 
 /** Follow-ups (count updates, ladder messages) are chosen among this many items of a queue. */
 const HEAD_WINDOW = 200;
+/** The head of a queue was failed by another worker while this one waited for its lock. */
+const STALE_HEAD = Symbol('stale head');
+const MAX_STALE_HEADS = 5;
 
 export class PostgresOutboxStore {
   constructor(
@@ -109,9 +112,21 @@ export class PostgresOutboxStore {
    * while they return an outcome.
    */
   async deliverOne(deliver: Deliver, channels?: string[]): Promise<DeliveryOutcome | undefined> {
-    return inTransaction(this.pool, 'delivering a notification', async (tx) => {
-      const lock = await tx.query<{ channel: string; key: string }>(
-        `SELECT o.channel, o.key FROM outbox o
+    // A head found backing off once locked is let go, and the search runs again (it then skips that queue).
+    for (let tries = 0; tries < MAX_STALE_HEADS; tries++) {
+      const outcome = await this.deliverHead(deliver, channels);
+      if (outcome !== STALE_HEAD) return outcome;
+    }
+    return undefined;
+  }
+
+  private async deliverHead(deliver: Deliver, channels?: string[]): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> {
+    return inTransaction(this.pool, 'delivering a notification', async (tx): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> => {
+      // `backing_off` is read from the row as locked: a head another worker failed (and committed) while
+      // this query waited is re-read by PostgreSQL for the lock, but the NOT EXISTS below saw the old
+      // snapshot, so without this check it would be sent again at once.
+      const lock = await tx.query<{ channel: string; key: string; backing_off: boolean }>(
+        `SELECT o.channel, o.key, (o.attempts > 0 AND o.next_attempt_at > now()) AS backing_off FROM outbox o
          WHERE ($1::text[] IS NULL OR o.channel = ANY($1::text[]))
            AND o.position = (SELECT min(m.position) FROM outbox m WHERE m.channel = o.channel AND m.key = o.key)
            AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.channel = o.channel AND b.key = o.key AND b.attempts > 0 AND b.next_attempt_at > now())
@@ -122,6 +137,7 @@ export class PostgresOutboxStore {
       );
       const queue = lock.rows[0];
       if (!queue) return undefined;
+      if (queue.backing_off) return STALE_HEAD;
       const window = await tx.query<{ id: string; kind: string }>(
         `SELECT id, payload->>'kind' AS kind FROM outbox WHERE channel = $1 AND key = $2 ORDER BY position LIMIT $3`,
         [queue.channel, queue.key, this.opts.headWindow ?? HEAD_WINDOW],
