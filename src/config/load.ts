@@ -10,6 +10,8 @@ export interface Config {
   env: Env;
   logLevel: Env['LOG_LEVEL'];
   stateFile: string;
+  /** Only with DATABASE_URL: the PostgreSQL store, in place of the lowdb state file. */
+  database?: { url: string; poolSize: number; leaderPollSeconds: number; retentionDays: number };
   http: { host: string; port: number; bodyLimitBytes: number; rateLimitPerMinute: number; publicUrl?: string };
   talos: {
     urlTemplate: string;
@@ -163,6 +165,9 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     env: e,
     logLevel: e.LOG_LEVEL,
     stateFile: e.STATE_FILE,
+    ...(e.DATABASE_URL
+      ? { database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, leaderPollSeconds: e.LEADER_POLL_SECONDS, retentionDays: e.HISTORY_RETENTION_DAYS } }
+      : {}),
     http: {
       host: e.HTTP_HOST,
       port: e.HTTP_PORT,

@@ -39,6 +39,14 @@ export const DEFAULT_INCIDENT_SEVERITY = '1 -> Low; 2 -> Medium; 3 -> High; ment
 export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STATE_FILE: z.string().min(1).default('./state/sightline.json'),
+  // PostgreSQL (issue 15): set, it replaces the lowdb state file; several instances may share it.
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL, e.g. postgres://sightline:password@db:5432/sightline' })
+    .optional(),
+  DATABASE_POOL_SIZE: int(10, 2, 100),
+  LEADER_POLL_SECONDS: int(5, 1, 60),
+  HISTORY_RETENTION_DAYS: int(365, 1, 36500),
   // Applied by `npm start` / `sightline start` as node's --max-old-space-size (the process reads it only to check it at start).
   SIGHTLINE_MAX_HEAP_MB: int(256, 64, 65_536),
   HTTP_HOST: z.string().default('127.0.0.1'),
