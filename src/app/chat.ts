@@ -4,17 +4,14 @@ import type { Logger } from '../core/logger.js';
 import { BotDispatcher } from '../bot/dispatcher.js';
 import { cardReplies } from '../bot/commands/card-replies.js';
 import { Investigator } from '../services/investigator.js';
-import { openIncidentLookup } from '../services/open-incident.js';
 import { ResponseActionDesk } from '../services/response-actions.js';
 import type { ReadinessCheck } from '../transport/http/health.js';
 import type { WebsocketPump } from '../transport/webex/websocket/pump.js';
 import { createWebsocketPump } from '../transport/webex/websocket/start.js';
 import { createWebexWebhookRouter, registerWebhooks, unregisterWebhooks } from '../transport/webex/webhook-route.js';
 import type { Capability } from './capability.js';
-import type { Correlation } from './correlation.js';
 import type { Hunt } from './hunt.js';
-import type { Infrastructure } from './infrastructure.js';
-import type { Notify } from './notify.js';
+import type { Base, CorrelationPart, NotifyPart } from './parts.js';
 
 export const WEBEX_WEBHOOK_PATH = '/webex/webhook';
 const WEBHOOK_NAME = 'sightline';
@@ -31,7 +28,7 @@ export interface Chat extends Capability {
   websocketReadiness: ReadinessCheck;
 }
 
-export function buildChat(infra: Infrastructure, parts: { notify: Notify; correlation: Correlation; hunt: Hunt }, log: Logger): Chat {
+export function buildChat(infra: Base, parts: { notify: NotifyPart; correlation: Pick<CorrelationPart, 'incidents' | 'openIncident'>; hunt: Hunt }, log: Logger): Chat {
   const { config, store, xdr, clock, logger } = infra;
   const { outbox } = parts.notify;
   const investigator = new Investigator({
@@ -44,7 +41,7 @@ export function buildChat(infra: Infrastructure, parts: { notify: Notify; correl
     batchSize: config.xdr.batchSize,
     excludedModules: config.xdr.excludedModules,
     cleanRule: config.xdr.cleanRule,
-    incidentFor: openIncidentLookup(parts.correlation.engine),
+    incidentFor: parts.correlation.openIncident,
   });
 
   const routers: Router[] = [];

@@ -3,12 +3,14 @@ import type { Logger } from '../core/logger.js';
 import { CorrelationEngine } from '../domain/correlation/engine.js';
 import { CorrelationIncidentService } from '../domain/correlation/incident-service.js';
 import { JournaledIntake } from '../store/journal/intake.js';
-import type { Capability } from './capability.js';
 import type { Infrastructure } from './infrastructure.js';
 import type { Notify } from './notify.js';
+import type { CorrelationPart } from './parts.js';
+import { openIncidentLookup } from '../services/open-incident.js';
+import { appMetricsSources } from '../observability/app-sources.js';
 
 /** Sightings in, incidents out: the journaled intake feeding the correlation engine. */
-export interface Correlation extends Capability {
+export interface Correlation extends CorrelationPart {
   engine: CorrelationEngine;
   incidents: CorrelationIncidentService;
   intake: JournaledIntake;
@@ -42,6 +44,12 @@ export function openCorrelation(infra: Infrastructure, notify: Notify): Correlat
     engine,
     incidents: new CorrelationIncidentService(engine),
     intake,
+    openIncident: openIncidentLookup(engine),
+    syncPending: () => engine.syncPending(),
+    syncStatuses: () => engine.syncStatuses(),
+    stopXdr: () => engine.stopXdr(),
+    metricsSources: (channels, outbox) =>
+      appMetricsSources({ correlation: () => engine.state(), journalLastSeq: () => journal.lastSeq(), state: () => store.get(), channels, outbox: () => outbox.queueStats() }),
     stop: async (step) => {
       await step('intake', () => intake.stop());
       await step('correlation', () => engine.stop());

@@ -1,15 +1,13 @@
 import type { Router } from 'express';
-import { appMetricsSources } from '../observability/app-sources.js';
 import { createHealthRouter } from '../transport/http/health.js';
 import { createMetricsRouter } from '../transport/http/metrics-route.js';
 import { startHttpServer, type RunningHttpServer } from '../transport/http/server.js';
 import { createSightingsRouter } from '../transport/http/sightings/route.js';
 import type { Capability } from './capability.js';
 import type { Chat } from './chat.js';
-import type { Correlation } from './correlation.js';
 import type { Hunt } from './hunt.js';
-import type { Infrastructure } from './infrastructure.js';
-import type { Notify } from './notify.js';
+import type { Base, CorrelationPart, NotifyPart } from './parts.js';
+import type { ReadinessCheck } from '../transport/http/health.js';
 
 /** The one HTTP server: health and readiness, the sightings webhook, the Webex webhook, metrics. */
 export interface Http extends Capability {
@@ -21,10 +19,13 @@ export interface Http extends Capability {
  * path answer during a long start (a journal replay, a missed hunt), and Webex webhooks are
  * registered (chat's start) once the server listens. Listed last, it is the first to close.
  */
-export async function openHttp(infra: Infrastructure, parts: { notify: Notify; correlation: Correlation; hunt: Hunt; chat: Chat }): Promise<Http> {
-  const { config, store, xdr, clock, logger, metrics, journal } = infra;
+export async function openHttp(
+  infra: Base,
+  parts: { notify: NotifyPart; correlation: CorrelationPart; hunt: Pick<Hunt, 'schedule'>; chat: Chat; readiness?: Record<string, ReadinessCheck> },
+): Promise<Http> {
+  const { config, xdr, clock, logger, metrics } = infra;
   const { outbox, channels } = parts.notify;
-  const { engine, intake } = parts.correlation;
+  const { intake } = parts.correlation;
   const { schedule } = parts.hunt;
 
   const routers: Router[] = [...parts.chat.routers];
@@ -40,16 +41,14 @@ export async function openHttp(infra: Infrastructure, parts: { notify: Notify; c
     }),
   );
   if (metrics) {
-    metrics.watch(
-      appMetricsSources({ correlation: () => engine.state(), journalLastSeq: () => journal.lastSeq(), state: () => store.get(), channels: channels.map((c) => c.name), outbox: () => outbox.queueStats() }),
-    );
+    metrics.watch(parts.correlation.metricsSources(channels.map((c) => c.name), outbox));
     routers.push(createMetricsRouter({ metrics, token: config.metrics.token }));
   }
   const webexReachable = infra.webex?.api;
   routers.unshift(
     createHealthRouter({
       outbox: () => outbox.readiness(config.webex.outboxStallSeconds * 1000),
-      store: () => ({ ok: store.writable, detail: store.writable ? undefined : 'the state file could not be written; check disk space and permissions' }),
+      store: () => infra.storeReadiness(),
       schedule: () => ({ ok: schedule.armed, detail: schedule.armed ? `next hunt ${schedule.nextRun()?.toISOString()}` : 'the weekly schedule is not armed' }),
       xdr: async () => {
         try {
@@ -70,6 +69,7 @@ export async function openHttp(infra: Infrastructure, parts: { notify: Notify; c
         }
       },
       ...(config.webex.enabled && config.webex.mode === 'websocket' ? { webexWebsocket: parts.chat.websocketReadiness } : {}),
+      ...parts.readiness,
     }),
   );
 

@@ -8,8 +8,7 @@ import { stateEtagStore, TalosPostsHunt } from '../services/talos-posts-hunt.js'
 import { TalosSourcesHunt } from '../services/talos-sources.js';
 import { TalosUriLoader } from '../services/talos-uri-loader.js';
 import type { Capability } from './capability.js';
-import type { Infrastructure } from './infrastructure.js';
-import type { Notify } from './notify.js';
+import type { Base, NotifyPart } from './parts.js';
 
 /** The weekly Talos hunt: the roundup runner, the Cisco-Talos/IOCs posts, and their schedule. */
 export interface Hunt extends Capability {
@@ -20,7 +19,7 @@ export interface Hunt extends Capability {
   schedule: HuntSchedule;
 }
 
-export function buildHunt(infra: Infrastructure, notify: Notify): Hunt {
+export function buildHunt(infra: Base, notify: Pick<NotifyPart, 'outbox'>): Hunt {
   const { config, store, xdr, clock, logger, metrics } = infra;
   const outbox = notify.outbox;
   let schedule: HuntSchedule | undefined;
@@ -34,13 +33,16 @@ export function buildHunt(infra: Infrastructure, notify: Notify): Hunt {
     uriLoader: new TalosUriLoader({ fetcher: talosFetcher, config, clock, logger }),
   });
   // What Talos publishes today: the Cisco-Talos/IOCs posts, beside the roundup (TALOS_SOURCES).
-  const postsAbort = new AbortController();
+  let postsAbort = new AbortController();
   const talosHunts = new TalosSourcesHunt({
     runner: hunts,
     posts: new TalosPostsHunt({
       ...huntDeps,
       github: githubClientFor(config, { clock, logger, etags: stateEtagStore(store) }),
-      signal: postsAbort.signal,
+      // Read at each use: a stopped hunt (an instance that stops leading) may start again with a fresh signal.
+      get signal() {
+        return postsAbort.signal;
+      },
     }),
     store,
     notifier: outbox,
@@ -63,6 +65,7 @@ export function buildHunt(infra: Infrastructure, notify: Notify): Hunt {
     stop: async (step) => {
       postsAbort.abort(new Error('Sightline is shutting down'));
       await step('hunt', () => Promise.all([hunts.stop(), talosHunts.idle().catch(() => undefined)]));
+      postsAbort = new AbortController();
     },
   };
 }

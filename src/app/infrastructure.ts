@@ -11,6 +11,7 @@ import { Metrics } from '../observability/metrics.js';
 import { journalPathFor, SightingJournal } from '../store/journal/journal.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import type { Capability } from './capability.js';
+import type { Base } from './parts.js';
 
 export interface InfrastructureOptions {
   config: Config;
@@ -19,18 +20,10 @@ export interface InfrastructureOptions {
 }
 
 /** What every capability shares: the durable store and journal, metrics and the outside clients. */
-export interface Infrastructure extends Capability {
-  config: Config;
-  clock: Clock;
-  logger: Logger;
+export interface Infrastructure extends Capability, Base {
   store: LowdbStore;
   /** The sightings journal: what a 202 promised, until the engine's effects are in the state. */
   journal: SightingJournal;
-  /** Only when METRICS_ENABLED. */
-  metrics?: Metrics;
-  xdr: XdrPort;
-  /** Only when Webex is on and has a token. */
-  webex?: { api: WebexApi & { posted: number }; me: WebexPerson };
   /** Writes the state a last time; after every capability has stopped. */
   closeState(): Promise<void>;
 }
@@ -76,6 +69,7 @@ export async function openInfrastructure(opts: InfrastructureOptions): Promise<I
     metrics,
     xdr,
     webex,
+    storeReadiness: () => ({ ok: store.writable, detail: store.writable ? undefined : 'the state file could not be written; check disk space and permissions' }),
     halt: () => store.hurry(),
     // Closed after the intake that appends to it and the engine that compacts it.
     stop: (step) => step('journal', () => journal.close()),

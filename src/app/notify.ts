@@ -5,13 +5,12 @@ import { Outbox } from '../notify/outbox.js';
 import { DeliveryReceipts, receiptsPathFor } from '../notify/receipts.js';
 import { stormPolicyFor } from '../notify/storm.js';
 import { WebexChannel } from '../notify/webex-channel.js';
-import type { Capability } from './capability.js';
 import type { Infrastructure } from './infrastructure.js';
+import type { NotifyPart } from './parts.js';
 
 /** The durable outbox and the channels it delivers to (e-mail, Webex rooms). */
-export interface Notify extends Capability {
+export interface Notify extends NotifyPart {
   outbox: Outbox;
-  channels: Channel[];
   /** Who learns the Webex message id of an incident's card (the correlation engine, wired after it exists). */
   onIncidentCardPosted(handler: (incidentId: string, messageId: string) => Promise<void>): void;
 }

@@ -40,7 +40,7 @@ type StartResult = { started: true; huntId: string } | { started: false; already
 export class HuntRunner implements HuntService {
   private current: { record: HuntRecord; total: number; promise: Promise<void> } | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
   private readonly log: Logger;
 
   constructor(private readonly d: HuntRunnerDeps) {
@@ -64,6 +64,8 @@ export class HuntRunner implements HuntService {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.abort.abort(new Error('Sightline is shutting down'));
     await this.current?.promise.catch(() => undefined);
+    // Stopped, not gone: an instance that stops leading (PostgreSQL mode) may lead again and start() once more.
+    this.abort = new AbortController();
   }
 
   /** Resolves when the running hunt (if any) has finished; for tests and the CLI. */
