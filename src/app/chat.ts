@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { WebexApi, WebexPerson } from '../clients/webex/port.js';
 import type { Logger } from '../core/logger.js';
 import { BotDispatcher } from '../bot/dispatcher.js';
+import { answeredOnce } from '../bot/answered-once.js';
 import { cardReplies } from '../bot/commands/card-replies.js';
 import { Investigator } from '../services/investigator.js';
 import { ResponseActionDesk } from '../services/response-actions.js';
@@ -28,7 +29,17 @@ export interface Chat extends Capability {
   websocketReadiness: ReadinessCheck;
 }
 
-export function buildChat(infra: Base, parts: { notify: NotifyPart; correlation: Pick<CorrelationPart, 'incidents' | 'openIncident'>; hunt: Hunt }, log: Logger): Chat {
+export function buildChat(
+  infra: Base,
+  parts: {
+    notify: NotifyPart;
+    correlation: Pick<CorrelationPart, 'incidents' | 'openIncident'>;
+    hunt: Hunt;
+    /** Several instances (PostgreSQL mode): true for the one instance that answers this event. */
+    claimEvent?: (eventId: string) => Promise<boolean>;
+  },
+  log: Logger,
+): Chat {
   const { config, store, xdr, clock, logger } = infra;
   const { outbox } = parts.notify;
   const investigator = new Investigator({
@@ -63,6 +74,7 @@ export function buildChat(infra: Base, parts: { notify: NotifyPart; correlation:
     investigations: investigator,
     logger: logger.child({ component: 'bot' }),
   });
+  const handler = parts.claimEvent ? answeredOnce(dispatcher, parts.claimEvent, log) : dispatcher;
   if (config.webex.mode === 'webhook') {
     const hook = Router();
     hook.use(
@@ -72,7 +84,7 @@ export function buildChat(infra: Base, parts: { notify: NotifyPart; correlation:
         api,
         botPersonId: me.id,
         botDisplayName: me.displayName,
-        handler: dispatcher,
+        handler,
         logger: logger.child({ component: 'webex-webhook' }),
         clock,
         maxBodyBytes: config.http.bodyLimitBytes,
@@ -95,7 +107,7 @@ export function buildChat(infra: Base, parts: { notify: NotifyPart; correlation:
         // Not awaited: the schedule, the webhook and the outbox must not wait for Webex, and SIGTERM must find
         // the app. The pump logs why it could not connect (after WEBEX_CONNECT_TIMEOUT_SECONDS), retries with
         // backoff, and /readyz names it until it is connected.
-        pump = createWebsocketPump({ webex: config.webex, token: config.webex.token, api, me, handler: dispatcher, logger });
+        pump = createWebsocketPump({ webex: config.webex, token: config.webex.token, api, me, handler, logger });
         pump.start().catch((err: unknown) => log.error({ err }, 'the Webex websocket could not start; chat commands are not received'));
       }
     },
