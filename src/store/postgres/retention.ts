@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { CHAT_CLAIM_RETENTION_HOURS } from './chat-claims.js';
 import { inTransaction } from './pool.js';
 
 /**
@@ -33,6 +34,8 @@ export interface RetentionOptions {
 export interface RetentionReport {
   incidents: number;
   sightings: number;
+  /** Rows of the bookkeeping tables past their age (receipts, idempotency keys, dead letters, chat claims), per table. */
+  bookkeeping: Record<string, number>;
   /** Transactions used. */
   batches: number;
   /** True when `maxBatches` stopped a table before it was done: run again. */
@@ -49,7 +52,7 @@ export async function runRetention(pool: pg.Pool, opts: RetentionOptions = {}): 
   const maxBatches = opts.maxBatches ?? 1_000;
   const closedBefore = new Date(now.getTime() - (opts.retentionDays ?? DEFAULT_RETENTION_DAYS) * DAY_MS);
   const acceptedBefore = new Date(now.getTime() - (opts.dedupeWindowSeconds ?? DEFAULT_DEDUPE_WINDOW_SECONDS) * 1000);
-  const report: RetentionReport = { incidents: 0, sightings: 0, batches: 0, more: false };
+  const report: RetentionReport = { incidents: 0, sightings: 0, bookkeeping: {}, batches: 0, more: false };
 
   const incidents = await inBatches(pool, 'deleting closed incidents past their retention', batch, maxBatches, (tx) =>
     tx.query(
@@ -69,6 +72,23 @@ export async function runRetention(pool: pg.Pool, opts: RetentionOptions = {}): 
   report.sightings = sightings.deleted;
   report.batches = incidents.batches + sightings.batches;
   report.more = incidents.more || sightings.more;
+  // Bookkeeping ages: a receipt only matters until its item's delete committed (the dedupe window is
+  // ample); an idempotency key and a dead letter as long as the history they belong to; a chat claim
+  // as long as Webex could redeliver (CHAT_CLAIM_RETENTION_HOURS).
+  const ages: Array<[table: string, column: string, before: Date]> = [
+    ['outbox_receipts', 'delivered_at', acceptedBefore],
+    ['outbox_keys', 'queued_at', closedBefore],
+    ['dead_letters', 'failed_at', closedBefore],
+    ['chat_claims', 'claimed_at', new Date(now.getTime() - CHAT_CLAIM_RETENTION_HOURS * 3_600_000)],
+  ];
+  for (const [table, column, before] of ages) {
+    const pruned = await inBatches(pool, `deleting old rows of ${table}`, batch, maxBatches, (tx) =>
+      tx.query(`DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${column} < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`, [before, batch]),
+    );
+    report.bookkeeping[table] = pruned.deleted;
+    report.batches += pruned.batches;
+    report.more ||= pruned.more;
+  }
   return report;
 }
 

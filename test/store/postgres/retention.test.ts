@@ -50,8 +50,8 @@ describe.skipIf(!server)('retention on PostgreSQL', () => {
 
     const report = await runRetention(db.pool, { now: NOW, batchSize: 2 });
     expect(report).toMatchObject({ incidents: 5, more: false });
-    // 5 rows at 2 a transaction: 3 for incidents, then 1 for the (empty) sightings pass.
-    expect(report.batches).toBe(4);
+    // 5 rows at 2 a transaction: 3 for incidents, then 1 for the (empty) sightings pass and 1 for each of the 4 bookkeeping tables.
+    expect(report.batches).toBe(8);
 
     const left = (await db.pool.query<{ id: string }>('SELECT id FROM incidents ORDER BY id')).rows.map((r) => r.id);
     expect(left.sort()).toEqual([recent, open, relinked].sort());
@@ -93,6 +93,25 @@ describe.skipIf(!server)('retention on PostgreSQL', () => {
       { id: 's-old', seq: expect.any(Number) },
       { id: 's-new', duplicate: true },
     ]);
+  });
+
+  it('prunes bookkeeping by age: receipts past the dedupe window, keys and dead letters past the history window, chat claims after a day', async () => {
+    await db.pool.query('TRUNCATE outbox_receipts, outbox_keys, dead_letters, chat_claims');
+    const ago = (ms: number) => new Date(NOW.getTime() - ms);
+    await db.pool.query(`INSERT INTO outbox_receipts (item_id, delivered_at) VALUES ('r-old', $1), ('r-new', $2)`, [ago(2 * 3600_000), ago(60_000)]);
+    await db.pool.query(`INSERT INTO outbox_keys (dedupe_key, queued_at) VALUES ('k-old', $1), ('k-new', $2)`, [ago(40 * DAY), ago(20 * DAY)]);
+    await db.pool.query(
+      `INSERT INTO dead_letters (id, channel, key, kind, reason, created_at, failed_at, attempts, payload)
+       VALUES ('d-old', 'webex', 'room', 'hunt_failed', 'refused', $1, $1, 1, '{}'), ('d-new', 'webex', 'room', 'hunt_failed', 'refused', $2, $2, 1, '{}')`,
+      [ago(40 * DAY), ago(20 * DAY)],
+    );
+    await db.pool.query(`INSERT INTO chat_claims (event_id, instance, claimed_at) VALUES ('c-old', 'a', $1), ('c-new', 'a', $2)`, [ago(25 * 3600_000), ago(3600_000)]);
+    const report = await runRetention(db.pool, { now: NOW, retentionDays: 30, dedupeWindowSeconds: 3600 });
+    expect(report.bookkeeping).toEqual({ outbox_receipts: 1, outbox_keys: 1, dead_letters: 1, chat_claims: 1 });
+    for (const [table, column] of [['outbox_receipts', 'item_id'], ['outbox_keys', 'dedupe_key'], ['dead_letters', 'id'], ['chat_claims', 'event_id']] as const) {
+      const left = (await db.pool.query<{ v: string }>(`SELECT ${column} AS v FROM ${table}`)).rows.map((r) => r.v);
+      expect(left, table).toEqual([expect.stringMatching(/-new$/)]);
+    }
   });
 
   it('finds what references a deleted incident by index, so a batch does not scan the table once per incident', async () => {
