@@ -63,7 +63,7 @@ export function buildChat(
   const { api, me } = infra.webex;
   const dispatcher = new BotDispatcher({
     api,
-    hunts: parts.hunt.talosHunts,
+    hunts: parts.hunt.commands,
     incidents: parts.correlation.incidents,
     policy: { allowedRooms: config.webex.allowedRooms, allowedDomains: config.webex.allowedDomains, admins: config.webex.admins },
     botPersonId: me.id,

@@ -7,6 +7,8 @@ import { HuntSchedule } from '../services/scheduler.js';
 import { stateEtagStore, TalosPostsHunt } from '../services/talos-posts-hunt.js';
 import { TalosSourcesHunt } from '../services/talos-sources.js';
 import { TalosUriLoader } from '../services/talos-uri-loader.js';
+import type { HuntService } from '../domain/ports/services.js';
+import { ExclusiveHunts, type HuntLock } from '../services/exclusive-hunts.js';
 import type { Capability } from './capability.js';
 import type { Base, NotifyPart } from './parts.js';
 
@@ -17,9 +19,12 @@ export interface Hunt extends Capability {
   talosHunts: TalosSourcesHunt;
   /** Built here, armed and disarmed with the other timers (timers.ts). */
   schedule: HuntSchedule;
+  /** What chat's hunt commands call: the Talos hunts, one at a time across instances when a lock is shared. */
+  commands: HuntService;
 }
 
-export function buildHunt(infra: Base, notify: Pick<NotifyPart, 'outbox'>): Hunt {
+/** `lock`: several instances (PostgreSQL mode) run one hunt at a time between them (ExclusiveHunts). */
+export function buildHunt(infra: Base, notify: Pick<NotifyPart, 'outbox'>, lock?: HuntLock): Hunt {
   const { config, store, xdr, clock, logger, metrics } = infra;
   const outbox = notify.outbox;
   let schedule: HuntSchedule | undefined;
@@ -50,19 +55,27 @@ export function buildHunt(infra: Base, notify: Pick<NotifyPart, 'outbox'>): Hunt
     logger,
     config,
   });
-  schedule = new HuntSchedule(config.schedule, talosHunts, store, clock, logger.child({ component: 'schedule' }));
+  let stopping = false;
+  // Resumes a hunt a restart interrupted (in the background).
+  const resume = async (): Promise<void> => {
+    await hunts.start();
+    talosHunts.start();
+  };
+  const exclusive = lock ? new ExclusiveHunts(talosHunts, lock, { logger: logger.child({ component: 'hunt-lock' }), resume, stopping: () => stopping }) : undefined;
+  schedule = new HuntSchedule(config.schedule, exclusive ?? talosHunts, store, clock, logger.child({ component: 'schedule' }));
 
   return {
     name: 'hunt',
     hunts,
     talosHunts,
     schedule,
-    // Resumes a hunt a restart interrupted (in the background).
+    commands: exclusive ?? talosHunts,
     start: async () => {
-      await hunts.start();
-      talosHunts.start();
+      stopping = false;
+      await (exclusive ? exclusive.resume() : resume());
     },
     stop: async (step) => {
+      stopping = true;
       postsAbort.abort(new Error('Sightline is shutting down'));
       await step('hunt', () => Promise.all([hunts.stop(), talosHunts.idle().catch(() => undefined)]));
       postsAbort = new AbortController();

@@ -10,4 +10,6 @@ export const LOCKS = {
   migrate: 1,
   /** Held by the leader for as long as it leads (leader.ts). */
   leader: 2,
+  /** Held by the instance running a Talos hunt, for as long as it runs (hunt-lock.ts). */
+  hunt: 3,
 } as const;
