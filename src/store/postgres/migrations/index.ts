@@ -1,7 +1,7 @@
 import { sql as schema } from './001_schema.js';
 import { sql as historyIndexes } from './002_history_indexes.js';
 import { sql as delivery } from './003_delivery.js';
-import { sql as chatClaims } from './004_chat_claims.js';
+import { sql as chatClaims } from './005_chat_claims.js';
 
 /**
  * Every migration, in order. A migration is never edited once released (its checksum is
@@ -17,5 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'schema', sql: schema },
   { version: 2, name: 'history_indexes', sql: historyIndexes },
   { version: 3, name: 'delivery', sql: delivery },
-  { version: 4, name: 'chat_claims', sql: chatClaims },
+  { version: 5, name: 'chat_claims', sql: chatClaims },
 ];

@@ -1,5 +1,5 @@
 /**
- * Migration 4: chat events handled once across instances. In websocket mode every instance has
+ * Migration 5: chat events handled once across instances. In websocket mode every instance has
  * its own Webex device, so every instance receives every message and card click; the first to
  * insert the event's id answers it, the others stay silent. Rows older than a day are pruned by
  * the leader's retention run (Webex does not redeliver that late).
