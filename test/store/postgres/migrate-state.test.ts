@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { FakeClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
+import { readModulesState } from '../../../src/modules/state.js';
 import { applySighting } from '../../../src/domain/correlation/correlator.js';
 import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
 import { parseLadder } from '../../../src/domain/correlation/ladder.js';
@@ -14,9 +15,8 @@ import { enqueueForSighting, enqueueStatus } from '../../../src/domain/correlati
 import { DeliveryReceipts, receiptsPathFor } from '../../../src/notify/receipts.js';
 import { journalPathFor, SightingJournal } from '../../../src/store/journal/journal.js';
 import { PostgresCorrelationStore } from '../../../src/store/postgres/correlation.js';
-import { getHunt, readTalosState } from '../../../src/store/postgres/hunts.js';
+import { PostgresControlStore } from '../../../src/store/postgres/control-store.js';
 import { PostgresIncidentReads } from '../../../src/store/postgres/incident-reads.js';
-import { allRooms, getModuleState, seenItems } from '../../../src/store/postgres/module-state.js';
 import { createPool } from '../../../src/store/postgres/pool.js';
 import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
 import { parseState } from '../../../src/store/lowdb-store.js';
@@ -209,12 +209,22 @@ describe.skipIf(!server)('sightline migrate-state', () => {
     );
     expect((await pool.query<{ id: string }>('SELECT id FROM outbox ORDER BY position')).rows.map((r) => r.id)).toEqual(['ob-1', 'ob-2']);
 
-    // Hunts with casebooks, cursors, rooms, modules.
-    expect(await getHunt(pool, 'hunt-2')).toMatchObject({ status: 'running', threatsDone: ['Emotet'], casebooks: { Emotet: 'cb-3' } });
-    expect(await readTalosState(pool)).toEqual(fixture.state.talos);
-    expect(await allRooms(pool)).toEqual(fixture.state.rooms);
-    expect(await getModuleState(pool, 'x', 'x')).toEqual({ sinceId: '1234', query: 'malware' });
-    expect(await seenItems(pool, 'rss', 'https://feed.example/rss')).toEqual(['item-1', 'item-2']);
+    // Hunts with casebooks, cursors, rooms, modules, the desk: in the control document, as the app's store opens it.
+    const control = await PostgresControlStore.open(pool, { logger: silentLogger });
+    try {
+      const doc = control.get();
+      expect(doc.hunts.find((h) => h.id === 'hunt-2')).toMatchObject({ status: 'running', threatsDone: ['Emotet'], casebooks: { Emotet: 'cb-3' } });
+      expect(doc.hunts.map((h) => h.id)).toEqual(fixture.state.hunts.map((h) => h.id));
+      expect(doc.talos).toEqual(fixture.state.talos);
+      expect(doc.rooms).toEqual(fixture.state.rooms);
+      expect(readModulesState(doc).x).toEqual({ sinceId: '1234', query: 'malware' });
+      expect(readModulesState(doc).rss['https://feed.example/rss']!.seen).toEqual(['item-1', 'item-2']);
+      expect(doc.investigate).toEqual(fixture.state.investigate);
+      expect(doc.correlation).toBeUndefined();
+      expect(doc.outbox).toEqual([]);
+    } finally {
+      await control.close();
+    }
   });
 
   it('a second run (the URL from DATABASE_URL this time) imports nothing and says so', async () => {
@@ -269,7 +279,7 @@ describe.skipIf(!server)('sightline migrate-state', () => {
       expect(code).toBe(1);
       expect(output).toMatch(/already holds a different state \(1 incident\(s\), 1 sighting\(s\) not in .*sightline\.json\), so nothing was imported; import into an empty database/);
       expect(Number((await otherPool.query('SELECT count(*) AS n FROM incidents')).rows[0].n)).toBe(1);
-      expect(Number((await otherPool.query('SELECT count(*) AS n FROM hunts')).rows[0].n)).toBe(0);
+      expect((await otherPool.query('SELECT doc, revision FROM control_state')).rows[0]).toMatchObject({ doc: { hunts: [] }, revision: '0' });
     } finally {
       await otherPool.end();
     }
