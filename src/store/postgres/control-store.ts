@@ -228,20 +228,36 @@ export class PostgresControlStore implements Store {
     this.state = stateFromDoc(JSON.parse(this.committed));
   }
 
-  /** Compares revisions (queued behind this instance's updates, one at a time) and loads the row when it changed. */
+  /**
+   * Loads the document now if another instance changed it (after this instance's queued
+   * updates). For a newly elected leader before it resumes hunts: its copy is then the latest
+   * even if a notification was lost. Rejects with a StoreError when the row cannot be read.
+   */
+  refresh(): Promise<void> {
+    return this.enqueue(() => this.reloadIfChanged());
+  }
+
+  private async reloadIfChanged(): Promise<void> {
+    if (this.closed) return;
+    let revision: number | undefined;
+    try {
+      const { rows } = await this.pool.query<{ revision: string }>('SELECT revision FROM control_state WHERE id = 1');
+      revision = rows[0] ? Number(rows[0].revision) : undefined;
+    } catch (err) {
+      throw poolError(this.pool, err, 'reloading the control document');
+    }
+    if (revision !== undefined && revision !== this.revision) this.adopt(await readRow(this.pool, 'reloading the control document'));
+  }
+
+  /** A refresh queued behind this instance's updates (one waiting at most): on a notification, the poll, a reconnect. */
   private scheduleRefresh(): void {
     if (this.closed || this.refreshQueued) return;
     this.refreshQueued = true;
     void this.enqueue(async () => {
       this.refreshQueued = false;
-      if (this.closed) return;
-      try {
-        const { rows } = await this.pool.query<{ revision: string }>('SELECT revision FROM control_state WHERE id = 1');
-        if (!rows[0] || Number(rows[0].revision) === this.revision) return;
-        this.adopt(await readRow(this.pool, 'reloading the control document'));
-      } catch (err) {
-        this.opts.logger.warn({ err: (err as Error).message }, 'the control document could not be reloaded; the next refresh tries again');
-      }
+      await this.reloadIfChanged().catch((err: unknown) =>
+        this.opts.logger.warn({ err: (err as Error).message }, 'the control document could not be reloaded; the next refresh tries again'),
+      );
     });
   }
 

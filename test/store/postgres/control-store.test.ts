@@ -110,6 +110,14 @@ describe.skipIf(!server)('the control document, two instances on one database', 
     expect(b.currentRevision).toBe((await row(pools.a)).revision);
   });
 
+  it('refresh() loads a change no notification announced, at once (what a new leader calls before resuming hunts)', async () => {
+    const b = await open(pools.b, 60_000);
+    await pools.a.query(`UPDATE control_state SET doc = jsonb_set(doc, '{hunts}', '[{"id":"h-9","trigger":"schedule","startedAt":"2026-11-27T09:00:00.000Z","status":"running","threatsDone":[],"casebooks":{}}]'), revision = revision + 1`);
+    expect(b.get().hunts).toEqual([]);
+    await b.refresh();
+    expect(b.get().hunts.map((h) => h.id)).toEqual(['h-9']);
+  });
+
   it('listens again after its listening connection is cut, and catches up', async () => {
     const [a, b] = [await open(pools.a), await open(pools.b, 60_000)];
     await pools.a.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'instance-b (control)'");

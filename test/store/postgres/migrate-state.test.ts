@@ -285,6 +285,41 @@ describe.skipIf(!server)('sightline migrate-state', () => {
     }
   });
 
+  it('fills the control document of a database the app already started on (seen by the running instance at once), and keeps one the app already filled', async () => {
+    const [fresh, used] = await Promise.all([createTestDatabase(server!), createTestDatabase(server!)]);
+    const pools = [createPool({ url: fresh.url }), createPool({ url: used.url })] as const;
+    const stores: PostgresControlStore[] = [];
+    try {
+      const { migrate } = await import('../../../src/store/postgres/migrate.js');
+      await Promise.all(pools.map((p) => migrate(p)));
+      stores.push(...(await Promise.all(pools.map((p) => PostgresControlStore.open(p, { logger: silentLogger, refreshMs: 60_000 })))));
+      const [app, busy] = stores as [PostgresControlStore, PostgresControlStore];
+      // A start of the app arms the schedule: the document still counts as empty.
+      await app.update((s) => void (s.talos.scheduleArmedAt = '2026-12-01T00:00:00.000Z'));
+      let r = await run(fixture.file, '--database-url', fresh.url);
+      expect(r.code).toBe(0);
+      expect(countsOf(r.output)).toMatchObject({ hunts: 2, rooms: 2, 'Talos cursors': 4 });
+      expect(r.output).not.toContain('were not imported');
+      // The running instance's periodic refresh is a minute away: the notification brought it.
+      for (let i = 0; i < 500 && app.get().hunts.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+      expect(app.get().hunts.map((h) => h.id)).toEqual(['hunt-1', 'hunt-2']);
+      expect(app.get().talos).toEqual(fixture.state.talos);
+
+      // The app keeps rooms of its own already: the file's control sections are left out, and the report says so.
+      await busy.update((s) => void (s.rooms.Mine = 'room-mine'));
+      r = await run(fixture.file, '--database-url', used.url);
+      expect(r.code).toBe(0);
+      expect(countsOf(r.output)).toMatchObject({ incidents: 4, hunts: 0, rooms: 0 });
+      expect(r.output).toContain('were not imported: the database keeps its own already');
+      await busy.refresh();
+      expect(busy.get().rooms).toEqual({ Mine: 'room-mine' });
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await Promise.all(pools.map((p) => p.end()));
+      await Promise.all([fresh.drop(), used.drop()]);
+    }
+  });
+
   it('refuses a corrupt, a damaged or a missing file naming it, and an unreachable database naming it without the password', async () => {
     const corrupt = join(dir, 'corrupt.json');
     await writeFile(corrupt, '{"version":1,"hunts":[');
