@@ -185,6 +185,11 @@ export class PostgresControlStore implements Store {
       }
       const text = JSON.stringify(this.documentOf());
       applied(result);
+      if (text === this.committed) {
+        // Nothing changed (e.g. a decide-once mutate that found it done): no write, no revision, no reloads elsewhere.
+        await client.query('COMMIT');
+        return result;
+      }
       await client.query('UPDATE control_state SET doc = $1::jsonb, revision = $2, updated_at = now() WHERE id = 1', [text, revision + 1]);
       // Delivered to the listeners at COMMIT, and only if it commits.
       await client.query('SELECT pg_notify($1, $2)', [CONTROL_CHANNEL, String(revision + 1)]);

@@ -2,7 +2,10 @@ import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
+import { FakeClock } from '../../../src/core/clock.js';
+import type { ResponseAction } from '../../../src/domain/ports/xdr.js';
 import { StoreHuntProgress } from '../../../src/services/hunt-progress.js';
+import { ResponseActionDesk } from '../../../src/services/response-actions.js';
 import { PostgresControlStore, TABLE_SECTIONS } from '../../../src/store/postgres/control-store.js';
 import { migrate } from '../../../src/store/postgres/migrate.js';
 import { MIGRATIONS } from '../../../src/store/postgres/migrations/index.js';
@@ -229,6 +232,30 @@ describe.skipIf(!server)('the control document, two instances on one database', 
     expect(resumed.threatsDone()).toEqual(['Emotet']);
     expect(resumed.casebookOf('Emotet')).toBe('cb-1');
     expect(b.get().hunts[0]!.id).toBe('old-1');
+  });
+
+  it('runs a response action once when Confirm reaches both instances at the same moment (ResponseActionDesk unchanged)', async () => {
+    const [a, b] = [await open(pools.a), await open(pools.b)];
+    const triggered: string[] = [];
+    const xdr = { triggerResponseAction: async (action: ResponseAction) => (triggered.push(action.id), { status: 'success' }) };
+    const clock = new FakeClock('2026-12-01T10:00:00Z');
+    const [deskA, deskB] = [a, b].map((store) => new ResponseActionDesk({ store, xdr, clock, logger: silentLogger })) as [ResponseActionDesk, ResponseActionDesk];
+    const block: ResponseAction = { id: 'block', title: 'Block this domain', module: 'Umbrella', moduleInstanceId: 'mi-1', observable: { type: 'domain', value: 'evil.example' } };
+    const offerId = (await deskA.offer([block])).get('domain:evil.example')![0]!.offerId;
+    const { confirmation } = await deskA.ask(offerId, 'alice@example.com');
+    // B may not have loaded the confirmation yet: its update loads the row under the lock before deciding.
+    const outcomes = await Promise.all([deskA.confirm(confirmation.id, 'alice@example.com'), deskB.confirm(confirmation.id, 'alice@example.com')]);
+    expect(outcomes.map((o) => o.kind).sort()).toEqual(['already', 'ran']);
+    expect(triggered).toEqual(['block']);
+    await until(() => deskB.list(1, 10).total === 1, "B listing A's action record");
+  });
+
+  it('writes nothing when a mutate changed nothing', async () => {
+    const a = await open(pools.a);
+    await a.update((s) => void (s.rooms.SOC = 'room-soc'));
+    expect(await a.update((s) => s.rooms.SOC)).toBe('room-soc');
+    await a.update((s) => void (s.rooms.SOC = 'room-soc'));
+    expect((await row(pools.a)).revision).toBe(1);
   });
 
   it('refuses updates once closed', async () => {
