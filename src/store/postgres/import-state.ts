@@ -79,11 +79,7 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
     const counts = Object.fromEntries(IMPORT_KINDS.map((k) => [k, 0])) as ImportCounts;
     const corr = readCorrelation(input.state);
     const incidents = Object.values(corr.incidents).sort((a, b) => a.ordinal - b.ordinal);
-    // Locked for the whole import: a running instance's write waits for it, then loads the result.
-    const control = await tx.query<{ doc: State }>('SELECT doc FROM control_state WHERE id = 1 FOR UPDATE');
-    if (!control.rows[0]) throw new StoreError('store_corrupt', 'The control document (table control_state) has no row; it is made by schema migration 4, so import into a new database.');
-    const doc = control.rows[0].doc;
-    await refuseForeign(tx, input, incidents.map((i) => i.id), doc);
+    await refuseForeign(tx, input, incidents.map((i) => i.id), await controlDocument(tx, false));
 
     // Incidents first (links afterwards: the previous one may be later in the file, or pruned from it).
     const openIds = new Set(Object.values(corr.openByTarget));
@@ -197,18 +193,6 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
       [corr.nextOrdinal - 1, maxSeq, corr.nextOpId - 1],
     );
 
-    // Hunts, cursors, rooms, module state, the desk: into the control document, only while it is empty.
-    const fileControl = controlCounts(input.state);
-    const controlKept = !isEmptyControl(doc) && Object.values(fileControl).some((n) => n > 0);
-    if (isEmptyControl(doc)) {
-      const imported = controlDocumentOf(input.state) as unknown as State;
-      // A start of the app armed the schedule: the file's older time wins, else the database's is kept.
-      imported.talos = { ...doc.talos, ...input.state.talos };
-      await tx.query('UPDATE control_state SET doc = $1::jsonb, revision = revision + 1, updated_at = now() WHERE id = 1', [JSON.stringify(imported)]);
-      await tx.query('SELECT pg_notify($1, revision::text) FROM control_state WHERE id = 1', [CONTROL_CHANNEL]);
-      Object.assign(counts, fileControl);
-    }
-
     // Receipts before the outbox: an item delivered (here or by the app since) is not queued again.
     counts['delivery receipts'] = await insertRows(tx, 'outbox_receipts (item_id)', 'item_id text', input.delivered.map((id) => ({ item_id: id })));
     counts['outbox items waiting'] = await insertOutbox(tx, input.state.outbox ?? []);
@@ -237,9 +221,30 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
         }),
     );
 
+    // Hunts, cursors, rooms, module state, the desk: into the control document, only while it is empty.
+    // Locked last, so a running instance's write waits only for the end of the import (then loads the result).
+    const doc = await controlDocument(tx, true);
+    const fileControl = controlCounts(input.state);
+    const fileHasControl = Object.values(fileControl).some((n) => n > 0);
+    const controlKept = fileHasControl && !isEmptyControl(doc);
+    if (fileHasControl && isEmptyControl(doc)) {
+      const imported = controlDocumentOf(input.state) as unknown as State;
+      // A start of the app armed the schedule: the file's older time wins, else the database's is kept.
+      imported.talos = { ...doc.talos, ...input.state.talos };
+      await tx.query('UPDATE control_state SET doc = $1::jsonb, revision = revision + 1, updated_at = now() WHERE id = 1', [JSON.stringify(imported)]);
+      await tx.query('SELECT pg_notify($1, revision::text) FROM control_state WHERE id = 1', [CONTROL_CHANNEL]);
+      Object.assign(counts, fileControl);
+    }
+
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     return { counts, total, danglingLinks, controlKept };
   });
+}
+
+async function controlDocument(tx: pg.ClientBase, lock: boolean): Promise<State> {
+  const { rows } = await tx.query<{ doc: State }>(`SELECT doc FROM control_state WHERE id = 1${lock ? ' FOR UPDATE' : ''}`);
+  if (!rows[0]) throw new StoreError('store_corrupt', 'The control document (table control_state) has no row; it is made by schema migration 4, so import into a new database.');
+  return rows[0].doc;
 }
 
 /** Refuses a database holding incidents or hunts this file does not have: that is another state. */
