@@ -77,4 +77,6 @@ FROM (
 
 DROP TABLE hunt_casebooks, hunts, talos_cursors, talos_posts, rooms, module_state, module_seen,
            investigate_offers, investigate_confirmations, investigate_actions;
+-- The session applies later migrations too: leave no helper behind for them to trip on.
+DROP FUNCTION pg_temp.iso(timestamptz), pg_temp.present(jsonb), pg_temp.cursor(text);
 `;
