@@ -59,6 +59,9 @@ function report(result: ImportResult, file: string, where: string, out: (s: stri
   out(`Imported ${file} into PostgreSQL at ${where}:`);
   const width = Math.max(...IMPORT_KINDS.map((k) => k.length));
   for (const kind of IMPORT_KINDS) out(`  ${kind.padEnd(width)}  ${result.counts[kind]}`);
+  if (result.controlKept) {
+    out(`The hunts, Talos cursors, rooms, module state and investigate desk of ${file} were not imported: the database keeps its own already (the control document is only filled while empty).`);
+  }
   if (result.danglingLinks > 0) {
     out(`${result.danglingLinks} previous-incident link(s) point to incidents the file had already pruned; those incidents show no previous one.`);
   }

@@ -5,9 +5,8 @@ import { readCorrelation, type Incident, type SightingRecord } from '../../domai
 import { readModulesState } from '../../modules/state.js';
 import type { JournalEntry } from '../journal/journal.js';
 import type { DeadLetter, OutboxItem, State } from '../state.js';
-import { saveHunt, writeTalosState } from './hunts.js';
+import { CONTROL_CHANNEL, controlDocumentOf } from './control-store.js';
 import { summaryOf } from './incident-rows.js';
-import { markSeen, recordAction, saveConfirmation, saveOffer, setModuleState, setRoom } from './module-state.js';
 import { inTransaction } from './pool.js';
 
 /**
@@ -17,6 +16,11 @@ import { inTransaction } from './pool.js';
  * (sightings, rungs, XDR ops and dead letters) are written only with the incident itself, so
  * a second run of the same file imports nothing — and, after the app has worked on the
  * database, cannot put back an XDR op or outbox item already done there.
+ *
+ * Hunts, Talos cursors and posts, rooms, module state and the investigate desk go into the
+ * control document (control-store.ts) as the file has them, and only into a document that is
+ * still empty (a start of the app on the database may have armed the schedule: that alone
+ * does not count); a rerun, or a database the app already keeps them in, leaves it as it is.
  *
  * A database holding incidents or hunts the file does not know is another state: refused
  * before anything is written (mixing two states would make two open incidents for a target).
@@ -65,6 +69,8 @@ export interface ImportResult {
   total: number;
   /** Links to incidents the lowdb file had already pruned (MAX_CLOSED_INCIDENTS): not kept. */
   danglingLinks: number;
+  /** The file has hunts, cursors, rooms, module state or desk entries, and the document already had its own: kept as it was. */
+  controlKept: boolean;
 }
 
 /** Imports `input` in one transaction; throws a StoreError (nothing written) for a database holding another state. */
@@ -73,7 +79,7 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
     const counts = Object.fromEntries(IMPORT_KINDS.map((k) => [k, 0])) as ImportCounts;
     const corr = readCorrelation(input.state);
     const incidents = Object.values(corr.incidents).sort((a, b) => a.ordinal - b.ordinal);
-    await refuseForeign(tx, input, incidents.map((i) => i.id));
+    await refuseForeign(tx, input, incidents.map((i) => i.id), await controlDocument(tx, false));
 
     // Incidents first (links afterwards: the previous one may be later in the file, or pruned from it).
     const openIds = new Set(Object.values(corr.openByTarget));
@@ -187,42 +193,6 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
       [corr.nextOrdinal - 1, maxSeq, corr.nextOpId - 1],
     );
 
-    // Hunts and their casebooks (saveHunt claims them), only hunts the database does not hold yet.
-    const { rows: knownHunts } = await tx.query<{ id: string }>('SELECT id FROM hunts WHERE id = ANY($1::text[])', [input.state.hunts.map((h) => h.id)]);
-    const huntsThere = new Set(knownHunts.map((r) => r.id));
-    for (const h of input.state.hunts) {
-      if (huntsThere.has(h.id)) continue;
-      await saveHunt(tx, h);
-      counts.hunts++;
-      counts.casebooks += Object.keys(h.casebooks).length;
-    }
-
-    // Cursors, rooms, module state: only when the database has none yet (the app's newer values win).
-    if (Number((await tx.query<{ n: string }>('SELECT count(*) AS n FROM talos_cursors')).rows[0]!.n) === 0) {
-      const written = await writeTalosState(tx, input.state.talos ?? {});
-      counts['Talos cursors'] = written.cursors;
-      counts['Talos posts'] = written.posts;
-    }
-    const { rows: roomsThere } = await tx.query<{ title: string }>('SELECT title FROM rooms');
-    const knownRooms = new Set(roomsThere.map((r) => r.title));
-    for (const [title, id] of Object.entries(input.state.rooms ?? {})) {
-      if (knownRooms.has(title)) continue;
-      await setRoom(tx, title, id);
-      counts.rooms++;
-    }
-    if (Number((await tx.query<{ n: string }>('SELECT count(*) AS n FROM module_state')).rows[0]!.n) === 0) {
-      const modules = readModulesState(input.state);
-      for (const [feed, { seen, ...rest }] of Object.entries(modules.rss)) {
-        await setModuleState(tx, 'rss', feed, rest);
-        counts['module states']++;
-        counts['module items seen'] += (await markSeen(tx, 'rss', feed, seen)).length;
-      }
-      if (Object.keys(modules.x).length > 0) {
-        await setModuleState(tx, 'x', 'x', modules.x);
-        counts['module states']++;
-      }
-    }
-
     // Receipts before the outbox: an item delivered (here or by the app since) is not queued again.
     counts['delivery receipts'] = await insertRows(tx, 'outbox_receipts (item_id)', 'item_id text', input.delivered.map((id) => ({ item_id: id })));
     counts['outbox items waiting'] = await insertOutbox(tx, input.state.outbox ?? []);
@@ -251,22 +221,42 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
         }),
     );
 
-    await importDesk(tx, input.state.investigate, counts);
+    // Hunts, cursors, rooms, module state, the desk: into the control document, only while it is empty.
+    // Locked last, so a running instance's write waits only for the end of the import (then loads the result).
+    const doc = await controlDocument(tx, true);
+    const fileControl = controlCounts(input.state);
+    const fileHasControl = Object.values(fileControl).some((n) => n > 0);
+    const controlKept = fileHasControl && !isEmptyControl(doc);
+    if (fileHasControl && isEmptyControl(doc)) {
+      const imported = controlDocumentOf(input.state) as unknown as State;
+      // A start of the app armed the schedule: the file's older time wins, else the database's is kept.
+      imported.talos = { ...doc.talos, ...input.state.talos };
+      await tx.query('UPDATE control_state SET doc = $1::jsonb, revision = revision + 1, updated_at = now() WHERE id = 1', [JSON.stringify(imported)]);
+      await tx.query('SELECT pg_notify($1, revision::text) FROM control_state WHERE id = 1', [CONTROL_CHANNEL]);
+      Object.assign(counts, fileControl);
+    }
+
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
-    return { counts, total, danglingLinks };
+    return { counts, total, danglingLinks, controlKept };
   });
 }
 
+async function controlDocument(tx: pg.ClientBase, lock: boolean): Promise<State> {
+  const { rows } = await tx.query<{ doc: State }>(`SELECT doc FROM control_state WHERE id = 1${lock ? ' FOR UPDATE' : ''}`);
+  if (!rows[0]) throw new StoreError('store_corrupt', 'The control document (table control_state) has no row; it is made by schema migration 4, so import into a new database.');
+  return rows[0].doc;
+}
+
 /** Refuses a database holding incidents or hunts this file does not have: that is another state. */
-async function refuseForeign(tx: pg.ClientBase, input: ImportInput, incidentIds: string[]): Promise<void> {
-  const { rows } = await tx.query<{ incidents: string; hunts: string; sightings: string }>(
+async function refuseForeign(tx: pg.ClientBase, input: ImportInput, incidentIds: string[], doc: State): Promise<void> {
+  const { rows } = await tx.query<{ incidents: string; sightings: string }>(
     // Anti-joins against the file's ids (hashed), so a rerun of a large state stays linear.
     `SELECT (SELECT count(*) FROM incidents t WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS k(id) WHERE k.id = t.id)) AS incidents,
-            (SELECT count(*) FROM hunts t WHERE NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS k(id) WHERE k.id = t.id)) AS hunts,
-            (SELECT count(*) FROM sightings t WHERE NOT EXISTS (SELECT 1 FROM unnest($3::text[]) AS k(id) WHERE k.id = t.id)) AS sightings`,
-    [incidentIds, input.state.hunts.map((h) => h.id), input.journal.map((e) => e.item.dedupeKey)],
+            (SELECT count(*) FROM sightings t WHERE NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS k(id) WHERE k.id = t.id)) AS sightings`,
+    [incidentIds, input.journal.map((e) => e.item.dedupeKey)],
   );
-  const r = rows[0]!;
+  const fileHunts = new Set(input.state.hunts.map((h) => h.id));
+  const r = { ...rows[0]!, hunts: (doc.hunts ?? []).filter((h) => !fileHunts.has(h.id)).length };
   const foreign = [
     Number(r.incidents) > 0 ? `${r.incidents} incident(s)` : '',
     Number(r.hunts) > 0 ? `${r.hunts} hunt(s)` : '',
@@ -371,30 +361,56 @@ async function insertOutbox(tx: pg.ClientBase, items: OutboxItem[]): Promise<num
   return rowCount ?? 0;
 }
 
+/**
+ * The control document holds nothing the import would bring: no hunts, rooms, module state,
+ * desk, or Talos facts but `scheduleArmedAt` (which every start of the app writes).
+ */
+function isEmptyControl(doc: State): boolean {
+  const d = doc as State & Record<string, unknown>;
+  const filled = (v: unknown) => v !== undefined && v !== null && (typeof v !== 'object' || Object.keys(v).length > 0);
+  return (
+    (d.hunts ?? []).length === 0 &&
+    !filled(d.rooms) &&
+    !filled(d.modules) &&
+    !filled(d.investigate) &&
+    Object.keys(d.talos ?? {}).every((k) => k === 'scheduleArmedAt')
+  );
+}
+
+/** What the file's control sections hold, counted as the report names them. */
+function controlCounts(state: State): Pick<ImportCounts, ControlKind> {
+  const t = state.talos ?? {};
+  const repo = t.iocsRepo ?? {};
+  const modules = readModulesState(state);
+  const desk = (typeof state.investigate === 'object' && state.investigate !== null ? state.investigate : {}) as DeskSection;
+  return {
+    hunts: state.hunts.length,
+    casebooks: state.hunts.reduce((n, h) => n + Object.keys(h.casebooks).length, 0),
+    'Talos cursors': [t.cursorUrlId, t.lastHuntedWeek, t.pendingRetry, t.scheduleArmedAt, repo.lastCommit, repo.pending, repo.etags, repo.lastCheckedAt].filter((v) => v !== undefined).length,
+    'Talos posts': Object.keys(repo.posts ?? {}).length,
+    rooms: Object.keys(state.rooms ?? {}).length,
+    'module states': Object.keys(modules.rss).length + (Object.keys(modules.x).length > 0 ? 1 : 0),
+    'module items seen': Object.values(modules.rss).reduce((n, feed) => n + new Set(feed.seen).size, 0),
+    'investigate offers': Object.values(desk.offers ?? {}).filter((o) => typeof o?.id === 'string').length,
+    'investigate confirmations': Object.values(desk.confirmations ?? {}).filter((c) => typeof c?.id === 'string' && typeof c.status === 'string').length,
+    'investigate actions': (desk.records ?? []).filter((r) => typeof r?.at === 'string').length,
+  };
+}
+
+type ControlKind =
+  | 'hunts'
+  | 'casebooks'
+  | 'Talos cursors'
+  | 'Talos posts'
+  | 'rooms'
+  | 'module states'
+  | 'module items seen'
+  | 'investigate offers'
+  | 'investigate confirmations'
+  | 'investigate actions';
+
 interface DeskSection {
   offers?: Record<string, { id: string; offeredAt?: string }>;
   confirmations?: Record<string, { id: string; status: string; requestedAt?: string }>;
   records?: Array<{ id?: string; at: string }>;
-}
-
-async function importDesk(tx: pg.ClientBase, section: unknown, counts: ImportCounts): Promise<void> {
-  if (typeof section !== 'object' || section === null) return;
-  const d = section as DeskSection;
-  // Not checked by the start-up schema either: entries without the key the table needs are left out.
-  for (const offer of Object.values(d.offers ?? {})) if (typeof offer?.id === 'string' && (await saveOffer(tx, offer))) counts['investigate offers']++;
-  const { rows } = await tx.query<{ id: string }>('SELECT id FROM investigate_confirmations');
-  const there = new Set(rows.map((r) => r.id));
-  for (const c of Object.values(d.confirmations ?? {})) {
-    if (typeof c?.id !== 'string' || typeof c.status !== 'string' || there.has(c.id)) continue;
-    await saveConfirmation(tx, c);
-    counts['investigate confirmations']++;
-  }
-  // Action records have no key in the table: imported only into a desk with none.
-  if (Number((await tx.query<{ n: string }>('SELECT count(*) AS n FROM investigate_actions')).rows[0]!.n) === 0) {
-    for (const r of d.records ?? []) {
-      if (typeof r?.at !== 'string') continue;
-      await recordAction(tx, r);
-      counts['investigate actions']++;
-    }
-  }
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { FakeClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
+import { readModulesState } from '../../../src/modules/state.js';
 import { applySighting } from '../../../src/domain/correlation/correlator.js';
 import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
 import { parseLadder } from '../../../src/domain/correlation/ladder.js';
@@ -14,9 +15,8 @@ import { enqueueForSighting, enqueueStatus } from '../../../src/domain/correlati
 import { DeliveryReceipts, receiptsPathFor } from '../../../src/notify/receipts.js';
 import { journalPathFor, SightingJournal } from '../../../src/store/journal/journal.js';
 import { PostgresCorrelationStore } from '../../../src/store/postgres/correlation.js';
-import { getHunt, readTalosState } from '../../../src/store/postgres/hunts.js';
+import { PostgresControlStore } from '../../../src/store/postgres/control-store.js';
 import { PostgresIncidentReads } from '../../../src/store/postgres/incident-reads.js';
-import { allRooms, getModuleState, seenItems } from '../../../src/store/postgres/module-state.js';
 import { createPool } from '../../../src/store/postgres/pool.js';
 import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
 import { parseState } from '../../../src/store/lowdb-store.js';
@@ -209,12 +209,22 @@ describe.skipIf(!server)('sightline migrate-state', () => {
     );
     expect((await pool.query<{ id: string }>('SELECT id FROM outbox ORDER BY position')).rows.map((r) => r.id)).toEqual(['ob-1', 'ob-2']);
 
-    // Hunts with casebooks, cursors, rooms, modules.
-    expect(await getHunt(pool, 'hunt-2')).toMatchObject({ status: 'running', threatsDone: ['Emotet'], casebooks: { Emotet: 'cb-3' } });
-    expect(await readTalosState(pool)).toEqual(fixture.state.talos);
-    expect(await allRooms(pool)).toEqual(fixture.state.rooms);
-    expect(await getModuleState(pool, 'x', 'x')).toEqual({ sinceId: '1234', query: 'malware' });
-    expect(await seenItems(pool, 'rss', 'https://feed.example/rss')).toEqual(['item-1', 'item-2']);
+    // Hunts with casebooks, cursors, rooms, modules, the desk: in the control document, as the app's store opens it.
+    const control = await PostgresControlStore.open(pool, { logger: silentLogger });
+    try {
+      const doc = control.get();
+      expect(doc.hunts.find((h) => h.id === 'hunt-2')).toMatchObject({ status: 'running', threatsDone: ['Emotet'], casebooks: { Emotet: 'cb-3' } });
+      expect(doc.hunts.map((h) => h.id)).toEqual(fixture.state.hunts.map((h) => h.id));
+      expect(doc.talos).toEqual(fixture.state.talos);
+      expect(doc.rooms).toEqual(fixture.state.rooms);
+      expect(readModulesState(doc).x).toEqual({ sinceId: '1234', query: 'malware' });
+      expect(readModulesState(doc).rss['https://feed.example/rss']!.seen).toEqual(['item-1', 'item-2']);
+      expect(doc.investigate).toEqual(fixture.state.investigate);
+      expect(doc.correlation).toBeUndefined();
+      expect(doc.outbox).toEqual([]);
+    } finally {
+      await control.close();
+    }
   });
 
   it('a second run (the URL from DATABASE_URL this time) imports nothing and says so', async () => {
@@ -269,9 +279,44 @@ describe.skipIf(!server)('sightline migrate-state', () => {
       expect(code).toBe(1);
       expect(output).toMatch(/already holds a different state \(1 incident\(s\), 1 sighting\(s\) not in .*sightline\.json\), so nothing was imported; import into an empty database/);
       expect(Number((await otherPool.query('SELECT count(*) AS n FROM incidents')).rows[0].n)).toBe(1);
-      expect(Number((await otherPool.query('SELECT count(*) AS n FROM hunts')).rows[0].n)).toBe(0);
+      expect((await otherPool.query('SELECT doc, revision FROM control_state')).rows[0]).toMatchObject({ doc: { hunts: [] }, revision: '0' });
     } finally {
       await otherPool.end();
+    }
+  });
+
+  it('fills the control document of a database the app already started on (seen by the running instance at once), and keeps one the app already filled', async () => {
+    const [fresh, used] = await Promise.all([createTestDatabase(server!), createTestDatabase(server!)]);
+    const pools = [createPool({ url: fresh.url }), createPool({ url: used.url })] as const;
+    const stores: PostgresControlStore[] = [];
+    try {
+      const { migrate } = await import('../../../src/store/postgres/migrate.js');
+      await Promise.all(pools.map((p) => migrate(p)));
+      stores.push(...(await Promise.all(pools.map((p) => PostgresControlStore.open(p, { logger: silentLogger, refreshMs: 60_000 })))));
+      const [app, busy] = stores as [PostgresControlStore, PostgresControlStore];
+      // A start of the app arms the schedule: the document still counts as empty.
+      await app.update((s) => void (s.talos.scheduleArmedAt = '2026-12-01T00:00:00.000Z'));
+      let r = await run(fixture.file, '--database-url', fresh.url);
+      expect(r.code).toBe(0);
+      expect(countsOf(r.output)).toMatchObject({ hunts: 2, rooms: 2, 'Talos cursors': 4 });
+      expect(r.output).not.toContain('were not imported');
+      // The running instance's periodic refresh is a minute away: the notification brought it.
+      for (let i = 0; i < 500 && app.get().hunts.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+      expect(app.get().hunts.map((h) => h.id)).toEqual(['hunt-1', 'hunt-2']);
+      expect(app.get().talos).toEqual(fixture.state.talos);
+
+      // The app keeps rooms of its own already: the file's control sections are left out, and the report says so.
+      await busy.update((s) => void (s.rooms.Mine = 'room-mine'));
+      r = await run(fixture.file, '--database-url', used.url);
+      expect(r.code).toBe(0);
+      expect(countsOf(r.output)).toMatchObject({ incidents: 4, hunts: 0, rooms: 0 });
+      expect(r.output).toContain('were not imported: the database keeps its own already');
+      await busy.refresh();
+      expect(busy.get().rooms).toEqual({ Mine: 'room-mine' });
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await Promise.all(pools.map((p) => p.end()));
+      await Promise.all([fresh.drop(), used.drop()]);
     }
   });
 

@@ -40,7 +40,7 @@ describe.skipIf(!server)('schema migrations', () => {
     expect(rows[0]).toMatchObject({ version: 1, name: 'schema', len: 64 });
     const tables = await pool.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
     expect(tables.rows.map((r) => r.table_name)).toEqual(
-      expect.arrayContaining(['sightings', 'incidents', 'incident_sightings', 'incident_rungs', 'xdr_ops', 'outbox', 'outbox_receipts', 'dead_letters', 'hunts', 'hunt_casebooks', 'talos_cursors', 'rooms', 'module_state', 'investigate_actions']),
+      expect.arrayContaining(['sightings', 'incidents', 'incident_sightings', 'incident_rungs', 'xdr_ops', 'outbox', 'outbox_receipts', 'dead_letters', 'control_state']),
     );
   });
 

@@ -35,11 +35,8 @@ describe.skipIf(!server)('the schema (migration 1)', () => {
     expect(await code(rung())).toBe('23505');
   });
 
-  it('keeps one casebook per hunt and threat, and one waiting XDR patch per incident', async () => {
-    await db.pool.query(`INSERT INTO hunts (id, trigger, started_at, status) VALUES ('h-1', 'schedule', now(), 'running')`);
-    const casebook = (id: string) => db.pool.query(`INSERT INTO hunt_casebooks (hunt_id, threat, casebook_id) VALUES ('h-1', 'Emotet', $1)`, [id]);
-    expect(await code(casebook('cb-1'))).toBe('ok');
-    expect(await code(casebook('cb-2'))).toBe('23505');
+  // One casebook per hunt and threat is the control document's business since migration 4 (control-store.test.ts).
+  it('keeps one waiting XDR patch per incident', async () => {
     await open('inc-x', 'host:x');
     const patch = () => db.pool.query(`INSERT INTO xdr_ops (incident_id, kind) VALUES ('inc-x', 'patch')`);
     expect(await code(patch())).toBe('ok');

@@ -1,6 +1,7 @@
 import { sql as schema } from './001_schema.js';
 import { sql as historyIndexes } from './002_history_indexes.js';
 import { sql as delivery } from './003_delivery.js';
+import { sql as controlState } from './004_control_state.js';
 import { sql as chatClaims } from './005_chat_claims.js';
 
 /**
@@ -17,5 +18,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'schema', sql: schema },
   { version: 2, name: 'history_indexes', sql: historyIndexes },
   { version: 3, name: 'delivery', sql: delivery },
+  { version: 4, name: 'control_state', sql: controlState },
   { version: 5, name: 'chat_claims', sql: chatClaims },
 ];
