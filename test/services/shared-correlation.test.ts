@@ -13,6 +13,7 @@ import { PostgresIncidentService } from '../../src/services/pg-incident-service.
 import { testPostgres, useTwoInstances } from '../support/postgres.js';
 import { harness, ask } from '../bot/fakes.js';
 import { hostSighting } from '../store/postgres/fixtures.js';
+import { ManualTimers } from '../domain/correlation/helpers.js';
 
 const server = await testPostgres();
 
@@ -274,5 +275,48 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
     expect(await ask(h, 'close h531')).toContain('h531');
     expect((await a.store.incident('old-531'))!.closedAt).toBeDefined();
     expect(await notes('incident_closed')).toHaveLength(1);
+  });
+
+  it('coalesces updates per incident for CORRELATION_COALESCE_MS, threaded under the card; the update waiting goes out with the close', async () => {
+    const timers = new ManualTimers();
+    const a = instance(pools.a, { config: { ...config, coalesceMs: 60_000 }, timers });
+    await a.intake.accept([hostSighting('u-1', 'ws-7'), hostSighting('u-2', 'ws-8')]);
+    await a.loop.applyOnce();
+    const inc = (await a.store.incidentByTarget('hostname:ws-7'))!;
+    await a.loop.recordCardMessage(inc.id, 'card-msg-7');
+    for (let i = 2; i <= 5; i++) {
+      await a.intake.accept([hostSighting(`u-7-${i}`, 'ws-7')]);
+      await a.loop.applyOnce();
+    }
+    await a.loop.idle();
+    expect(await notes('incident_updated')).toHaveLength(0);
+    timers.fireAll();
+    await a.loop.idle();
+    const updates = await notes('incident_updated');
+    expect(updates.map((r) => r.body)).toEqual([expect.objectContaining({ newSightings: 4, crossed: ['eq 2', 'gte 3'], replyTo: 'card-msg-7', incident: expect.objectContaining({ id: inc.id, count: 5 }) })]);
+    await a.intake.accept([hostSighting('u-8-2', 'ws-8')]);
+    await a.loop.applyOnce();
+    const other = (await a.store.incidentByTarget('hostname:ws-8'))!;
+    await a.loop.closeIncident(other.id, 'alice');
+    const tail = (await pools.b.query<{ kind: string; incident_id: string }>('SELECT kind, incident_id FROM test_notes WHERE incident_id = $1 ORDER BY n', [other.id])).rows.map((r) => r.kind);
+    expect(tail).toEqual(['incident_opened', 'rung_fired', 'incident_updated', 'incident_closed']);
+    expect(timers.scheduled.size).toBe(0);
+  });
+
+  it('status sync (leader): an incident XDR says is closed is closed here, not mirrored back; another status is recorded', async () => {
+    const remote = new Map<string, { status: string }>([['incident-1', { status: 'Closed' }], ['incident-2', { status: 'Containment Achieved' }]]);
+    const xdr = { getIncident: async (shortId: string) => remote.get(shortId) } as unknown as XdrPort;
+    const a = instance(pools.a, { xdr });
+    await a.intake.accept([hostSighting('x-1', 'xa'), hostSighting('x-2', 'xb'), hostSighting('x-3', 'xc')]);
+    await a.loop.applyOnce();
+    const [xa, xb] = [(await a.store.incidentByTarget('hostname:xa'))!, (await a.store.incidentByTarget('hostname:xb'))!];
+    await pools.a.query(`UPDATE incidents SET xdr_id = 'https://private.intel.amp.cisco.com/ctia/incident/incident-' || CASE id WHEN $1 THEN '1' ELSE '2' END WHERE id IN ($1, $2)`, [xa.id, xb.id]);
+    expect(await a.loop.syncStatuses()).toEqual({ checked: 2, closed: 1 });
+    expect(await a.store.incident(xa.id)).toMatchObject({ status: 'Closed', closedBy: 'XDR' });
+    expect(await a.store.incident(xb.id)).toMatchObject({ status: 'Containment Achieved' });
+    expect((await a.store.incident(xb.id))!.closedAt).toBeUndefined();
+    expect(await scalar(`SELECT count(*) AS n FROM xdr_ops WHERE kind = 'status'`)).toBe(0);
+    expect((await notes('incident_closed')).map((r) => r.incident_id)).toEqual([xa.id]);
+    expect(await a.loop.syncStatuses()).toEqual({ checked: 1, closed: 0 });
   });
 });
