@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
 import { parseLadder } from '../../src/domain/correlation/ladder.js';
 import type { XdrPort } from '../../src/domain/ports/xdr.js';
@@ -59,6 +59,11 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
 
   beforeAll(async () => {
     await pools.a.query(`CREATE TABLE test_notes (n serial PRIMARY KEY, dedupe_key text UNIQUE, kind text NOT NULL, incident_id text, body jsonb NOT NULL)`);
+  });
+
+  // Registered after useTwoInstances' hooks, so it runs before its pools end.
+  afterAll(async () => {
+    for (const loop of running.splice(0)) await loop.stop();
   });
 
   beforeEach(async () => {
@@ -318,5 +323,16 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
     expect(await scalar(`SELECT count(*) AS n FROM xdr_ops WHERE kind = 'status'`)).toBe(0);
     expect((await notes('incident_closed')).map((r) => r.incident_id)).toEqual([xa.id]);
     expect(await a.loop.syncStatuses()).toEqual({ checked: 1, closed: 0 });
+  });
+
+  it('in dry run, every rung action is a message queued with the counts and nothing runs', async () => {
+    const a = instance(pools.a, { config: { ...config, dryRun: true } });
+    await a.intake.accept([1, 2, 3].map((i) => hostSighting(`d-${i}`, 'dry-1')));
+    await a.loop.applyOnce();
+    await a.loop.idle();
+    const fired = (await notes('rung_fired')).map((r) => (r.body.kind === 'rung_fired' ? `${r.body.rung}/${r.body.action}/${r.body.dryRun}/${r.dedupe_key !== null}` : ''));
+    expect(fired).toEqual(['eq 2/notify/true/true', 'gte 3/mention/true/true', 'gte 3/respond/true/true']);
+    expect(responded).toEqual([]);
+    expect(await scalar(`SELECT count(*) AS n FROM incident_rungs WHERE rung = 'gte 3' AND outcome = 'mention: sent; respond: dry run'`)).toBe(1);
   });
 });
