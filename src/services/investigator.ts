@@ -28,8 +28,8 @@ export interface InvestigatorOptions {
   batchSize: number;
   excludedModules: string[];
   cleanRule: CleanRule;
-  /** The open Sightline incident of a target key, if any. */
-  incidentFor?: (targetKey: string) => TargetView['incident'];
+  /** The open Sightline incident of a target key, if any (from memory on lowdb, a query on PostgreSQL). */
+  incidentFor?: (targetKey: string) => TargetView['incident'] | Promise<TargetView['incident']>;
 }
 
 interface Lookup {
@@ -90,10 +90,28 @@ export class Investigator implements InvestigationService {
       excludedModules: this.opts.excludedModules,
       cleanRule: this.opts.cleanRule,
       actionsFor: (o): OfferedAction[] => offered.get(offerKey(o)) ?? [],
-      incidentFor: this.opts.incidentFor,
     });
+    await this.addIncidents(report.targets);
     this.log.info({ by: requestedBy, observables: observables.length, fromCache: observables.length - fetched, calls }, 'investigation answered');
     return { kind: 'report', report, calls, fromCache: observables.length - fetched };
+  }
+
+  /** Each target's open incident, looked up together (a query each on PostgreSQL). */
+  private async addIncidents(targets: TargetView[]): Promise<void> {
+    const lookup = this.opts.incidentFor;
+    if (!lookup) return;
+    await Promise.all(
+      targets.map(async (t) => {
+        // The report stands without the incident link: a failed lookup is logged, not the analyst's problem.
+        const incident = await Promise.resolve()
+          .then(() => lookup(t.key))
+          .catch((err: unknown) => {
+            this.log.warn({ err, target: t.key }, 'could not look up the open incident of a target; the report goes without it');
+            return undefined;
+          });
+        if (incident) t.incident = incident;
+      }),
+    );
   }
 
   askAction(offerId: string, by: string) {

@@ -79,6 +79,38 @@ describe('investigator against the XDR emulator', () => {
     expect(outcome.report.observables.map((o) => o.verdict)).toEqual(['Malicious', 'Clean']);
   });
 
+  it("shows a sighted target's open incident from an asynchronous lookup (PostgreSQL), and answers without it when the lookup fails", async () => {
+    const client = new XdrHttpClient({ xdr: xdr.xdrConfig({ batchSize: 50 }), logger: silentLogger, httpOptions: { retry: { retries: 0 } } });
+    const make = (incidentFor: (key: string) => Promise<{ id: string; count: number } | undefined>) =>
+      new Investigator({
+        xdr: client,
+        desk: new ResponseActionDesk({ store, xdr: client, clock, logger: silentLogger }),
+        clock,
+        logger: silentLogger,
+        maxObservables: 200,
+        cacheSeconds: 300,
+        batchSize: 50,
+        excludedModules: ['Talos Intelligence'],
+        cleanRule: 'unless-malicious',
+        incidentFor,
+      });
+    const asked: string[] = [];
+    const found = await make(async (key) => {
+      asked.push(key);
+      await new Promise((r) => setImmediate(r));
+      return { id: 'inc-9', count: 4 };
+    }).investigate('198.51.0.2', 'a@example.com');
+    if (found.kind !== 'report') throw new Error('expected a report');
+    expect(asked).toEqual([found.report.targets[0]!.key]);
+    expect(found.report.targets[0]!.incident).toEqual({ id: 'inc-9', count: 4 });
+    const failed = await make(async () => {
+      throw new Error('database gone');
+    }).investigate('198.51.0.2', 'a@example.com');
+    if (failed.kind !== 'report') throw new Error('expected a report');
+    expect(failed.report.targets.map((t) => t.label)).toEqual(['HOST-7']);
+    expect(failed.report.targets[0]!.incident).toBeUndefined();
+  });
+
   it('more than the limit is refused before any XDR call', async () => {
     await expect(investigator.investigate(ips(201).join(' '), 'alice@example.com')).rejects.toThrow(/201 observables; I investigate at most 200/);
     expect(xdr.calls).toHaveLength(0);

@@ -30,7 +30,7 @@ export const showSightings = defineCommand({
   adminOnly: false,
   usage: 'the "Show sightings" button',
   help: "Show an incident's latest sightings.",
-  handler: async ({ incidentId }, ctx) => ctx.replies.sightings(incidentId, ctx.incidents.sightings(incidentId, SIGHTINGS_SHOWN)),
+  handler: async ({ incidentId }, ctx) => ctx.replies.sightings(incidentId, await ctx.incidents.sightings(incidentId, SIGHTINGS_SHOWN)),
 });
 
 const optionalReason = z

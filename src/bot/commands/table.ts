@@ -127,7 +127,7 @@ const incidents = defineCommand({
   usage: 'incidents [open|closed|all] [page]',
   help: `List incidents, ${INCIDENTS_PAGE_SIZE} per page (open ones by default).`,
   handler: async ({ filter, page }, ctx) => {
-    const { items, total } = ctx.incidents.list(filter, page, INCIDENTS_PAGE_SIZE);
+    const { items, total } = await ctx.incidents.list(filter, page, INCIDENTS_PAGE_SIZE);
     const pages = pageCount(total, INCIDENTS_PAGE_SIZE);
     if (total > 0 && page > pages) {
       return { markdown: `There ${pages === 1 ? 'is only 1 page' : `are only ${pages} pages`} of ${filter} incidents; try ${code(`incidents ${filter} ${pages}`)}.` };

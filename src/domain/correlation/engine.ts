@@ -3,10 +3,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Config } from '../../config/load.js';
-import { shortIdOf, type ResponseAction, type XdrPort } from '../ports/xdr.js';
+import { shortIdOf, type XdrPort } from '../ports/xdr.js';
 import type { IncidentView, Notification, Notifier } from '../../notify/notification.js';
 import type { Store } from '../../store/store.js';
-import type { Observable } from '../types.js';
 import { applySighting, type ApplyResult } from './correlator.js';
 import { toIncidentView } from './describe.js';
 import { parseLadder, type Rung } from './ladder.js';
@@ -15,23 +14,10 @@ import { isClosedStatus } from './status.js';
 import { parseSeverityRule } from './severity.js';
 import { MAX_CLOSED_INCIDENTS, correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting } from './types.js';
 import { XdrMirror, enqueueForSighting, enqueueStatus, type SyncReport } from './xdr-sync.js';
+import { UpdateCoalescer, failedOutcome, realTimers, respondMessage, rungSteps, runRespond, runWebhook, type Responder, type RungPorts, type Timers } from './side-effects.js';
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-
-/** Runs the `respond` action in place of the default XDR list-and-trigger; returns a line for the audit record. */
-export type Responder = (incident: IncidentView, observable: Observable, wanted: string[]) => Promise<string>;
+export type { Responder, Timers } from './side-effects.js';
+export { actionMatches } from './side-effects.js';
 
 export interface CorrelationEngineDeps {
   store: Store;
@@ -54,12 +40,6 @@ export interface CorrelationEngineDeps {
 /** How long a new incident's card waits for XDR to hand out the incident link. */
 const OPENED_CARD_WAIT_MS = 2000;
 
-interface PendingUpdate {
-  newSightings: number;
-  crossed: string[];
-  timer?: unknown;
-}
-
 /**
  * The correlator's orchestration: applies sightings to the state (durably, with
  * the applied sequence number, so a replay after a crash counts each exactly
@@ -69,14 +49,9 @@ interface PendingUpdate {
 export class CorrelationEngine {
   readonly rungs: readonly Rung[];
   private readonly mirror: XdrMirror;
-  private readonly timers: Timers;
-  private readonly coalesced = new Map<string, PendingUpdate>();
-  /**
-   * The count the last card or update of each open incident showed (this process). A message is
-   * rendered when it is sent, so under a backlog an update can already show the count of sightings
-   * whose own update is still to come; that one would then repeat the same count with nothing new.
-   */
-  private readonly shownCount = new Map<string, number>();
+  /** Updates waiting CORRELATION_COALESCE_MS, and the count each incident's last message showed (this process). */
+  private readonly coalescer: UpdateCoalescer;
+  private readonly rungPorts: RungPorts;
   private stopping = false;
   private readonly newId: () => string;
   private effects: Promise<void> = Promise.resolve();
@@ -96,7 +71,14 @@ export class CorrelationEngine {
       logger: deps.logger,
       ...(deps.config.xdrSeverity ? { severity: parseSeverityRule(deps.config.xdrSeverity) } : {}),
     });
-    this.timers = deps.timers ?? realTimers;
+    this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => void this.flushIncident(id));
+    this.rungPorts = {
+      xdr: deps.xdr,
+      responseActions: deps.config.responseActions,
+      responder: deps.responder,
+      webhookUrl: deps.config.webhookUrl,
+      webhookPoster: deps.webhookPoster,
+    };
     this.newId = deps.newId ?? (() => `inc-${randomUUID().slice(0, 8)}`);
   }
 
@@ -173,7 +155,7 @@ export class CorrelationEngine {
     for (const id of opened) {
       const inc = this.incident(id);
       if (!inc) continue;
-      this.shownCount.set(id, inc.count);
+      this.coalescer.showed(id, inc.count);
       await this.send({ kind: 'incident_opened', incident: this.view(inc) });
     }
     for (const r of applied) {
@@ -242,7 +224,7 @@ export class CorrelationEngine {
     });
     if (!closed) return undefined;
     await this.flushIncident(id);
-    this.shownCount.delete(id);
+    this.coalescer.forget(id);
     const view = this.view(closed);
     await this.send({ kind: 'incident_closed', incident: view, by, ...(reason ? { reason } : {}) });
     if (opts.mirror !== false) await this.syncPending();
@@ -259,7 +241,7 @@ export class CorrelationEngine {
 
   /** Sends every coalesced update now (tests, shutdown). */
   async flushCoalesced(): Promise<void> {
-    for (const id of [...this.coalesced.keys()]) await this.flushIncident(id);
+    for (const id of this.coalescer.waiting()) await this.flushIncident(id);
   }
 
   /**
@@ -297,35 +279,16 @@ export class CorrelationEngine {
   }
 
   private bufferUpdate(incidentId: string, crossed?: string): void {
-    let pending = this.coalesced.get(incidentId);
-    if (!pending) {
-      pending = { newSightings: 0, crossed: [] };
-      this.coalesced.set(incidentId, pending);
-      if (this.deps.config.coalesceMs > 0) {
-        pending.timer = this.timers.setTimeout(() => void this.flushIncident(incidentId), this.deps.config.coalesceMs);
-      }
-    }
-    pending.newSightings += 1;
-    if (crossed) pending.crossed.push(crossed);
+    this.coalescer.add(incidentId, crossed);
   }
 
   private async flushIncident(incidentId: string): Promise<void> {
-    const pending = this.coalesced.get(incidentId);
+    const pending = this.coalescer.take(incidentId);
     if (!pending) return;
-    this.coalesced.delete(incidentId);
-    if (pending.timer !== undefined) this.timers.clearTimeout(pending.timer);
     const inc = this.incident(incidentId);
     if (!inc) return;
-    // Nothing to say that an earlier message did not already show (and no rung crossed): no message.
-    if (inc.count <= (this.shownCount.get(incidentId) ?? 0) && pending.crossed.length === 0) return;
-    this.shownCount.set(incidentId, inc.count);
-    await this.send({
-      kind: 'incident_updated',
-      incident: this.view(inc),
-      newSightings: pending.newSightings,
-      crossed: pending.crossed,
-      ...(inc.cardMessageId ? { replyTo: inc.cardMessageId } : {}),
-    });
+    const message = this.coalescer.updateMessage(incidentId, pending, inc.count, this.view(inc), inc.cardMessageId);
+    if (message) await this.send(message);
   }
 
   /** The rung is already recorded on the incident; this runs its actions once and records the outcome. */
@@ -338,28 +301,26 @@ export class CorrelationEngine {
     // One delivery may carry several sightings and cross several rungs: each message says the
     // count at which its rung fired (recorded by applySighting), not the count after the batch.
     const firedAtCount = inc.rungsFired.find((r) => r.rung === rung.label)?.count;
-    for (const action of rung.actions) {
-      const view = this.view(inc);
+    const view = this.view(inc);
+    for (const step of rungSteps(rung, view, firedAtCount, { dryRun, oncall: config.oncall })) {
       try {
-        if (action === 'notify' || action === 'mention') {
-          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, firedAtCount, dryRun, ...(action === 'mention' ? { mention: [...config.oncall] } : {}) });
-          outcomes.push(`${action}: sent`);
-        } else if (dryRun) {
-          logger.info({ incident: inc.id, rung: rung.label, action }, 'dry run: ladder action recorded, not run');
-          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, firedAtCount, dryRun });
-          outcomes.push(`${action}: dry run`);
-        } else if (action === 'respond') {
-          const line = await this.respond(view, inc.lastIoc);
-          // The outcome may quote the IOC: it travels as its own field and is rendered inert, not glued into the action word.
-          await this.send({ kind: 'rung_fired', incident: view, rung: rung.label, action, outcome: line, firedAtCount, dryRun });
+        if (step.kind === 'message') {
+          if (dryRun && step.action !== 'notify' && step.action !== 'mention') {
+            logger.info({ incident: inc.id, rung: rung.label, action: step.action }, 'dry run: ladder action recorded, not run');
+          }
+          await this.send(step.message);
+          outcomes.push(step.outcome);
+        } else if (step.kind === 'respond') {
+          const line = await runRespond(this.rungPorts, view, inc.lastIoc);
+          await this.send(respondMessage(rung, view, line, firedAtCount, dryRun));
           outcomes.push(`respond: ${line}`);
         } else {
-          await this.postWebhook(view, rung, firedAtCount);
+          await runWebhook(this.rungPorts, view, rung, firedAtCount);
           outcomes.push('webhook: posted');
         }
       } catch (err) {
-        logger.error({ err, incident: inc.id, rung: rung.label, action }, 'ladder action failed; it is not retried (response actions are not idempotent)');
-        outcomes.push(`${action}: failed (${err instanceof Error ? err.message : String(err)})`);
+        logger.error({ err, incident: inc.id, rung: rung.label, action: step.action }, 'ladder action failed; it is not retried (response actions are not idempotent)');
+        outcomes.push(failedOutcome(step.action, err));
       }
     }
     // The firing itself was recorded durably before the actions ran; its outcome is informational.
@@ -367,27 +328,6 @@ export class CorrelationEngine {
       const rec = correlationOf(s).incidents[incidentId]?.rungsFired.find((r) => r.rung === rung.label);
       if (rec) rec.outcome = outcomes.join('; ');
     }, { durable: false });
-  }
-
-  private async respond(view: IncidentView, observable: Observable): Promise<string> {
-    const wanted = this.deps.config.responseActions;
-    if (this.deps.responder) return this.deps.responder(view, observable, wanted);
-    if (wanted.length === 0) return 'nothing to run: CORRELATION_RESPONSE_ACTIONS is empty';
-    const available = await this.deps.xdr.listResponseActions([observable]);
-    const chosen = available.filter((a) => wanted.some((w) => actionMatches(w, a)));
-    if (chosen.length === 0) return `no configured action is offered for ${observable.type} ${observable.value}`;
-    const results: string[] = [];
-    for (const a of chosen) {
-      const r = await this.deps.xdr.triggerResponseAction(a, observable);
-      results.push(`${a.module} ${a.title}: ${r.status}`);
-    }
-    return results.join(', ');
-  }
-
-  private async postWebhook(view: IncidentView, rung: Rung, firedAtCount?: number): Promise<void> {
-    const url = this.deps.config.webhookUrl;
-    if (!url || !this.deps.webhookPoster) throw new Error('no webhook poster or CORRELATION_WEBHOOK_URL configured');
-    await this.deps.webhookPoster(url, { event: 'sightline.rung_fired', rung: rung.label, actions: rung.actions, ...(firedAtCount === undefined ? {} : { firedAtCount }), incident: view });
   }
 
   /**
@@ -404,16 +344,6 @@ export class CorrelationEngine {
     this.sending.add(queued);
     void queued.finally(() => this.sending.delete(queued));
   }
-}
-
-/** `umbrella-block` matches an action whose id or title (optionally prefixed by its module) slugs to the same. */
-export function actionMatches(wanted: string, action: ResponseAction): boolean {
-  const w = slug(wanted);
-  return [action.id, action.title, `${action.module} ${action.id}`, `${action.module} ${action.title}`].some((c) => slug(c) === w);
-}
-
-function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
 
 /** Keeps the state file bounded: the oldest closed incidents with nothing left to sync go first. */

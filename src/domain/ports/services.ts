@@ -33,12 +33,25 @@ export type IncidentFilter = 'open' | 'closed' | 'all';
  */
 export type CloseByIdResult = { closed: true; incident: IncidentView } | { closed: false; incident: IncidentView; open?: IncidentView };
 
+export interface IncidentPageView {
+  items: IncidentView[];
+  /** Over everything the store keeps under the filter (PostgreSQL: all history until retention). */
+  total: number;
+}
+
+export interface IncidentSightingLine {
+  observedAt: string;
+  ioc: string;
+  source: string;
+}
+
+/** Reads answer synchronously from the lowdb state in memory, asynchronously from PostgreSQL: callers await. */
 export interface IncidentService {
-  list(filter: IncidentFilter, page: number, pageSize: number): { items: IncidentView[]; total: number };
+  list(filter: IncidentFilter, page: number, pageSize: number): IncidentPageView | Promise<IncidentPageView>;
   /** Closes the open incident of a target (given as typed by the analyst). Throws NotFoundError if none is open. */
   close(target: string, by: string, reason?: string): Promise<IncidentView>;
   /** Closes exactly this incident (local id or XDR id), for the card's button. Throws NotFoundError for an unknown id. */
   closeById(incidentId: string, by: string, reason?: string): Promise<CloseByIdResult>;
   /** Sightings of one incident, newest first, for the "Show sightings" button. */
-  sightings(incidentId: string, limit: number): { observedAt: string; ioc: string; source: string }[];
+  sightings(incidentId: string, limit: number): IncidentSightingLine[] | Promise<IncidentSightingLine[]>;
 }

@@ -83,6 +83,8 @@ export interface CloseOptions {
   status?: string;
   /** Queue the close for XDR (default true); false when XDR itself closed it. */
   mirror?: boolean;
+  /** Runs in the close's transaction with the closed incident (e.g. to queue the incident_closed message with it). */
+  inTx?: (incident: Incident, tx: pg.ClientBase) => Promise<void>;
 }
 
 /** Local op ids: above any id the domain compares against; replaced by the table's sequence on insert. */
@@ -123,11 +125,19 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     this.now = opts.now ?? (() => new Date());
   }
 
-  /** Claims up to `limit` accepted sightings no other instance holds and applies them; `claimed` 0 when none waited. */
-  async applyNext(limit = 500): Promise<{ claimed: number; result?: AppliedBatch }> {
+  /**
+   * Claims up to `limit` accepted sightings no other instance holds and applies them; `claimed` 0 when none waited.
+   * `inTx` runs in the claim's transaction after the batch is written (e.g. to queue its cards), so what it
+   * writes commits with the counts or not at all.
+   */
+  async applyNext(limit = 500, inTx?: (batch: AppliedBatch, tx: pg.ClientBase) => Promise<void>): Promise<{ claimed: number; result?: AppliedBatch }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.log.claim(limit, (rows, tx) => this.applyClaimed(rows, tx));
+        return await this.log.claim(limit, async (rows, tx) => {
+          const batch = await this.applyClaimed(rows, tx);
+          if (inTx) await inTx(batch, tx);
+          return batch;
+        });
       } catch (err) {
         // A deadlock is possible in one rare case (a retried target locked after inserts another
         // instance waits on); PostgreSQL ends one side, whose rows are simply claimed again.
@@ -376,8 +386,19 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       }
       // The ops are the mirror's; the returned incident carries none (as every read here).
       inc.xdrSync.pending = [];
+      if (opts.inTx) await opts.inTx(inc, tx);
       return inc;
     });
+  }
+
+  /** A status XDR reported that does not close the incident (e.g. "Containment Achieved"); false when it is closed or unknown. */
+  async setStatus(incidentId: string, status: string): Promise<boolean> {
+    try {
+      const r = await this.pool.query('UPDATE incidents SET status = $2 WHERE id = $1 AND closed_at IS NULL', [incidentId, status]);
+      return (r.rowCount ?? 0) > 0;
+    } catch (err) {
+      throw poolError(this.pool, err, 'recording an incident status');
+    }
   }
 
   /** The Webex card of incident_opened, for threaded updates (any instance may have sent it). */

@@ -61,6 +61,50 @@ export class PostgresIncidentReads {
     return this.page(page, { where: 'true' });
   }
 
+  /** An incident by local id, XDR long id or XDR short id (the last part of the long id), as an analyst or a card gives it. */
+  async incidentByAnyId(id: string): Promise<Incident | undefined> {
+    const wanted = id.trim();
+    if (wanted === '') return undefined;
+    const exact = await this.select('WHERE id = $1 OR xdr_id = $1 ORDER BY (id = $1) DESC LIMIT 1', [wanted], 'reading an incident');
+    if (exact[0]) return exact[0];
+    // A short id: no index on it; only reached when the id is neither local nor a long id.
+    return (await this.select(`WHERE xdr_id LIKE '%/' || $1 ORDER BY ordinal DESC LIMIT 1`, [wanted.replace(/[\\%_]/g, (c) => `\\${c}`)], 'reading an incident'))[0];
+  }
+
+  /** The open incident of a target key. */
+  async openIncidentByKey(key: string): Promise<Incident | undefined> {
+    return (await this.select('WHERE target_key = $1 AND closed_at IS NULL', [key], 'reading an incident'))[0];
+  }
+
+  /** An open incident whose target value is one of these (a target typed without its type), most recently seen first. */
+  async openIncidentByValue(values: string[]): Promise<Incident | undefined> {
+    return (await this.select('WHERE closed_at IS NULL AND target_value = ANY($1::text[]) ORDER BY last_seen DESC, ordinal DESC LIMIT 1', [values], 'reading an incident'))[0];
+  }
+
+  /** How many incidents are open, closed or both (all history until retention): the total of a paged list. */
+  async countIncidents(filter: 'open' | 'closed' | 'all'): Promise<number> {
+    const where = filter === 'open' ? 'WHERE closed_at IS NULL' : filter === 'closed' ? 'WHERE closed_at IS NOT NULL' : '';
+    try {
+      const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM incidents ${where}`);
+      return Number(rows[0]!.n);
+    } catch (err) {
+      throw poolError(this.pool, err, 'counting incidents');
+    }
+  }
+
+  /** An incident's sightings, newest observed first (all kept ones, not only the newest 50). */
+  async incidentSightings(id: string, limit: number): Promise<Array<{ seq: number; observedAt: string; ioc: { type: string; value: string }; source: string }>> {
+    try {
+      const { rows } = await this.pool.query<{ seq: string; observed_at: Date; ioc_type: string; ioc_value: string; source: string }>(
+        `SELECT seq, observed_at, ioc_type, ioc_value, source FROM incident_sightings WHERE incident_id = $1 ORDER BY observed_at DESC, seq DESC LIMIT $2`,
+        [id, Math.max(0, Math.trunc(limit))],
+      );
+      return rows.map((r) => ({ seq: Number(r.seq), observedAt: r.observed_at.toISOString(), ioc: { type: r.ioc_type, value: r.ioc_value }, source: r.source }));
+    } catch (err) {
+      throw poolError(this.pool, err, "reading an incident's sightings");
+    }
+  }
+
   /**
    * Newest first over (time, ordinal) — the order of the paging indexes — or over ordinal alone.
    * The keyset cursor carries the time as PostgreSQL printed it, so no precision is lost.

@@ -1,0 +1,365 @@
+import type pg from 'pg';
+import type { Config } from '../config/load.js';
+import type { Logger } from '../core/logger.js';
+import { toIncidentView } from '../domain/correlation/describe.js';
+import {
+  UpdateCoalescer,
+  failedOutcome,
+  realTimers,
+  respondMessage,
+  rungSteps,
+  runRespond,
+  runWebhook,
+  type Responder,
+  type RungPorts,
+  type Timers,
+} from '../domain/correlation/side-effects.js';
+import { isClosedStatus } from '../domain/correlation/status.js';
+import type { Incident } from '../domain/correlation/types.js';
+import { shortIdOf, type XdrPort } from '../domain/ports/xdr.js';
+import type { IncidentView, Notification } from '../notify/notification.js';
+import type { AppliedBatch, FiredRung, PostgresCorrelationStore } from '../store/postgres/correlation.js';
+
+/**
+ * What the apply loop needs of the notifier on PostgreSQL (PostgresNotifier offers it): `notifyIn`
+ * queues a notification in the caller's transaction — so a card commits with the counts that made
+ * it, or not at all — and returns false when `dedupeKey` was queued before (nothing queued twice).
+ */
+export interface TransactionalNotifier {
+  notify(n: Notification): Promise<void>;
+  notifyIn(tx: pg.ClientBase, n: Notification, dedupeKey?: string): Promise<boolean>;
+}
+
+export interface SharedCorrelationDeps {
+  store: PostgresCorrelationStore;
+  notifier: TransactionalNotifier;
+  xdr: XdrPort;
+  logger: Logger;
+  config: Pick<Config['correlation'], 'coalesceMs' | 'dryRun' | 'oncall' | 'responseActions' | 'webhookUrl' | 'rejectedIsClosed'>;
+  /** XDR_INCIDENT_URL_TEMPLATE. */
+  incidentUrlTemplate?: string | undefined;
+  webhookPoster?: ((url: string, body: unknown) => Promise<void>) | undefined;
+  responder?: Responder | undefined;
+  timers?: Timers;
+  /** Sightings claimed per transaction (default 500). */
+  batchSize?: number;
+  /** How often the loop looks for sightings other instances accepted (default 500 ms). */
+  pollMs?: number;
+  /** Longest wait between tries while the database fails (default 30 s; starts at pollMs, doubling). */
+  maxBackoffMs?: number;
+  /** Runs last in the claim's transaction (tests make it throw to simulate a crash before the commit). */
+  beforeCommit?: (batch: AppliedBatch, tx: pg.ClientBase) => Promise<void>;
+}
+
+interface Sleeper {
+  timer: ReturnType<typeof setTimeout>;
+  resolve(): void;
+}
+
+/**
+ * The correlation loop of one instance on PostgreSQL. Every instance runs one: it claims
+ * accepted sightings (`applyNext`: SKIP LOCKED, so instances share the backlog and each sighting
+ * is counted by one), and runs the side effects with the lowdb engine's rules (side-effects.ts):
+ *
+ * - in the claim's transaction: the incident_opened card of each incident the batch opened and the
+ *   messages of the rungs it fired (dedupe keys `opened:<id>`, `rung:<id>:<rung>:<action>`), so a
+ *   crash loses neither and a batch applied again never queues them twice;
+ * - after the commit: the rungs' outside actions (respond, webhook: at most once, as in lowdb —
+ *   they are not idempotent, so a crash between the commit and the call skips them; the rung's
+ *   outcome then stays empty), and the incident updates, coalesced per incident in memory for
+ *   CORRELATION_COALESCE_MS (a crash loses the ones waiting; the next update shows the count).
+ *
+ * A card queued in the transaction cannot wait for XDR's incident link as the lowdb engine's
+ * does (XDR mirroring is another loop): the link shows from the first update on.
+ */
+export class SharedCorrelation {
+  private readonly coalescer: UpdateCoalescer;
+  private readonly rungPorts: RungPorts;
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+  private readonly maxBackoffMs: number;
+  private running = false;
+  private stopping = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private woken = false;
+  private sleeper: Sleeper | undefined;
+  private failing = false;
+  private passes = 0;
+  private idleWaiters: Array<{ after: number; resolve(): void }> = [];
+  private effects: Promise<void> = Promise.resolve();
+  /** Sightings this instance applied and batches it committed (tests, figures). */
+  readonly stats = { applied: 0, batches: 0 };
+
+  constructor(private readonly deps: SharedCorrelationDeps) {
+    this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => this.chain(() => this.flushIncident(id)));
+    this.rungPorts = {
+      xdr: deps.xdr,
+      responseActions: deps.config.responseActions,
+      responder: deps.responder,
+      webhookUrl: deps.config.webhookUrl,
+      webhookPoster: deps.webhookPoster,
+    };
+    this.batchSize = deps.batchSize ?? 500;
+    this.pollMs = deps.pollMs ?? 500;
+    this.maxBackoffMs = deps.maxBackoffMs ?? 30_000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopping = false;
+    this.loopDone = this.loop();
+  }
+
+  /** The local intake accepted sightings: apply them now rather than at the next poll. */
+  wake(): void {
+    this.woken = true;
+    this.sleeper?.resolve();
+  }
+
+  /** Finishes the batch in flight (claims no new one), then runs what waits: outside actions, coalesced updates. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loopDone;
+    this.stopping = true;
+    for (const w of this.idleWaiters.splice(0)) w.resolve();
+    await this.effects;
+    await this.flushCoalesced();
+  }
+
+  /**
+   * Resolves once a pass that started after this call found nothing to claim (for this
+   * instance: rows another instance holds are not seen) and the side effects so far have run.
+   */
+  async idle(): Promise<void> {
+    if (this.running) {
+      const after = this.passes;
+      await new Promise<void>((resolve) => {
+        this.idleWaiters.push({ after, resolve });
+        this.wake();
+      });
+    }
+    let seen: Promise<void> | undefined;
+    while (seen !== this.effects) {
+      seen = this.effects;
+      await seen;
+    }
+  }
+
+  /** One claim-and-apply, with its side effects queued; what the loop runs (and tests, step by step). */
+  async applyOnce(): Promise<number> {
+    const { claimed, result } = await this.deps.store.applyNext(this.batchSize, async (batch, tx) => {
+      await this.queueInTransaction(batch, tx);
+      if (this.deps.beforeCommit) await this.deps.beforeCommit(batch, tx);
+    });
+    if (result) {
+      this.stats.applied += result.applied.length;
+      this.stats.batches++;
+      this.afterCommit(result);
+    }
+    return claimed;
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = this.pollMs;
+    while (this.running) {
+      const pass = ++this.passes;
+      this.woken = false;
+      let claimed = 0;
+      try {
+        claimed = await this.applyOnce();
+        if (this.failing) {
+          this.failing = false;
+          this.deps.logger.info('counting sightings again: the database answers');
+        }
+        backoff = this.pollMs;
+      } catch (err) {
+        // Once per outage, not once per try.
+        if (!this.failing) this.deps.logger.error({ err }, 'counting sightings failed; they stay in the log and are tried again');
+        this.failing = true;
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, this.maxBackoffMs);
+        continue;
+      }
+      if (claimed > 0) continue;
+      this.idleWaiters = this.idleWaiters.filter((w) => {
+        if (w.after >= pass) return true;
+        w.resolve();
+        return false;
+      });
+      if (!this.woken) await this.sleep(this.pollMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(sleeper.timer);
+        if (this.sleeper === sleeper) this.sleeper = undefined;
+        resolve();
+      };
+      const sleeper: Sleeper = { timer: setTimeout(done, ms), resolve: done };
+      sleeper.timer.unref?.();
+      this.sleeper = sleeper;
+    });
+  }
+
+  /** Cards of opened incidents, then the messages of fired rungs: queued with the counts that made them. */
+  private async queueInTransaction(batch: AppliedBatch, tx: pg.ClientBase): Promise<void> {
+    const byId = new Map(batch.incidents.map((i) => [i.id, i]));
+    for (const id of batch.opened) {
+      const inc = byId.get(id);
+      if (inc) await this.deps.notifier.notifyIn(tx, { kind: 'incident_opened', incident: this.view(inc) }, `opened:${id}`);
+    }
+    for (const f of batch.rungsFired) {
+      const inc = byId.get(f.incidentId);
+      if (!inc) continue;
+      for (const step of rungSteps(f.rung, this.view(inc), f.count, this.deps.config)) {
+        if (step.kind === 'message') await this.deps.notifier.notifyIn(tx, step.message, `rung:${f.incidentId}:${f.rung.label}:${step.action}`);
+      }
+    }
+  }
+
+  private afterCommit(batch: AppliedBatch): void {
+    const opened = new Set(batch.opened);
+    const byId = new Map(batch.incidents.map((i) => [i.id, i]));
+    for (const id of opened) {
+      const inc = byId.get(id);
+      if (inc) this.coalescer.showed(id, inc.count);
+    }
+    // Per incident counted into (not opened by this batch): one update per sighting, with the rungs crossed.
+    const crossed = new Map<string, string[]>();
+    for (const f of [...batch.rungsFired].sort((a, b) => a.count - b.count)) crossed.set(f.incidentId, [...(crossed.get(f.incidentId) ?? []), f.rung.label]);
+    const given = new Map<string, number>();
+    for (const a of batch.applied) {
+      if (opened.has(a.incidentId)) continue;
+      const n = given.get(a.incidentId) ?? 0;
+      given.set(a.incidentId, n + 1);
+      this.coalescer.add(a.incidentId, crossed.get(a.incidentId)?.[n]);
+    }
+    for (const f of batch.rungsFired) {
+      const inc = byId.get(f.incidentId);
+      if (inc) this.chain(() => this.runRungActions(inc, f));
+    }
+    if (this.deps.config.coalesceMs === 0) this.chain(() => this.flushCoalesced());
+  }
+
+  /** The rung's outside actions (its messages are queued already), then its outcome, in the ladder's action order. */
+  private async runRungActions(inc: Incident, f: FiredRung): Promise<void> {
+    const { logger, config } = this.deps;
+    const view = this.view(inc);
+    const outcomes: string[] = [];
+    for (const step of rungSteps(f.rung, view, f.count, config)) {
+      if (step.kind === 'message') {
+        if (config.dryRun && step.action !== 'notify' && step.action !== 'mention') {
+          logger.info({ incident: inc.id, rung: f.rung.label, action: step.action }, 'dry run: ladder action recorded, not run');
+        }
+        outcomes.push(step.outcome);
+        continue;
+      }
+      try {
+        if (step.kind === 'respond') {
+          const line = await runRespond(this.rungPorts, view, inc.lastIoc);
+          await this.deps.notifier.notify(respondMessage(f.rung, view, line, f.count, config.dryRun));
+          outcomes.push(`respond: ${line}`);
+        } else {
+          await runWebhook(this.rungPorts, view, f.rung, f.count);
+          outcomes.push('webhook: posted');
+        }
+      } catch (err) {
+        logger.error({ err, incident: inc.id, rung: f.rung.label, action: step.action }, 'ladder action failed; it is not retried (response actions are not idempotent)');
+        outcomes.push(failedOutcome(step.action, err));
+      }
+    }
+    await this.deps.store.recordRungOutcome(inc.id, f.rung.label, outcomes.join('; '));
+  }
+
+  /** Sends every coalesced update now (tests, shutdown). */
+  async flushCoalesced(): Promise<void> {
+    for (const id of this.coalescer.waiting()) await this.flushIncident(id);
+  }
+
+  private async flushIncident(incidentId: string): Promise<void> {
+    const pending = this.coalescer.take(incidentId);
+    if (!pending) return;
+    const inc = await this.deps.store.incident(incidentId);
+    if (!inc) return;
+    const message = this.coalescer.updateMessage(incidentId, pending, inc.count, this.view(inc), inc.cardMessageId);
+    if (message) await this.deps.notifier.notify(message);
+  }
+
+  /**
+   * Closes one open incident (on any instance); with `mirror` (the default) the close is queued for
+   * XDR. The update still waiting for it and the incident_closed message are queued in the close's
+   * transaction. Undefined when it is not open (any more).
+   */
+  async closeIncident(id: string, by: string, reason?: string, opts: { status?: string; mirror?: boolean } = {}): Promise<IncidentView | undefined> {
+    const closed = await this.deps.store.close(id, by, reason, {
+      ...opts,
+      inTx: async (inc, tx) => {
+        const pending = this.coalescer.take(id);
+        const update = pending && this.coalescer.updateMessage(id, pending, inc.count, this.view(inc), inc.cardMessageId);
+        if (update) await this.deps.notifier.notifyIn(tx, update);
+        await this.deps.notifier.notifyIn(tx, { kind: 'incident_closed', incident: this.view(inc), by, ...(reason ? { reason } : {}) }, `closed:${id}`);
+      },
+    });
+    if (!closed) return undefined;
+    this.coalescer.forget(id);
+    return this.view(closed);
+  }
+
+  /**
+   * For the leader: respects closes made in the XDR console. Open incidents with an XDR id whose
+   * XDR status says closed are closed here (not mirrored back); another status is recorded.
+   */
+  async syncStatuses(): Promise<{ checked: number; closed: number }> {
+    let checked = 0;
+    let closed = 0;
+    let after: string | undefined;
+    pages: for (let n = 0; n < 10_000; n++) {
+      const page = await this.deps.store.openIncidents({ limit: 200, ...(after ? { after } : {}) });
+      for (const inc of page.items) {
+        if (this.stopping) break pages;
+        if (!inc.xdrId || this.isClosed(inc.status)) continue;
+        checked++;
+        let remote;
+        try {
+          remote = await this.deps.xdr.getIncident(shortIdOf(inc.xdrId));
+        } catch (err) {
+          this.deps.logger.warn({ err, incident: inc.id }, 'could not read the incident status from XDR; will try again');
+          break pages;
+        }
+        const status = typeof remote?.status === 'string' ? remote.status : undefined;
+        if (!status || status === inc.status) continue;
+        if (this.isClosed(status)) {
+          if (await this.closeIncident(inc.id, 'XDR', undefined, { status, mirror: false })) closed++;
+        } else {
+          await this.deps.store.setStatus(inc.id, status);
+        }
+      }
+      if (!page.next) break;
+      after = page.next;
+    }
+    return { checked, closed };
+  }
+
+  /** The Webex channel's hook: the message id of an incident_opened card, for threaded updates. */
+  recordCardMessage(incidentId: string, messageId: string): Promise<void> {
+    return this.deps.store.recordCardMessage(incidentId, messageId);
+  }
+
+  view(inc: Incident): IncidentView {
+    return toIncidentView(inc, this.deps.incidentUrlTemplate);
+  }
+
+  isClosed(status: string): boolean {
+    return isClosedStatus(status, { rejectedIsClosed: this.deps.config.rejectedIsClosed });
+  }
+
+  /** Side effects after commits run one after another, behind the counting. */
+  private chain(work: () => Promise<void>): void {
+    this.effects = this.effects.then(work).catch((err: unknown) => this.deps.logger.error({ err }, 'correlation side effects failed'));
+  }
+}
