@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { OutboxView } from '../bot/commands/outbox-view.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { OutboxEntry, PostgresOutboxStore } from '../store/postgres/outbox.js';
 import { inTransaction, poolError } from '../store/postgres/pool.js';
@@ -19,6 +20,8 @@ export interface PostgresNotifierOptions {
   store: PostgresOutboxStore;
   channels: Channel[];
   logger: Logger;
+  /** For the ages in the stats (default: the system's). */
+  clock?: Clock;
   /** Told after a notification committed (the local delivery wakes at once, without waiting for its NOTIFY). */
   onQueued?: () => void;
 }
@@ -44,14 +47,18 @@ export class PostgresNotifier implements Notifier, OutboxView {
   private dead: DeadLetter[] = [];
   /** When each queue last moved as far as this instance saw: its own deliveries, or a head gone between two snapshots. */
   private readonly lastProgress = new Map<string, number>();
-  private heads = new Map<string, string>();
-  private readonly startedAt = Date.now();
+  /** Per queue at the last snapshot: its depth and highest position. */
+  private seen = new Map<string, { channel: string; key: string; depth: number; maxpos: string }>();
+  private readonly clock: Clock;
+  private readonly startedAt: number;
   private refreshedAt: number | undefined;
   private refreshError: Error | undefined;
   private refreshing: Promise<void> | undefined;
 
   constructor(private readonly opts: PostgresNotifierOptions) {
     this.channels = opts.channels;
+    this.clock = opts.clock ?? systemClock;
+    this.startedAt = this.clock.now().getTime();
   }
 
   async notify(n: Notification, dedupeKey?: string): Promise<void> {
@@ -104,7 +111,7 @@ export class PostgresNotifier implements Notifier, OutboxView {
 
   /** Said by the delivery when it delivered or dead-lettered an item of a queue. */
   noteProgress(channel: string, queue: string): void {
-    this.lastProgress.set(laneOf({ channel, key: queue }), Date.now());
+    this.lastProgress.set(laneOf({ channel, key: queue }), this.clock.now().getTime());
   }
 
   /** Reads the queues and dead letters again (one refresh at a time; callers during one share it). */
@@ -115,12 +122,10 @@ export class PostgresNotifier implements Notifier, OutboxView {
 
   private async read(): Promise<void> {
     try {
-      const [stats, dead] = await Promise.all([this.opts.store.queueStats(), this.opts.store.deadLetters(DEAD_LETTERS_SHOWN)]);
-      const now = Date.now();
-      // A head that left since the last snapshot means its queue moved (whichever instance sent it).
-      const heads = await this.headIds();
-      for (const [lane, id] of this.heads) if (heads.get(lane) !== id) this.lastProgress.set(lane, now);
-      this.heads = heads;
+      const [stats, dead] = await Promise.all([this.opts.store.queueStats(this.clock.now()), this.opts.store.deadLetters(DEAD_LETTERS_SHOWN)]);
+      const now = this.clock.now().getTime();
+      // An item that left since the last snapshot means its queue moved (whichever instance sent it).
+      for (const lane of await this.movedLanes()) this.lastProgress.set(lane, now);
       stats.queues = stats.queues.map((q) => {
         const lane = laneOf({ channel: q.channel, key: q.queue });
         const progress = this.lastProgress.get(lane);
@@ -138,13 +143,28 @@ export class PostgresNotifier implements Notifier, OutboxView {
     }
   }
 
-  /** The lowest-position row of each queue: it changes only when the queue's first item leaves. */
-  private async headIds(): Promise<Map<string, string>> {
+  /**
+   * The queues from which an item left since the last call: fewer of the rows it saw (positions up
+   * to the highest it saw) are still there. Counting, not comparing heads, because `pickHead` may
+   * send a newer card while an older update stays first in line.
+   */
+  private async movedLanes(): Promise<string[]> {
+    const before = this.seen;
     try {
-      const { rows } = await this.opts.pool.query<{ channel: string; key: string; id: string }>(
-        'SELECT DISTINCT ON (channel, key) channel, key, id FROM outbox ORDER BY channel, key, position',
+      const now = await this.opts.pool.query<{ channel: string; key: string; depth: number; maxpos: string }>(
+        'SELECT channel, key, count(*)::int AS depth, max(position)::text AS maxpos FROM outbox GROUP BY channel, key',
       );
-      return new Map(rows.map((r) => [laneOf(r), r.id]));
+      this.seen = new Map(now.rows.map((r) => [laneOf(r), { channel: r.channel, key: r.key, depth: r.depth, maxpos: r.maxpos }]));
+      if (before.size === 0) return [];
+      const lanes = [...before.values()];
+      const kept = await this.opts.pool.query<{ channel: string; key: string; kept: number }>(
+        `SELECT p.channel, p.key, count(o.id)::int AS kept
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS p(channel, key, maxpos)
+         LEFT JOIN outbox o ON o.channel = p.channel AND o.key = p.key AND o.position <= p.maxpos
+         GROUP BY p.channel, p.key`,
+        [lanes.map((l) => l.channel), lanes.map((l) => l.key), lanes.map((l) => l.maxpos)],
+      );
+      return kept.rows.filter((r) => r.kept < (before.get(laneOf(r))?.depth ?? 0)).map((r) => laneOf(r));
     } catch (err) {
       throw poolError(this.opts.pool, err, 'reading the outbox');
     }

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { outboxMarkdown } from '../../src/bot/commands/outbox-view.js';
 import type { NewMessage, WebexApi, WebexMessage } from '../../src/clients/webex/port.js';
+import { FakeClock } from '../../src/core/clock.js';
 import { StoreError } from '../../src/core/errors.js';
 import type { Channel, IncidentView, Notification } from '../../src/notify/notification.js';
 import { retryDelayMs } from '../../src/notify/outbox.js';
@@ -299,6 +300,29 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     await stopping;
     expect(fake.sent).toEqual([{ room: 'room-1', n: 0, by: 'a' }]);
     expect(await a.store.pending()).toBe(1);
+  });
+
+  it("counts another instance's deliveries as progress, also when a newer card goes before the queue's oldest update", async () => {
+    const clock = new FakeClock(new Date());
+    const store = new PostgresOutboxStore(pools.a, { retryDelayMs });
+    const watcher = new PostgresNotifier({ pool: pools.a, store, channels: [], logger: pino({ level: 'silent' }), clock });
+    const fake = new Rooms();
+    const channel: Channel = { ...fake.channel('b'), queueFor: () => 'Incidents' };
+    // B cannot post updates (they back off), but cards go.
+    const sender: Channel = { ...channel, deliver: async (n) => (n.kind === 'incident_updated' ? Promise.reject(new Error('Webex answered 503')) : channel.deliver(n)) };
+    const b = instance(pools.b, [sender]);
+    await b.notifier.notify({ kind: 'incident_updated', incident: view('old'), newSightings: 1, crossed: [] });
+    await b.notifier.notify({ kind: 'incident_opened', incident: view('new') });
+    clock.advance(60 * 60_000);
+    await watcher.refresh();
+    expect((await watcher.readiness(30 * 60_000)).ok).toBe(false);
+    b.start();
+    await vi.waitFor(async () => expect(await b.store.pending()).toBe(1), { timeout: 10_000, interval: 20 });
+    await b.delivery.idle();
+    await watcher.refresh();
+    const [queue] = watcher.queueStats().queues;
+    expect(queue).toMatchObject({ queue: 'Incidents', depth: 1, headKind: 'incident_updated', lastProgressAt: clock.now().toISOString(), stalledForMs: 0 });
+    expect(await watcher.readiness(30 * 60_000)).toEqual({ ok: true });
   });
 
   it('is not ready while a queue has not moved (the lowdb sentence), and says why when PostgreSQL cannot be read', async () => {
