@@ -7,7 +7,8 @@ import { FakeClock } from '../../src/core/clock.js';
 import { StoreError } from '../../src/core/errors.js';
 import type { Channel, IncidentView, Notification } from '../../src/notify/notification.js';
 import { retryDelayMs } from '../../src/notify/outbox.js';
-import { PostgresDelivery } from '../../src/notify/postgres-delivery.js';
+import type { PostgresDelivery } from '../../src/notify/postgres-delivery.js';
+import { postgresNotifications } from '../../src/notify/postgres-notifications.js';
 import { PostgresNotifier } from '../../src/notify/postgres-notifier.js';
 import { UndeliverableError } from '../../src/notify/undeliverable.js';
 import { WebexChannel } from '../../src/notify/webex-channel.js';
@@ -77,11 +78,7 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
 
   function instance(pool: pg.Pool, channels: Channel[], opts: { concurrency?: number; pollMs?: number } = {}) {
     const { logger, lines } = capturingLogger();
-    const store = new PostgresOutboxStore(pool, { retryDelayMs });
-    let delivery: PostgresDelivery | undefined;
-    const notifier = new PostgresNotifier({ pool, store, channels, logger, onQueued: () => delivery?.wake() });
-    delivery = new PostgresDelivery({ pool, url: pools.url, store, channels, logger, notifier, ...opts });
-    const d = delivery;
+    const { store, notifier, delivery: d } = postgresNotifications({ pool, url: pools.url, channels, logger, ...opts });
     return {
       store,
       notifier,
