@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { outboxMarkdown } from '../../src/bot/commands/outbox-view.js';
@@ -320,6 +320,42 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     const [queue] = watcher.queueStats().queues;
     expect(queue).toMatchObject({ queue: 'Incidents', depth: 1, headKind: 'incident_updated', lastProgressAt: clock.now().toISOString(), stalledForMs: 0 });
     expect(await watcher.readiness(30 * 60_000)).toEqual({ ok: true });
+  });
+
+  it('logs a PostgreSQL outage once with its sentence, keeps retrying, and delivers when the database is back', async () => {
+    const fake = new Rooms();
+    const a = instance(pools.a, [fake.channel('a')], { pollMs: 120_000 });
+    a.start();
+    await vi.waitFor(() => expect(a.delivery.listening).toBe(true), { timeout: 5_000, interval: 20 });
+    await a.delivery.idle();
+    const database = new URL(pools.url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: server! });
+    await admin.connect();
+    let connects = 0;
+    const connect = pools.a.connect.bind(pools.a);
+    pools.a.connect = ((...args: unknown[]) => (connects++, (connect as (...a: unknown[]) => unknown)(...args))) as typeof pools.a.connect;
+    try {
+      // The outage: nobody may connect, and every session is ended.
+      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+      connects = 0;
+      a.delivery.wake();
+      // Three tries at least (1 s, then 2 s apart): still one line.
+      await vi.waitFor(() => expect(connects).toBeGreaterThanOrEqual(3), { timeout: 15_000, interval: 50 });
+      const paused = a.lines.filter((l) => /outbox delivery paused/.test(l.msg));
+      expect(paused).toHaveLength(1);
+      expect(paused[0]!.level).toBe(50);
+      expect(paused[0]!.msg).toMatch(/PostgreSQL .*while delivering a notification; check DATABASE_URL/);
+    } finally {
+      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+      await admin.end();
+      pools.a.connect = connect;
+    }
+    // Back: queued on B, delivered by A (its retry or its LISTEN, whichever comes first), and said once.
+    await instance(pools.b, [fake.channel('b')]).notifier.notify(news('room-2', 0));
+    await vi.waitFor(() => expect(fake.sent).toEqual([{ room: 'room-2', n: 0, by: 'a' }]), { timeout: 15_000, interval: 50 });
+    expect(a.lines.filter((l) => /PostgreSQL answers again/.test(l.msg))).toHaveLength(1);
+    expect(a.lines.filter((l) => /outbox delivery paused/.test(l.msg))).toHaveLength(1);
   });
 
   it('is not ready while a queue has not moved (the lowdb sentence), and says why when PostgreSQL cannot be read', async () => {
