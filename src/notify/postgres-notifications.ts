@@ -14,7 +14,7 @@ export interface PostgresNotificationsOptions {
   channels: Channel[];
   logger: Logger;
   clock?: Clock;
-  /** Queues this instance sends to at once (default 4); each holds a pool connection while it sends. */
+  /** Queues this instance sends to at once; each holds a pool connection while it sends. Default: a third of the pool, 1 to 4. */
   concurrency?: number;
   pollMs?: number;
   snapshotMs?: number;
@@ -44,10 +44,16 @@ export function postgresNotifications(opts: PostgresNotificationsOptions): { sto
     channels: opts.channels,
     logger: opts.logger,
     notifier,
-    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    concurrency: opts.concurrency ?? defaultConcurrency(opts.pool),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     ...(opts.snapshotMs !== undefined ? { snapshotMs: opts.snapshotMs } : {}),
     ...(opts.applicationName !== undefined ? { applicationName: opts.applicationName } : {}),
   });
   return { store, notifier, delivery };
+}
+
+/** Senders hold a connection for a whole send: leave most of the pool to the intake, correlation and chat. */
+export function defaultConcurrency(pool: pg.Pool): number {
+  const max = (pool as pg.Pool & { options?: { max?: number } }).options?.max ?? 10;
+  return Math.min(4, Math.max(1, Math.floor(max / 3)));
 }

@@ -8,7 +8,7 @@ import { StoreError } from '../../src/core/errors.js';
 import type { Channel, IncidentView, Notification } from '../../src/notify/notification.js';
 import { retryDelayMs } from '../../src/notify/outbox.js';
 import type { PostgresDelivery } from '../../src/notify/postgres-delivery.js';
-import { postgresNotifications } from '../../src/notify/postgres-notifications.js';
+import { defaultConcurrency, postgresNotifications } from '../../src/notify/postgres-notifications.js';
 import { PostgresNotifier } from '../../src/notify/postgres-notifier.js';
 import { UndeliverableError } from '../../src/notify/undeliverable.js';
 import { WebexChannel } from '../../src/notify/webex-channel.js';
@@ -374,3 +374,15 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
   });
 });
 
+
+describe('the delivery senders of one instance', () => {
+  it('leave most of the pool to the rest of the app: a third of it, 1 to 4', () => {
+    const sizes = [2, 5, 10, 30].map((max) => {
+      const pool = new pg.Pool({ max });
+      const n = defaultConcurrency(pool);
+      void pool.end();
+      return n;
+    });
+    expect(sizes).toEqual([1, 1, 3, 4]);
+  });
+});
