@@ -71,6 +71,24 @@ export class PostgresNotifier implements Notifier, OutboxView {
    * deliveries are woken when it commits. False when its dedupe key was queued before (on any instance).
    */
   async notifyIn(tx: pg.ClientBase, n: Notification, dedupeKey?: string): Promise<boolean> {
+    const queued = await this.queueIn(tx, n, dedupeKey);
+    // Delivered to the listeners only when (and if) the transaction commits.
+    if (queued) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    return queued;
+  }
+
+  /**
+   * Several notifications in the caller's transaction (e.g. the cards of a correlation batch), in
+   * order, with one NOTIFY for all. Per notification: false when its key was queued before.
+   */
+  async notifyManyIn(tx: pg.ClientBase, notes: ReadonlyArray<{ n: Notification; dedupeKey?: string }>): Promise<boolean[]> {
+    const queued: boolean[] = [];
+    for (const { n, dedupeKey } of notes) queued.push(await this.queueIn(tx, n, dedupeKey));
+    if (queued.some(Boolean)) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    return queued;
+  }
+
+  private async queueIn(tx: pg.ClientBase, n: Notification, dedupeKey: string | undefined): Promise<boolean> {
     const key = dedupeKey ?? defaultKey(n);
     const entries: OutboxEntry[] = [];
     const merges: Array<{ channel: string; key: string }> = [];
@@ -91,8 +109,6 @@ export class PostgresNotifier implements Notifier, OutboxView {
       }
       if (entries.length > 0) await this.opts.store.enqueue(entries, undefined, tx);
     }
-    // Delivered to the listeners only when (and if) the transaction commits.
-    await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
     return true;
   }
 

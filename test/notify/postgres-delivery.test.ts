@@ -231,6 +231,22 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     expect(await inTransaction(pools.b, 'opening an incident', (tx) => b.notifier.notifyIn(tx, { kind: 'incident_opened', incident: view('inc-1') }, 'card|inc-1'))).toBe(false);
   });
 
+  it('queues a batch in one transaction (notifyManyIn): in order, a key seen before skipped, one wake for all', async () => {
+    const fake = new Rooms();
+    const a = instance(pools.a, [fake.channel('a')]);
+    const b = instance(pools.b, [fake.channel('b')], { pollMs: 120_000 });
+    b.start();
+    await vi.waitFor(() => expect(b.delivery.listening).toBe(true), { timeout: 5_000, interval: 20 });
+    await a.notifier.notify(news('room-1', 0), 'seen-before');
+    const queued = await inTransaction(pools.a, 'a correlation batch', (tx) =>
+      a.notifier.notifyManyIn(tx, [{ n: news('room-1', 1) }, { n: news('room-1', 2), dedupeKey: 'seen-before' }, { n: news('room-1', 3) }, { n: news('room-2', 4), dedupeKey: 'k-4' }, { n: news('room-2', 5), dedupeKey: 'k-4' }]),
+    );
+    expect(queued).toEqual([true, false, true, true, false]);
+    await vi.waitFor(() => expect(fake.sent).toHaveLength(4), { timeout: 5_000, interval: 20 });
+    expect(fake.byRoom('room-1')).toEqual([0, 1, 3]);
+    expect(fake.byRoom('room-2')).toEqual([4]);
+  });
+
   it('queues a hunt notification once across instances (the lowdb default key), one row per accepting channel', async () => {
     const fake = new Rooms();
     const email: Channel = { name: 'email', accepts: (n) => n.kind === 'hunt_started', deliver: async () => undefined };
