@@ -125,13 +125,7 @@ export class Outbox implements Notifier {
       return p.kind === 'incident_updated' && p.incident.id === n.incident.id;
     });
     if (!waiting) return false;
-    const earlier = waiting.payload as Extract<Notification, { kind: 'incident_updated' }>;
-    waiting.payload = {
-      ...n,
-      newSightings: earlier.newSightings + n.newSightings,
-      crossed: [...new Set([...earlier.crossed, ...n.crossed])],
-      replyTo: n.replyTo ?? earlier.replyTo,
-    };
+    waiting.payload = mergedUpdate(waiting.payload as Extract<Notification, { kind: 'incident_updated' }>, n);
     return true;
   }
 
@@ -245,7 +239,7 @@ export class Outbox implements Notifier {
           continue;
         }
         const attempts = head.attempts + 1;
-        const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts - 1, 10));
+        const delay = retryDelayMs(attempts);
         this.logger.warn({ err, channel: name, queue: key, attempts, kind: (head.payload as Notification).kind }, 'notification not delivered; will retry');
         await this.store.update((s) => {
           const item = s.outbox.find((i) => i.id === head.id);
@@ -379,12 +373,7 @@ export class Outbox implements Notifier {
 
   /** For /readyz: not ready while a queue's head has not moved for `stallMs`, naming the channel and room. */
   readiness(stallMs: number): { ok: boolean; detail?: string } {
-    const stuck = this.queueStats().queues.filter((q) => q.stalledForMs >= stallMs);
-    if (stuck.length === 0) return { ok: true };
-    const detail = stuck
-      .map((q) => `${q.channel} queue "${q.queue}" has not moved for ${Math.round(q.stalledForMs / 60_000)} min (${q.depth} waiting${q.headError ? `; last error: ${q.headError}` : ''})`)
-      .join('; ');
-    return { ok: false, detail };
+    return readinessOf(this.queueStats(), stallMs);
   }
 
   /** Once the state file holds the removals, their receipts are no longer needed. */
@@ -406,8 +395,36 @@ export class Outbox implements Notifier {
   }
 }
 
-/** Hunt notifications are keyed by hunt, kind and threat; others are not deduplicated. */
-function defaultKey(n: Notification): string | undefined {
+/** The wait before the next try after `attempts` failed ones: 1 s, doubling, at most 5 min (also the PostgreSQL delivery's). */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts - 1, 10));
+}
+
+/** A waiting incident update absorbing a newer one for the same incident (see `Outbox.mergeUpdate`). */
+export function mergedUpdate(
+  earlier: Extract<Notification, { kind: 'incident_updated' }>,
+  n: Extract<Notification, { kind: 'incident_updated' }>,
+): Extract<Notification, { kind: 'incident_updated' }> {
+  return {
+    ...n,
+    newSightings: earlier.newSightings + n.newSightings,
+    crossed: [...new Set([...earlier.crossed, ...n.crossed])],
+    replyTo: n.replyTo ?? earlier.replyTo,
+  };
+}
+
+/** Not ready while a queue's head has not moved for `stallMs`, naming the channel and room (for /readyz). */
+export function readinessOf(stats: QueueStats, stallMs: number): { ok: boolean; detail?: string } {
+  const stuck = stats.queues.filter((q) => q.stalledForMs >= stallMs);
+  if (stuck.length === 0) return { ok: true };
+  const detail = stuck
+    .map((q) => `${q.channel} queue "${q.queue}" has not moved for ${Math.round(q.stalledForMs / 60_000)} min (${q.depth} waiting${q.headError ? `; last error: ${q.headError}` : ''})`)
+    .join('; ');
+  return { ok: false, detail };
+}
+
+/** Hunt notifications are keyed by hunt, kind and threat; others are not deduplicated (also the PostgreSQL notifier's). */
+export function defaultKey(n: Notification): string | undefined {
   switch (n.kind) {
     case 'hunt_started':
     case 'hunt_finished':

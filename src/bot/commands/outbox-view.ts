@@ -9,6 +9,14 @@ import { code, md, when } from './format.js';
 export interface OutboxView {
   queueStats(): QueueStats;
   deadLetters(): DeadLetter[];
+  /** Reads again what the two methods above return, when they serve a snapshot (PostgreSQL: shared tables). */
+  refresh?(): Promise<void>;
+}
+
+/** The view as fresh as it gets before a chat answer; a failed read leaves the last snapshot (the answer says what it saw). */
+export async function freshView(view: OutboxView | undefined): Promise<OutboxView | undefined> {
+  await view?.refresh?.().catch(() => undefined);
+  return view;
 }
 
 const DEAD_LETTERS_SHOWN = 10;
@@ -62,5 +70,8 @@ export const outboxCommand = defineCommand({
   adminAction: 'see the notification queues',
   usage: 'outbox',
   help: 'Show the notification queues per room and the notifications Webex or e-mail refused for good, with the reason.',
-  handler: async (_args, ctx) => ({ markdown: ctx.outbox ? outboxMarkdown(ctx.outbox) : 'The notification outbox is not available in this process.' }),
+  handler: async (_args, ctx) => {
+    const view = await freshView(ctx.outbox);
+    return { markdown: view ? outboxMarkdown(view) : 'The notification outbox is not available in this process.' };
+  },
 });

@@ -4,7 +4,7 @@ import type { HuntStatus, IncidentFilter } from '../../domain/ports/services.js'
 import { commandInfo, defineCommand, type Command, type CommandContext } from './command.js';
 import { sentence } from '../../notify/markdown.js';
 import { code, md, when } from './format.js';
-import { outboxCommand, withOutboxLine } from './outbox-view.js';
+import { freshView, outboxCommand, withOutboxLine } from './outbox-view.js';
 import { actions, investigate } from './investigate.js';
 import { pageCount } from './replies.js';
 import { pageNumber } from './args.js';
@@ -96,7 +96,7 @@ const huntStatus = defineCommand({
   adminOnly: false,
   usage: 'hunt status',
   help: 'Show the running, last and next hunt, pending retries and each Talos source\'s cursor.',
-  handler: async (_args, ctx) => withOutboxLine(ctx.replies.huntStatus(ctx.hunts.status()), ctx.outbox),
+  handler: async (_args, ctx) => withOutboxLine(ctx.replies.huntStatus(ctx.hunts.status()), await freshView(ctx.outbox)),
 });
 
 const incidentsArgs = z.preprocess(

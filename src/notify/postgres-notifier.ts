@@ -1,0 +1,221 @@
+import type pg from 'pg';
+import type { OutboxView } from '../bot/commands/outbox-view.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { OutboxEntry, PostgresOutboxStore } from '../store/postgres/outbox.js';
+import { inTransaction, poolError } from '../store/postgres/pool.js';
+import type { DeadLetter } from '../store/state.js';
+import type { Channel, Notification, Notifier } from './notification.js';
+import { defaultKey, mergedUpdate, readinessOf } from './outbox.js';
+import { laneOf, type QueueStats } from './queues.js';
+
+/** The LISTEN/NOTIFY channel that says "something was queued" to every instance's delivery. */
+export const OUTBOX_CHANNEL = 'sightline_outbox';
+
+/** Dead letters kept in the snapshot (the `outbox` command shows the newest 10 and counts the rest). */
+const DEAD_LETTERS_SHOWN = 100;
+
+export interface PostgresNotifierOptions {
+  pool: pg.Pool;
+  store: PostgresOutboxStore;
+  channels: Channel[];
+  logger: Logger;
+  /** For the ages in the stats (default: the system's). */
+  clock?: Clock;
+  /** Told after a notification committed (the local delivery wakes at once, without waiting for its NOTIFY). */
+  onQueued?: () => void;
+}
+
+/**
+ * The Notifier on PostgreSQL: `notify` writes one outbox row per channel that accepts the
+ * notification, in that channel's queue (its room), with the lowdb outbox's dedupe key, and a
+ * NOTIFY in the same transaction, so every instance's delivery wakes once it commits (and none
+ * when it rolls back). `notifyIn` does the same inside a caller's transaction (correlation
+ * queues an incident's card in the transaction that opens the incident).
+ *
+ * An incident update still waiting in its queue absorbs a newer one for the same incident, as
+ * in the lowdb outbox: the queue holds at most one waiting update per incident whatever the
+ * sighting rate. The row being sent right now is locked by its deliverer and skipped.
+ *
+ * Also the OutboxView (`outbox`, `hunt status`) and /metrics' queue stats: those callers are
+ * synchronous, so they read a snapshot that `refresh()` renews (the delivery refreshes it every
+ * few seconds and after it delivers; the chat commands refresh it before they answer).
+ */
+export class PostgresNotifier implements Notifier, OutboxView {
+  private readonly channels: Channel[];
+  private stats: QueueStats = { queues: [], deadLetters: 0 };
+  private dead: DeadLetter[] = [];
+  /** When each queue last moved as far as this instance saw: its own deliveries, or a head gone between two snapshots. */
+  private readonly lastProgress = new Map<string, number>();
+  /** Per queue at the last snapshot: its depth and highest position. */
+  private seen = new Map<string, { channel: string; key: string; depth: number; maxpos: string }>();
+  private readonly clock: Clock;
+  private readonly startedAt: number;
+  private refreshedAt: number | undefined;
+  private refreshError: Error | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly opts: PostgresNotifierOptions) {
+    this.channels = opts.channels;
+    this.clock = opts.clock ?? systemClock;
+    this.startedAt = this.clock.now().getTime();
+  }
+
+  async notify(n: Notification, dedupeKey?: string): Promise<void> {
+    await inTransaction(this.opts.pool, 'queueing a notification', (tx) => this.notifyIn(tx, n, dedupeKey));
+    this.opts.onQueued?.();
+  }
+
+  /**
+   * Queues `n` inside the caller's transaction: nothing is queued if it rolls back, and the
+   * deliveries are woken when it commits. False when its dedupe key was queued before (on any instance).
+   */
+  async notifyIn(tx: pg.ClientBase, n: Notification, dedupeKey?: string): Promise<boolean> {
+    const queued = await this.queueIn(tx, n, dedupeKey);
+    // Delivered to the listeners only when (and if) the transaction commits.
+    if (queued) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    return queued;
+  }
+
+  /**
+   * Several notifications in the caller's transaction (e.g. the cards of a correlation batch), in
+   * order, with one NOTIFY for all. Per notification: false when its key was queued before.
+   */
+  async notifyManyIn(tx: pg.ClientBase, notes: ReadonlyArray<{ n: Notification; dedupeKey?: string }>): Promise<boolean[]> {
+    const queued: boolean[] = [];
+    for (const { n, dedupeKey } of notes) queued.push(await this.queueIn(tx, n, dedupeKey));
+    if (queued.some(Boolean)) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    return queued;
+  }
+
+  private async queueIn(tx: pg.ClientBase, n: Notification, dedupeKey: string | undefined): Promise<boolean> {
+    const key = dedupeKey ?? defaultKey(n);
+    const entries: OutboxEntry[] = [];
+    const merges: Array<{ channel: string; key: string }> = [];
+    for (const c of this.channels) {
+      if (!c.accepts(n)) continue;
+      const entry = { channel: c.name, key: c.queueFor?.(n) ?? c.name, payload: n };
+      if (n.kind === 'incident_updated') merges.push(entry);
+      else entries.push(entry);
+    }
+    if (merges.length === 0) {
+      // The rows carry their key (unique per channel in the table: a second guard).
+      if (!(await this.opts.store.enqueue(entries, key, tx))) return false;
+    } else {
+      // The key first: a second notify of the same key must neither queue nor merge.
+      if (!(await this.opts.store.enqueue([], key, tx))) return false;
+      for (const m of merges) {
+        if (!(await this.mergeInto(tx, m.channel, m.key, n as Extract<Notification, { kind: 'incident_updated' }>))) entries.push({ ...m, payload: n });
+      }
+      if (entries.length > 0) await this.opts.store.enqueue(entries, undefined, tx);
+    }
+    return true;
+  }
+
+  private async mergeInto(tx: pg.ClientBase, channel: string, queue: string, n: Extract<Notification, { kind: 'incident_updated' }>): Promise<boolean> {
+    const { rows } = await tx.query<{ id: string; payload: Extract<Notification, { kind: 'incident_updated' }> }>(
+      `SELECT id, payload FROM outbox
+       WHERE channel = $1 AND key = $2 AND payload->>'kind' = 'incident_updated' AND payload->'incident'->>'id' = $3
+       ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      [channel, queue, n.incident.id],
+    );
+    const waiting = rows[0];
+    if (!waiting) return false;
+    await tx.query('UPDATE outbox SET payload = $2 WHERE id = $1', [waiting.id, JSON.stringify(mergedUpdate(waiting.payload, n))]);
+    return true;
+  }
+
+  /** Said by the delivery when it delivered or dead-lettered an item of a queue. */
+  noteProgress(channel: string, queue: string): void {
+    this.lastProgress.set(laneOf({ channel, key: queue }), this.clock.now().getTime());
+  }
+
+  /** Reads the queues and dead letters again (one refresh at a time; callers during one share it). */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.read().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async read(): Promise<void> {
+    try {
+      const [stats, dead] = await Promise.all([this.opts.store.queueStats(this.clock.now()), this.opts.store.deadLetters(DEAD_LETTERS_SHOWN)]);
+      const now = this.clock.now().getTime();
+      // An item that left since the last snapshot means its queue moved (whichever instance sent it).
+      for (const lane of await this.movedLanes()) this.lastProgress.set(lane, now);
+      stats.queues = stats.queues.map((q) => {
+        const lane = laneOf({ channel: q.channel, key: q.queue });
+        const progress = this.lastProgress.get(lane);
+        // A queue that was empty started waiting when its oldest item arrived (as in the lowdb outbox).
+        const since = Math.max(progress ?? this.startedAt, now - q.oldestAgeMs);
+        return { ...q, stalledForMs: Math.max(0, now - since), ...(progress !== undefined ? { lastProgressAt: new Date(progress).toISOString() } : {}) };
+      });
+      this.stats = { ...stats, deadLetters: Math.max(stats.deadLetters, dead.length) };
+      this.dead = dead;
+      this.refreshedAt = now;
+      this.refreshError = undefined;
+    } catch (err) {
+      this.refreshError = err as Error;
+      throw err;
+    }
+  }
+
+  /**
+   * The queues from which an item left since the last call: fewer of the rows it saw (positions up
+   * to the highest it saw) are still there. Counting, not comparing heads, because `pickHead` may
+   * send a newer card while an older update stays first in line.
+   */
+  private async movedLanes(): Promise<string[]> {
+    const before = this.seen;
+    try {
+      const now = await this.opts.pool.query<{ channel: string; key: string; depth: number; maxpos: string }>(
+        'SELECT channel, key, count(*)::int AS depth, max(position)::text AS maxpos FROM outbox GROUP BY channel, key',
+      );
+      this.seen = new Map(now.rows.map((r) => [laneOf(r), { channel: r.channel, key: r.key, depth: r.depth, maxpos: r.maxpos }]));
+      if (before.size === 0) return [];
+      const lanes = [...before.values()];
+      const kept = await this.opts.pool.query<{ channel: string; key: string; kept: number }>(
+        `SELECT p.channel, p.key, count(o.id)::int AS kept
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS p(channel, key, maxpos)
+         LEFT JOIN outbox o ON o.channel = p.channel AND o.key = p.key AND o.position <= p.maxpos
+         GROUP BY p.channel, p.key`,
+        [lanes.map((l) => l.channel), lanes.map((l) => l.key), lanes.map((l) => l.maxpos)],
+      );
+      return kept.rows.filter((r) => r.kept < (before.get(laneOf(r))?.depth ?? 0)).map((r) => laneOf(r));
+    } catch (err) {
+      throw poolError(this.opts.pool, err, 'reading the outbox');
+    }
+  }
+
+  /** The last snapshot's queues (for /metrics and the chat); as old as the last `refresh()`. */
+  queueStats(): QueueStats {
+    return this.stats;
+  }
+
+  /** The last snapshot's dead letters, newest last (at most 100; `queueStats().deadLetters` counts all). */
+  deadLetters(): DeadLetter[] {
+    return [...this.dead];
+  }
+
+  /** When the snapshot was last read (undefined before the first). */
+  snapshotAt(): Date | undefined {
+    return this.refreshedAt === undefined ? undefined : new Date(this.refreshedAt);
+  }
+
+  /**
+   * For /readyz (which may wait): reads the queues afresh; not ready while a queue has not moved
+   * for `stallMs` (the lowdb outbox's sentence), or when the database cannot be read (its sentence).
+   */
+  async readiness(stallMs: number): Promise<{ ok: boolean; detail?: string }> {
+    try {
+      await this.refresh();
+    } catch (err) {
+      return { ok: false, detail: (err as { userMessage?: string }).userMessage ?? (err as Error).message };
+    }
+    return readinessOf(this.stats, stallMs);
+  }
+
+  /** The last refresh's failure, if the last one failed. */
+  lastRefreshError(): Error | undefined {
+    return this.refreshError;
+  }
+}
