@@ -1,16 +1,10 @@
-import { createWebexHttpClient, WebexHttpApi } from '../clients/webex/api.js';
-import type { WebexApi, WebexPerson } from '../clients/webex/port.js';
-import { throttlePosts } from '../clients/webex/throttle.js';
-import { XdrHttpClient } from '../clients/xdr/client.js';
-import { useOutboundProxy } from '../clients/proxy.js';
 import { secretsOf, type Config } from '../config/load.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import type { XdrPort } from '../domain/ports/xdr.js';
-import { Metrics } from '../observability/metrics.js';
 import { journalPathFor, SightingJournal } from '../store/journal/journal.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import type { Capability } from './capability.js';
+import { openClients } from './clients.js';
 import type { Base } from './parts.js';
 
 export interface InfrastructureOptions {
@@ -33,23 +27,8 @@ export async function openInfrastructure(opts: InfrastructureOptions): Promise<I
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger({ level: config.logLevel, secrets: secretsOf(config) });
 
-  useOutboundProxy(config.webex.proxyUrl);
   const store = await LowdbStore.open(config.stateFile);
-  // Metrics (METRICS_ENABLED): one registry for this app; call sites get small recorders, gauges read state at scrape time.
-  const metrics = config.metrics.enabled ? new Metrics() : undefined;
-  const xdrClient = new XdrHttpClient({ xdr: config.xdr, logger });
-  const xdr = metrics ? metrics.instrumentXdr(xdrClient) : xdrClient;
-
-  let webex: Infrastructure['webex'];
-  if (config.webex.enabled && config.webex.token) {
-    const api = throttlePosts(new WebexHttpApi({
-        baseUrl: config.webex.apiBase,
-        token: config.webex.token,
-        logger,
-        http: metrics ? createWebexHttpClient({ logger: logger.child({ component: 'webex-api' }), onAttempt: metrics.webexAttempt }) : undefined,
-      }), config.webex.maxMessagesPerMinute);
-    webex = { api, me: await api.me() };
-  }
+  const { metrics, xdr, webex } = await openClients(config, logger);
 
   const journal = await SightingJournal.open({
     path: journalPathFor(config.stateFile),

@@ -6,7 +6,7 @@ import { DeliveryReceipts, receiptsPathFor } from '../notify/receipts.js';
 import { stormPolicyFor } from '../notify/storm.js';
 import { WebexChannel } from '../notify/webex-channel.js';
 import type { Infrastructure } from './infrastructure.js';
-import type { NotifyPart } from './parts.js';
+import type { Base, NotifyPart } from './parts.js';
 
 /** The durable outbox and the channels it delivers to (e-mail, Webex rooms). */
 export interface Notify extends NotifyPart {
@@ -15,12 +15,14 @@ export interface Notify extends NotifyPart {
   onIncidentCardPosted(handler: (incidentId: string, messageId: string) => Promise<void>): void;
 }
 
-export async function openNotify(infra: Infrastructure): Promise<Notify> {
-  const { config, store, clock, logger } = infra;
+/**
+ * The channels notifications go to: e-mail (when SMTP is set) and the Webex rooms (when Webex is on).
+ * `onCardPosted` learns the message id of each incident's card (threaded updates reply to it).
+ */
+export function buildChannels(infra: Base, onCardPosted: (incidentId: string, messageId: string) => Promise<void> | undefined): Channel[] {
+  const { config, store, logger } = infra;
   const channels: Channel[] = [];
   if (config.email.enabled) channels.push(new EmailChannel({ config: config.email, logger: logger.child({ component: 'email' }) }));
-
-  let onCardPosted: ((incidentId: string, messageId: string) => Promise<void>) | undefined;
   if (infra.webex) {
     const rooms = new RoomDirectory({ api: infra.webex.api, store, members: config.webex.roomMembers, logger });
     channels.push(
@@ -30,10 +32,17 @@ export async function openNotify(infra: Infrastructure): Promise<Notify> {
         huntRoom: config.webex.huntRoom,
         incidentsRoom: config.webex.incidentsRoom,
         logger: logger.child({ component: 'webex-channel' }),
-        onPosted: (n, messageId) => (n.kind === 'incident_opened' ? onCardPosted?.(n.incident.id, messageId) : undefined),
+        onPosted: (n, messageId) => (n.kind === 'incident_opened' ? onCardPosted(n.incident.id, messageId) : undefined),
       }),
     );
   }
+  return channels;
+}
+
+export async function openNotify(infra: Infrastructure): Promise<Notify> {
+  const { config, store, clock, logger } = infra;
+  let onCardPosted: ((incidentId: string, messageId: string) => Promise<void>) | undefined;
+  const channels = buildChannels(infra, (incidentId, messageId) => onCardPosted?.(incidentId, messageId));
 
   const receipts = await DeliveryReceipts.open(receiptsPathFor(config.stateFile));
   const storm = config.webex.storm;
