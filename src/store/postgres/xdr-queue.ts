@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Incident, XdrDeadLetter, XdrOp } from '../../domain/correlation/types.js';
+import { MAX_PERMANENT_FAILURES } from '../../domain/correlation/xdr-ops.js';
 import { INCIDENT_COLUMNS, incidentOf, loadRecentSightings, loadRungs, type IncidentRow } from './incident-rows.js';
 import { inTransaction, poolError } from './pool.js';
 
@@ -19,11 +20,8 @@ import { inTransaction, poolError } from './pool.js';
  * wait for the mirror (they are counted once it commits; nothing is lost).
  */
 export interface PostgresXdrQueueOptions {
-  /**
-   * Permanent refusals (4xx) of one op before it becomes a dead letter. The domain's limit
-   * (xdr-sync.ts MAX_PERMANENT_FAILURES) is not exported; the caller passes it until it is.
-   */
-  deadLetterAfter: number;
+  /** Permanent refusals (4xx) of one op before it becomes a dead letter (default: the domain's MAX_PERMANENT_FAILURES, as lowdb). */
+  deadLetterAfter?: number;
   /** Ops read per claim (default 20). */
   maxOps?: number;
 }
@@ -48,11 +46,26 @@ export interface XdrClaim {
    * (after a failure or a crash) only re-tries the relationship instead of creating it twice.
    */
   recordSightingId(op: XdrOp, xdrSightingId: string): Promise<void>;
+  /**
+   * This sighting is about to be POSTed: noted at once (outside the claim's transaction, as its
+   * `last_error`), so whoever runs the op after a crash between the POST and the commit looks it
+   * up by its external id instead of creating it twice. Costs one small write per sighting, not an
+   * XDR call.
+   */
+  sendingSighting(op: XdrOp): Promise<void>;
   /** The op failed: it waits (`retryAfterMs`), or becomes a dead letter after `deadLetterAfter` refusals. Ends the claim's work. */
   failed(op: XdrOp, failure: XdrFailure): Promise<'waiting' | 'dead'>;
+  /**
+   * The op cannot run yet (it needs another incident's XDR id, or its own): it and the ops behind
+   * it wait `retryAfterMs`, with no error recorded. Ends the claim's work.
+   */
+  defer(op: XdrOp, retryAfterMs: number): Promise<void>;
   /** Another incident's XDR id (for related-to): null when not mirrored yet, undefined when no longer kept. */
   xdrIdOf(incidentId: string): Promise<string | null | undefined>;
 }
+
+/** An op's `last_error` while its sighting is being POSTed (see `sendingSighting`). */
+const SENDING = 'sent to XDR; no answer recorded yet (look it up before creating it again)';
 
 interface OpRow {
   id: string;
@@ -69,7 +82,7 @@ interface OpRow {
 export class PostgresXdrQueue {
   constructor(
     private readonly pool: pg.Pool,
-    private readonly opts: PostgresXdrQueueOptions,
+    private readonly opts: PostgresXdrQueueOptions = {},
   ) {}
 
   /**
@@ -112,7 +125,7 @@ export class PostgresXdrQueue {
   private claimOf(tx: pg.ClientBase, incident: Incident, ops: XdrOp[]): XdrClaim {
     let ended = false;
     const open = (what: string) => {
-      if (ended) throw new Error(`XDR claim of ${incident.id}: ${what} after a failed op (the ops behind it wait for it)`);
+      if (ended) throw new Error(`XDR claim of ${incident.id}: ${what} after a failed or deferred op (the ops behind it wait for it)`);
     };
     return {
       incident,
@@ -137,13 +150,22 @@ export class PostgresXdrQueue {
         }
         if (op.kind === 'sighting') op.xdrSightingId = xdrSightingId;
       },
+      sendingSighting: async (op) => {
+        open('sendingSighting');
+        try {
+          await this.pool.query('UPDATE xdr_ops SET last_error = $2 WHERE id = $1 AND xdr_sighting_id IS NULL', [op.id, SENDING]);
+        } catch (err) {
+          throw poolError(this.pool, err, 'noting an XDR sighting being sent');
+        }
+        op.lastError ??= SENDING;
+      },
       failed: async (op, failure) => {
         open('failed');
         ended = true;
         const attempts = op.attempts + (failure.permanent ? 1 : 0);
         const reason = failure.message.slice(0, 2000);
         await tx.query('UPDATE incidents SET xdr_last_error = $2 WHERE id = $1', [incident.id, reason]);
-        if (failure.permanent && attempts >= this.opts.deadLetterAfter) {
+        if (failure.permanent && attempts >= (this.opts.deadLetterAfter ?? MAX_PERMANENT_FAILURES)) {
           await tx.query('DELETE FROM xdr_ops WHERE id = $1', [op.id]);
           await tx.query(
             `INSERT INTO xdr_dead_letters (incident_id, op_id, kind, seq, reason, attempts, at) VALUES ($1, $2, $3, $4, $5, $6, now())`,
@@ -157,6 +179,11 @@ export class PostgresXdrQueue {
           [op.id, attempts, reason, Math.max(0, failure.retryAfterMs)],
         );
         return 'waiting';
+      },
+      defer: async (op, retryAfterMs) => {
+        open('defer');
+        ended = true;
+        await tx.query('UPDATE xdr_ops SET next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1', [op.id, Math.max(0, retryAfterMs)]);
       },
       xdrIdOf: async (incidentId) => {
         const { rows } = await tx.query<{ xdr_id: string | null }>('SELECT xdr_id FROM incidents WHERE id = $1', [incidentId]);

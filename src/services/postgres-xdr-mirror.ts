@@ -1,0 +1,132 @@
+import type { Logger } from '../core/logger.js';
+import type { XdrPort } from '../domain/ports/xdr.js';
+import type { SeverityRule } from '../domain/correlation/severity.js';
+import type { XdrOp } from '../domain/correlation/types.js';
+import { MIRROR_CONCURRENCY, MirrorPasses, XdrOpRunner, newPass, type OpResult, type SyncReport, type XdrOpStore } from '../domain/correlation/xdr-ops.js';
+import type { PostgresXdrQueue, XdrClaim } from '../store/postgres/xdr-queue.js';
+
+/**
+ * Mirrors incidents into XDR on PostgreSQL: any instance runs one, and `PostgresXdrQueue.claimNext`
+ * hands each incident (row-locked, SKIP LOCKED) to one of them at a time. What each op does is the
+ * lowdb mirror's own code (domain/correlation/xdr-ops.ts); this is only the loop and the queue.
+ *
+ * A crash between an XDR create and the claim's commit leaves the op queued: the incident is
+ * looked up by its external id before it is created again, a sighting too (it was noted as
+ * being sent), so nothing is created twice.
+ */
+export interface PostgresXdrMirrorDeps {
+  queue: PostgresXdrQueue;
+  xdr: XdrPort;
+  logger: Logger;
+  severity?: SeverityRule;
+  /** Wait before an op XDR failed (5xx, 429, 4xx) is tried again; XDR's Retry-After wins when longer. Default 5,000 ms (a pass). */
+  retryDelayMs?: number;
+  /** Wait before an op that needs another incident's XDR id (related-to) is looked at again. Default 1,000 ms. */
+  blockedDelayMs?: number;
+}
+
+const DEFAULT_RETRY_DELAY_MS = 5_000;
+const DEFAULT_BLOCKED_DELAY_MS = 1_000;
+
+export class PostgresXdrMirror {
+  private readonly passes: MirrorPasses;
+  private readonly runner: XdrOpRunner;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: PostgresXdrMirrorDeps) {
+    this.log = deps.logger.child({ component: 'xdr-mirror' });
+    this.passes = new MirrorPasses(
+      () => this.syncOnce(),
+      async () => ({ done: 0, failed: 0, pending: await deps.queue.pending() }),
+    );
+    this.runner = new XdrOpRunner({ xdr: deps.xdr, logger: this.log, ...(deps.severity ? { severity: deps.severity } : {}), stopping: () => this.passes.stopping });
+  }
+
+  /**
+   * Runs the ops due that no other instance holds, within the lowdb pass's limits (ops per pass,
+   * incidents at once, a 429 or three failures in a row end it). Single-flight: a call during a
+   * pass gets the next one.
+   */
+  syncPending(): Promise<SyncReport> {
+    return this.passes.next();
+  }
+
+  /** A pass now and then every `intervalSeconds` (catch-up after failures and after other instances' backlogs). */
+  start(intervalSeconds: number): void {
+    if (this.timer || this.passes.stopping) return;
+    this.timer = setInterval(() => this.wake(), intervalSeconds * 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** For the correlation loop after it applied sightings: their ops are mirrored by the next pass, not at the next tick. */
+  wake(): void {
+    if (this.passes.stopping) return;
+    this.syncPending().catch((err: unknown) => this.log.error({ err }, 'XDR mirror pass failed; the ops stay queued'));
+  }
+
+  /** Shutdown: no new XDR call; the calls under way finish and their claims commit. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.passes.stop();
+  }
+
+  /** Resolves once no pass is running or queued. */
+  idle(): Promise<void> {
+    return this.passes.idle();
+  }
+
+  private async syncOnce(): Promise<SyncReport> {
+    const report: SyncReport = { done: 0, failed: 0, pending: 0 };
+    const pass = newPass();
+    const worker = async (): Promise<void> => {
+      while (this.runner.goesOn(pass)) {
+        try {
+          const claimed = await this.deps.queue.claimNext((claim) => this.runner.syncIncident(this.opStore(claim), claim.incident.id, pass, report));
+          if (!claimed) return;
+        } catch (err) {
+          // The database (or this instance's connection) failed: the claim rolled back and its ops
+          // stay queued for a later pass, here or on another instance.
+          this.log.error({ err }, 'XDR mirror could not finish a claim; its ops stay queued');
+          pass.stopped = true;
+          return;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: MIRROR_CONCURRENCY }, worker));
+    report.pending = await this.deps.queue.pending();
+    return report;
+  }
+
+  /** One claimed incident as the op runner sees it. */
+  private opStore(claim: XdrClaim): XdrOpStore {
+    const finished = new Set<number>();
+    const done = async (op: XdrOp, xdrId?: string): Promise<void> => {
+      await claim.done(op, xdrId ? { xdrId } : undefined);
+      finished.add(op.id);
+    };
+    const retryDelayMs = this.deps.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+    return {
+      incident: () => claim.incident,
+      pending: () => claim.ops.filter((o) => !finished.has(o.id)),
+      finish: async (op: XdrOp, result: OpResult) => {
+        await done(op, result.kind === 'created' ? result.xdrId : undefined);
+        // The claim holds the incident row, so nothing was counted since it was read: the create
+        // carried the latest description and a patch waiting behind it has nothing left to say.
+        // (A patch likewise always carried the latest: no sighting can be counted during it.)
+        if (result.kind === 'created' && result.carriedRevision === claim.incident.revision) {
+          for (const p of claim.ops) if (p.kind === 'patch' && !finished.has(p.id)) await done(p);
+        }
+      },
+      recordSightingId: (op, xdrSightingId) => claim.recordSightingId(op, xdrSightingId),
+      // Any instance may have run it before and died mid-create: `sendingSighting` leaves a last_error behind.
+      mayHaveCreated: (op) => op.attempts > 0 || op.lastError !== undefined,
+      creatingSighting: (op) => claim.sendingSighting(op),
+      xdrIdOf: (incidentId) => claim.xdrIdOf(incidentId),
+      blocked: (op) => claim.defer(op, this.deps.blockedDelayMs ?? DEFAULT_BLOCKED_DELAY_MS),
+      failed: (op, failure) => claim.failed(op, { message: failure.message, permanent: failure.permanent, retryAfterMs: Math.max(failure.retryAfterMs ?? 0, retryDelayMs) }),
+    };
+  }
+}

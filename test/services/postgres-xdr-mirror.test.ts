@@ -1,0 +1,307 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { XdrHttpClient } from '../../src/clients/xdr/client.js';
+import { UpstreamError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { IncomingSighting } from '../../src/domain/correlation/intake.js';
+import { parseLadder } from '../../src/domain/correlation/ladder.js';
+import type { XdrPort } from '../../src/domain/ports/xdr.js';
+import { XdrEmulator } from '../../src/emulators/xdr/index.js';
+import { PostgresXdrMirror } from '../../src/services/postgres-xdr-mirror.js';
+import { PostgresCorrelationStore } from '../../src/store/postgres/correlation.js';
+import { PostgresSightingsLog } from '../../src/store/postgres/sightings-log.js';
+import { PostgresXdrQueue } from '../../src/store/postgres/xdr-queue.js';
+import { testPostgres, useTwoInstances } from '../support/postgres.js';
+import { hostSighting } from '../store/postgres/fixtures.js';
+
+/**
+ * Two instances mirroring one PostgreSQL database into the XDR emulator (real HTTP, the real
+ * client). Waits are set long and "time passing" is `makeDue()`, so no test depends on timing.
+ */
+const server = await testPostgres();
+
+const opts = { rungs: parseLadder('gte 3 -> notify'), rejectedIsClosed: true, dryRun: true };
+
+function sighting(id: string, host: string): IncomingSighting {
+  return hostSighting(id, host, { ctim: { type: 'sighting', observables: [{ type: 'domain', value: 'evil.example' }] } });
+}
+
+interface XdrEvent {
+  by: string;
+  call: string;
+  arg: unknown;
+  result?: { id: string };
+}
+
+/** The client, with every create noted (in the order XDR answered) and an optional hook after it. */
+function recording(xdr: XdrPort, by: string, events: XdrEvent[], after?: (call: string, arg: unknown) => Promise<void>): XdrPort {
+  return new Proxy(xdr, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const fn = value as (...args: unknown[]) => Promise<unknown>;
+      if (typeof prop !== 'string' || !prop.startsWith('create')) return fn.bind(target);
+      return async (arg: unknown) => {
+        const result = (await fn.call(target, arg)) as { id: string };
+        events.push({ by, call: prop, arg, result });
+        await after?.(prop, arg);
+        return result;
+      };
+    },
+  });
+}
+
+describe.skipIf(!server)('PostgresXdrMirror: two instances mirroring one database into XDR', () => {
+  const pools = useTwoInstances(server!, ['mirror-a', 'mirror-b']);
+  let emu: XdrEmulator;
+  let log: PostgresSightingsLog;
+  let correlation: PostgresCorrelationStore;
+  let events: XdrEvent[];
+
+  beforeAll(async () => {
+    emu = new XdrEmulator();
+    await emu.start();
+  });
+  afterAll(() => emu.stop());
+
+  beforeEach(async () => {
+    await pools.a.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops, xdr_dead_letters RESTART IDENTITY CASCADE');
+    emu.reset();
+    events = [];
+    log = new PostgresSightingsLog(pools.a);
+    correlation = new PostgresCorrelationStore(pools.a, log, opts);
+  });
+
+  const client = () => new XdrHttpClient({ xdr: emu.xdrConfig(), logger: silentLogger, httpOptions: { retry: { retries: 0 } } });
+  function mirror(pool: pg.Pool, by: string, xdr: XdrPort = recording(client(), by, events)): PostgresXdrMirror {
+    // Waits of a minute: a failed or blocked op is not due again until the test says time passed.
+    return new PostgresXdrMirror({ queue: new PostgresXdrQueue(pool, {}), xdr, logger: silentLogger, retryDelayMs: 60_000, blockedDelayMs: 60_000 });
+  }
+  const makeDue = () => pools.b.query('UPDATE xdr_ops SET next_attempt_at = now()');
+  const ops = async () => (await pools.b.query<{ incident_id: string; kind: string; attempts: number; last_error: string | null }>('SELECT incident_id, kind, attempts, last_error FROM xdr_ops ORDER BY id')).rows;
+  const ours = () => emu.state.incident.filter((i) => i.source === 'sightline');
+  const rels = (type: string) => emu.state.relationship.filter((r) => r.relationship_type === type);
+
+  async function incidents(hosts: number, each: number, prefix = 's'): Promise<void> {
+    for (let n = 0; n < each; n++) await log.append(Array.from({ length: hosts }, (_, h) => sighting(`${prefix}-${h}-${n}`, `host-${h}`)));
+    for (let i = 0; i < 100 && (await correlation.applyNext(200)).claimed > 0; i++);
+  }
+
+  /** Passes of every mirror at once until nothing waits (bounded). */
+  async function settle(...mirrors: PostgresXdrMirror[]): Promise<number> {
+    for (let round = 1; round <= 20; round++) {
+      const reports = await Promise.all(mirrors.map((m) => m.syncPending()));
+      if (reports.every((r) => r.pending === 0)) return round;
+      await makeDue();
+    }
+    throw new Error('the XDR queue did not drain in 20 rounds');
+  }
+
+  it('creates each incident and each sighting once, whichever instance runs it, create before sightings', async () => {
+    await incidents(16, 3);
+    const a = mirror(pools.a, 'a');
+    const b = mirror(pools.b, 'b');
+    await settle(a, b);
+
+    expect(new Set(events.map((e) => e.by))).toEqual(new Set(['a', 'b']));
+    const remote = ours();
+    expect(remote).toHaveLength(16);
+    expect(new Set(remote.map((i) => i.title)).size).toBe(16);
+    expect(emu.state.sighting).toHaveLength(48);
+    const memberOf = rels('member-of');
+    expect(memberOf).toHaveLength(48);
+    expect(new Set(memberOf.map((r) => r.source_ref)).size).toBe(48);
+    // Each incident's XDR id is back in the incidents table, and is the one XDR holds.
+    const local = (await pools.b.query<{ id: string; xdr_id: string | null }>('SELECT id, xdr_id FROM incidents')).rows;
+    for (const inc of local) {
+      const inXdr = remote.find((r) => r.id === inc.xdr_id);
+      expect(inXdr?.external_ids).toContain(`sightline-incident-${inc.id}`);
+      // In order: the incident was created before any of its sightings.
+      const created = events.findIndex((e) => e.call === 'createIncident' && e.result?.id === inc.xdr_id);
+      const itsSightings = new Set(memberOf.filter((r) => r.target_ref === inc.xdr_id).map((r) => r.source_ref));
+      expect(itsSightings.size).toBe(3);
+      const sightingCreates = events.flatMap((e, n) => (e.call === 'createSighting' && itsSightings.has(e.result!.id) ? [n] : []));
+      expect(sightingCreates).toHaveLength(3);
+      expect(Math.min(...sightingCreates)).toBeGreaterThan(created);
+    }
+    expect(await ops()).toEqual([]);
+  });
+
+  it('links related-to only once the previous incident has its XDR id', async () => {
+    await incidents(1, 1);
+    const previous = (await correlation.incidentByTarget('hostname:host-0'))!;
+    await correlation.close(previous.id, 'analyst@example.com');
+    await incidents(1, 1, 'again');
+    const next = (await correlation.incidentByTarget('hostname:host-0'))!;
+    expect(next.id).not.toBe(previous.id);
+
+    // XDR refuses the previous incident's create for now (a 503 from a proxy): the next one is
+    // created, but its related-to waits without an error, and its sighting behind it.
+    const failing = client();
+    const create = failing.createIncident.bind(failing);
+    let refuse = true;
+    failing.createIncident = async (body) => {
+      if (refuse && (body.external_ids as string[]).includes(`sightline-incident-${previous.id}`)) throw new UpstreamError('XDR', 'XDR answered 503.', { status: 503 });
+      return create(body);
+    };
+    const a = mirror(pools.a, 'a', recording(failing, 'a', events));
+    const first = await a.syncPending();
+    expect(first.failed).toBe(1);
+    expect(rels('related-to')).toEqual([]);
+    const nextXdrId = (await correlation.incident(next.id))!.xdrId;
+    expect(nextXdrId).toBeDefined();
+    const waiting = await ops();
+    expect(waiting.filter((o) => o.incident_id === next.id)).toEqual([
+      { incident_id: next.id, kind: 'relate_previous', attempts: 0, last_error: null },
+      { incident_id: next.id, kind: 'sighting', attempts: 0, last_error: null },
+    ]);
+    expect(waiting.find((o) => o.incident_id === previous.id)).toMatchObject({ kind: 'create_incident', last_error: 'XDR answered 503.' });
+    // It waits (not due) rather than being claimed again and again in the same pass.
+    const deferred = await pools.b.query<{ kind: string }>(`SELECT kind FROM xdr_ops WHERE incident_id = $1 AND next_attempt_at > now() + interval '30 seconds'`, [next.id]);
+    expect(deferred.rows).toEqual([{ kind: 'relate_previous' }]);
+
+    refuse = false;
+    await makeDue();
+    await settle(a, mirror(pools.b, 'b'));
+    const previousXdrId = (await correlation.incident(previous.id))!.xdrId;
+    expect(rels('related-to')).toEqual([expect.objectContaining({ source_ref: previousXdrId, target_ref: nextXdrId })]);
+    const linked = events.findIndex((e) => e.call === 'createRelationship' && (e.arg as { relationship_type: string }).relationship_type === 'related-to');
+    const previousCreated = events.findIndex((e) => e.call === 'createIncident' && e.result?.id === previousXdrId);
+    expect(linked).toBeGreaterThan(previousCreated);
+    expect(ours().find((i) => i.id === previousXdrId)?.status).toBe('Closed');
+  });
+
+  it('ends the pass at a 429 and keeps the ops, waiting as long as XDR asked', async () => {
+    await incidents(8, 1);
+    const before = await ops();
+    expect(before).toHaveLength(16);
+    const removeFault = emu.faults.add({ match: /incident/, method: 'POST', status: 429, retryAfterSeconds: 300 });
+    const counted = client();
+    const create = counted.createIncident.bind(counted);
+    let creates = 0;
+    counted.createIncident = (body) => {
+      creates++;
+      return create(body);
+    };
+    const a = mirror(pools.a, 'a', counted);
+    const report = await a.syncPending();
+    removeFault();
+    expect(report.failed).toBeGreaterThan(0);
+    expect(report.done).toBe(0);
+    expect(ours()).toEqual([]);
+    // The workers already in a call finish it; no new incident is started after the 429.
+    expect(creates).toBeLessThanOrEqual(4);
+    expect((await ops()).map((o) => o.kind)).toEqual(before.map((o) => o.kind));
+    const held = await pools.b.query<{ n: string }>(`SELECT count(*) AS n FROM xdr_ops WHERE next_attempt_at > now() + interval '200 seconds'`);
+    expect(Number(held.rows[0]!.n)).toBe(report.failed);
+
+    // The next pass mirrors the others; the refused ones wait as long as XDR asked.
+    await a.syncPending();
+    expect(ours()).toHaveLength(8 - report.failed);
+    await makeDue();
+    await settle(a);
+    expect(ours()).toHaveLength(8);
+    expect(emu.state.sighting).toHaveLength(8);
+  });
+
+  it('dead-letters an op XDR refuses for good after the domain limit, and goes on', async () => {
+    await incidents(1, 1);
+    const removeFault = emu.faults.add({ match: '/ctia/sighting', method: 'POST', status: 400 });
+    const a = mirror(pools.a, 'a');
+    const b = mirror(pools.b, 'b');
+    expect(await a.syncPending()).toMatchObject({ done: 1, failed: 1, pending: 1 });
+    await makeDue();
+    expect(await b.syncPending()).toMatchObject({ done: 0, failed: 1, pending: 1 });
+    expect(await ops()).toEqual([expect.objectContaining({ kind: 'sighting', attempts: 2 })]);
+    await makeDue();
+    expect(await a.syncPending()).toMatchObject({ done: 0, failed: 1, pending: 0 });
+    removeFault();
+
+    const dead = await new PostgresXdrQueue(pools.b).deadLetters();
+    expect(dead).toMatchObject({ total: 1, latest: [{ target: 'host-0', kind: 'sighting', attempts: 3, reason: expect.stringMatching(/400/) }] });
+    expect(ours()).toHaveLength(1);
+    expect(emu.state.sighting).toEqual([]);
+    // The incident goes on: a later sighting is mirrored.
+    await incidents(1, 1, 'later');
+    await settle(a, b);
+    expect(emu.state.sighting).toHaveLength(1);
+  });
+
+  /**
+   * Mirror A dies right after XDR answered `call` (once): its database sessions end before the
+   * claim commits, so nothing of the claim is recorded. (Another of A's workers, on a new
+   * connection, may pick the incident up again at once: like B, it must not create it again.)
+   */
+  let killed: boolean;
+  function dyingAfter(call: string): XdrPort {
+    killed = false;
+    return recording(client(), 'a', events, async (made) => {
+      if (made !== call || killed) return;
+      killed = true;
+      // With a timeout it waits until the sessions are gone (a bare call only signals them).
+      await pools.b.query(`SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'mirror-a'`);
+      throw new Error('mirror A was killed');
+    });
+  }
+
+  it('does not create an incident twice when a mirror dies between the XDR create and its commit', async () => {
+    await incidents(1, 1);
+    const inc = (await correlation.incidentByTarget('hostname:host-0'))!;
+    await mirror(pools.a, 'a', dyingAfter('createIncident'))
+      .syncPending()
+      .catch(() => undefined);
+    expect(killed).toBe(true);
+    expect(ours()).toHaveLength(1);
+
+    await settle(mirror(pools.b, 'b'));
+    expect(ours()).toHaveLength(1);
+    expect((await correlation.incident(inc.id))!.xdrId).toBe(ours()[0]!.id);
+    expect(emu.state.sighting).toHaveLength(1);
+    expect(rels('member-of')).toHaveLength(1);
+  });
+
+  it('does not create a sighting twice when a mirror dies between the XDR create and its commit', async () => {
+    await incidents(1, 1);
+    await settle(mirror(pools.b, 'b'));
+    await incidents(1, 1, 'second');
+    await mirror(pools.a, 'a', dyingAfter('createSighting'))
+      .syncPending()
+      .catch(() => undefined);
+    expect(killed).toBe(true);
+    expect(emu.state.sighting).toHaveLength(2);
+
+    await settle(mirror(pools.b, 'b'));
+    expect(emu.state.sighting).toHaveLength(2);
+    expect(rels('member-of')).toHaveLength(2);
+    expect((await correlation.incidentByTarget('hostname:host-0'))!.count).toBe(2);
+    expect(ours()[0]!.meta).toMatchObject({ sighting_count: 2 });
+  });
+
+  it('on stop, finishes the XDR calls under way, starts no more, and leaves the rest queued', async () => {
+    await incidents(10, 1);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gated = client();
+    const find = gated.findIncidentsByExternalId.bind(gated);
+    let entered = 0;
+    gated.findIncidentsByExternalId = async (ext) => {
+      entered++;
+      await gate;
+      return find(ext);
+    };
+    const a = mirror(pools.a, 'a', gated);
+    const pass = a.syncPending();
+    // Bounded: wait until the four workers are each in an XDR call.
+    for (let i = 0; i < 500 && entered < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(entered).toBe(4);
+    const stopped = a.stop();
+    release();
+    await Promise.all([pass, stopped]);
+    const created = ours().length;
+    expect(created).toBe(4);
+    const mirrored = (await pools.b.query<{ n: string }>('SELECT count(*) AS n FROM incidents WHERE xdr_id IS NOT NULL')).rows[0]!.n;
+    expect(Number(mirrored)).toBe(4);
+    expect(await a.syncPending()).toMatchObject({ done: 0 });
+    expect((await ops()).length).toBeGreaterThan(6);
+  });
+});
