@@ -23,10 +23,16 @@ export interface PostgresXdrMirrorDeps {
   retryDelayMs?: number;
   /** Wait before an op that needs another incident's XDR id (related-to) is looked at again. Default 1,000 ms. */
   blockedDelayMs?: number;
+  /**
+   * No new op of a claim starts after this long (default 10,000 ms): the claim holds the incident
+   * row, and that target's sightings wait for it to commit. The ops left stay due for the next claim.
+   */
+  maxClaimMs?: number;
 }
 
 const DEFAULT_RETRY_DELAY_MS = 5_000;
 const DEFAULT_BLOCKED_DELAY_MS = 1_000;
+const DEFAULT_MAX_CLAIM_MS = 10_000;
 
 export class PostgresXdrMirror {
   private readonly passes: MirrorPasses;
@@ -84,8 +90,10 @@ export class PostgresXdrMirror {
     const worker = async (): Promise<void> => {
       while (this.runner.goesOn(pass)) {
         try {
-          const claimed = await this.deps.queue.claimNext((claim) => this.runner.syncIncident(this.opStore(claim), claim.incident.id, pass, report));
-          if (!claimed) return;
+          let moved = false;
+          const claimed = await this.deps.queue.claimNext((claim) => this.runner.syncIncident(this.opStore(claim, () => (moved = true)), claim.incident.id, pass, report));
+          // A claim that recorded nothing leaves its incident due: taking it again at once would spin.
+          if (!claimed || !moved) return;
         } catch (err) {
           // The database (or this instance's connection) failed: the claim rolled back and its ops
           // stay queued for a later pass, here or on another instance.
@@ -101,16 +109,19 @@ export class PostgresXdrMirror {
   }
 
   /** One claimed incident as the op runner sees it. */
-  private opStore(claim: XdrClaim): XdrOpStore {
+  private opStore(claim: XdrClaim, moved: () => void): XdrOpStore {
     const finished = new Set<number>();
+    const until = Date.now() + (this.deps.maxClaimMs ?? DEFAULT_MAX_CLAIM_MS);
     const done = async (op: XdrOp, xdrId?: string): Promise<void> => {
+      moved();
       await claim.done(op, xdrId ? { xdrId } : undefined);
       finished.add(op.id);
     };
     const retryDelayMs = this.deps.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
     return {
       incident: () => claim.incident,
-      pending: () => claim.ops.filter((o) => !finished.has(o.id)),
+      // Past the claim's time, nothing is left to start: the runner skips the rest and the claim commits.
+      pending: () => (Date.now() < until ? claim.ops.filter((o) => !finished.has(o.id)) : []),
       finish: async (op: XdrOp, result: OpResult) => {
         await done(op, result.kind === 'created' ? result.xdrId : undefined);
         // The claim holds the incident row, so nothing was counted since it was read: the create
@@ -125,8 +136,8 @@ export class PostgresXdrMirror {
       mayHaveCreated: (op) => op.attempts > 0 || op.lastError !== undefined,
       creatingSighting: (op) => claim.sendingSighting(op),
       xdrIdOf: (incidentId) => claim.xdrIdOf(incidentId),
-      blocked: (op) => claim.defer(op, this.deps.blockedDelayMs ?? DEFAULT_BLOCKED_DELAY_MS),
-      failed: (op, failure) => claim.failed(op, { message: failure.message, permanent: failure.permanent, retryAfterMs: Math.max(failure.retryAfterMs ?? 0, retryDelayMs) }),
+      blocked: (op) => (moved(), claim.defer(op, this.deps.blockedDelayMs ?? DEFAULT_BLOCKED_DELAY_MS)),
+      failed: (op, failure) => (moved(), claim.failed(op, { message: failure.message, permanent: failure.permanent, retryAfterMs: Math.max(failure.retryAfterMs ?? 0, retryDelayMs) })),
     };
   }
 }

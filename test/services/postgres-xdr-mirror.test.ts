@@ -107,6 +107,11 @@ describe.skipIf(!server)('PostgresXdrMirror: two instances mirroring one databas
     const remote = ours();
     expect(remote).toHaveLength(16);
     expect(new Set(remote.map((i) => i.title)).size).toBe(16);
+    // Rendered from the incident as PostgreSQL holds it: the count, and the description that says it.
+    for (const r of remote) {
+      expect(r.meta).toMatchObject({ sighting_count: 3 });
+      expect(r.description).toContain('## Current Amount of Security Events for Target: `3`');
+    }
     expect(emu.state.sighting).toHaveLength(48);
     const memberOf = rels('member-of');
     expect(memberOf).toHaveLength(48);
@@ -303,5 +308,33 @@ describe.skipIf(!server)('PostgresXdrMirror: two instances mirroring one databas
     expect(Number(mirrored)).toBe(4);
     expect(await a.syncPending()).toMatchObject({ done: 0 });
     expect((await ops()).length).toBeGreaterThan(6);
+  });
+
+  it('runs a pass when woken and on start, and none after stop', async () => {
+    await incidents(2, 1);
+    const a = mirror(pools.a, 'a');
+    a.wake();
+    await a.idle();
+    expect(ours()).toHaveLength(2);
+    await incidents(3, 1, 'more');
+    // The first pass starts at once; the next tick is an hour away.
+    a.start(3600);
+    await a.idle();
+    expect(ours()).toHaveLength(3);
+    await a.stop();
+    await incidents(4, 1, 'after-stop');
+    a.wake();
+    await a.idle();
+    expect(ours()).toHaveLength(3);
+    const waiting = (await ops()).length;
+    expect(waiting).toBe(8);
+    expect(await a.syncPending()).toEqual({ done: 0, failed: 0, pending: waiting });
+  });
+
+  it('ends a claim past its time without spinning on it: the ops stay due', async () => {
+    await incidents(2, 1);
+    const a = new PostgresXdrMirror({ queue: new PostgresXdrQueue(pools.a), xdr: client(), logger: silentLogger, maxClaimMs: 0 });
+    expect(await a.syncPending()).toMatchObject({ done: 0, failed: 0, pending: 4 });
+    expect(ours()).toEqual([]);
   });
 });

@@ -28,8 +28,8 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     await pools.a.query('TRUNCATE sightings, incidents, incident_sightings, incident_rungs, xdr_ops, xdr_dead_letters RESTART IDENTITY CASCADE');
     log = new PostgresSightingsLog(pools.a);
     correlation = new PostgresCorrelationStore(pools.a, log, opts);
-    a = new PostgresXdrQueue(pools.a, { deadLetterAfter: 3 });
-    b = new PostgresXdrQueue(pools.b, { deadLetterAfter: 3 });
+    a = new PostgresXdrQueue(pools.a);
+    b = new PostgresXdrQueue(pools.b);
   });
 
   /** `hosts` incidents with `each` sightings apiece, counted by the real correlation store (so the ops are the domain's). */
