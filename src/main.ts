@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { getHeapStatistics } from 'node:v8';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startApp, type App } from './app.js';
+import { startApp } from './app.js';
+import { startSharedApp } from './app/shared/index.js';
 import { loadConfig, secretsOf } from './config/load.js';
 import { ConfigError, SightlineError } from './core/errors.js';
 import { routeConsoleToLogger } from './core/console-to-logger.js';
@@ -32,7 +33,7 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
   await checkHeapBudget(config, logger);
   // Signal handlers come before any start-up work: a SIGTERM while Webex is still connecting
   // (bounded, but up to WEBEX_CONNECT_TIMEOUT_SECONDS) must drain, not kill mid-write.
-  let starting: Promise<App | undefined> | undefined;
+  let starting: Promise<{ stop(timeoutMs?: number): Promise<void> } | undefined> | undefined;
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(130);
@@ -47,7 +48,8 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  starting = startApp({ config, logger }).catch((err: unknown) => {
+  // DATABASE_URL: PostgreSQL, several instances may share it; otherwise the lowdb state file.
+  starting = (config.database ? startSharedApp({ config, logger }) : startApp({ config, logger })).catch((err: unknown) => {
     if (err instanceof ConfigError) {
       // A setting found wrong only when used (a port in use, a host that does not resolve, a read-only
       // state folder) is reported and exits like the others.
@@ -62,7 +64,8 @@ export async function runMain(env?: Record<string, string | undefined>): Promise
 }
 
 async function checkHeapBudget(config: ReturnType<typeof loadConfig>, logger: Logger): Promise<void> {
-  const stateBytes = await stat(config.stateFile).then((s) => s.size, () => 0);
+  // On PostgreSQL the state is not held in memory: only the control document, a few kB to a few MB.
+  const stateBytes = config.database ? 0 : await stat(config.stateFile).then((s) => s.size, () => 0);
   const budget = heapBudget({ heapLimitBytes: getHeapStatistics().heap_size_limit, configuredMb: config.env.SIGHTLINE_MAX_HEAP_MB, stateBytes });
   const fields = { heapCapMb: budget.capMb, heapNeededMb: budget.neededMb, stateMb: Math.round(stateBytes / 1048576) };
   for (const w of budget.warnings) logger.warn(fields, w);

@@ -37,6 +37,8 @@ export function buildChat(
     hunt: Hunt;
     /** Several instances (PostgreSQL mode): true for the one instance that answers this event. */
     claimEvent?: (eventId: string) => Promise<boolean>;
+    /** Several instances share one webhook (PostgreSQL mode): one stopping must not unregister it for the others. */
+    keepWebhooksOnStop?: boolean;
   },
   log: Logger,
 ): Chat {
@@ -113,7 +115,7 @@ export function buildChat(
     },
     stop: async (step) => {
       if (pump) await step('webex', () => pump!.stop().catch(() => undefined));
-      if (config.webex.mode === 'webhook') await step('webhooks', () => unregisterWebhooks(api, { name: WEBHOOK_NAME }).catch(() => undefined));
+      if (config.webex.mode === 'webhook' && !parts.keepWebhooksOnStop) await step('webhooks', () => unregisterWebhooks(api, { name: WEBHOOK_NAME }).catch(() => undefined));
     },
   };
 }

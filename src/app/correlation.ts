@@ -58,7 +58,7 @@ export function openCorrelation(infra: Infrastructure, notify: Notify): Correlat
 }
 
 /** The ladder's "webhook" action: POST JSON to the configured URL (no retries on 5xx: it may trigger a playbook). */
-function outgoingWebhookPoster(logger: Logger): (url: string, body: unknown) => Promise<void> {
+export function outgoingWebhookPoster(logger: Logger): (url: string, body: unknown) => Promise<void> {
   const http = new HttpClient({ service: 'Outgoing webhook', logger });
   return async (url, body) => {
     await http.send({ method: 'POST', url, body, idempotent: false });

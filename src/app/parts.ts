@@ -35,7 +35,7 @@ export interface Base {
 
 /** The notification queue as the rest of the app uses it: queue, show (`outbox` command), readiness. */
 export interface NotificationQueue extends Notifier, OutboxView {
-  readiness(stallMs: number): { ok: boolean; detail?: string };
+  readiness(stallMs: number): { ok: boolean; detail?: string } | Promise<{ ok: boolean; detail?: string }>;
 }
 
 export interface NotifyPart extends Capability {

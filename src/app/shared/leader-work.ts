@@ -18,7 +18,11 @@ const RETENTION_EVERY_SECONDS = 3600;
  * demoted (lock lost, PostgreSQL unreachable, shutdown), it stops them before the lock is let go,
  * so two leaders never overlap. All of it is safe to redo: a new leader resumes from the database.
  */
-export function leaderWork(infra: Base, parts: { pool: pg.Pool; correlation: CorrelationPart; hunt: Hunt; instance: string }, log: Logger): Capability & { readonly isLeader: boolean } {
+export function leaderWork(
+  infra: Base,
+  parts: { pool: pg.Pool; correlation: CorrelationPart; hunt: Hunt; instance: string; /** Runs first when elected (the control document as the last leader left it). */ beforeWork?: () => Promise<void> },
+  log: Logger,
+): Capability & { readonly isLeader: boolean } {
   const { config } = infra;
   const database = config.database!;
   const { correlation, hunt } = parts;
@@ -31,6 +35,7 @@ export function leaderWork(infra: Base, parts: { pool: pg.Pool; correlation: Cor
   let leading = false;
 
   const startWork = async (): Promise<void> => {
+    await parts.beforeWork?.();
     leading = true;
     // Not awaited: a missed hunt or a resumed one can run for minutes, and the elector must stay responsive.
     void hunt.start?.()?.catch((err: unknown) => log.error({ err }, 'resuming an interrupted hunt failed'));
