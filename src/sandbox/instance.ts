@@ -9,7 +9,7 @@ import { request } from 'undici';
  * which is the leader from the log line the app writes when it wins the election.
  */
 
-/** The app's log message when this instance takes the leader's work (src/app wiring, issue 15). */
+/** A log message saying this instance took the leader's work; LeaderElector's "elected leader: …" counts too. */
 export const LEADER_ELECTED_MSG = 'this instance is now the leader';
 /** … and when it gives it up (lost connection, stop). */
 export const LEADER_DEMOTED_MSG = 'this instance is no longer the leader';
@@ -31,10 +31,15 @@ export function parseLogLine(text: string): LogLine | undefined {
   }
 }
 
+/** LeaderElector's own lines (src/store/postgres/leader.ts): "elected leader: …" and "no longer the leader". */
+const ELECTOR_ELECTED = /^elected leader\b/;
+const ELECTOR_DEMOTED = /^no longer the leader\b/;
+
 /** true: elected, false: demoted, undefined: a line about something else. */
 export function leadershipOf(line: LogLine): boolean | undefined {
-  if (line.msg === LEADER_ELECTED_MSG) return true;
-  if (line.msg === LEADER_DEMOTED_MSG) return false;
+  const msg = typeof line.msg === 'string' ? line.msg : '';
+  if (msg === LEADER_ELECTED_MSG || ELECTOR_ELECTED.test(msg)) return true;
+  if (msg === LEADER_DEMOTED_MSG || ELECTOR_DEMOTED.test(msg)) return false;
   return undefined;
 }
 

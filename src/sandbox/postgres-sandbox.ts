@@ -60,7 +60,7 @@ export async function assertRunningOnPostgres(url: string, instances: readonly S
     if (leader) return leader;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`No Sightline instance logged "this instance is now the leader" within ${Math.round(leaderWaitMs / 1000)} s: the leader election is not wired, or its log line differs.`);
+  throw new Error(`No Sightline instance logged that it was elected leader ("elected leader: …" from LeaderElector) within ${Math.round(leaderWaitMs / 1000)} s: the leader election is not wired, or its log line differs.`);
 }
 
 export interface PostgresSandboxOptions {

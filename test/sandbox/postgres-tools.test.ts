@@ -12,6 +12,10 @@ describe('leadership from the log', () => {
     expect(leadershipOf(parseLogLine(JSON.stringify({ level: 30, msg: LEADER_ELECTED_MSG }))!)).toBe(true);
     expect(leadershipOf(parseLogLine(JSON.stringify({ level: 30, msg: LEADER_DEMOTED_MSG }))!)).toBe(false);
     expect(leadershipOf(parseLogLine('{"level":30,"msg":"listening"}')!)).toBeUndefined();
+    // LeaderElector's own lines (src/store/postgres/leader.ts).
+    expect(leadershipOf({ msg: 'elected leader: this instance runs the schedule, status sync and module polling' })).toBe(true);
+    expect(leadershipOf({ msg: 'no longer the leader', reason: 'lost connection' })).toBe(false);
+    expect(leadershipOf({ msg: 'not elected leader yet' })).toBeUndefined();
     expect(parseLogLine('    at startApp (src/app.ts:12)')).toBeUndefined();
     expect(parseLogLine('{not json')).toBeUndefined();
   });
