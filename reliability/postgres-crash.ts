@@ -40,6 +40,8 @@ export interface PostgresCrashOptions {
   leaderPollSeconds?: number;
   seed?: number;
   log?: (line: string) => void;
+  /** Run another entry than src/main.ts (e.g. dist/main.js after `npm run build`). */
+  entry?: { file: string; nodeArgs: string[] };
 }
 
 interface Run {
@@ -97,7 +99,7 @@ async function startRun(opts: PostgresCrashOptions): Promise<Run> {
       XDR_STATUS_SYNC_SECONDS: '0',
       HUNT_RUN_MISSED_ON_START: 'true',
     });
-    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env) });
+    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env), ...(opts.entry ? { entry: opts.entry } : {}) });
   });
   const pool = new pg.Pool({ connectionString: cluster.url, max: 2, application_name: 'postgres-crash-suite' });
   return { cluster, world, proxy, instances, pool, stateDir };
@@ -231,7 +233,7 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
   const weekly = hunts.filter((h) => h.trigger === 'schedule' || h.trigger === 'missed');
   r.figure('weekly hunts (schedule / missed-run) in the database', weekly.map((h) => `${h.source} ${h.week ?? ''} ${h.status}`).join(', ') || 'none');
   r.check('each weekly hunt run once (per week and source)', repeated.length === 0 && weekly.length > 0, repeated.join(', ') || (weekly.length === 0 ? 'no weekly hunt ran: the leader did not run the missed-run check' : undefined));
-  r.check('every hunt finished', hunts.length > 0 && hunts.every((h) => h.status !== 'running'), hunts.map((h) => `${h.id}: ${h.status}`).join(', '));
+  r.check('every hunt finished', hunts.length > 0 && hunts.every((h) => h.status !== 'running'), hunts.map((h) => `${h.id}: ${h.status}`).join(', ') || 'no hunt at all');
   const casebooks = (world.xdr.state.casebook ?? []) as { external_ids?: string[] }[];
   const dupCasebooks = duplicateExternalIds(casebooks);
   r.figure('casebooks in XDR', casebooks.length);

@@ -57,6 +57,8 @@ export interface InstanceOptions {
   /** http://127.0.0.1:<HTTP_PORT> */
   url: string;
   nodeFlags?: string[];
+  /** Another entry than this checkout's src/main.ts (e.g. a built dist/main.js); default appEntry(). */
+  entry?: { file: string; nodeArgs: string[] };
   /** Every parsed log line (e.g. to print warnings); leadership is tracked here already. */
   onLog?: (line: LogLine, instance: SightlineInstance) => void;
   cwd?: string;
@@ -101,7 +103,7 @@ export class SightlineInstance {
   async start(timeoutMs = 60_000): Promise<number> {
     if (this.running) throw new Error(`${this.name} is already running`);
     const t0 = Date.now();
-    const entry = appEntry();
+    const entry = this.opts.entry ?? appEntry();
     const child = spawn(process.execPath, [...(this.opts.nodeFlags ?? []), ...entry.nodeArgs, entry.file], {
       cwd: this.opts.cwd ?? process.cwd(),
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.opts.env },
