@@ -31,7 +31,8 @@ export function pgHostOf(i: number): string {
   return `bench-host-${String(i).padStart(7, '0')}`;
 }
 
-export async function benchPostgresIngest(o: { quick: boolean; sizes?: number[]; only?: string }): Promise<BenchResult> {
+/** `entry`: another entry than src/main.ts (e.g. dist/main.js after `npm run build`). */
+export async function benchPostgresIngest(o: { quick: boolean; sizes?: number[]; only?: string; entry?: { file: string; nodeArgs: string[] } }): Promise<BenchResult> {
   if (o.quick && o.only !== 'postgres-ingest') {
     // A cluster, two app starts and the runs take ~30 s even tiny: more than CI's quick bench should pay.
     return { name: 'postgres-ingest', title: PG_INGEST_TITLE, markdown: 'Not in `--quick` (about 30 s even at tiny sizes); `npm run bench -- --only postgres-ingest --quick` runs a tiny version.', targets: [] };
@@ -42,9 +43,10 @@ export async function benchPostgresIngest(o: { quick: boolean; sizes?: number[];
   let cluster: ThrowawayCluster | undefined;
   let world: EmulatedWorld | undefined;
   try {
-    cluster = await startThrowawayCluster({ durable: true });
+    // `BENCH_PG_FSYNC=off npm run bench -- --only postgres-ingest` measures what PostgreSQL's fsync per commit costs.
+    cluster = await startThrowawayCluster({ durable: durable() });
     world = await startWorld();
-    for (const size of plan.sizes) rows.push(...(await measureSize(cluster, world, size, plan, notes)));
+    for (const size of plan.sizes) rows.push(...(await measureSize(cluster, world, size, plan, notes, o.entry)));
   } catch (err) {
     notes.push(`**The bench did not complete:** ${(err as Error).message}`);
   } finally {
@@ -56,7 +58,7 @@ export async function benchPostgresIngest(o: { quick: boolean; sizes?: number[];
   return { name: 'postgres-ingest', title: PG_INGEST_TITLE, markdown: render(rows, plan, notes), targets };
 }
 
-async function measureSize(cluster: ThrowawayCluster, world: EmulatedWorld, size: PgStoreSize, plan: PgIngestPlan, notes: string[]): Promise<PgRunRow[]> {
+async function measureSize(cluster: ThrowawayCluster, world: EmulatedWorld, size: PgStoreSize, plan: PgIngestPlan, notes: string[], entry?: { file: string; nodeArgs: string[] }): Promise<PgRunRow[]> {
   const dbName = `bench_${size.incidents}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: cluster.url });
   await admin.connect();
@@ -77,7 +79,7 @@ async function measureSize(cluster: ThrowawayCluster, world: EmulatedWorld, size
       HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
       CORRELATION_COALESCE_MS: '5000',
     });
-    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env) });
+    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env), ...(entry ? { entry } : {}) });
   });
   const pool = new pg.Pool({ connectionString: dbUrl, max: 2, application_name: 'bench' });
   try {
@@ -255,6 +257,10 @@ function rssSampler(pid: number): { stop(): number } {
   return { stop: () => (clearInterval(timer), sample(), peak) };
 }
 
+function durable(): boolean {
+  return process.env['BENCH_PG_FSYNC'] !== 'off';
+}
+
 function render(rows: readonly PgRunRow[], plan: PgIngestPlan, notes: readonly string[]): string {
   const body = rows.map((r) => [
     `${fmt(r.size.incidents)} / ${fmt(r.size.sightings)}`,
@@ -269,7 +275,7 @@ function render(rows: readonly PgRunRow[], plan: PgIngestPlan, notes: readonly s
     Object.keys(r.failures).length ? Object.entries(r.failures).map(([k, v]) => `${k} ×${v}`).join(', ') : 'none',
   ]);
   return [
-    `Real processes (\`src/main.ts\`, \`npm start\`'s node flags) on a throwaway PostgreSQL cluster on the same cores, **fsync on**. ` +
+    `Real processes (\`src/main.ts\`, \`npm start\`'s node flags) on a throwaway PostgreSQL cluster on the same cores, **fsync ${durable() ? 'on' : 'off (BENCH_PG_FSYNC=off)'}**. ` +
       `Closed loop: ${plan.connections} keep-alive connections in all (split evenly between the instances), one signed sighting per request over the first ${fmt(Math.min(1_000, plan.openIncidents))} open incidents' hosts; ` +
       `${fmt(plan.warmupMs / 1000, 1)} s warm-up, then ${fmt(plan.runMs / 1000, 1)} s timed. Store preloaded by SQL: the first ${fmt(plan.openIncidents)} incidents open, the rest closed (history), 10 sightings each. ` +
       `CPU per sighting from /proc (utime + stime): Sightline's processes, and PostgreSQL's (postmaster and its children). Drain: after the run, until every accepted sighting was applied to its incident.`,
