@@ -54,3 +54,17 @@ export async function writeReport(file: string, markdown: string): Promise<void>
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
 }
+
+/**
+ * The report with one benchmark's section replaced by a run of it alone (appended the first time):
+ * from its `## <title>` heading to the next `## ` heading.
+ */
+export function upsertBenchSection(doc: string, result: BenchResult, note: string): string {
+  const section = [`## ${result.title}`, '', `> ${note}`, '', result.markdown.trim(), '', targetTable(result.targets), ''];
+  const lines = doc.split('\n');
+  const start = lines.findIndex((l) => l === `## ${result.title}`);
+  if (start < 0) return [doc.replace(/\n+$/, ''), '', ...section].join('\n');
+  let end = lines.findIndex((l, i) => i > start && l.startsWith('## '));
+  if (end < 0) end = lines.length;
+  return [...lines.slice(0, start), ...section, ...lines.slice(end)].join('\n');
+}

@@ -8,11 +8,13 @@ import { benchInvestigate } from './investigate.js';
 import { benchMemory } from './memory.js';
 import { machineInfo, machineMarkdown } from './machine.js';
 import { benchParsing } from './parsing.js';
+import { benchPostgresIngest } from './postgres-ingest.js';
 import { benchRequestPath } from './request-path.js';
 import { benchStorm } from './storm.js';
 import { benchWebexCost } from './webex-cost.js';
 import { benchTalosPosts } from './talos-posts.js';
-import { renderReport, targetTable, writeReport, type BenchResult } from './report.js';
+import { readFile } from 'node:fs/promises';
+import { renderReport, targetTable, upsertBenchSection, writeReport, type BenchResult } from './report.js';
 
 /**
  * `npm run bench` runs every benchmark and writes docs/BENCHMARKS.md.
@@ -22,9 +24,12 @@ import { renderReport, targetTable, writeReport, type BenchResult } from './repo
  * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only.
  * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
  * `--heap-snapshot <dir>`: a heap snapshot of the ingest server right after its timed runs.
+ * `--only postgres-ingest`: Sightline on a throwaway PostgreSQL cluster, one and two instances (needs PostgreSQL's
+ *   server binaries); its section of docs/BENCHMARKS.md is replaced (appended the first time). Not in `--quick`
+ *   unless asked by name (`--only postgres-ingest --quick`: tiny sizes, prints only).
  * `--flood-seconds 60`: length of the memory benchmark's flood (`--only memory`; 3 s in --quick).
  */
-const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string; floodSeconds?: number }) => Promise<BenchResult>> = {
+const BENCHMARKS: Record<string, (o: { quick: boolean; only?: string; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string; floodSeconds?: number }) => Promise<BenchResult>> = {
   ingest: benchIngest,
   hunt: benchHunt,
   'talos-posts': benchTalosPosts,
@@ -36,6 +41,7 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; size
   'webex-cost': benchWebexCost,
   'request-path': benchRequestPath,
   memory: benchMemory,
+  'postgres-ingest': benchPostgresIngest,
 };
 
 const { values } = parseArgs({
@@ -60,6 +66,7 @@ for (const [name, bench] of Object.entries(BENCHMARKS)) {
   const sizes = values['ingest-sizes']?.split(',').map((x) => Number(x.trim()));
   const result = await bench({
     quick,
+    ...(only ? { only } : {}),
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
     ...(sizes ? { sizes } : {}),
     tsxOnly: values['tsx-only'] ?? false,
@@ -74,6 +81,11 @@ if (!quick && !only) {
   const file = path.resolve('docs/BENCHMARKS.md');
   await writeReport(file, renderReport(machine, results, { quick, elapsedMs }));
   process.stdout.write(`Wrote ${file}\n`);
+}
+if (only === 'postgres-ingest' && !quick && results[0]?.targets.some((t) => t.what !== 'the PostgreSQL ingest bench ran')) {
+  const file = path.resolve('docs/BENCHMARKS.md');
+  await writeReport(file, upsertBenchSection(await readFile(file, 'utf8'), results[0], `Run alone with \`npm run bench -- --only postgres-ingest\` on ${machine.date} (load average at start ${machine.loadAtStart}).`));
+  process.stdout.write(`Section "${results[0].title}" written to ${file}\n`);
 }
 const missed = results.flatMap((r) => r.targets.filter((t) => !t.met).map((t) => `${r.title}: ${t.what}`));
 process.stdout.write(`Done in ${Math.round(elapsedMs / 1000)} s; targets missed: ${missed.length ? missed.join('; ') : 'none'}.\n`);

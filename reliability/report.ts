@@ -45,3 +45,9 @@ export function replaceSuiteSection(doc: string, report: SuiteReport, note: stri
   if (end < 0) end = lines.length;
   return [...lines.slice(0, start), ...suiteLines(report, note), ...lines.slice(end)].join('\n');
 }
+
+/** replaceSuiteSection, or the section appended at the end when the document has none yet (a new suite run alone). */
+export function upsertSuiteSection(doc: string, report: SuiteReport, note: string): string {
+  if (doc.split('\n').includes(`## ${report.title}`)) return replaceSuiteSection(doc, report, note);
+  return [doc.replace(/\n+$/, ''), '', ...suiteLines(report, note)].join('\n');
+}

@@ -7,6 +7,7 @@ import { fridayOfWeek } from '../domain/talos/week.js';
 import { freePort } from './free-port.js';
 import { startSandboxWeb } from './web-server.js';
 import { SANDBOX_SIGHTINGS_SECRET, startWorld } from './world.js';
+import { runPostgresSandbox } from './postgres-sandbox.js';
 
 /**
  * `npm run sandbox`: the whole bot on a laptop. Emulated Talos, XDR, Webex and
@@ -14,6 +15,8 @@ import { SANDBOX_SIGHTINGS_SECRET, startWorld } from './world.js';
  * throwaway folder, and a Webex-like room in the browser. Ctrl-C stops it all.
  */
 async function main(): Promise<void> {
+  // `npm run sandbox -- --postgres`: two instances on a throwaway PostgreSQL cluster (src/sandbox/postgres-sandbox.ts).
+  if (process.argv.includes('--postgres')) return runPostgresSandbox();
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const world = await startWorld();
   // "This week's" roundup: the real 2021-07-23 file, published under this week's Friday.

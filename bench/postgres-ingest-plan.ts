@@ -1,0 +1,96 @@
+import type { TargetCheck } from './report.js';
+import { fmt, mb } from './stats.js';
+
+/**
+ * What the PostgreSQL ingest bench measures and how it judges it (pure: unit-tested in
+ * test/bench/postgres-ingest-plan.test.ts). The issue's goal: ≥ 1,500 sightings/s with p99 ≤ 50 ms,
+ * one instance and two, at 10k/100k and 100k/1M incidents/sightings; cost per sighting flat with
+ * store size; RSS per instance ≤ 200 MB whatever the history size.
+ */
+export interface PgStoreSize {
+  incidents: number;
+  /** Sightings in the history (10 per incident, as the lowdb bench). */
+  sightings: number;
+}
+
+export interface PgIngestPlan {
+  sizes: PgStoreSize[];
+  instanceCounts: number[];
+  /** Connections per instance. */
+  connections: number;
+  warmupMs: number;
+  runMs: number;
+  /** Open incidents in the preloaded store (the rest closed: history); the load goes to the first 1,000. */
+  openIncidents: number;
+}
+
+export const TARGET_RATE = 1_500;
+export const TARGET_P99_MS = 50;
+export const TARGET_RSS_BYTES = 200 * 1024 * 1024;
+/** "Flat": the biggest store's CPU per sighting within this factor of the smallest's. */
+export const FLAT_FACTOR = 1.5;
+
+export function pgIngestPlan(opts: { quick: boolean; sizes?: number[] }): PgIngestPlan {
+  const sizes = opts.sizes?.map((n) => ({ incidents: n, sightings: n * 10 })) ?? (opts.quick ? [{ incidents: 200, sightings: 2_000 }] : [{ incidents: 10_000, sightings: 100_000 }, { incidents: 100_000, sightings: 1_000_000 }]);
+  return {
+    sizes,
+    instanceCounts: [1, 2],
+    connections: opts.quick ? 4 : 16,
+    warmupMs: opts.quick ? 500 : 3_000,
+    runMs: opts.quick ? 2_000 : 20_000,
+    openIncidents: Math.min(2_000, ...sizes.map((s) => s.incidents)),
+  };
+}
+
+export interface PgRunRow {
+  size: PgStoreSize;
+  instances: number;
+  accepted: number;
+  sent: number;
+  rate: number;
+  p50: number;
+  p99: number;
+  /** Sightline's CPU (all instances) per accepted sighting, µs. */
+  cpuUsPerSighting: number;
+  /** PostgreSQL's CPU (all its processes) per accepted sighting, µs; undefined when it could not be read. */
+  pgCpuUsPerSighting?: number;
+  /** Peak RSS of each instance during the run. */
+  peakRssBytes: number[];
+  /** Time after the run until every accepted sighting was applied to an incident. */
+  drainMs: number | undefined;
+  failures: Record<string, number>;
+}
+
+/** The targets over the rows of one bench run. */
+export function pgIngestTargets(rows: readonly PgRunRow[]): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  for (const r of rows) {
+    const label = `${fmt(r.size.incidents)}/${fmt(r.size.sightings)}, ${r.instances} instance${r.instances > 1 ? 's' : ''}`;
+    out.push({ what: `throughput (${label})`, target: `≥ ${fmt(TARGET_RATE)} sightings/s`, measured: `${fmt(r.rate)}/s`, met: r.rate >= TARGET_RATE });
+    out.push({ what: `p99 latency (${label})`, target: `≤ ${TARGET_P99_MS} ms`, measured: `${fmt(r.p99, 1)} ms`, met: r.p99 <= TARGET_P99_MS });
+    const peak = Math.max(0, ...r.peakRssBytes);
+    out.push({ what: `RSS per instance (${label})`, target: `≤ ${mb(TARGET_RSS_BYTES)}`, measured: r.peakRssBytes.map(mb).join(', '), met: peak > 0 && peak <= TARGET_RSS_BYTES });
+  }
+  for (const n of new Set(rows.map((r) => r.instances))) {
+    const bySize = rows.filter((r) => r.instances === n).sort((a, b) => a.size.sightings - b.size.sightings);
+    if (bySize.length < 2) continue;
+    const small = bySize[0]!;
+    const big = bySize.at(-1)!;
+    const cost = (r: PgRunRow) => r.cpuUsPerSighting + (r.pgCpuUsPerSighting ?? 0);
+    const ratio = cost(big) / cost(small);
+    out.push({
+      what: `cost per sighting flat with store size (${n} instance${n > 1 ? 's' : ''}, Sightline + PostgreSQL CPU)`,
+      target: `${fmt(big.size.sightings)} within ×${FLAT_FACTOR} of ${fmt(small.size.sightings)}`,
+      measured: `${fmt(cost(small))} → ${fmt(cost(big))} µs (×${fmt(ratio, 2)})`,
+      met: Number.isFinite(ratio) && ratio <= FLAT_FACTOR,
+    });
+  }
+  return out;
+}
+
+/** Clock ticks → µs from /proc/<pid>/stat's utime + stime (fields 14 and 15; the name in () may hold spaces). */
+export function cpuTicksOfStat(stat: string): number {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state): utime is field 14 → rest[11], stime field 15 → rest[12].
+  return Number(rest[11]) + Number(rest[12]);
+}

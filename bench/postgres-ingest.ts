@@ -1,0 +1,287 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort } from '../src/sandbox/free-port.js';
+import { SightlineInstance } from '../src/sandbox/instance.js';
+import { startThrowawayCluster, type ThrowawayCluster } from '../src/sandbox/postgres-cluster.js';
+import { assertRunningOnPostgres } from '../src/sandbox/postgres-sandbox.js';
+import { SANDBOX_SIGHTINGS_SECRET, startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
+import { runLoad, type LoadResult } from './load.js';
+import { cpuTicksOfStat, pgIngestPlan, pgIngestTargets, type PgIngestPlan, type PgRunRow, type PgStoreSize } from './postgres-ingest-plan.js';
+import { table, type BenchResult } from './report.js';
+import { startNodeFlags } from './start-flags.js';
+import { fmt, mb, percentile } from './stats.js';
+
+/**
+ * Bench `postgres-ingest`: sightings over loopback HTTP to the real process
+ * (`node --import tsx src/main.ts` with DATABASE_URL) on a throwaway PostgreSQL cluster with
+ * fsync ON (a 202 costs a durable commit, as in production), on the same 2 cores. One instance,
+ * then two on the same database (the same 16 connections split between them), at each store size.
+ * The store is preloaded with SQL, not HTTP: one template incident is made through the app
+ * (10 sightings over HTTP), then cloned N times with generate_series — incidents (the first 2,000
+ * open, the rest closed: history), their incident_sightings rows, and applied `sightings` rows.
+ */
+export const PG_INGEST_TITLE = 'Ingest on PostgreSQL (one and two instances)';
+const TEMPLATE_HOST = 'bench-template-host';
+const CLK_TCK_US = 10_000; // Linux USER_HZ = 100
+
+export function pgHostOf(i: number): string {
+  return `bench-host-${String(i).padStart(7, '0')}`;
+}
+
+/** `entry`: another entry than src/main.ts (e.g. dist/main.js after `npm run build`). */
+export async function benchPostgresIngest(o: { quick: boolean; sizes?: number[]; only?: string; entry?: { file: string; nodeArgs: string[] } }): Promise<BenchResult> {
+  if (o.quick && o.only !== 'postgres-ingest') {
+    // A cluster, two app starts and the runs take ~30 s even tiny: more than CI's quick bench should pay.
+    return { name: 'postgres-ingest', title: PG_INGEST_TITLE, markdown: 'Not in `--quick` (about 30 s even at tiny sizes); `npm run bench -- --only postgres-ingest --quick` runs a tiny version.', targets: [] };
+  }
+  const plan = pgIngestPlan(o);
+  const rows: PgRunRow[] = [];
+  const notes: string[] = [];
+  let cluster: ThrowawayCluster | undefined;
+  let world: EmulatedWorld | undefined;
+  try {
+    // `BENCH_PG_FSYNC=off npm run bench -- --only postgres-ingest` measures what PostgreSQL's fsync per commit costs.
+    cluster = await startThrowawayCluster({ durable: durable() });
+    world = await startWorld();
+    for (const size of plan.sizes) rows.push(...(await measureSize(cluster, world, size, plan, notes, o.entry)));
+  } catch (err) {
+    notes.push(`**The bench did not complete:** ${(err as Error).message}`);
+  } finally {
+    await world?.stop();
+    await cluster?.stop();
+  }
+  const targets = pgIngestTargets(rows);
+  if (rows.length === 0) targets.push({ what: 'the PostgreSQL ingest bench ran', target: 'yes', measured: 'no (see above)', met: false });
+  return { name: 'postgres-ingest', title: PG_INGEST_TITLE, markdown: render(rows, plan, notes), targets };
+}
+
+async function measureSize(cluster: ThrowawayCluster, world: EmulatedWorld, size: PgStoreSize, plan: PgIngestPlan, notes: string[], entry?: { file: string; nodeArgs: string[] }): Promise<PgRunRow[]> {
+  const dbName = `bench_${size.incidents}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const url = new URL(cluster.url);
+  url.pathname = `/${dbName}`;
+  const dbUrl = url.toString();
+  const stateDir = await mkdtemp(path.join(tmpdir(), 'sightline-bench-pg-'));
+  const ports = [await freePort(), await freePort()];
+  const instances = ports.map((port, i) => {
+    const env = world.env({
+      LOG_LEVEL: 'info',
+      DATABASE_URL: dbUrl,
+      HTTP_PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      STATE_FILE: path.join(stateDir, `instance-${i}.json`),
+      HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
+      CORRELATION_COALESCE_MS: '5000',
+    });
+    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env), ...(entry ? { entry } : {}) });
+  });
+  const pool = new pg.Pool({ connectionString: dbUrl, max: 2, application_name: 'bench' });
+  try {
+    await instances[0]!.start(120_000);
+    await assertRunningOnPostgres(dbUrl, [instances[0]!]);
+    const t0 = performance.now();
+    await preload(pool, instances[0]!.url, size, plan.openIncidents);
+    notes.push(`${fmt(size.incidents)}/${fmt(size.sightings)}: preloaded with SQL in ${fmt((performance.now() - t0) / 1000, 1)} s.`);
+    const out: PgRunRow[] = [];
+    for (const n of plan.instanceCounts) {
+      for (const inst of instances.slice(0, n)) if (!inst.running) await inst.start(120_000);
+      out.push(await measure(pool, cluster, instances.slice(0, n), size, plan, `s${size.incidents}-n${n}`));
+    }
+    return out;
+  } finally {
+    await Promise.all(instances.map((i) => i.stop('SIGTERM')));
+    await pool.end();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** One template incident through the app, then N clones by SQL. */
+async function preload(pool: pg.Pool, instanceUrl: string, size: PgStoreSize, open: number): Promise<void> {
+  const perIncident = Math.max(1, Math.round(size.sightings / size.incidents));
+  const template = await runLoad({ url: instanceUrl, secret: SANDBOX_SIGHTINGS_SECRET, hosts: [TEMPLATE_HOST], connections: 1, durationMs: 30_000, maxRequests: perIncident, runId: 'template' });
+  if (template.accepted !== perIncident) throw new Error(`The template sightings were not accepted (${template.accepted} of ${perIncident}; ${template.firstFailure ?? 'no answer'}).`);
+  const tpl = await waitFor(async () => {
+    const { rows } = await pool.query<{ id: string; target_key: string; count: string }>(`SELECT id, target_key, count FROM incidents WHERE target_value = $1`, [TEMPLATE_HOST]);
+    return rows[0] && Number(rows[0].count) === perIncident ? rows[0] : undefined;
+  }, 60_000, 'the template incident to count its sightings');
+  await cloneTemplate(pool, tpl, size.incidents, open, perIncident);
+}
+
+async function measure(pool: pg.Pool, cluster: ThrowawayCluster, instances: SightlineInstance[], size: PgStoreSize, plan: PgIngestPlan, runId: string): Promise<PgRunRow> {
+  const hosts = Array.from({ length: Math.min(1_000, plan.openIncidents) }, (_, i) => pgHostOf(i));
+  const perInstance = Math.max(1, Math.floor(plan.connections / instances.length));
+  const loadAll = (id: string, durationMs: number): Promise<LoadResult[]> =>
+    Promise.all(instances.map((inst, i) => runLoad({ url: inst.url, secret: SANDBOX_SIGHTINGS_SECRET, hosts, connections: perInstance, durationMs, maxRequests: 10_000_000, runId: `${id}-${i}` })));
+  await loadAll(`${runId}-warmup`, plan.warmupMs);
+  await drain(pool, 60_000);
+  const postmaster = await postmasterPid(cluster.dataDir);
+  const cpu0 = instances.map((i) => procTicks(i.pid));
+  const pg0 = postmaster ? pgTicks(postmaster) : undefined;
+  const samplers = instances.map((i) => rssSampler(i.pid!));
+  const results = await loadAll(runId, plan.runMs);
+  const cpu1 = instances.map((i) => procTicks(i.pid));
+  const pg1 = postmaster ? pgTicks(postmaster) : undefined;
+  const peakRssBytes = samplers.map((s) => s.stop());
+  const t0 = performance.now();
+  const drained = await drain(pool, 120_000);
+  const accepted = results.reduce((a, r) => a + r.accepted, 0);
+  const elapsed = Math.max(...results.map((r) => r.elapsedMs));
+  const latencies = results.flatMap((r) => r.latenciesMs);
+  const failures: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+  const sightlineTicks = cpu1.reduce((a, t, i) => a + t - cpu0[i]!, 0);
+  return {
+    size,
+    instances: instances.length,
+    accepted,
+    sent: results.reduce((a, r) => a + r.sent, 0),
+    rate: accepted / (elapsed / 1000),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuUsPerSighting: accepted ? (sightlineTicks * CLK_TCK_US) / accepted : Number.NaN,
+    ...(pg0 !== undefined && pg1 !== undefined && accepted ? { pgCpuUsPerSighting: ((pg1 - pg0) * CLK_TCK_US) / accepted } : {}),
+    peakRssBytes,
+    drainMs: drained ? performance.now() - t0 : undefined,
+    failures,
+  };
+}
+
+/** Until every accepted sighting is applied; false after `timeoutMs`. */
+async function drain(pool: pg.Pool, timeoutMs: number): Promise<boolean> {
+  return waitFor(async () => ((await pool.query<{ n: string }>('SELECT count(*) AS n FROM sightings WHERE applied_at IS NULL')).rows[0]!.n === '0' ? true : undefined), timeoutMs, 'the backlog to drain').catch(() => false);
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+
+/**
+ * `n` clones of the template incident (ids inc-bench-<g>, hosts bench-host-<g>; the first `open`
+ * open, the rest closed), with `perIncident` incident_sightings rows each and as many applied
+ * `sightings` rows (copies of the first `perIncident` in the log). Columns it does not know are
+ * copied from the template, so a later migration's column keeps the template's value.
+ */
+export async function cloneTemplate(pool: pg.Pool, tpl: { id: string; target_key: string; target_value?: string }, n: number, open: number, perIncident: number): Promise<void> {
+  const templateHost = tpl.target_value ?? TEMPLATE_HOST;
+  if (!tpl.target_key.includes(templateHost)) throw new Error(`The target key "${tpl.target_key}" does not contain the host; the preload cannot derive clones' keys.`);
+  const cols = (await pool.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'incidents' ORDER BY ordinal_position`)).rows.map((r) => r.column_name);
+  const host = `'bench-host-' || lpad(g::text, 7, '0')`;
+  const isOpen = `g < ${open}`;
+  const override: Record<string, string | null> = {
+    id: `'inc-bench-' || g`,
+    ordinal: null,
+    target_key: `replace(t.target_key, t.target_value, ${host})`,
+    target_value: host,
+    status: `CASE WHEN ${isOpen} THEN t.status ELSE 'Closed' END`,
+    closed_at: `CASE WHEN ${isOpen} THEN NULL ELSE t.opened_at + interval '1 day' END`,
+    closed_by: `CASE WHEN ${isOpen} THEN NULL ELSE 'bench' END`,
+    close_reason: 'NULL',
+    previous_incident_id: 'NULL',
+    xdr_id: 'NULL',
+    card_message_id: 'NULL',
+  };
+  const chosen = cols.filter((c) => override[c] !== null);
+  const exprs = chosen.map((c) => (c in override ? override[c]! : `t.${c}`));
+  await pool.query(`INSERT INTO incidents (${chosen.join(', ')}) SELECT ${exprs.join(', ')} FROM generate_series(0, ${n - 1}) g CROSS JOIN (SELECT * FROM incidents WHERE id = $1) t`, [tpl.id]);
+  await pool.query(
+    `INSERT INTO incident_sightings (incident_id, seq, observed_at, ioc_type, ioc_value, source)
+     SELECT 'inc-bench-' || g, 1000000000000 + g::bigint * 100 + s.rn, s.observed_at, s.ioc_type, s.ioc_value, s.source
+       FROM generate_series(0, ${n - 1}) g
+       CROSS JOIN (SELECT *, row_number() OVER (ORDER BY seq) AS rn FROM incident_sightings WHERE incident_id = $1) s`,
+    [tpl.id],
+  );
+  await pool.query(
+    `INSERT INTO sightings (id, item, accepted_at, applied_at)
+     SELECT 'bench-pre-' || g || '-' || s.rn, s.item, now(), now()
+       FROM generate_series(0, ${n - 1}) g
+       CROSS JOIN (SELECT item, row_number() OVER (ORDER BY seq) AS rn FROM sightings ORDER BY seq LIMIT ${perIncident}) s`,
+  );
+  await pool.query('ANALYZE');
+}
+
+function procTicks(pid: number | undefined): number {
+  try {
+    return pid ? cpuTicksOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const pid = Number(text?.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** The postmaster and its children (backends, WAL writer, checkpointer…): PostgreSQL's share of the cores. */
+function pgTicks(postmaster: number): number {
+  let ticks = procTicks(postmaster);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) ticks += cpuTicksOfStat(stat);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks;
+}
+
+function rssSampler(pid: number): { stop(): number } {
+  let peak = 0;
+  const sample = () => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    } catch {
+      // gone; keep the peak so far
+    }
+  };
+  sample();
+  const timer = setInterval(sample, 250);
+  return { stop: () => (clearInterval(timer), sample(), peak) };
+}
+
+function durable(): boolean {
+  return process.env['BENCH_PG_FSYNC'] !== 'off';
+}
+
+function render(rows: readonly PgRunRow[], plan: PgIngestPlan, notes: readonly string[]): string {
+  const body = rows.map((r) => [
+    `${fmt(r.size.incidents)} / ${fmt(r.size.sightings)}`,
+    r.instances,
+    fmt(r.accepted),
+    `${fmt(r.rate)}/s`,
+    `${fmt(r.p50, 1)} / ${fmt(r.p99, 1)} ms`,
+    `${fmt(r.cpuUsPerSighting)} µs`,
+    r.pgCpuUsPerSighting === undefined ? 'n/a' : `${fmt(r.pgCpuUsPerSighting)} µs`,
+    r.peakRssBytes.map(mb).join(', '),
+    r.drainMs === undefined ? '**not drained in 120 s**' : `${fmt(r.drainMs)} ms`,
+    Object.keys(r.failures).length ? Object.entries(r.failures).map(([k, v]) => `${k} ×${v}`).join(', ') : 'none',
+  ]);
+  return [
+    `Real processes (\`src/main.ts\`, \`npm start\`'s node flags) on a throwaway PostgreSQL cluster on the same cores, **fsync ${durable() ? 'on' : 'off (BENCH_PG_FSYNC=off)'}**. ` +
+      `Closed loop: ${plan.connections} keep-alive connections in all (split evenly between the instances), one signed sighting per request over the first ${fmt(Math.min(1_000, plan.openIncidents))} open incidents' hosts; ` +
+      `${fmt(plan.warmupMs / 1000, 1)} s warm-up, then ${fmt(plan.runMs / 1000, 1)} s timed. Store preloaded by SQL: the first ${fmt(plan.openIncidents)} incidents open, the rest closed (history), 10 sightings each. ` +
+      `CPU per sighting from /proc (utime + stime): Sightline's processes, and PostgreSQL's (postmaster and its children). Drain: after the run, until every accepted sighting was applied to its incident.`,
+    '',
+    rows.length ? table(['incidents / sightings', 'instances', 'accepted', 'throughput', 'p50 / p99', 'Sightline CPU / sighting', 'PostgreSQL CPU / sighting', 'peak RSS per instance', 'drain', 'failures'], body) : '_No figures._',
+    '',
+    ...notes.map((n) => `- ${n}`),
+  ].join('\n');
+}

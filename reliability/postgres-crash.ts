@@ -1,0 +1,305 @@
+import path from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import pg from 'pg';
+import { fridayOfWeek } from '../src/domain/talos/week.js';
+import { freePort } from '../src/sandbox/free-port.js';
+import { SightlineInstance } from '../src/sandbox/instance.js';
+import { startThrowawayCluster, type ThrowawayCluster } from '../src/sandbox/postgres-cluster.js';
+import { assertRunningOnPostgres } from '../src/sandbox/postgres-sandbox.js';
+import { startRoundRobinProxy, type RoundRobinProxy } from '../src/sandbox/round-robin-proxy.js';
+import { startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
+import { startNodeFlags } from '../bench/start-flags.js';
+import { duplicateCards } from './inspect.js';
+import { duplicateExternalIds, judgeLedger, killPlan, takeoverFigures, weeklyHuntsRepeated, type HuntRow, type KillKind, type LedgerEntry, type StoredSighting } from './postgres-crash-checks.js';
+import { ReportBuilder, moduleSighting, percentile, postSightings, seeded, sleep, type SuiteReport } from './support.js';
+
+/**
+ * Section `postgres-crash` — the crash suite on PostgreSQL. Two real processes
+ * (`node --import tsx src/main.ts` with DATABASE_URL) on one throwaway cluster, one URL in front
+ * of them for Webex's webhooks; clients send signed sightings to both instances directly (a
+ * refused connection is resent, same ids, to the other). Instances are SIGKILLed — some at
+ * random, some the leader — and restarted; the leader's missed-run check starts this week's hunt
+ * (slowed by XDR latency, so kills land mid-hunt). At the end the database, the XDR emulator and
+ * the Webex emulator are compared with the ledger of every 202.
+ */
+export const POSTGRES_CRASH_TITLE = '8. Crash safety on PostgreSQL (two instances, SIGKILL)';
+
+/** The issue's sizes: 20 kills of either instance and 10 of the leader, clients on both. */
+export const POSTGRES_CRASH_FULL = { eitherKills: 20, leaderKills: 10, clients: 6, targets: 10 } as const;
+
+export interface PostgresCrashOptions {
+  /** Kills of a random running instance. */
+  eitherKills: number;
+  /** Kills of whichever instance leads at that moment. */
+  leaderKills: number;
+  clients: number;
+  targets: number;
+  /** How long to wait for another instance to take over after a leader kill (the issue asks ≤ 15 s). */
+  takeoverWaitMs?: number;
+  leaderPollSeconds?: number;
+  seed?: number;
+  log?: (line: string) => void;
+  /** Run another entry than src/main.ts (e.g. dist/main.js after `npm run build`). */
+  entry?: { file: string; nodeArgs: string[] };
+}
+
+interface Run {
+  cluster: ThrowawayCluster;
+  world: EmulatedWorld;
+  proxy: RoundRobinProxy;
+  instances: SightlineInstance[];
+  pool: pg.Pool;
+  stateDir: string;
+}
+
+export async function runPostgresCrash(opts: PostgresCrashOptions): Promise<SuiteReport> {
+  const r = new ReportBuilder(POSTGRES_CRASH_TITLE);
+  const log = opts.log ?? (() => undefined);
+  const rand = seeded(opts.seed ?? 15);
+  const run = await startRun(opts);
+  try {
+    await killAndCheck(run, opts, rand, r, log);
+  } finally {
+    await Promise.all(run.instances.map((i) => i.stop('SIGKILL')));
+    await run.proxy.stop().catch(() => undefined);
+    await run.pool.end().catch(() => undefined);
+    await run.world.stop();
+    await run.cluster.stop();
+    await rm(run.stateDir, { recursive: true, force: true });
+  }
+  const pollS = opts.leaderPollSeconds ?? 5;
+  return r.done(
+    `Two Sightline processes on one PostgreSQL database (a throwaway cluster on this machine's cores, LEADER_POLL_SECONDS=${pollS}), Webex webhooks through one round-robin URL. ` +
+      `${opts.clients} concurrent clients streamed signed sightings (batches of 1–4, ${opts.targets} targets, each sighting with a sender id) straight at both instances; a refused connection was resent with the same ids to the other instance, and half of what got no answer was resent later. ` +
+      `Meanwhile ${opts.eitherKills} SIGKILLs of a random instance and ${opts.leaderKills} of the leader, spread over the run, 200–1500 ms apart once both were up; after a leader kill the survivor was timed until it logged its election ("elected leader: …"), then the killed one restarted. ` +
+      `This week's roundup was published and the leader's missed-run check hunted it, with 300 ms XDR latency on the hunt's lookups so kills landed mid-hunt.`,
+  );
+}
+
+async function startRun(opts: PostgresCrashOptions): Promise<Run> {
+  const cluster = await startThrowawayCluster();
+  const world = await startWorld().catch(async (err: unknown) => {
+    await cluster.stop();
+    throw err;
+  });
+  const stateDir = await mkdtemp(path.join(tmpdir(), 'sightline-pg-crash-'));
+  const ports = [await freePort(), await freePort()];
+  const proxy = await startRoundRobinProxy(ports.map((p) => `http://127.0.0.1:${p}`));
+  const instances = ports.map((port, i) => {
+    const env = world.env({
+      LOG_LEVEL: 'info',
+      DATABASE_URL: cluster.url,
+      LEADER_POLL_SECONDS: String(opts.leaderPollSeconds ?? 5),
+      HTTP_PORT: String(port),
+      PUBLIC_URL: proxy.url,
+      STATE_FILE: path.join(stateDir, `instance-${i}.json`),
+      HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
+      CORRELATION_COALESCE_MS: '200',
+      XDR_STATUS_SYNC_SECONDS: '0',
+      HUNT_RUN_MISSED_ON_START: 'true',
+    });
+    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env), ...(opts.entry ? { entry: opts.entry } : {}) });
+  });
+  const pool = new pg.Pool({ connectionString: cluster.url, max: 2, application_name: 'postgres-crash-suite' });
+  return { cluster, world, proxy, instances, pool, stateDir };
+}
+
+async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => number, r: ReportBuilder, log: (s: string) => void): Promise<void> {
+  const { world, instances, pool } = run;
+  const friday = fridayOfWeek(new Date(), 'America/New_York');
+  world.talos.publish(friday, '2021/0723.json');
+  const slowHunt = world.xdr.faults.add({ match: /^\/iroh\/iroh-(enrich|inspect)/, latencyMs: 300 });
+  const startMs: number[] = [];
+  for (const inst of instances) startMs.push(await inst.start(90_000));
+  await assertRunningOnPostgres(run.cluster.url, instances);
+
+  // Clients: each has a home instance and moves to the other while its home refuses connections.
+  const ledger = new Map<string, LedgerEntry>();
+  const retry: string[] = [];
+  let next = 0;
+  let streaming = true;
+  let unexpected = 0;
+  const unexpectedSamples: string[] = [];
+  const client = async (c: number) => {
+    let at = c % instances.length;
+    while (streaming) {
+      const size = 1 + Math.floor(rand() * 4);
+      const ids: string[] = [];
+      while (ids.length < size && retry.length > 0) ids.push(retry.shift()!);
+      while (ids.length < size) {
+        const id = `pgrel-${c}-${next++}`;
+        ledger.set(id, { host: `host-${Math.floor(rand() * opts.targets)}.corp.example`, acked: false, unanswered: 0 });
+        ids.push(id);
+      }
+      const body = JSON.stringify(ids.map((id) => moduleSighting(id, ledger.get(id)!.host, `evil-${id}.example`)));
+      const res = await postSightings(instances[at]!.url, body, { timeoutMs: 5000 });
+      if (res.status === 202) for (const id of ids) ledger.get(id)!.acked = true;
+      else {
+        if (res.status !== 0 && res.status !== 503) {
+          unexpected++;
+          if (unexpectedSamples.length < 3) unexpectedSamples.push(`${res.status} ${res.body.slice(0, 200)}`);
+        }
+        if (/ECONNREFUSED/.test(res.error ?? '')) {
+          // Nobody listening there: certainly not received; the same ids go to the other instance.
+          retry.unshift(...ids);
+          at = (at + 1) % instances.length;
+          await sleep(20);
+          continue;
+        }
+        for (const id of ids) {
+          ledger.get(id)!.unanswered++;
+          if (rand() < 0.5) retry.push(id);
+        }
+        await sleep(20);
+      }
+    }
+  };
+  const clients = Array.from({ length: opts.clients }, (_, i) => client(i));
+
+  const plan = killPlan(opts.eitherKills, opts.leaderKills);
+  const takeovers: (number | undefined)[] = [];
+  let huntKills = 0;
+  let noLeaderToKill = 0;
+  const waitMs = opts.takeoverWaitMs ?? 30_000;
+  try {
+    for (const [k, kind] of plan.entries()) {
+      await sleep(200 + Math.floor(rand() * 1300));
+      const victim = await pickVictim(instances, kind, rand);
+      if (kind === 'leader' && !victim.leader) noLeaderToKill++;
+      const wasLeader = victim.leader;
+      const huntRunning = wasLeader && (await runningHunts(pool)) > 0;
+      const killedAt = Date.now();
+      await victim.stop('SIGKILL');
+      if (huntRunning) huntKills++;
+      if (wasLeader) {
+        const survivors = instances.filter((i) => i !== victim);
+        const took = await waitForLeader(survivors, killedAt, waitMs);
+        takeovers.push(took);
+        log(`  postgres-crash: kill ${k + 1}/${plan.length} (${kind}) ${victim.name}, the leader${huntRunning ? ' mid-hunt' : ''}; takeover ${took === undefined ? `none within ${waitMs} ms` : `${took} ms`}`);
+      } else log(`  postgres-crash: kill ${k + 1}/${plan.length} (${kind}) ${victim.name}`);
+      startMs.push(await victim.start(90_000));
+    }
+  } finally {
+    slowHunt();
+    await sleep(500);
+    streaming = false;
+    await Promise.all(clients);
+  }
+  const final = await settle(pool);
+  const stops = await Promise.all(instances.map((i) => i.stop('SIGTERM')));
+
+  // What the database holds.
+  const stored = new Map<string, StoredSighting>();
+  for (const row of (
+    await pool.query<{ id: string; applied: boolean; counted: string }>(
+      `SELECT s.id, s.applied_at IS NOT NULL AS applied, count(i.seq) AS counted
+         FROM sightings s LEFT JOIN incident_sightings i ON i.seq = s.seq GROUP BY s.seq, s.id, s.applied_at`,
+    )
+  ).rows)
+    stored.set(row.id, { applied: row.applied, counted: Number(row.counted) });
+  const countsByHost = new Map((await pool.query<{ host: string; n: string }>('SELECT target_value AS host, sum(count) AS n FROM incidents GROUP BY target_value')).rows.map((x) => [x.host, Number(x.n)]));
+  const twoOpen = (await pool.query<{ target_key: string; n: string }>('SELECT target_key, count(*) AS n FROM incidents WHERE closed_at IS NULL GROUP BY target_key HAVING count(*) > 1')).rows;
+  const incidents = (await pool.query<{ id: string }>('SELECT id FROM incidents')).rows;
+  const hunts = (await pool.query<HuntRow>('SELECT id, trigger, week, source, status FROM hunts ORDER BY started_at')).rows;
+  const verdict = judgeLedger(ledger, stored, countsByHost);
+  const unanswered = [...ledger.values()].filter((e) => !e.acked && e.unanswered > 0).length;
+
+  const kills = plan.length;
+  const takeover = takeoverFigures(takeovers);
+  r.figure('SIGKILLs (random instance / the leader)', `${opts.eitherKills} / ${opts.leaderKills}`);
+  r.figure('leader kills while a hunt was running', huntKills);
+  r.figure('sightings sent (distinct ids)', ledger.size);
+  r.figure('acknowledged (202)', verdict.acked);
+  r.figure('never acknowledged (no answer, not resent to success)', unanswered);
+  r.figure('rows in the sightings table / counted into incidents', `${stored.size} / ${[...countsByHost.values()].reduce((a, b) => a + b, 0)}`);
+  r.figure('takeover after a leader kill, median / max (ms)', takeover.count ? `${takeover.medianMs} / ${takeover.maxMs}` : 'none observed');
+  r.figure('leader kills timed (incl. random kills that hit the leader)', takeovers.length);
+  r.figure('restart time to /healthz, median / max (ms)', `${percentile(startMs, 50)} / ${Math.max(...startMs)}`);
+  r.figure('requests answered per instance through the shared URL (webhooks)', [...run.proxy.served].map(([u, n]) => `${u}: ${n}`).join(', '));
+  r.check('no acknowledged sighting lost (every 202 id has its sightings row)', verdict.lost.length === 0, verdict.lost.slice(0, 5).join(', '));
+  r.check('every acknowledged sighting counted into an incident', verdict.unapplied.length === 0, verdict.unapplied.slice(0, 5).join(', '));
+  r.check('no sighting counted twice (one incident_sightings row per id)', verdict.countedTwice.length === 0, verdict.countedTwice.slice(0, 5).join(', '));
+  r.check('incident counts per target between the 202s and the 202s + unanswered', verdict.hostsUnder.length === 0 && verdict.hostsOver.length === 0, [...verdict.hostsUnder, ...verdict.hostsOver].slice(0, 3).join('; '));
+  r.check('nothing stored that no request carried', verdict.unknownStored.length === 0, verdict.unknownStored.slice(0, 5).join(', '));
+  r.check('one open incident per target', twoOpen.length === 0, twoOpen.map((t) => `${t.target_key} ×${t.n}`).join(', '));
+  r.check('only 202, 503 or no answer from the sightings endpoint', unexpected === 0, unexpectedSamples.join(' | '));
+  r.check('every sighting applied, XDR op and outbox item done, no hunt running at the end', final.settled, final.detail);
+  r.check(`another instance took over after every leader kill within ${Math.round(waitMs / 1000)} s`, takeover.missed === 0 && takeover.count > 0, takeover.missed ? `${takeover.missed} of ${takeovers.length} without a takeover` : takeover.count === 0 ? 'no leader kill was timed' : undefined);
+  r.check('takeover within 15 s (max)', takeover.count > 0 && takeover.maxMs <= 15_000, `max ${takeover.maxMs} ms`);
+  if (noLeaderToKill > 0) r.finding(`${noLeaderToKill} leader kill(s) found no instance that had logged leadership and killed a random one instead.`);
+
+  const repeated = weeklyHuntsRepeated(hunts);
+  const weekly = hunts.filter((h) => h.trigger === 'schedule' || h.trigger === 'missed');
+  r.figure('weekly hunts (schedule / missed-run) in the database', weekly.map((h) => `${h.source} ${h.week ?? ''} ${h.status}`).join(', ') || 'none');
+  r.check('each weekly hunt run once (per week and source)', repeated.length === 0 && weekly.length > 0, repeated.join(', ') || (weekly.length === 0 ? 'no weekly hunt ran: the leader did not run the missed-run check' : undefined));
+  r.check('every hunt finished', hunts.length > 0 && hunts.every((h) => h.status !== 'running'), hunts.map((h) => `${h.id}: ${h.status}`).join(', ') || 'no hunt at all');
+  const casebooks = (world.xdr.state.casebook ?? []) as { external_ids?: string[] }[];
+  const dupCasebooks = duplicateExternalIds(casebooks);
+  r.figure('casebooks in XDR', casebooks.length);
+  r.check('no duplicate casebook (per external id)', dupCasebooks.length === 0 && casebooks.length > 0, dupCasebooks.slice(0, 3).join(', ') || (casebooks.length === 0 ? 'no casebook at all' : undefined));
+  const remote = (world.xdr.state.incident ?? []) as { external_ids?: string[] }[];
+  const dupIncidents = duplicateExternalIds(remote, 'sightline-incident-');
+  const mirrored = new Set(remote.flatMap((x) => x.external_ids ?? []));
+  const missing = incidents.filter((i) => !mirrored.has(`sightline-incident-${i.id}`)).map((i) => i.id);
+  r.figure('XDR incidents / local incidents', `${remote.length} / ${incidents.length}`);
+  r.check('at most one XDR incident per local incident', dupIncidents.length === 0, dupIncidents.slice(0, 3).join(', '));
+  r.check('every local incident mirrored to XDR', missing.length === 0, missing.slice(0, 3).join(', '));
+  r.figure('XDR sightings posted twice for one sighting', duplicateExternalIds((world.xdr.state.sighting ?? []) as { external_ids?: string[] }[], 'sightline-sighting-').length);
+
+  const rooms = world.webex.rooms().map((room) => ({ title: room.title, ...duplicateCards(world, room.title) }));
+  const repeatedMessages = rooms.reduce((n, x) => n + x.duplicates.length, 0);
+  r.figure('bot messages / repeated', `${rooms.reduce((n, x) => n + x.total, 0)} / ${repeatedMessages}`);
+  r.check('at most one chat message repeated per kill', repeatedMessages <= kills, rooms.flatMap((x) => x.duplicates.map((d) => `${x.title}: ${d}`)).slice(0, 3).join(' | ') || undefined);
+  r.check('both instances exit 0 on SIGTERM within 10 s', stops.every((s) => s.code === 0 && s.ms <= 10_000), stops.map((s) => `code ${s.code}, ${s.ms} ms`).join('; '));
+}
+
+async function pickVictim(instances: SightlineInstance[], kind: KillKind, rand: () => number): Promise<SightlineInstance> {
+  if (kind === 'leader') {
+    for (let i = 0; i < 300; i++) {
+      const leader = instances.find((x) => x.leader && x.running);
+      if (leader) return leader;
+      await sleep(100);
+    }
+  }
+  const running = instances.filter((x) => x.running);
+  return running[Math.floor(rand() * running.length)] ?? instances[0]!;
+}
+
+/** Ms from `since` until one of `candidates` logs that it leads; undefined after `waitMs`. */
+async function waitForLeader(candidates: SightlineInstance[], since: number, waitMs: number): Promise<number | undefined> {
+  const deadline = since + waitMs;
+  while (Date.now() < deadline) {
+    const elected = candidates.find((c) => c.leader && (c.electedAt ?? 0) >= since);
+    if (elected) return elected.electedAt! - since;
+    await sleep(50);
+  }
+  return undefined;
+}
+
+async function runningHunts(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM hunts WHERE status = 'running'`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Waits until nothing is left to do: sightings applied, XDR ops and outbox empty, no hunt running, stable for 1.5 s. */
+async function settle(pool: pg.Pool, timeoutMs = 180_000): Promise<{ settled: boolean; detail?: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  let stableSince = Date.now();
+  while (Date.now() < deadline) {
+    const { rows } = await pool.query<{ unapplied: string; ops: string; outbox: string; running: string; counted: string }>(
+      `SELECT (SELECT count(*) FROM sightings WHERE applied_at IS NULL) AS unapplied, (SELECT count(*) FROM xdr_ops) AS ops,
+              (SELECT count(*) FROM outbox) AS outbox, (SELECT count(*) FROM hunts WHERE status = 'running') AS running,
+              (SELECT coalesce(sum(count), 0) FROM incidents) AS counted`,
+    );
+    const s = rows[0]!;
+    const sig = JSON.stringify(s);
+    if (sig !== last) {
+      last = sig;
+      stableSince = Date.now();
+    } else if (s.unapplied === '0' && s.ops === '0' && s.outbox === '0' && s.running === '0' && Date.now() - stableSince > 1500) return { settled: true };
+    await sleep(250);
+  }
+  return { settled: false, detail: `still busy after ${Math.round(timeoutMs / 1000)} s: ${last}` };
+}
