@@ -3,14 +3,9 @@ import pg from 'pg';
 import { postSightings, moduleSighting } from '../../reliability/support.js';
 import { startPostgresSandbox } from '../../src/sandbox/postgres-sandbox.js';
 
-/**
- * `npm run sandbox -- --postgres` end to end: a throwaway cluster, two instances, the shared URL.
- * Until the app runs on PostgreSQL (issue 15's wiring in src/app/*) start-up fails with "did not use
- * PostgreSQL": `it.fails` keeps CI green meanwhile and turns red the day the wiring lands — then
- * make it `it`.
- */
+/** `npm run sandbox -- --postgres` end to end: a throwaway cluster, two instances, the shared URL. */
 describe('sandbox on PostgreSQL', () => {
-  it.fails('runs two instances on one database; exactly one leads; sightings through the shared URL reach both', { timeout: 180_000 }, async () => {
+  it('runs two instances on one database; exactly one leads; sightings through the shared URL reach both', { timeout: 180_000 }, async () => {
     const sandbox = await startPostgresSandbox();
     try {
       expect(sandbox.instances).toHaveLength(2);
