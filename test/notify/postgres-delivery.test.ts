@@ -143,6 +143,29 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     await vi.waitFor(() => expect(fake.byRoom('room-3')).toEqual([0, 1, 2]), { timeout: 15_000, interval: 50 });
   });
 
+  it('retries a failed room when its retry is due, while another room is still sending (no wait for the slow one)', async () => {
+    const fake = new Rooms();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let failures = 0;
+    fake.fail = async (room) => {
+      if (room === 'room-slow') await gate;
+      if (room === 'room-r' && failures++ === 0) throw new Error('Webex answered 502');
+    };
+    const a = instance(pools.a, [fake.channel('a')], { concurrency: 2, pollMs: 120_000 });
+    await a.notifier.notify(news('room-slow', 0));
+    await a.notifier.notify(news('room-r', 0));
+    a.start();
+    try {
+      await vi.waitFor(() => expect(fake.byRoom('room-r')).toEqual([0]), { timeout: 10_000, interval: 50 });
+      expect(failures).toBe(2);
+      expect(fake.byRoom('room-slow')).toEqual([]);
+    } finally {
+      release();
+    }
+    await vi.waitFor(() => expect(fake.byRoom('room-slow')).toEqual([0]), { timeout: 5_000, interval: 20 });
+  });
+
   it('shows a dead letter in the OutboxView of the other instance, and delivers the items behind it', async () => {
     const fake = new Rooms();
     fake.fail = (room, n) => {
