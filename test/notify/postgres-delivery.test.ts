@@ -131,6 +131,7 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     a.start();
     b.start();
     await vi.waitFor(() => expect(fake.sent).toHaveLength(27), { timeout: 15_000, interval: 50 });
+    await Promise.all([a.delivery.idle(), b.delivery.idle()]);
     for (const room of rooms) expect(fake.byRoom(room)).toEqual(room === 'room-3' ? [] : [0, 1, 2]);
     await a.notifier.refresh();
     expect(a.notifier.queueStats().queues).toEqual([expect.objectContaining({ channel: 'webex', queue: 'room-3', depth: 3, headError: 'Webex answered 503' })]);
@@ -295,6 +296,22 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
       ['inc-2', 5, 4, ['notify', 'mention']],
       ['inc-3', 2, 1, []],
     ]);
+    // In one batch too: into the waiting row, and into a row the same batch queued.
+    await inTransaction(pools.a, 'a correlation batch', (tx) =>
+      a.notifier.notifyManyIn(tx, [
+        { n: { kind: 'incident_updated', incident: { ...view('inc-2'), count: 6 }, newSightings: 1, crossed: [] } },
+        { n: { kind: 'incident_opened', incident: view('inc-4') } },
+        { n: { kind: 'incident_updated', incident: { ...view('inc-4'), count: 2 }, newSightings: 1, crossed: [] } },
+        { n: { kind: 'incident_updated', incident: { ...view('inc-4'), count: 4 }, newSightings: 2, crossed: ['notify'] } },
+      ]),
+    );
+    const after = await pools.a.query<{ payload: Notification }>('SELECT payload FROM outbox ORDER BY position');
+    expect(after.rows.map(({ payload: p }) => (p.kind === 'incident_updated' ? [p.kind, p.incident.id, p.incident.count, p.newSightings] : [p.kind, 'incident' in p ? p.incident.id : '']))).toEqual([
+      ['incident_updated', 'inc-2', 6, 5],
+      ['incident_updated', 'inc-3', 2, 1],
+      ['incident_opened', 'inc-4'],
+      ['incident_updated', 'inc-4', 4, 3],
+    ]);
   });
 
   it("passes the posted card's message id to WebexChannel's onPosted hook", async () => {
@@ -393,6 +410,8 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     // Back: queued on B, delivered by A (its retry or its LISTEN, whichever comes first), and said once.
     await instance(pools.b, [fake.channel('b')]).notifier.notify(news('room-2', 0));
     await vi.waitFor(() => expect(fake.sent).toEqual([{ room: 'room-2', n: 0, by: 'a' }]), { timeout: 15_000, interval: 50 });
+    // The send is seen before its commit returns: wait for the sender to finish.
+    await a.delivery.idle();
     expect(a.lines.filter((l) => /PostgreSQL answers again/.test(l.msg))).toHaveLength(1);
     expect(a.lines.filter((l) => /outbox delivery paused/.test(l.msg))).toHaveLength(1);
   });
