@@ -135,6 +135,11 @@ export class PostgresNotifier implements Notifier, OutboxView {
     return queued;
   }
 
+  /** notifyManyIn in the shape SharedCorrelation's `TransactionalNotifier.notifyAllIn` asks for. */
+  async notifyAllIn(tx: pg.ClientBase, items: ReadonlyArray<{ notification: Notification; dedupeKey?: string }>): Promise<void> {
+    await this.notifyManyIn(tx, items.map((i) => ({ n: i.notification, ...(i.dedupeKey !== undefined ? { dedupeKey: i.dedupeKey } : {}) })));
+  }
+
   /** Which notifications are new: their key claimed now in `outbox_keys` (any instance's earlier claim wins), or none. */
   private async claimKeys(tx: pg.ClientBase, keys: ReadonlyArray<string | undefined>): Promise<boolean[]> {
     const queued = keys.map(() => true);

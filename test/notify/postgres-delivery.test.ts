@@ -266,9 +266,11 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
       a.notifier.notifyManyIn(tx, [{ n: news('room-1', 1) }, { n: news('room-1', 2), dedupeKey: 'seen-before' }, { n: news('room-1', 3) }, { n: news('room-2', 4), dedupeKey: 'k-4' }, { n: news('room-2', 5), dedupeKey: 'k-4' }]),
     );
     expect(queued).toEqual([true, false, true, true, false]);
-    await vi.waitFor(() => expect(fake.sent).toHaveLength(4), { timeout: 5_000, interval: 20 });
+    // The same in the shape the correlation loop calls (notifyAllIn).
+    await inTransaction(pools.a, 'a correlation batch', (tx) => a.notifier.notifyAllIn(tx, [{ notification: news('room-2', 6), dedupeKey: 'k-4' }, { notification: news('room-2', 7) }]));
+    await vi.waitFor(() => expect(fake.sent).toHaveLength(5), { timeout: 5_000, interval: 20 });
     expect(fake.byRoom('room-1')).toEqual([0, 1, 3]);
-    expect(fake.byRoom('room-2')).toEqual([4]);
+    expect(fake.byRoom('room-2')).toEqual([4, 7]);
   });
 
   it('queues a hunt notification once across instances (the lowdb default key), one row per accepting channel', async () => {
