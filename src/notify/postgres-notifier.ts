@@ -39,7 +39,7 @@ export interface PostgresNotifierOptions {
  *
  * Also the OutboxView (`outbox`, `hunt status`) and /metrics' queue stats: those callers are
  * synchronous, so they read a snapshot that `refresh()` renews (the delivery refreshes it every
- * few seconds and after it delivers; the chat commands refresh it before they answer).
+ * `snapshotMs`, 5 s by default; the chat commands refresh it before they answer; `readiness` reads afresh).
  */
 export class PostgresNotifier implements Notifier, OutboxView {
   private readonly channels: Channel[];
