@@ -122,7 +122,8 @@ export class PostgresDelivery {
   private spawn(): void {
     const run: Promise<void> = this.work().finally(() => {
       this.workers.delete(run);
-      if (this.workers.size === 0) this.afterIdle();
+      // Also while other senders are busy (a slow room): a retry due elsewhere must not wait for them.
+      this.afterIdle();
     });
     this.workers.add(run);
   }
@@ -185,11 +186,11 @@ export class PostgresDelivery {
     this.outage = undefined;
   }
 
-  /** Nothing in flight: sleep until the next item is due, the poll, or (in an outage) the next try. */
+  /** A sender found nothing more: sleep until the next item is due, the poll, or (in an outage) the next try. */
   private afterIdle(): void {
     if (this.stopped) return;
     this.scheduling = this.nextWait().then((ms) => {
-      if (this.stopped || this.workers.size > 0) return;
+      if (this.stopped) return;
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.wake(), ms);
       this.timer.unref();

@@ -39,7 +39,7 @@ export interface PostgresNotifierOptions {
  *
  * Also the OutboxView (`outbox`, `hunt status`) and /metrics' queue stats: those callers are
  * synchronous, so they read a snapshot that `refresh()` renews (the delivery refreshes it every
- * few seconds and after it delivers; the chat commands refresh it before they answer).
+ * `snapshotMs`, 5 s by default; the chat commands refresh it before they answer; `readiness` reads afresh).
  */
 export class PostgresNotifier implements Notifier, OutboxView {
   private readonly channels: Channel[];
@@ -71,58 +71,90 @@ export class PostgresNotifier implements Notifier, OutboxView {
    * deliveries are woken when it commits. False when its dedupe key was queued before (on any instance).
    */
   async notifyIn(tx: pg.ClientBase, n: Notification, dedupeKey?: string): Promise<boolean> {
-    const queued = await this.queueIn(tx, n, dedupeKey);
-    // Delivered to the listeners only when (and if) the transaction commits.
-    if (queued) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
-    return queued;
+    const [queued] = await this.notifyManyIn(tx, [{ n, ...(dedupeKey !== undefined ? { dedupeKey } : {}) }]);
+    return queued ?? false;
   }
 
   /**
-   * Several notifications in the caller's transaction (e.g. the cards of a correlation batch), in
-   * order, with one NOTIFY for all. Per notification: false when its key was queued before.
+   * Several notifications in the caller's transaction (e.g. the cards and updates of a correlation
+   * batch), in order, in a few statements whatever their number, with one NOTIFY for all. Per
+   * notification: false when its key was queued before (or earlier in the same batch).
    */
   async notifyManyIn(tx: pg.ClientBase, notes: ReadonlyArray<{ n: Notification; dedupeKey?: string }>): Promise<boolean[]> {
-    const queued: boolean[] = [];
-    for (const { n, dedupeKey } of notes) queued.push(await this.queueIn(tx, n, dedupeKey));
+    const keys = notes.map(({ n, dedupeKey }) => dedupeKey ?? defaultKey(n));
+    const queued = await this.claimKeys(tx, keys);
+    type Update = Extract<Notification, { kind: 'incident_updated' }>;
+    // Waiting updates of the incidents this batch updates, first per queue and incident.
+    const lanesOf = (n: Notification) => this.channels.filter((c) => c.accepts(n)).map((c) => ({ channel: c.name, key: c.queueFor?.(n) ?? c.name }));
+    const updated = notes.filter((x, i) => queued[i] && x.n.kind === 'incident_updated').map((x) => (x.n as Update).incident.id);
+    const waiting = new Map<string, { id?: string; entry?: { payload: Notification }; payload: Update }>();
+    if (updated.length > 0) {
+      const { rows } = await tx.query<{ id: string; channel: string; key: string; payload: Update }>(
+        `SELECT id, channel, key, payload FROM outbox
+         WHERE payload->>'kind' = 'incident_updated' AND payload->'incident'->>'id' = ANY($1::text[])
+         ORDER BY position FOR UPDATE SKIP LOCKED`,
+        [[...new Set(updated)]],
+      );
+      for (const r of rows) {
+        const at = `${laneOf(r)}|${r.payload.incident.id}`;
+        if (!waiting.has(at)) waiting.set(at, { id: r.id, payload: r.payload });
+      }
+    }
+    const inserts: Array<OutboxEntry & { dedupeKey?: string | undefined }> = [];
+    const merged = new Set<{ id?: string; payload: Update }>();
+    notes.forEach(({ n }, i) => {
+      if (!queued[i]) return;
+      for (const lane of lanesOf(n)) {
+        if (n.kind !== 'incident_updated') {
+          inserts.push({ ...lane, payload: n, dedupeKey: keys[i] });
+          continue;
+        }
+        // An update still waiting (in the table, or earlier in this batch) absorbs this one.
+        const at = `${laneOf(lane)}|${n.incident.id}`;
+        const earlier = waiting.get(at);
+        if (earlier) {
+          earlier.payload = mergedUpdate(earlier.payload, n);
+          if (earlier.entry) earlier.entry.payload = earlier.payload;
+          else merged.add(earlier);
+          continue;
+        }
+        const entry = { ...lane, payload: n as Notification, dedupeKey: keys[i] };
+        inserts.push(entry);
+        waiting.set(at, { entry, payload: n });
+      }
+    });
+    if (merged.size > 0) {
+      await tx.query(
+        'UPDATE outbox o SET payload = v.payload FROM jsonb_to_recordset($1::jsonb) AS v(id text, payload jsonb) WHERE o.id = v.id',
+        [JSON.stringify([...merged].map((m) => ({ id: m.id, payload: m.payload })))],
+      );
+    }
+    await this.opts.store.insertRows(tx, inserts);
+    // Delivered to the listeners only when (and if) the transaction commits.
     if (queued.some(Boolean)) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
     return queued;
   }
 
-  private async queueIn(tx: pg.ClientBase, n: Notification, dedupeKey: string | undefined): Promise<boolean> {
-    const key = dedupeKey ?? defaultKey(n);
-    const entries: OutboxEntry[] = [];
-    const merges: Array<{ channel: string; key: string }> = [];
-    for (const c of this.channels) {
-      if (!c.accepts(n)) continue;
-      const entry = { channel: c.name, key: c.queueFor?.(n) ?? c.name, payload: n };
-      if (n.kind === 'incident_updated') merges.push(entry);
-      else entries.push(entry);
-    }
-    if (merges.length === 0) {
-      // The rows carry their key (unique per channel in the table: a second guard).
-      if (!(await this.opts.store.enqueue(entries, key, tx))) return false;
-    } else {
-      // The key first: a second notify of the same key must neither queue nor merge.
-      if (!(await this.opts.store.enqueue([], key, tx))) return false;
-      for (const m of merges) {
-        if (!(await this.mergeInto(tx, m.channel, m.key, n as Extract<Notification, { kind: 'incident_updated' }>))) entries.push({ ...m, payload: n });
-      }
-      if (entries.length > 0) await this.opts.store.enqueue(entries, undefined, tx);
-    }
-    return true;
+  /** notifyManyIn in the shape SharedCorrelation's `TransactionalNotifier.notifyAllIn` asks for. */
+  async notifyAllIn(tx: pg.ClientBase, items: ReadonlyArray<{ notification: Notification; dedupeKey?: string }>): Promise<void> {
+    await this.notifyManyIn(tx, items.map((i) => ({ n: i.notification, ...(i.dedupeKey !== undefined ? { dedupeKey: i.dedupeKey } : {}) })));
   }
 
-  private async mergeInto(tx: pg.ClientBase, channel: string, queue: string, n: Extract<Notification, { kind: 'incident_updated' }>): Promise<boolean> {
-    const { rows } = await tx.query<{ id: string; payload: Extract<Notification, { kind: 'incident_updated' }> }>(
-      `SELECT id, payload FROM outbox
-       WHERE channel = $1 AND key = $2 AND payload->>'kind' = 'incident_updated' AND payload->'incident'->>'id' = $3
-       ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED`,
-      [channel, queue, n.incident.id],
+  /** Which notifications are new: their key claimed now in `outbox_keys` (any instance's earlier claim wins), or none. */
+  private async claimKeys(tx: pg.ClientBase, keys: ReadonlyArray<string | undefined>): Promise<boolean[]> {
+    const queued = keys.map(() => true);
+    const distinct = [...new Set(keys.filter((k): k is string => k !== undefined))];
+    if (distinct.length === 0) return queued;
+    const { rows } = await tx.query<{ dedupe_key: string }>(
+      'INSERT INTO outbox_keys (dedupe_key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING dedupe_key',
+      [distinct],
     );
-    const waiting = rows[0];
-    if (!waiting) return false;
-    await tx.query('UPDATE outbox SET payload = $2 WHERE id = $1', [waiting.id, JSON.stringify(mergedUpdate(waiting.payload, n))]);
-    return true;
+    const fresh = new Set(rows.map((r) => r.dedupe_key));
+    keys.forEach((k, i) => {
+      if (k === undefined) return;
+      queued[i] = fresh.delete(k);
+    });
+    return queued;
   }
 
   /** Said by the delivery when it delivered or dead-lettered an item of a queue. */

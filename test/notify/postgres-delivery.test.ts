@@ -131,6 +131,7 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     a.start();
     b.start();
     await vi.waitFor(() => expect(fake.sent).toHaveLength(27), { timeout: 15_000, interval: 50 });
+    await Promise.all([a.delivery.idle(), b.delivery.idle()]);
     for (const room of rooms) expect(fake.byRoom(room)).toEqual(room === 'room-3' ? [] : [0, 1, 2]);
     await a.notifier.refresh();
     expect(a.notifier.queueStats().queues).toEqual([expect.objectContaining({ channel: 'webex', queue: 'room-3', depth: 3, headError: 'Webex answered 503' })]);
@@ -141,6 +142,29 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     await pools.a.query('UPDATE outbox SET next_attempt_at = now()');
     b.delivery.wake();
     await vi.waitFor(() => expect(fake.byRoom('room-3')).toEqual([0, 1, 2]), { timeout: 15_000, interval: 50 });
+  });
+
+  it('retries a failed room when its retry is due, while another room is still sending (no wait for the slow one)', async () => {
+    const fake = new Rooms();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let failures = 0;
+    fake.fail = async (room) => {
+      if (room === 'room-slow') await gate;
+      if (room === 'room-r' && failures++ === 0) throw new Error('Webex answered 502');
+    };
+    const a = instance(pools.a, [fake.channel('a')], { concurrency: 2, pollMs: 120_000 });
+    await a.notifier.notify(news('room-slow', 0));
+    await a.notifier.notify(news('room-r', 0));
+    a.start();
+    try {
+      await vi.waitFor(() => expect(fake.byRoom('room-r')).toEqual([0]), { timeout: 10_000, interval: 50 });
+      expect(failures).toBe(2);
+      expect(fake.byRoom('room-slow')).toEqual([]);
+    } finally {
+      release();
+    }
+    await vi.waitFor(() => expect(fake.byRoom('room-slow')).toEqual([0]), { timeout: 5_000, interval: 20 });
   });
 
   it('shows a dead letter in the OutboxView of the other instance, and delivers the items behind it', async () => {
@@ -242,9 +266,11 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
       a.notifier.notifyManyIn(tx, [{ n: news('room-1', 1) }, { n: news('room-1', 2), dedupeKey: 'seen-before' }, { n: news('room-1', 3) }, { n: news('room-2', 4), dedupeKey: 'k-4' }, { n: news('room-2', 5), dedupeKey: 'k-4' }]),
     );
     expect(queued).toEqual([true, false, true, true, false]);
-    await vi.waitFor(() => expect(fake.sent).toHaveLength(4), { timeout: 5_000, interval: 20 });
+    // The same in the shape the correlation loop calls (notifyAllIn).
+    await inTransaction(pools.a, 'a correlation batch', (tx) => a.notifier.notifyAllIn(tx, [{ notification: news('room-2', 6), dedupeKey: 'k-4' }, { notification: news('room-2', 7) }]));
+    await vi.waitFor(() => expect(fake.sent).toHaveLength(5), { timeout: 5_000, interval: 20 });
     expect(fake.byRoom('room-1')).toEqual([0, 1, 3]);
-    expect(fake.byRoom('room-2')).toEqual([4]);
+    expect(fake.byRoom('room-2')).toEqual([4, 7]);
   });
 
   it('queues a hunt notification once across instances (the lowdb default key), one row per accepting channel', async () => {
@@ -271,6 +297,22 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     expect(rows.map((r) => [r.payload.incident.id, r.payload.incident.count, r.payload.newSightings, r.payload.crossed])).toEqual([
       ['inc-2', 5, 4, ['notify', 'mention']],
       ['inc-3', 2, 1, []],
+    ]);
+    // In one batch too: into the waiting row, and into a row the same batch queued.
+    await inTransaction(pools.a, 'a correlation batch', (tx) =>
+      a.notifier.notifyManyIn(tx, [
+        { n: { kind: 'incident_updated', incident: { ...view('inc-2'), count: 6 }, newSightings: 1, crossed: [] } },
+        { n: { kind: 'incident_opened', incident: view('inc-4') } },
+        { n: { kind: 'incident_updated', incident: { ...view('inc-4'), count: 2 }, newSightings: 1, crossed: [] } },
+        { n: { kind: 'incident_updated', incident: { ...view('inc-4'), count: 4 }, newSightings: 2, crossed: ['notify'] } },
+      ]),
+    );
+    const after = await pools.a.query<{ payload: Notification }>('SELECT payload FROM outbox ORDER BY position');
+    expect(after.rows.map(({ payload: p }) => (p.kind === 'incident_updated' ? [p.kind, p.incident.id, p.incident.count, p.newSightings] : [p.kind, 'incident' in p ? p.incident.id : '']))).toEqual([
+      ['incident_updated', 'inc-2', 6, 5],
+      ['incident_updated', 'inc-3', 2, 1],
+      ['incident_opened', 'inc-4'],
+      ['incident_updated', 'inc-4', 4, 3],
     ]);
   });
 
@@ -370,6 +412,8 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     // Back: queued on B, delivered by A (its retry or its LISTEN, whichever comes first), and said once.
     await instance(pools.b, [fake.channel('b')]).notifier.notify(news('room-2', 0));
     await vi.waitFor(() => expect(fake.sent).toEqual([{ room: 'room-2', n: 0, by: 'a' }]), { timeout: 15_000, interval: 50 });
+    // The send is seen before its commit returns: wait for the sender to finish.
+    await a.delivery.idle();
     expect(a.lines.filter((l) => /PostgreSQL answers again/.test(l.msg))).toHaveLength(1);
     expect(a.lines.filter((l) => /outbox delivery paused/.test(l.msg))).toHaveLength(1);
   });

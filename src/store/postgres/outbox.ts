@@ -107,6 +107,21 @@ export class PostgresOutboxStore {
   }
 
   /**
+   * Rows as given, in order, in the caller's transaction, each with its own dedupe key — which
+   * the caller has already claimed in `outbox_keys` (a batch of notifications, see PostgresNotifier).
+   */
+  async insertRows(tx: pg.ClientBase, rows: ReadonlyArray<OutboxEntry & { dedupeKey?: string | undefined }>): Promise<void> {
+    if (rows.length === 0) return;
+    const values = rows.map((e) => ({ id: randomUUID(), channel: e.channel, key: e.key, payload: e.payload, dedupe_key: e.dedupeKey ?? null }));
+    await tx.query(
+      `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
+       SELECT e->>'id', e->>'channel', e->>'key', e->'payload', now(), now(), e->>'dedupe_key'
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
+      [JSON.stringify(values)],
+    );
+  }
+
+  /**
    * Delivers the head of one due queue no other instance holds; undefined when there is none.
    * The caller runs several of these at once (one per queue at most, by construction) and again
    * while they return an outcome.
