@@ -36,6 +36,18 @@ class TableNotifier implements TransactionalNotifier {
   }
 }
 
+/** The same with the optional batch call (instance B uses it, A the one-by-one path). */
+class BatchTableNotifier extends TableNotifier {
+  async notifyAllIn(tx: pg.ClientBase, items: Array<{ notification: Notification; dedupeKey?: string }>): Promise<void> {
+    await tx.query(
+      `INSERT INTO test_notes (dedupe_key, kind, incident_id, body)
+       SELECT r.dedupe_key, r.kind, r.incident_id, r.body FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS r(dedupe_key text, kind text, incident_id text, body jsonb, n int)
+       ORDER BY n ON CONFLICT (dedupe_key) DO NOTHING`,
+      [JSON.stringify(items.map((i) => ({ dedupe_key: i.dedupeKey ?? null, kind: i.notification.kind, incident_id: incidentOf(i.notification), body: i.notification })))],
+    );
+  }
+}
+
 function incidentOf(n: Notification): string | null {
   return 'incident' in n ? n.incident.id : null;
 }
@@ -78,7 +90,7 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
     const store = new PostgresCorrelationStore(pool, log, { rungs, rejectedIsClosed: true, dryRun: false });
     const loop = new SharedCorrelation({
       store,
-      notifier: new TableNotifier(pool),
+      notifier: pool === pools.b ? new BatchTableNotifier(pool) : new TableNotifier(pool),
       xdr: noXdr,
       logger,
       config,
