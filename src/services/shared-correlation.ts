@@ -92,11 +92,13 @@ export class SharedCorrelation {
   private passes = 0;
   private idleWaiters: Array<{ after: number; resolve(): void }> = [];
   private effects: Promise<void> = Promise.resolve();
+  /** Incidents whose coalescing wait ended, flushed together by the next task of the chain. */
+  private readonly dueIds = new Set<string>();
   /** Sightings this instance applied and batches it committed (tests, figures). */
   readonly stats = { applied: 0, batches: 0 };
 
   constructor(private readonly deps: SharedCorrelationDeps) {
-    this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => this.chain(() => this.flushIncident(id)));
+    this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => this.due(id));
     this.rungPorts = {
       xdr: deps.xdr,
       responseActions: deps.config.responseActions,
@@ -300,16 +302,35 @@ export class SharedCorrelation {
 
   /** Sends every coalesced update now (tests, shutdown). */
   async flushCoalesced(): Promise<void> {
-    for (const id of this.coalescer.waiting()) await this.flushIncident(id);
+    await this.flushIncidents(this.coalescer.waiting());
   }
 
-  private async flushIncident(incidentId: string): Promise<void> {
-    const pending = this.coalescer.take(incidentId);
-    if (!pending) return;
-    const inc = await this.deps.store.incident(incidentId);
-    if (!inc) return;
-    const message = this.coalescer.updateMessage(incidentId, pending, inc.count, this.view(inc), inc.cardMessageId);
-    if (message) await this.deps.notifier.notify(message);
+  /** An incident's wait is over: flushed with the others whose wait ended meanwhile (one read for all). */
+  private due(incidentId: string): void {
+    this.dueIds.add(incidentId);
+    if (this.dueIds.size > 1) return;
+    this.chain(() => {
+      const ids = [...this.dueIds];
+      this.dueIds.clear();
+      return this.flushIncidents(ids);
+    });
+  }
+
+  private async flushIncidents(ids: string[]): Promise<void> {
+    const taken = ids.flatMap((id) => {
+      const pending = this.coalescer.take(id);
+      return pending ? [{ id, pending }] : [];
+    });
+    for (let i = 0; i < taken.length; i += 200) {
+      const chunk = taken.slice(i, i + 200);
+      const found = new Map((await this.deps.store.incidents(chunk.map((t) => t.id))).map((inc) => [inc.id, inc]));
+      for (const { id, pending } of chunk) {
+        const inc = found.get(id);
+        if (!inc) continue;
+        const message = this.coalescer.updateMessage(id, pending, inc.count, this.view(inc), inc.cardMessageId);
+        if (message) await this.deps.notifier.notify(message);
+      }
+    }
   }
 
   /**
