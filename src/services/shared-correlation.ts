@@ -28,6 +28,11 @@ import type { AppliedBatch, FiredRung, PostgresCorrelationStore } from '../store
 export interface TransactionalNotifier {
   notify(n: Notification): Promise<void>;
   notifyIn(tx: pg.ClientBase, n: Notification, dedupeKey?: string): Promise<boolean>;
+  /**
+   * Optional: many at once, in order, in one round trip (a batch opening 500 incidents queues 500
+   * cards; one by one that is most of the batch's time). Without it the loop calls notifyIn per item.
+   */
+  notifyAllIn?(tx: pg.ClientBase, items: Array<{ notification: Notification; dedupeKey?: string }>): Promise<void>;
 }
 
 export interface SharedCorrelationDeps {
@@ -87,11 +92,13 @@ export class SharedCorrelation {
   private passes = 0;
   private idleWaiters: Array<{ after: number; resolve(): void }> = [];
   private effects: Promise<void> = Promise.resolve();
+  /** Incidents whose coalescing wait ended, flushed together by the next task of the chain. */
+  private readonly dueIds = new Set<string>();
   /** Sightings this instance applied and batches it committed (tests, figures). */
   readonly stats = { applied: 0, batches: 0 };
 
   constructor(private readonly deps: SharedCorrelationDeps) {
-    this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => this.chain(() => this.flushIncident(id)));
+    this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => this.due(id));
     this.rungPorts = {
       xdr: deps.xdr,
       responseActions: deps.config.responseActions,
@@ -206,20 +213,36 @@ export class SharedCorrelation {
     });
   }
 
-  /** Cards of opened incidents, then the messages of fired rungs: queued with the counts that made them. */
+  /**
+   * Cards of opened incidents, then the messages of fired rungs: queued with the counts that made
+   * them. A rung with messages only is complete here, so its outcome is recorded here too.
+   */
   private async queueInTransaction(batch: AppliedBatch, tx: pg.ClientBase): Promise<void> {
     const byId = new Map(batch.incidents.map((i) => [i.id, i]));
+    const queue: Array<{ notification: Notification; dedupeKey?: string }> = [];
     for (const id of batch.opened) {
       const inc = byId.get(id);
-      if (inc) await this.deps.notifier.notifyIn(tx, { kind: 'incident_opened', incident: this.view(inc) }, `opened:${id}`);
+      if (inc) queue.push({ notification: { kind: 'incident_opened', incident: this.view(inc) }, dedupeKey: `opened:${id}` });
     }
+    const complete: Array<{ incidentId: string; rung: string; outcome: string }> = [];
     for (const f of batch.rungsFired) {
       const inc = byId.get(f.incidentId);
       if (!inc) continue;
-      for (const step of rungSteps(f.rung, this.view(inc), f.count, this.deps.config)) {
-        if (step.kind === 'message') await this.deps.notifier.notifyIn(tx, step.message, `rung:${f.incidentId}:${f.rung.label}:${step.action}`);
+      const steps = rungSteps(f.rung, this.view(inc), f.count, this.deps.config);
+      for (const step of steps) {
+        if (step.kind === 'message') queue.push({ notification: step.message, dedupeKey: `rung:${f.incidentId}:${f.rung.label}:${step.action}` });
+      }
+      if (steps.every((s) => s.kind === 'message')) {
+        complete.push({ incidentId: f.incidentId, rung: f.rung.label, outcome: steps.map((s) => (s.kind === 'message' ? s.outcome : '')).join('; ') });
       }
     }
+    const notifier = this.deps.notifier;
+    if (notifier.notifyAllIn) {
+      if (queue.length > 0) await notifier.notifyAllIn(tx, queue);
+    } else {
+      for (const q of queue) await notifier.notifyIn(tx, q.notification, q.dedupeKey);
+    }
+    await this.deps.store.recordRungOutcomes(complete, tx);
   }
 
   private afterCommit(batch: AppliedBatch): void {
@@ -241,7 +264,8 @@ export class SharedCorrelation {
     }
     for (const f of batch.rungsFired) {
       const inc = byId.get(f.incidentId);
-      if (inc) this.chain(() => this.runRungActions(inc, f));
+      // Rungs with messages only were completed in the transaction.
+      if (inc && f.rung.actions.some((a) => a === 'respond' || a === 'webhook')) this.chain(() => this.runRungActions(inc, f));
     }
     if (this.deps.config.coalesceMs === 0) this.chain(() => this.flushCoalesced());
   }
@@ -278,16 +302,35 @@ export class SharedCorrelation {
 
   /** Sends every coalesced update now (tests, shutdown). */
   async flushCoalesced(): Promise<void> {
-    for (const id of this.coalescer.waiting()) await this.flushIncident(id);
+    await this.flushIncidents(this.coalescer.waiting());
   }
 
-  private async flushIncident(incidentId: string): Promise<void> {
-    const pending = this.coalescer.take(incidentId);
-    if (!pending) return;
-    const inc = await this.deps.store.incident(incidentId);
-    if (!inc) return;
-    const message = this.coalescer.updateMessage(incidentId, pending, inc.count, this.view(inc), inc.cardMessageId);
-    if (message) await this.deps.notifier.notify(message);
+  /** An incident's wait is over: flushed with the others whose wait ended meanwhile (one read for all). */
+  private due(incidentId: string): void {
+    this.dueIds.add(incidentId);
+    if (this.dueIds.size > 1) return;
+    this.chain(() => {
+      const ids = [...this.dueIds];
+      this.dueIds.clear();
+      return this.flushIncidents(ids);
+    });
+  }
+
+  private async flushIncidents(ids: string[]): Promise<void> {
+    const taken = ids.flatMap((id) => {
+      const pending = this.coalescer.take(id);
+      return pending ? [{ id, pending }] : [];
+    });
+    for (let i = 0; i < taken.length; i += 200) {
+      const chunk = taken.slice(i, i + 200);
+      const found = new Map((await this.deps.store.incidents(chunk.map((t) => t.id))).map((inc) => [inc.id, inc]));
+      for (const { id, pending } of chunk) {
+        const inc = found.get(id);
+        if (!inc) continue;
+        const message = this.coalescer.updateMessage(id, pending, inc.count, this.view(inc), inc.cardMessageId);
+        if (message) await this.deps.notifier.notify(message);
+      }
+    }
   }
 
   /**

@@ -36,6 +36,18 @@ class TableNotifier implements TransactionalNotifier {
   }
 }
 
+/** The same with the optional batch call (instance B uses it, A the one-by-one path). */
+class BatchTableNotifier extends TableNotifier {
+  async notifyAllIn(tx: pg.ClientBase, items: Array<{ notification: Notification; dedupeKey?: string }>): Promise<void> {
+    await tx.query(
+      `INSERT INTO test_notes (dedupe_key, kind, incident_id, body)
+       SELECT e->>'dedupe_key', e->>'kind', e->>'incident_id', e->'body' FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
+       ORDER BY n ON CONFLICT (dedupe_key) DO NOTHING`,
+      [JSON.stringify(items.map((i) => ({ dedupe_key: i.dedupeKey ?? null, kind: i.notification.kind, incident_id: incidentOf(i.notification), body: i.notification })))],
+    );
+  }
+}
+
 function incidentOf(n: Notification): string | null {
   return 'incident' in n ? n.incident.id : null;
 }
@@ -78,7 +90,7 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
     const store = new PostgresCorrelationStore(pool, log, { rungs, rejectedIsClosed: true, dryRun: false });
     const loop = new SharedCorrelation({
       store,
-      notifier: new TableNotifier(pool),
+      notifier: pool === pools.b ? new BatchTableNotifier(pool) : new TableNotifier(pool),
       xdr: noXdr,
       logger,
       config,
@@ -151,7 +163,8 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
     expect(await scalar('SELECT count(*) AS n FROM incidents')).toBe(12);
     expect(await scalar('SELECT count(*) AS n FROM incidents WHERE count = 20')).toBe(12);
     await expectMessagesOnce();
-    // Both loops did some of the work (each woken by its own intake).
+    // Nothing failed on the way (a failing instance would leave the work to the other one unnoticed).
+    expect(logs.filter((l) => (l.level as number) >= 50)).toEqual([]);
     expect(a.loop.stats.applied + b.loop.stats.applied).toBe(240);
     // The rung outcomes were recorded after the actions ran.
     expect(await scalar(`SELECT count(*) AS n FROM incident_rungs WHERE rung = 'gte 3' AND outcome = 'mention: sent; respond: blocked'`)).toBe(12);
@@ -284,7 +297,8 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
 
   it('coalesces updates per incident for CORRELATION_COALESCE_MS, threaded under the card; the update waiting goes out with the close', async () => {
     const timers = new ManualTimers();
-    const a = instance(pools.a, { config: { ...config, coalesceMs: 60_000 }, timers });
+    // Instance B's notifier queues a batch in one call (notifyAllIn).
+    const a = instance(pools.b, { config: { ...config, coalesceMs: 60_000 }, timers });
     await a.intake.accept([hostSighting('u-1', 'ws-7'), hostSighting('u-2', 'ws-8')]);
     await a.loop.applyOnce();
     const inc = (await a.store.incidentByTarget('hostname:ws-7'))!;
@@ -305,6 +319,7 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
     await a.loop.closeIncident(other.id, 'alice');
     const tail = (await pools.b.query<{ kind: string; incident_id: string }>('SELECT kind, incident_id FROM test_notes WHERE incident_id = $1 ORDER BY n', [other.id])).rows.map((r) => r.kind);
     expect(tail).toEqual(['incident_opened', 'rung_fired', 'incident_updated', 'incident_closed']);
+    expect(logs.filter((l) => (l.level as number) >= 50)).toEqual([]);
     expect(timers.scheduled.size).toBe(0);
   });
 
@@ -326,13 +341,14 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
   });
 
   it('in dry run, every rung action is a message queued with the counts and nothing runs', async () => {
-    const a = instance(pools.a, { config: { ...config, dryRun: true } });
+    const a = instance(pools.b, { config: { ...config, dryRun: true } });
     await a.intake.accept([1, 2, 3].map((i) => hostSighting(`d-${i}`, 'dry-1')));
     await a.loop.applyOnce();
     await a.loop.idle();
     const fired = (await notes('rung_fired')).map((r) => (r.body.kind === 'rung_fired' ? `${r.body.rung}/${r.body.action}/${r.body.dryRun}/${r.dedupe_key !== null}` : ''));
     expect(fired).toEqual(['eq 2/notify/true/true', 'gte 3/mention/true/true', 'gte 3/respond/true/true']);
     expect(responded).toEqual([]);
+    expect(logs.filter((l) => (l.level as number) >= 50)).toEqual([]);
     expect(await scalar(`SELECT count(*) AS n FROM incident_rungs WHERE rung = 'gte 3' AND outcome = 'mention: sent; respond: dry run'`)).toBe(1);
   });
 });

@@ -415,6 +415,22 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     });
   }
 
+  /** Several rung outcomes in one statement, in a caller's transaction when given (a batch's message-only rungs). */
+  async recordRungOutcomes(outcomes: Array<{ incidentId: string; rung: string; outcome: string }>, tx?: pg.ClientBase): Promise<void> {
+    if (outcomes.length === 0) return;
+    const db = tx ?? this.pool;
+    await db
+      .query(
+        `UPDATE incident_rungs r SET outcome = u.outcome
+         FROM jsonb_to_recordset($1::jsonb) AS u(incident_id text, rung text, outcome text)
+         WHERE r.incident_id = u.incident_id AND r.rung = u.rung`,
+        [JSON.stringify(outcomes.map((o) => ({ incident_id: o.incidentId, rung: o.rung, outcome: o.outcome })))],
+      )
+      .catch((err: unknown) => {
+        throw poolError(this.pool, err, 'recording what ladder rungs did');
+      });
+  }
+
   /** Whether a status counts as closed under this store's settings. */
   isClosed(status: string): boolean {
     return isClosedStatus(status, { rejectedIsClosed: this.opts.rejectedIsClosed });

@@ -39,6 +39,12 @@ export class PostgresIncidentReads {
     return (await this.select('WHERE id = $1', [id], 'reading an incident'))[0];
   }
 
+  /** Several incidents by local id, in one read (unknown ids are left out). */
+  async incidents(ids: string[]): Promise<Incident[]> {
+    if (ids.length === 0) return [];
+    return this.select('WHERE id = ANY($1::text[])', [ids], 'reading incidents');
+  }
+
   /** The target's open incident, else its latest (the one an analyst means by "the incident of ws-042"). A string is a target key. */
   async incidentByTarget(target: string | Pick<SightingTarget, 'observables' | 'type'>): Promise<Incident | undefined> {
     const key = typeof target === 'string' ? target : targetIdentity(target).key;
