@@ -201,7 +201,7 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
   const countsByHost = new Map((await pool.query<{ host: string; n: string }>('SELECT target_value AS host, sum(count) AS n FROM incidents GROUP BY target_value')).rows.map((x) => [x.host, Number(x.n)]));
   const twoOpen = (await pool.query<{ target_key: string; n: string }>('SELECT target_key, count(*) AS n FROM incidents WHERE closed_at IS NULL GROUP BY target_key HAVING count(*) > 1')).rows;
   const incidents = (await pool.query<{ id: string }>('SELECT id FROM incidents')).rows;
-  const hunts = (await pool.query<HuntRow>('SELECT id, trigger, week, source, status FROM hunts ORDER BY started_at')).rows;
+  const hunts = (await pool.query<HuntRow>(`SELECT id, trigger, week, source, status FROM ${HUNTS} ORDER BY started_at`)).rows;
   const verdict = judgeLedger(ledger, stored, countsByHost);
   const unanswered = [...ledger.values()].filter((e) => !e.acked && e.unanswered > 0).length;
 
@@ -277,8 +277,11 @@ async function waitForLeader(candidates: SightlineInstance[], since: number, wai
   return undefined;
 }
 
+/** The hunt records, from the control document (PostgresControlStore) as rows. */
+const HUNTS = `(SELECT h->>'id' AS id, h->>'trigger' AS trigger, h->>'week' AS week, coalesce(h->>'source', 'roundup') AS source, h->>'status' AS status, h->>'startedAt' AS started_at FROM control_state, jsonb_array_elements(control_state.doc->'hunts') AS h) AS hunts`;
+
 async function runningHunts(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM hunts WHERE status = 'running'`);
+  const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${HUNTS} WHERE status = 'running'`);
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -290,7 +293,7 @@ async function settle(pool: pg.Pool, timeoutMs = 180_000): Promise<{ settled: bo
   while (Date.now() < deadline) {
     const { rows } = await pool.query<{ unapplied: string; ops: string; outbox: string; running: string; counted: string }>(
       `SELECT (SELECT count(*) FROM sightings WHERE applied_at IS NULL) AS unapplied, (SELECT count(*) FROM xdr_ops) AS ops,
-              (SELECT count(*) FROM outbox) AS outbox, (SELECT count(*) FROM hunts WHERE status = 'running') AS running,
+              (SELECT count(*) FROM outbox) AS outbox, (SELECT count(*) FROM ${HUNTS} WHERE status = 'running') AS running,
               (SELECT coalesce(sum(count), 0) FROM incidents) AS counted`,
     );
     const s = rows[0]!;
