@@ -19,12 +19,17 @@ export interface Notify extends NotifyPart {
  * The channels notifications go to: e-mail (when SMTP is set) and the Webex rooms (when Webex is on).
  * `onCardPosted` learns the message id of each incident's card (threaded updates reply to it).
  */
-export function buildChannels(infra: Base, onCardPosted: (incidentId: string, messageId: string) => Promise<void> | undefined): Channel[] {
+export function buildChannels(
+  infra: Base,
+  onCardPosted: (incidentId: string, messageId: string) => Promise<void> | undefined,
+  /** Several instances: a room is looked up or created under their shared lock (RoomDirectory). */
+  roomsExclusive?: <T>(work: () => Promise<T>) => Promise<T>,
+): Channel[] {
   const { config, store, logger } = infra;
   const channels: Channel[] = [];
   if (config.email.enabled) channels.push(new EmailChannel({ config: config.email, logger: logger.child({ component: 'email' }) }));
   if (infra.webex) {
-    const rooms = new RoomDirectory({ api: infra.webex.api, store, members: config.webex.roomMembers, logger });
+    const rooms = new RoomDirectory({ api: infra.webex.api, store, members: config.webex.roomMembers, logger, ...(roomsExclusive ? { exclusive: roomsExclusive } : {}) });
     channels.push(
       new WebexChannel({
         api: infra.webex.api,

@@ -9,7 +9,9 @@ import { pgOpenIncidentLookup } from '../../services/open-incident.js';
 import { PostgresIncidentService } from '../../services/pg-incident-service.js';
 import { PostgresXdrMirror } from '../../services/postgres-xdr-mirror.js';
 import { SharedCorrelation } from '../../services/shared-correlation.js';
+import { withAdvisoryLock } from '../../store/postgres/advisory.js';
 import { chatClaims } from '../../store/postgres/chat-claims.js';
+import { LOCKS } from '../../store/postgres/locks.js';
 import { PostgresControlStore } from '../../store/postgres/control-store.js';
 import { PostgresCorrelationStore } from '../../store/postgres/correlation.js';
 import { postgresHuntLock } from '../../store/postgres/hunt-lock.js';
@@ -79,7 +81,11 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
 
   // Notifications: queued in the database, delivered by every instance (one sender per room at a time).
   let shared: SharedCorrelation | undefined;
-  const channels = buildChannels(base, (incidentId, messageId) => shared?.recordCardMessage(incidentId, messageId));
+  const channels = buildChannels(
+    base,
+    (incidentId, messageId) => shared?.recordCardMessage(incidentId, messageId),
+    (work) => withAdvisoryLock(pool, LOCKS.rooms, 'looking up a Webex room', work),
+  );
   const { notifier, delivery } = postgresNotifications({ pool, url: database.url, channels, logger: logger.child({ component: 'outbox' }), clock, applicationName: `sightline-outbox ${instance}` });
   const notify: NotifyPart = { name: 'notify', outbox: notifier, channels, start: () => delivery.start(), stop: (step) => step('outbox', () => delivery.stop()) };
 

@@ -19,6 +19,11 @@ export interface RoomDirectoryOptions {
   store: Store;
   members: string[];
   logger: Logger;
+  /**
+   * Several instances (PostgreSQL mode): runs the look-up-or-create of a room under a lock they
+   * share, so two instances posting to a new room at the same moment make one room, not two.
+   */
+  exclusive?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 export class RoomDirectory {
@@ -26,6 +31,7 @@ export class RoomDirectory {
   private readonly store: Store;
   private readonly members: string[];
   private readonly logger: Logger;
+  private readonly exclusive: <T>(work: () => Promise<T>) => Promise<T>;
   private readonly inFlight = new Map<string, Promise<string>>();
   /** Titles whose membership was ensured in this process. */
   private readonly resolved = new Map<string, string>();
@@ -35,6 +41,7 @@ export class RoomDirectory {
     this.store = opts.store;
     this.members = opts.members;
     this.logger = opts.logger.child({ component: 'webex-rooms' });
+    this.exclusive = opts.exclusive ?? ((work) => work());
   }
 
   ensureRoom(title: string): Promise<string> {
@@ -67,7 +74,7 @@ export class RoomDirectory {
         await this.forget(title);
       }
     }
-    return this.adopt(title, (await this.findByTitle(title)) ?? (await this.create(title)));
+    return this.adopt(title, await this.exclusive(async () => (await this.findByTitle(title)) ?? (await this.create(title))));
   }
 
   private async adopt(title: string, roomId: string): Promise<string> {

@@ -12,4 +12,6 @@ export const LOCKS = {
   leader: 2,
   /** Held by the instance running a Talos hunt, for as long as it runs (hunt-lock.ts). */
   hunt: 3,
+  /** Held while an instance looks up or creates a Webex room by title (withAdvisoryLock). */
+  rooms: 4,
 } as const;

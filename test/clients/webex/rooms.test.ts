@@ -53,6 +53,24 @@ describe('RoomDirectory', () => {
     expect(count('POST', /^\/v1\/memberships$/)).toBe(2);
   });
 
+  it('makes one room when two instances (each its own directory and store copy) ask at the same time under their shared lock, two without it', async () => {
+    let tail: Promise<unknown> = Promise.resolve();
+    // What PostgreSQL mode passes (an advisory lock): one look-up-or-create at a time across instances.
+    const sharedLock = <T,>(work: () => Promise<T>): Promise<T> => {
+      const run = tail.then(work, work);
+      tail = run.catch(() => undefined);
+      return run;
+    };
+    const instance = (exclusive?: typeof sharedLock) =>
+      new RoomDirectory({ api, store: new MemoryStore(), members: ['alice@example.com'], logger: silentLogger, ...(exclusive ? { exclusive } : {}) });
+    const locked = await Promise.all([instance(sharedLock).ensureRoom('Shared room'), instance(sharedLock).ensureRoom('Shared room')]);
+    expect(locked[0]).toBe(locked[1]);
+    expect(emu.rooms().filter((r) => r.title === 'Shared room')).toHaveLength(1);
+    // The same race without the lock is what the lock is for.
+    await Promise.all([instance().ensureRoom('Unlocked room'), instance().ensureRoom('Unlocked room')]);
+    expect(emu.rooms().filter((r) => r.title === 'Unlocked room')).toHaveLength(2);
+  });
+
   it('reuses the stored id without listing or creating, re-adding members idempotently', async () => {
     const room = await api.createRoom('Sightline Incidents');
     await api.addMember(room.id, 'alice@example.com');

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/core/logger.js';
+import { withAdvisoryLock } from '../../../src/store/postgres/advisory.js';
 import { postgresHuntLock } from '../../../src/store/postgres/hunt-lock.js';
+import { LOCKS } from '../../../src/store/postgres/locks.js';
+import { createPool } from '../../../src/store/postgres/pool.js';
 import { testPostgres, useMigratedDatabase } from '../../support/postgres.js';
 
 const server = await testPostgres();
@@ -23,5 +26,26 @@ describe.skipIf(!server)('the hunt lock on PostgreSQL', () => {
     expect(await a.tryAcquire()).toBe(true);
     await a.release();
     await b.release();
+  });
+
+  it('withAdvisoryLock runs one section at a time across pools (instances), and frees the lock after a failure', async () => {
+    const other = createPool({ url: db.url });
+    try {
+      const events: string[] = [];
+      const section = (name: string) => async () => {
+        events.push(`${name} in`);
+        await new Promise((r) => setTimeout(r, 150));
+        events.push(`${name} out`);
+        return name;
+      };
+      const results = await Promise.all([withAdvisoryLock(db.pool, LOCKS.rooms, 'test', section('a')), withAdvisoryLock(other, LOCKS.rooms, 'test', section('b'))]);
+      expect(results).toEqual(['a', 'b']);
+      // Never interleaved: each "in" is followed by its own "out".
+      expect(events.map((e) => e.split(' ')[0])).toEqual([events[0]!.split(' ')[0], events[0]!.split(' ')[0], events[2]!.split(' ')[0], events[2]!.split(' ')[0]]);
+      await expect(withAdvisoryLock(db.pool, LOCKS.rooms, 'test', async () => Promise.reject(new Error('Webex refused')))).rejects.toThrow('Webex refused');
+      expect(await withAdvisoryLock(other, LOCKS.rooms, 'test', async () => 'free again')).toBe('free again');
+    } finally {
+      await other.end();
+    }
   });
 });
