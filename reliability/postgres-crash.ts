@@ -2,6 +2,7 @@ import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
+import { migrate } from '../src/store/postgres/migrate.js';
 import { fridayOfWeek } from '../src/domain/talos/week.js';
 import { freePort } from '../src/sandbox/free-port.js';
 import { SightlineInstance } from '../src/sandbox/instance.js';
@@ -98,6 +99,9 @@ async function startRun(opts: PostgresCrashOptions): Promise<Run> {
       CORRELATION_COALESCE_MS: '200',
       XDR_STATUS_SYNC_SECONDS: '0',
       HUNT_RUN_MISSED_ON_START: 'true',
+      // Retention prunes applied sightings rows past the dedupe window (default 5 min): the ledger check
+      // below reads every acknowledged id back from that table, so keep them for the whole run.
+      SIGHTINGS_DEDUPE_WINDOW_SECONDS: '86400',
     });
     return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env), ...(opts.entry ? { entry: opts.entry } : {}) });
   });
@@ -110,6 +114,13 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
   const friday = fridayOfWeek(new Date(), 'America/New_York');
   world.talos.publish(friday, '2021/0723.json');
   const slowHunt = world.xdr.faults.add({ match: /^\/iroh\/iroh-(enrich|inspect)/, latencyMs: 300 });
+  // The schedule was armed a week ago (as if Sightline had run since), so the leader's missed-run
+  // check finds this Friday's hunt missed and runs it; kills then land during that hunt.
+  await migrate(pool);
+  await pool.query(
+    `UPDATE control_state SET doc = jsonb_set(doc, '{talos}', coalesce(doc->'talos', '{}'::jsonb) || jsonb_build_object('scheduleArmedAt', $1::text)), revision = revision + 1 WHERE id = 1`,
+    [new Date(Date.now() - 8 * 86_400_000).toISOString()],
+  );
   const startMs: number[] = [];
   for (const inst of instances) startMs.push(await inst.start(90_000));
   await assertRunningOnPostgres(run.cluster.url, instances);
