@@ -38,8 +38,12 @@ export function leaderWork(
     await parts.beforeWork?.();
     leading = true;
     // Not awaited: a missed hunt or a resumed one can run for minutes, and the elector must stay responsive.
-    void hunt.start?.()?.catch((err: unknown) => log.error({ err }, 'resuming an interrupted hunt failed'));
-    void hunt.schedule.start().catch((err: unknown) => log.error({ err }, 'the weekly schedule could not be armed'));
+    // In this order: the interrupted hunt is resumed (and holds the hunt lock) before the missed-run
+    // check looks, so that check waits for it and then finds the week hunted, instead of hunting it again.
+    void (async () => {
+      await Promise.resolve(hunt.start?.()).catch((err: unknown) => log.error({ err }, 'resuming an interrupted hunt failed'));
+      await hunt.schedule.start().catch((err: unknown) => log.error({ err }, 'the weekly schedule could not be armed'));
+    })();
     if (config.correlation.statusSyncSeconds > 0) statusSync.start(config.correlation.statusSyncSeconds);
     rss?.start(config.modules.rssPollSeconds);
     x?.start(config.modules.x.pollSeconds);

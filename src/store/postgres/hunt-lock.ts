@@ -11,37 +11,46 @@ import { toStoreError } from './pool.js';
  */
 export function postgresHuntLock(url: string, logger: Logger): HuntLock {
   let client: pg.Client | undefined;
+  // One attempt at a time in this process: two at once would open two sessions, and the loser would
+  // read "held by another instance" when it is held here.
+  let attempts: Promise<unknown> = Promise.resolve();
   const drop = async (): Promise<void> => {
     const c = client;
     client = undefined;
     await c?.end().catch(() => undefined);
   };
   return {
-    async tryAcquire() {
-      if (client) return false; // this instance already holds it
-      const c = new pg.Client({ connectionString: url, application_name: 'sightline-hunt', keepAlive: true });
-      c.on('error', (err) => {
-        // The session is gone, and the lock with it: the hunt goes on here, but another instance may now start one.
-        logger.warn({ err: err.message }, 'the hunt lock connection failed; another instance may start a hunt meanwhile');
-        if (client === c) client = undefined;
-      });
-      try {
-        await c.connect();
-        const { rows } = await c.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS won', [LOCK_SPACE, LOCKS.hunt]);
-        if (rows[0]?.won) {
-          client = c;
-          return true;
-        }
-      } catch (err) {
-        await c.end().catch(() => undefined);
-        throw toStoreError(err, 'taking the hunt lock', url);
-      }
-      await c.end().catch(() => undefined);
-      return false;
+    tryAcquire() {
+      const attempt = attempts.then(() => acquire());
+      attempts = attempt.catch(() => undefined);
+      return attempt;
     },
     async release() {
       await client?.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_SPACE, LOCKS.hunt]).catch(() => undefined);
       await drop();
     },
   };
+
+  async function acquire(): Promise<boolean> {
+    if (client) return false; // this instance already holds it
+    const c = new pg.Client({ connectionString: url, application_name: 'sightline-hunt', keepAlive: true });
+    c.on('error', (err) => {
+      // The session is gone, and the lock with it: the hunt goes on here, but another instance may now start one.
+      logger.warn({ err: err.message }, 'the hunt lock connection failed; another instance may start a hunt meanwhile');
+      if (client === c) client = undefined;
+    });
+    try {
+      await c.connect();
+      const { rows } = await c.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS won', [LOCK_SPACE, LOCKS.hunt]);
+      if (rows[0]?.won) {
+        client = c;
+        return true;
+      }
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      throw toStoreError(err, 'taking the hunt lock', url);
+    }
+    await c.end().catch(() => undefined);
+    return false;
+  }
 }
