@@ -1,7 +1,8 @@
 import { fridayOfWeek } from '../src/domain/talos/week.js';
 import { startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
-import { ReportBuilder, SightlineProcess, moduleSighting, percentile, postSightings, seeded, sleep, waitFor, type SuiteReport } from './support.js';
+import { ReportBuilder, SightlineProcess, percentile, seeded, sleep, waitFor, type SuiteReport } from './support.js';
 import { duplicateCards, settle, xdrDuplicates } from './inspect.js';
+import { SightingLedger } from './ledger.js';
 
 /**
  * Suite 1 — crash safety. The REAL process (`node --import tsx src/main.ts`) takes
@@ -20,12 +21,6 @@ export interface CrashSafetyOptions {
   log?: (line: string) => void;
 }
 
-interface LedgerEntry {
-  host: string;
-  acked: boolean;
-  /** Requests that carried it and got no answer (killed mid-request). */
-  unanswered: number;
-}
 
 export async function runCrashSafety(opts: CrashSafetyOptions): Promise<SuiteReport> {
   const r = new ReportBuilder('1. Crash safety (SIGKILL of the real process)');
@@ -52,43 +47,15 @@ export async function runCrashSafety(opts: CrashSafetyOptions): Promise<SuiteRep
 }
 
 async function sightingsUnderKills(world: EmulatedWorld, proc: SightlineProcess, opts: CrashSafetyOptions, rand: () => number, r: ReportBuilder, log: (s: string) => void): Promise<void> {
-  const ledger = new Map<string, LedgerEntry>();
-  const retry: string[] = [];
-  let next = 0;
+  const sent = new SightingLedger({ idPrefix: 'rel', targets: opts.targets, rand });
+  const ledger = sent.entries;
   let streaming = true;
-  let unexpected = 0;
-  const unexpectedSamples: string[] = [];
   const client = async (c: number) => {
     while (streaming) {
-      const size = 1 + Math.floor(rand() * 4);
-      const ids: string[] = [];
-      while (ids.length < size && retry.length > 0) ids.push(retry.shift()!);
-      while (ids.length < size) {
-        const id = `rel-${c}-${next++}`;
-        ledger.set(id, { host: `host-${Math.floor(rand() * opts.targets)}.corp.example`, acked: false, unanswered: 0 });
-        ids.push(id);
-      }
-      const body = JSON.stringify(ids.map((id) => moduleSighting(id, ledger.get(id)!.host, `evil-${id}.example`)));
-      const res = await postSightings(proc.url, body, { timeoutMs: 5000 });
-      if (res.status === 202) for (const id of ids) ledger.get(id)!.acked = true;
-      else {
-        if (res.status !== 0 && res.status !== 503) {
-          unexpected++;
-          if (unexpectedSamples.length < 3) unexpectedSamples.push(`${res.status} ${res.body.slice(0, 200)}`);
-        }
-        if (/ECONNREFUSED/.test(res.error ?? '')) {
-          // Nobody listening (restarting): certainly not received; send the same ids again.
-          retry.unshift(...ids);
-          await sleep(100);
-          continue;
-        }
-        for (const id of ids) {
-          ledger.get(id)!.unanswered++;
-          // Half of what got no answer is resent (as a sender would), half never is: both must hold.
-          if (rand() < 0.5) retry.push(id);
-        }
-        await sleep(20);
-      }
+      const outcome = await sent.send(c, proc.url);
+      // Nobody listening (restarting): the same ids go out again once it is back.
+      if (outcome === 'refused') await sleep(100);
+      else if (outcome === 'unanswered') await sleep(20);
     }
   };
 
@@ -152,7 +119,7 @@ async function sightingsUnderKills(world: EmulatedWorld, proc: SightlineProcess,
   r.check('no acknowledged sighting lost (count per target ≥ 202s per target)', lost.length === 0, lost.slice(0, 3).map(([h, v]) => `${h}: ${JSON.stringify(v)}`).join('; '));
   r.check('nothing counted twice (count per target ≤ 202s + unanswered per target)', doubled.length === 0, doubled.slice(0, 3).map(([h, v]) => `${h}: ${JSON.stringify(v)}`).join('; '));
   r.check('one open incident per target', [...byHost.values()].every((v) => v.open <= 1) && new Set(incidents.filter((i) => i.status !== 'Closed').map((i) => i.targetKey)).size === incidents.filter((i) => i.status !== 'Closed').length);
-  r.check('only 202, 503 or no answer from the sightings endpoint', unexpected === 0, unexpectedSamples.join(' | '));
+  r.check('only 202, 503 or no answer from the sightings endpoint', sent.unexpected === 0, sent.unexpectedSamples.join(' | '));
   r.check('every queued XDR op and outbox item done at the end', final.settled, final.detail);
   r.check('SIGTERM exit code 0 within 10 s', stop.code === 0 && stop.ms <= 10_000, `code ${stop.code}, ${stop.ms} ms`);
 

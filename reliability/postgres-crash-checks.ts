@@ -33,12 +33,8 @@ export function killPlan(either: number, leader: number): KillKind[] {
   return plan;
 }
 
-export interface LedgerEntry {
-  host: string;
-  acked: boolean;
-  /** Requests that carried it and got no answer (killed mid-request). */
-  unanswered: number;
-}
+export type { LedgerEntry } from './ledger.js';
+import type { LedgerEntry } from './ledger.js';
 
 /** What the database says about one sender id: its row in `sightings`, and how many incidents counted it. */
 export interface StoredSighting {

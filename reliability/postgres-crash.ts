@@ -12,8 +12,9 @@ import { startRoundRobinProxy, type RoundRobinProxy } from '../src/sandbox/round
 import { startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
 import { startNodeFlags } from '../bench/start-flags.js';
 import { duplicateCards } from './inspect.js';
-import { duplicateExternalIds, judgeLedger, killPlan, takeoverFigures, weeklyHuntsRepeated, type HuntRow, type KillKind, type LedgerEntry, type StoredSighting } from './postgres-crash-checks.js';
-import { ReportBuilder, moduleSighting, percentile, postSightings, seeded, sleep, type SuiteReport } from './support.js';
+import { duplicateExternalIds, judgeLedger, killPlan, takeoverFigures, weeklyHuntsRepeated, type HuntRow, type KillKind, type StoredSighting } from './postgres-crash-checks.js';
+import { SightingLedger } from './ledger.js';
+import { ReportBuilder, percentile, seeded, sleep, type SuiteReport } from './support.js';
 
 /**
  * Section `postgres-crash` — the crash suite on PostgreSQL. Two real processes
@@ -126,44 +127,18 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
   await assertRunningOnPostgres(run.cluster.url, instances);
 
   // Clients: each has a home instance and moves to the other while its home refuses connections.
-  const ledger = new Map<string, LedgerEntry>();
-  const retry: string[] = [];
-  let next = 0;
+  const sent = new SightingLedger({ idPrefix: 'pgrel', targets: opts.targets, rand });
+  const ledger = sent.entries;
   let streaming = true;
-  let unexpected = 0;
-  const unexpectedSamples: string[] = [];
   const client = async (c: number) => {
     let at = c % instances.length;
     while (streaming) {
-      const size = 1 + Math.floor(rand() * 4);
-      const ids: string[] = [];
-      while (ids.length < size && retry.length > 0) ids.push(retry.shift()!);
-      while (ids.length < size) {
-        const id = `pgrel-${c}-${next++}`;
-        ledger.set(id, { host: `host-${Math.floor(rand() * opts.targets)}.corp.example`, acked: false, unanswered: 0 });
-        ids.push(id);
-      }
-      const body = JSON.stringify(ids.map((id) => moduleSighting(id, ledger.get(id)!.host, `evil-${id}.example`)));
-      const res = await postSightings(instances[at]!.url, body, { timeoutMs: 5000 });
-      if (res.status === 202) for (const id of ids) ledger.get(id)!.acked = true;
-      else {
-        if (res.status !== 0 && res.status !== 503) {
-          unexpected++;
-          if (unexpectedSamples.length < 3) unexpectedSamples.push(`${res.status} ${res.body.slice(0, 200)}`);
-        }
-        if (/ECONNREFUSED/.test(res.error ?? '')) {
-          // Nobody listening there: certainly not received; the same ids go to the other instance.
-          retry.unshift(...ids);
-          at = (at + 1) % instances.length;
-          await sleep(20);
-          continue;
-        }
-        for (const id of ids) {
-          ledger.get(id)!.unanswered++;
-          if (rand() < 0.5) retry.push(id);
-        }
+      const outcome = await sent.send(c, instances[at]!.url);
+      if (outcome === 'refused') {
+        // Nobody listening there: certainly not received; the same ids go to the other instance.
+        at = (at + 1) % instances.length;
         await sleep(20);
-      }
+      } else if (outcome === 'unanswered') await sleep(20);
     }
   };
   const clients = Array.from({ length: opts.clients }, (_, i) => client(i));
@@ -234,7 +209,7 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
   r.check('incident counts per target between the 202s and the 202s + unanswered', verdict.hostsUnder.length === 0 && verdict.hostsOver.length === 0, [...verdict.hostsUnder, ...verdict.hostsOver].slice(0, 3).join('; '));
   r.check('nothing stored that no request carried', verdict.unknownStored.length === 0, verdict.unknownStored.slice(0, 5).join(', '));
   r.check('one open incident per target', twoOpen.length === 0, twoOpen.map((t) => `${t.target_key} ×${t.n}`).join(', '));
-  r.check('only 202, 503 or no answer from the sightings endpoint', unexpected === 0, unexpectedSamples.join(' | '));
+  r.check('only 202, 503 or no answer from the sightings endpoint', sent.unexpected === 0, sent.unexpectedSamples.join(' | '));
   r.check('every sighting applied, XDR op and outbox item done, no hunt running at the end', final.settled, final.detail);
   r.check(`another instance took over after every leader kill within ${Math.round(waitMs / 1000)} s`, takeover.missed === 0 && takeover.count > 0, takeover.missed ? `${takeover.missed} of ${takeovers.length} without a takeover` : takeover.count === 0 ? 'no leader kill was timed' : undefined);
   r.check('takeover within 15 s (max)', takeover.count > 0 && takeover.maxMs <= 15_000, `max ${takeover.maxMs} ms`);
