@@ -23,8 +23,9 @@ import { renderReport, targetTable, writeReport, type BenchResult } from './repo
  * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
  * `--heap-snapshot <dir>`: a heap snapshot of the ingest server right after its timed runs.
  * `--flood-seconds 60`: length of the memory benchmark's flood (`--only memory`; 3 s in --quick).
+ * `--memory-flood-only`: the memory benchmark's flood alone, without the idle stores (to compare settings).
  */
-const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string; floodSeconds?: number }) => Promise<BenchResult>> = {
+const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string; floodSeconds?: number; floodOnly?: boolean }) => Promise<BenchResult>> = {
   ingest: benchIngest,
   hunt: benchHunt,
   'talos-posts': benchTalosPosts,
@@ -39,7 +40,7 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; cpuProfDir?: string; size
 };
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false }, 'heap-snapshot': { type: 'string' }, 'flood-seconds': { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false }, 'heap-snapshot': { type: 'string' }, 'flood-seconds': { type: 'string' }, 'memory-flood-only': { type: 'boolean', default: false } },
   allowPositionals: false,
 });
 const quick = values.quick ?? false;
@@ -65,6 +66,7 @@ for (const [name, bench] of Object.entries(BENCHMARKS)) {
     tsxOnly: values['tsx-only'] ?? false,
     ...(values['heap-snapshot'] ? { heapSnapshotDir: path.resolve(values['heap-snapshot']) } : {}),
     ...(values['flood-seconds'] ? { floodSeconds: Number(values['flood-seconds']) } : {}),
+    floodOnly: values['memory-flood-only'] ?? false,
   });
   results.push(result);
   process.stdout.write(`${result.markdown.trim()}\n\n${targetTable(result.targets)}\n(${Math.round((performance.now() - t0) / 1000)} s)\n\n`);
