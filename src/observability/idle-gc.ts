@@ -19,8 +19,10 @@ export interface IdleGcOptions {
   intervalMs?: number;
   /** Below this event-loop utilisation since the last look, the process counts as quiet enough. */
   idleLoopShare?: number;
-  /** Collect when the heap in use exceeds the last live size by this much. */
+  /** Collect when the heap in use, or the heap V8 holds (committed), exceeds its size after the last collection by this much. */
   growthBytes?: number;
+  /** The heap's size in use and committed (default: v8.getHeapStatistics()). */
+  heap?: () => { used: number; committed: number };
   /** The collector; found on its own when not given (undefined: none to be had, the task does nothing). */
   gc?: (opts?: object) => void;
   /**
@@ -49,13 +51,17 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
   const growth = opts.growthBytes ?? 24 * 1024 * 1024;
   // The first look after start-up collects what loading the state left behind.
   let liveAfterGc = 0;
+  // After a flood V8's own full collections often bring the heap in use back near the last live
+  // size while the heap it holds stays at its peak: that is worth a compacting collection too.
+  let committedAfterGc = 0;
+  const heap = opts.heap ?? heapNow;
   const loopBusy = opts.loopBusy ?? eventLoopBusy();
   const compacting = opts.compacting ?? compactEverything;
   const check = (): boolean => {
     const share = loopBusy();
     if (!gc || share > idleShare) return false;
-    const used = getHeapStatistics().used_heap_size;
-    if (used < liveAfterGc + growth) return false;
+    const { used, committed } = heap();
+    if (used < liveAfterGc + growth && committed < committedAfterGc + growth) return false;
     const t0 = performance.now();
     if (!compacting(gc)) {
       // A second pass compacts some of what the first freed, so V8 hands more whole pages back
@@ -63,13 +69,18 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
       gc();
       gc();
     }
-    liveAfterGc = getHeapStatistics().used_heap_size;
-    opts.logger.debug({ heapUsedMbBefore: Math.round(used / 1048576), heapUsedMbAfter: Math.round(liveAfterGc / 1048576), ms: Math.round(performance.now() - t0) }, 'idle: collected garbage');
+    ({ used: liveAfterGc, committed: committedAfterGc } = heap());
+    opts.logger.debug({ heapUsedMbBefore: Math.round(used / 1048576), heapUsedMbAfter: Math.round(liveAfterGc / 1048576), heapCommittedMbBefore: Math.round(committed / 1048576), heapCommittedMbAfter: Math.round(committedAfterGc / 1048576), ms: Math.round(performance.now() - t0) }, 'idle: collected garbage');
     return true;
   };
   const timer = setInterval(check, intervalMs);
   timer.unref();
   return { check, stop: () => clearInterval(timer) };
+}
+
+function heapNow(): { used: number; committed: number } {
+  const h = getHeapStatistics();
+  return { used: h.used_heap_size, committed: h.total_heap_size };
 }
 
 function eventLoopBusy(): () => number {

@@ -38,6 +38,24 @@ describe('idle garbage collection', () => {
     }
   });
 
+  it('collects when the heap V8 holds grew though the heap in use did not (after a flood V8 collected but kept the pages)', () => {
+    const { p, opts } = fakeProcess();
+    const MB = 1048576;
+    const h = { used: 60 * MB, committed: 90 * MB };
+    const idle = startIdleGc({ ...opts, growthBytes: 24 * MB, heap: () => h });
+    try {
+      expect(idle.check()).toBe(true); // the first look, after start-up
+      h.committed = 110 * MB; // grew, but less than 24 MB
+      expect(idle.check()).toBe(false);
+      h.committed = 200 * MB; // a flood came and went: V8 collected (used is back at 60) but holds its peak
+      expect(idle.check()).toBe(true);
+      expect(idle.check()).toBe(false); // and not again while nothing changes
+      expect(p.calls).toBe(2);
+    } finally {
+      idle.stop();
+    }
+  });
+
   it('takes two ordinary passes when V8 cannot be asked to compact every page', () => {
     const { p, opts } = fakeProcess();
     const idle = startIdleGc({ ...opts, growthBytes: 0, compacting: () => false });
