@@ -31,6 +31,8 @@ export interface MemoryOptions {
   floodSeconds?: number;
   /** Only the flood, not the idle stores (`--memory-flood-only`: quicker runs when comparing flags). */
   floodOnly?: boolean;
+  /** Store sizes (incidents, 10 sightings each) for the idle rows (`--ingest-sizes 10000`); default 10,000 and 100,000. */
+  sizes?: number[];
 }
 
 const TARGETS = 1_000;
@@ -212,7 +214,11 @@ function findings(): string {
 export async function benchMemory(o: MemoryOptions): Promise<BenchResult> {
   const floodSeconds = o.floodSeconds ?? (o.quick ? 3 : 60);
   const afterSeconds = o.quick ? 3 : 60;
-  const sizes: StoreSize[] = o.quick ? [{ incidents: 100, sightings: 1_000 }] : [{ incidents: 10_000, sightings: 100_000 }, { incidents: 100_000, sightings: 1_000_000 }];
+  const sizes: StoreSize[] = o.sizes
+    ? o.sizes.map((n) => ({ incidents: n, sightings: n * 10 }))
+    : o.quick
+      ? [{ incidents: 100, sightings: 1_000 }]
+      : [{ incidents: 10_000, sightings: 100_000 }, { incidents: 100_000, sightings: 1_000_000 }];
   const ingest = await buildIngestServer();
   const main = await buildMain();
   const targets: TargetCheck[] = [];

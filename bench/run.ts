@@ -19,7 +19,7 @@ import { renderReport, targetTable, writeReport, type BenchResult } from './repo
  * `--quick`: tiny sizes, prints only (CI checks the suite still runs; exit 0 unless something crashes).
  * `--only <name>`: one benchmark (ingest, hunt, talos-posts, chat, footprint, parsing, storm, investigate, webex-cost, request-path); prints only.
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
- * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only.
+ * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only (and the memory benchmark's idle stores).
  * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
  * `--heap-snapshot <dir>`: a heap snapshot of the ingest server right after its timed runs.
  * `--flood-seconds 60`: length of the memory benchmark's flood (`--only memory`; 3 s in --quick).

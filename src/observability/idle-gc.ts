@@ -1,4 +1,4 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from '../core/logger.js';
 
@@ -22,7 +22,7 @@ export interface IdleGcOptions {
   /** Collect when the heap in use, or the heap V8 holds (committed), exceeds its size after the last collection by this much. */
   growthBytes?: number;
   /** The heap's size in use and committed (default: v8.getHeapStatistics()). */
-  heap?: () => { used: number; committed: number };
+  heap?: () => HeapNow;
   /** The collector; found on its own when not given (undefined: none to be had, the task does nothing). */
   gc?: (opts?: object) => void;
   /**
@@ -54,14 +54,18 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
   // After a flood V8's own full collections often bring the heap in use back near the last live
   // size while the heap it holds stays at its peak: that is worth a compacting collection too.
   let committedAfterGc = 0;
+  // …or V8's own collections brought both down but left the old space's pages holding little:
+  // worth it when that free room is large and has grown since the last collection left it.
+  let oldFreeAfterGc = 0;
   const heap = opts.heap ?? heapNow;
   const loopBusy = opts.loopBusy ?? eventLoopBusy();
   const compacting = opts.compacting ?? compactEverything;
   const check = (): boolean => {
     const share = loopBusy();
     if (!gc || share > idleShare) return false;
-    const { used, committed } = heap();
-    if (used < liveAfterGc + growth && committed < committedAfterGc + growth) return false;
+    const { used, committed, oldFree = 0 } = heap();
+    const fragmented = oldFree >= growth && oldFree > oldFreeAfterGc + growth / 2;
+    if (used < liveAfterGc + growth && committed < committedAfterGc + growth && !fragmented) return false;
     const t0 = performance.now();
     if (!compacting(gc)) {
       // A second pass compacts some of what the first freed, so V8 hands more whole pages back
@@ -69,7 +73,9 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
       gc();
       gc();
     }
-    ({ used: liveAfterGc, committed: committedAfterGc } = heap());
+    const after = heap();
+    ({ used: liveAfterGc, committed: committedAfterGc } = after);
+    oldFreeAfterGc = after.oldFree ?? 0;
     opts.logger.debug({ heapUsedMbBefore: Math.round(used / 1048576), heapUsedMbAfter: Math.round(liveAfterGc / 1048576), heapCommittedMbBefore: Math.round(committed / 1048576), heapCommittedMbAfter: Math.round(committedAfterGc / 1048576), ms: Math.round(performance.now() - t0) }, 'idle: collected garbage');
     return true;
   };
@@ -78,9 +84,17 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
   return { check, stop: () => clearInterval(timer) };
 }
 
-function heapNow(): { used: number; committed: number } {
+interface HeapNow {
+  used: number;
+  committed: number;
+  /** Old space committed but not in use. */
+  oldFree?: number;
+}
+
+function heapNow(): HeapNow {
   const h = getHeapStatistics();
-  return { used: h.used_heap_size, committed: h.total_heap_size };
+  const old = getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+  return { used: h.used_heap_size, committed: h.total_heap_size, oldFree: old ? old.space_size - old.space_used_size : 0 };
 }
 
 function eventLoopBusy(): () => number {

@@ -56,6 +56,22 @@ describe('idle garbage collection', () => {
     }
   });
 
+  it("collects when V8's own collections left the old space's pages mostly free, once", () => {
+    const { p, opts } = fakeProcess();
+    const MB = 1048576;
+    const h = { used: 60 * MB, committed: 120 * MB, oldFree: 2 * MB };
+    const idle = startIdleGc({ ...opts, growthBytes: 24 * MB, heap: () => h });
+    try {
+      expect(idle.check()).toBe(true); // the first look
+      h.oldFree = 33 * MB; // after a flood: in use and held back near their sizes, a third of the old space free
+      expect(idle.check()).toBe(true);
+      expect(idle.check()).toBe(false); // the compaction could not give it back (the fake heap kept it): not again and again
+      expect(p.calls).toBe(2);
+    } finally {
+      idle.stop();
+    }
+  });
+
   it('takes two ordinary passes when V8 cannot be asked to compact every page', () => {
     const { p, opts } = fakeProcess();
     const idle = startIdleGc({ ...opts, growthBytes: 0, compacting: () => false });
