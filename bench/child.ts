@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { startNodeFlagsFor } from './start-flags.js';
+import { startEnv, startNodeFlagsFor } from './start-flags.js';
 
 /** A benchmark server in its own process (bench/ingest-server.ts), driven over IPC. */
 export interface ChildServer {
@@ -50,7 +50,8 @@ export async function spawnServer(opts: SpawnOptions): Promise<ChildServer> {
       ...(opts.nodeFlags ?? []),
       ...benchNodeFlags(opts.mode),
     ],
-    env: { ...process.env, ...opts.env },
+    // …and `npm start`'s environment prefix (glibc malloc settings) as well.
+    env: { ...process.env, ...opts.env, ...(opts.mode === 'real' ? startEnv({ ...process.env, ...opts.env }) : {}) },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   // Keep the end of stderr: when the server dies, its last words say why.

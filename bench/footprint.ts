@@ -10,7 +10,7 @@ import { freePort } from '../src/sandbox/free-port.js';
 import { SANDBOX_ADMINS, startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
 import { roundupUrl } from './bot.js';
 import { buildMain } from './prebuild.js';
-import { startNodeFlags } from './start-flags.js';
+import { startEnv, startNodeFlags } from './start-flags.js';
 import { table, type BenchResult, type TargetCheck } from './report.js';
 import { fixturesDir, LARGEST, loadRoundup } from './roundups.js';
 import { fmt, median } from './stats.js';
@@ -44,7 +44,7 @@ export async function startProcess(
   world: EmulatedWorld,
   command: string[],
   idleWaitMs: number,
-  opts: { prepare?: (stateFile: string) => Promise<unknown>; readyTimeoutMs?: number } = {},
+  opts: { prepare?: (stateFile: string) => Promise<unknown>; readyTimeoutMs?: number; /** Extra environment, e.g. `npm start`'s prefix (startEnv()). */ env?: Record<string, string> } = {},
 ): Promise<Running> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -53,7 +53,7 @@ export async function startProcess(
   await opts.prepare?.(stateFile);
   const env = world.env({ HTTP_PORT: String(port), PUBLIC_URL: url, LOG_LEVEL: 'info', STATE_FILE: stateFile });
   const t0 = performance.now();
-  const child = spawn(process.execPath, command, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, command, { env: { ...process.env, ...env, ...opts.env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`Sightline exited with code ${code} before it was ready`))));
   exited.catch(() => undefined);
   const logReady = new Promise<number>((resolve) => {
@@ -95,10 +95,10 @@ function timeout(ms: number, message: string): Promise<never> {
   return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref());
 }
 
-async function coldStarts(world: EmulatedWorld, command: string[], runs: number, idleWaitMs: number): Promise<StartSample[]> {
+async function coldStarts(world: EmulatedWorld, command: string[], runs: number, idleWaitMs: number, env: Record<string, string> = {}): Promise<StartSample[]> {
   const out: StartSample[] = [];
   for (let i = 0; i < runs; i++) {
-    const p = await startProcess(world, command, idleWaitMs);
+    const p = await startProcess(world, command, idleWaitMs, { env });
     out.push(p.sample);
     await p.stop();
   }
@@ -109,7 +109,7 @@ async function coldStarts(world: EmulatedWorld, command: string[], runs: number,
 async function huntRss(world: EmulatedWorld, command: string[], file: string): Promise<{ peakMb: number; medianMb: number; wallMs: number }> {
   const r = await loadRoundup(file);
   world.xdr.setScenario(buildDemoScenario(r.roundup.threats));
-  const p = await startProcess(world, command, 500);
+  const p = await startProcess(world, command, 500, { env: startEnv() });
   try {
     const room = world.webex.createRoomAsPerson('Footprint bench', [SANDBOX_ADMINS[0]!]);
     const samples: number[] = [];
@@ -141,8 +141,8 @@ export async function benchFootprint(o: { quick: boolean }): Promise<BenchResult
   try {
     // The row that matters is what `npm start` runs (the tsc build); tsx is the development comparison.
     built = await buildMain();
-    // With `npm start`'s node flags (its heap cap): the process as deployed.
-    const viaBuild = await coldStarts(world, [...startNodeFlags(), built.file], runs, idleWaitMs);
+    // `npm start`'s node flags and environment prefix (malloc settings): the process as deployed.
+    const viaBuild = await coldStarts(world, [...startNodeFlags(), built.file], runs, idleWaitMs, startEnv());
     rows.push(row(`\`npm start\`: \`node dist/main.js\` (\`npm run build\`, tsc; build ${fmt(built.buildMs / 1000, 1)} s, not counted)`, viaBuild));
     const viaTsx = await coldStarts(world, tsx, runs, idleWaitMs);
     rows.push(row('`npm run dev`: `node --import tsx src/main.ts` (transpiled at start)', viaTsx));

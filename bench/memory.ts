@@ -6,11 +6,12 @@ import { freePort } from '../src/sandbox/free-port.js';
 import { SANDBOX_SIGHTINGS_SECRET, startWorld } from '../src/sandbox/world.js';
 import { spawnServer, type ChildServer } from './child.js';
 import { rssMb, startProcess } from './footprint.js';
+import { procMemory, type ProcMemory } from './proc-memory.js';
 import { runLoad } from './load.js';
 import { buildIngestServer, buildMain } from './prebuild.js';
 import { hostOf, writeCorrelationStore, type StoreSize } from './prepopulate.js';
 import { table, type BenchResult, type TargetCheck } from './report.js';
-import { startNodeFlagsFor } from './start-flags.js';
+import { startEnv, startNodeFlagsFor } from './start-flags.js';
 import { fmt, median } from './stats.js';
 
 /**
@@ -28,6 +29,10 @@ export interface MemoryOptions {
   quick: boolean;
   /** Length of the flood (default 60 s; 3 s in --quick). */
   floodSeconds?: number;
+  /** Only the flood, not the idle stores (`--memory-flood-only`: quicker runs when comparing flags). */
+  floodOnly?: boolean;
+  /** Store sizes (incidents, 10 sightings each) for the idle rows (`--ingest-sizes 10000`); default 10,000 and 100,000. */
+  sizes?: number[];
 }
 
 const TARGETS = 1_000;
@@ -42,6 +47,71 @@ interface FloodFigures {
   after: number[];
   heapUsedMb: number;
   capFlags: string[];
+  /** Where the memory is at the end of the flood and at the end of the quiet time after it. */
+  breakdown: { atPeak: Breakdown; after: Breakdown };
+  /** Environment prefix of `npm start` (e.g. glibc malloc settings) the server ran with. */
+  startEnv: Record<string, string>;
+}
+
+/** process.memoryUsage / v8 heap statistics of the server next to /proc's view of it (MB). */
+interface Breakdown {
+  proc: ProcMemory;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** Committed / used of V8's old and new (young) spaces. */
+  oldCommitted: number;
+  oldUsed: number;
+  youngCommitted: number;
+  codeCommitted: number;
+  largeCommitted: number;
+}
+
+type HeapAnswer = {
+  heap: { used_heap_size: number; total_heap_size: number };
+  spaces: { space_name: string; space_size: number; space_used_size: number }[];
+  external: number;
+  arrayBuffers: number;
+};
+
+async function breakdownOf(server: ChildServer): Promise<Breakdown> {
+  const h = await server.ask<HeapAnswer>('heap');
+  const proc = procMemory(server.pid);
+  const mb = (x: number) => x / 1048576;
+  const space = (prefix: string, f: 'space_size' | 'space_used_size') => mb(h.spaces.filter((s) => s.space_name.startsWith(prefix)).reduce((a, s) => a + s[f], 0));
+  return {
+    proc,
+    heapTotal: mb(h.heap.total_heap_size),
+    heapUsed: mb(h.heap.used_heap_size),
+    external: mb(h.external),
+    arrayBuffers: mb(h.arrayBuffers),
+    oldCommitted: space('old_space', 'space_size'),
+    oldUsed: space('old_space', 'space_used_size'),
+    youngCommitted: space('new_space', 'space_size'),
+    codeCommitted: space('code_space', 'space_size'),
+    largeCommitted: space('large_object_space', 'space_size') + space('new_large_object_space', 'space_size') + space('code_large_object_space', 'space_size'),
+  };
+}
+
+function breakdownTable(b: { atPeak: Breakdown; after: Breakdown }, afterSeconds: number): string {
+  const row = (what: string, x: Breakdown) => [
+    what,
+    `${fmt(x.proc.rss)} MB`,
+    `${fmt(x.heapTotal)} / ${fmt(x.heapUsed)} MB`,
+    `${fmt(x.oldCommitted)} / ${fmt(x.oldUsed)} MB`,
+    `${fmt(x.youngCommitted)} MB`,
+    `${fmt(x.codeCommitted + x.largeCommitted)} MB`,
+    `${fmt(x.external)} / ${fmt(x.arrayBuffers)} MB`,
+    `${fmt(x.proc.file)} MB`,
+    `${fmt(x.proc.brk)} MB`,
+    `${fmt(x.proc.arenas)} MB (${fmt(x.proc.arenaCount)})`,
+    `${fmt(x.proc.otherAnon)} MB`,
+  ];
+  return table(
+    ['when', 'RSS', 'V8 heap committed / used', 'old space committed / used', 'young space', 'code + large objects', 'external / of it ArrayBuffers', 'RSS of files (code)', 'malloc main arena ([heap])', 'malloc thread arenas (count)', 'other anonymous (V8 pages, mmapped blocks)'],
+    [row('end of the flood', b.atPeak), row(`${afterSeconds} s after`, b.after)],
+  );
 }
 
 async function flood(o: { floodSeconds: number; afterSeconds: number; builtFile: string }): Promise<FloodFigures> {
@@ -66,11 +136,12 @@ async function flood(o: { floodSeconds: number; afterSeconds: number; builtFile:
     const hosts = Array.from({ length: TARGETS }, (_, i) => hostOf(i));
     const res = await runLoad({ url: running.url, secret: SANDBOX_SIGHTINGS_SECRET, hosts, connections: CONNECTIONS, durationMs: o.floodSeconds * 1000, maxRequests: 10_000_000, runId: 'flood' });
     during.push(rssMb(running.pid));
+    const atPeak = await breakdownOf(running);
     into = after;
     await new Promise((r) => setTimeout(r, o.afterSeconds * 1000));
     clearInterval(timer);
     after.push(rssMb(running.pid));
-    const heap = await running.ask<{ heap: { used_heap_size: number } }>('heap');
+    const afterBreakdown = await breakdownOf(running);
     await running.ask('stop');
     server = undefined;
     return {
@@ -80,8 +151,10 @@ async function flood(o: { floodSeconds: number; afterSeconds: number; builtFile:
       throughput: (res.accepted / res.elapsedMs) * 1000,
       during,
       after,
-      heapUsedMb: heap.heap.used_heap_size / 1048576,
+      heapUsedMb: afterBreakdown.heapUsed,
       capFlags: startNodeFlagsFor(0),
+      breakdown: { atPeak, after: afterBreakdown },
+      startEnv: startEnv(),
     };
   } finally {
     server?.kill();
@@ -112,6 +185,7 @@ async function idleWithStore(size: StoreSize, o: { mainFile: string; idleSeconds
         command.push(...flags, o.mainFile);
       },
       readyTimeoutMs: 180_000,
+      env: startEnv(),
     });
     try {
       // A few samples a second apart: one RSS reading can land on a collection.
@@ -140,7 +214,11 @@ function findings(): string {
 export async function benchMemory(o: MemoryOptions): Promise<BenchResult> {
   const floodSeconds = o.floodSeconds ?? (o.quick ? 3 : 60);
   const afterSeconds = o.quick ? 3 : 60;
-  const sizes: StoreSize[] = o.quick ? [{ incidents: 100, sightings: 1_000 }] : [{ incidents: 10_000, sightings: 100_000 }, { incidents: 100_000, sightings: 1_000_000 }];
+  const sizes: StoreSize[] = o.sizes
+    ? o.sizes.map((n) => ({ incidents: n, sightings: n * 10 }))
+    : o.quick
+      ? [{ incidents: 100, sightings: 1_000 }]
+      : [{ incidents: 10_000, sightings: 100_000 }, { incidents: 100_000, sightings: 1_000_000 }];
   const ingest = await buildIngestServer();
   const main = await buildMain();
   const targets: TargetCheck[] = [];
@@ -152,7 +230,7 @@ export async function benchMemory(o: MemoryOptions): Promise<BenchResult> {
     targets.push({ what: `RSS during a ${f.seconds} s flood into ${fmt(TARGETS)} targets (built, max of 1 s samples)`, target: '≤ 250 MB', measured: `${fmt(maxDuring)} MB`, met: maxDuring <= 250 });
     targets.push({ what: `RSS ${f.afterSeconds} s after the flood`, target: '< 200 MB', measured: `${fmt(atEnd)} MB`, met: atEnd < 200 });
     const idle: IdleFigures[] = [];
-    for (const size of sizes) idle.push(await idleWithStore(size, { mainFile: main.file, idleSeconds: o.quick ? 1 : 10 }));
+    for (const size of o.floodOnly ? [] : sizes) idle.push(await idleWithStore(size, { mainFile: main.file, idleSeconds: o.quick ? 1 : 10 }));
     const ten = idle.find((x) => x.size.incidents === 10_000);
     if (ten) targets.push({ what: 'idle RSS, built, 10,000 incidents / 100,000 sightings in the store', target: '≤ 200 MB', measured: `${fmt(ten.rssMb)} MB`, met: ten.rssMb <= 200 });
     const markdown = [
@@ -168,6 +246,11 @@ export async function benchMemory(o: MemoryOptions): Promise<BenchResult> {
       `RSS samples during (MB): ${f.during.map((x) => fmt(x)).join(', ')}.`,
       '',
       `RSS samples after (MB): ${f.after.map((x) => fmt(x)).join(', ')}.`,
+      '',
+      `Where the memory is (process.memoryUsage and v8 heap statistics from inside, /proc/<pid>/status and smaps from outside; ` +
+        `the server's environment from \`npm start\`: ${Object.keys(f.startEnv).length ? Object.entries(f.startEnv).map(([k, v]) => `\`${k}=${v}\``).join(' ') : 'none'}):`,
+      '',
+      breakdownTable(f.breakdown, f.afterSeconds),
       '',
       `**Idle with a store.** \`node <flags> main.js\` (tsc build, as \`npm start\`) started on a prepopulated state file (bench/prepopulate.ts, 10 sightings per incident), ` +
         `RSS the median of 5 readings a second apart, from ${o.quick ? 1 : 10} s after /readyz answered 200. The heap cap is \`npm start\`'s default, raised for a store that needs more the way the start-up warning says.`,

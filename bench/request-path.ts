@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { startEnv, startNodeFlags } from './start-flags.js';
 import path from 'node:path';
 import { SANDBOX_SIGHTINGS_SECRET } from '../src/sandbox/world.js';
 import { runLoad } from './load.js';
@@ -23,7 +24,14 @@ interface Child {
 }
 
 async function spawn(mode: 'sightline' | 'floor'): Promise<Child> {
-  const child = fork(path.resolve('bench/request-path-server.ts'), [mode], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Ours with `npm start`'s node flags and environment (heap cap, young generation, malloc settings): what they cost per request shows here.
+  const ours = mode === 'sightline';
+  const extra = (process.env['BENCH_SERVER_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
+  const child = fork(path.resolve('bench/request-path-server.ts'), [mode], {
+    execArgv: ['--import', 'tsx', ...(ours ? [...startNodeFlags(), ...extra] : [])],
+    env: { ...process.env, ...(ours ? startEnv() : {}) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   let nextId = 0;
   const ask = <T>(cmd: 'stats' | 'stop'): Promise<T> =>
     new Promise((resolve, reject) => {

@@ -21,15 +21,16 @@ import { renderReport, targetTable, upsertBenchSection, writeReport, type BenchR
  * `--quick`: tiny sizes, prints only (CI checks the suite still runs; exit 0 unless something crashes).
  * `--only <name>`: one benchmark (ingest, hunt, talos-posts, chat, footprint, parsing, storm, investigate, webex-cost, request-path); prints only.
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
- * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only.
+ * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only (and the memory benchmark's idle stores).
  * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
  * `--heap-snapshot <dir>`: a heap snapshot of the ingest server right after its timed runs.
  * `--only postgres-ingest`: Sightline on a throwaway PostgreSQL cluster, one and two instances (needs PostgreSQL's
  *   server binaries); its section of docs/BENCHMARKS.md is replaced (appended the first time). Not in `--quick`
  *   unless asked by name (`--only postgres-ingest --quick`: tiny sizes, prints only).
  * `--flood-seconds 60`: length of the memory benchmark's flood (`--only memory`; 3 s in --quick).
+ * `--memory-flood-only`: the memory benchmark's flood alone, without the idle stores (to compare settings).
  */
-const BENCHMARKS: Record<string, (o: { quick: boolean; only?: string; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string; floodSeconds?: number }) => Promise<BenchResult>> = {
+const BENCHMARKS: Record<string, (o: { quick: boolean; only?: string; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string; floodSeconds?: number; floodOnly?: boolean }) => Promise<BenchResult>> = {
   ingest: benchIngest,
   hunt: benchHunt,
   'talos-posts': benchTalosPosts,
@@ -45,7 +46,7 @@ const BENCHMARKS: Record<string, (o: { quick: boolean; only?: string; cpuProfDir
 };
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false }, 'heap-snapshot': { type: 'string' }, 'flood-seconds': { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'ingest-sizes': { type: 'string' }, 'tsx-only': { type: 'boolean', default: false }, 'heap-snapshot': { type: 'string' }, 'flood-seconds': { type: 'string' }, 'memory-flood-only': { type: 'boolean', default: false } },
   allowPositionals: false,
 });
 const quick = values.quick ?? false;
@@ -72,6 +73,7 @@ for (const [name, bench] of Object.entries(BENCHMARKS)) {
     tsxOnly: values['tsx-only'] ?? false,
     ...(values['heap-snapshot'] ? { heapSnapshotDir: path.resolve(values['heap-snapshot']) } : {}),
     ...(values['flood-seconds'] ? { floodSeconds: Number(values['flood-seconds']) } : {}),
+    floodOnly: values['memory-flood-only'] ?? false,
   });
   results.push(result);
   process.stdout.write(`${result.markdown.trim()}\n\n${targetTable(result.targets)}\n(${Math.round((performance.now() - t0) / 1000)} s)\n\n`);

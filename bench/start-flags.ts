@@ -5,15 +5,36 @@ import { suggestedHeapMb } from '../src/core/heap-budget.js';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+type Env = Record<string, string | undefined>;
+
+/** The start script's words, `${NAME:-default}` expanded like the shell does it, from `env`. */
+function startWords(env: Env): { prefix: string[]; flags: string[] } {
+  const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const words = pkg.scripts['start']!.trim().split(/\s+/).map((w) => w.replace(/\$\{(\w+):-([^}]*)\}/g, (_, name: string, dflt: string) => env[name] || dflt));
+  const node = words.indexOf('node');
+  if (node < 0) throw new Error('package.json\'s start script does not run `node`');
+  return { prefix: words.slice(0, node), flags: words.slice(node + 1, -1) }; // flags: between `node` and `dist/main.js`
+}
+
 /**
  * The node flags `npm start` gives the bot, read from package.json's start script (issue 14:
  * the bench and the reliability soak measure the process as it is deployed, heap cap included).
- * `${SIGHTLINE_MAX_HEAP_MB:-256}` is expanded like the shell does it, from `env`.
  */
-export function startNodeFlags(env: Record<string, string | undefined> = process.env): string[] {
-  const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const words = pkg.scripts['start']!.split(/\s+/).slice(1, -1); // between `node` and `dist/main.js`
-  return words.map((w) => w.replace(/\$\{(\w+):-([^}]*)\}/g, (_, name: string, dflt: string) => env[name] || dflt));
+export function startNodeFlags(env: Env = process.env): string[] {
+  return startWords(env).flags;
+}
+
+/**
+ * The environment `npm start` sets for node in front of the command (`NAME=value node …`:
+ * glibc's malloc settings, see README "Memory"), expanded from `env` as the shell would.
+ */
+export function startEnv(env: Env = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const w of startWords(env).prefix) {
+    const m = /^([A-Za-z_]\w*)=(.*)$/.exec(w);
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
 }
 
 /**

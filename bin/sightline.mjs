@@ -28,16 +28,18 @@ function hasHeapCap() {
 }
 
 /**
- * `sightline start` runs the bot under the same heap cap as `npm start` (SIGHTLINE_MAX_HEAP_MB, see
- * README "Memory"): it replaces this process where node can (22.15+), and otherwise runs it as a
+ * `sightline start` runs the bot under the same heap cap and malloc setting as `npm start` (SIGHTLINE_MAX_HEAP_MB,
+ * MALLOC_ARENA_MAX; see README "Memory"): it replaces this process where node can (22.15+), and otherwise runs it as a
  * child that gets the signals (this small parent then stays, ~40 MB: in a container prefer `npm start`).
  */
 async function startWithHeapCap() {
   const mb = /^\d+$/.test(process.env.SIGHTLINE_MAX_HEAP_MB ?? '') ? process.env.SIGHTLINE_MAX_HEAP_MB : '256';
   const argv = [`--max-old-space-size=${mb}`, fileURLToPath(new URL('../dist/main.js', import.meta.url))];
-  if (typeof process.execve === 'function') process.execve(process.execPath, [process.execPath, ...argv], process.env);
+  // As `npm start` does: two malloc arenas, not one per thread that ever allocated (glibc reads this when node starts).
+  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX || '2' };
+  if (typeof process.execve === 'function') process.execve(process.execPath, [process.execPath, ...argv], env);
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, argv, { stdio: 'inherit' });
+  const child = spawn(process.execPath, argv, { stdio: 'inherit', env });
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? 128 + (constants.signals[sig] ?? 1))));
   process.exit(code);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
-import { startNodeFlags } from '../bench/start-flags.js';
+import { startEnv, startNodeFlags } from '../bench/start-flags.js';
 import { freePort } from '../src/sandbox/free-port.js';
 import { SANDBOX_SIGHTINGS_SECRET, type EmulatedWorld } from '../src/sandbox/world.js';
 import { signedSightingsHeaders } from '../src/transport/http/sightings/auth.js';
@@ -102,10 +102,10 @@ export class SightlineProcess {
   /** Starts the process and resolves once /healthz answers (or throws with its stderr). */
   async start(timeoutMs = 30_000): Promise<number> {
     const t0 = Date.now();
-    // With `npm start`'s node flags (its heap cap): the soak's RSS is the deployed process's.
+    // With `npm start`'s node flags (its heap cap) and environment (malloc settings): the soak's RSS is the deployed process's.
     const child = spawn(process.execPath, [...startNodeFlags(this.env), '--import', 'tsx', 'src/main.ts'], {
       cwd: PROJECT_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.env },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.env, ...startEnv(this.env) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.starts++;
