@@ -124,9 +124,9 @@ export class PostgresXdrMirror {
       pending: () => (Date.now() < until ? claim.ops.filter((o) => !finished.has(o.id)) : []),
       finish: async (op: XdrOp, result: OpResult) => {
         await done(op, result.kind === 'created' ? result.xdrId : undefined);
-        // The claim holds the incident row, so nothing was counted since it was read: the create
-        // carried the latest description and a patch waiting behind it has nothing left to say.
-        // (A patch likewise always carried the latest: no sighting can be counted during it.)
+        // The create carried the description of the incident as read: a patch waiting behind it has
+        // nothing left to say — unless a sighting was counted since, which `done` checks (the
+        // incident's revision), leaving the patch for the next claim.
         if (result.kind === 'created' && result.carriedRevision === claim.incident.revision) {
           for (const p of claim.ops) if (p.kind === 'patch' && !finished.has(p.id)) await done(p);
         }

@@ -2,22 +2,23 @@ import type pg from 'pg';
 import type { Incident, XdrDeadLetter, XdrOp } from '../../domain/correlation/types.js';
 import { MAX_PERMANENT_FAILURES } from '../../domain/correlation/xdr-ops.js';
 import { INCIDENT_COLUMNS, incidentOf, loadRecentSightings, loadRungs, type IncidentRow } from './incident-rows.js';
-import { inTransaction, poolError } from './pool.js';
+import { poolError } from './pool.js';
 
 /**
  * The XDR changes waiting (`xdr_ops`), mirrored by whichever instance claims them.
  *
- * A claim locks ONE incident row with `FOR UPDATE SKIP LOCKED`: two mirrors never hold the same
- * incident, and the correlation store, which locks the same row to count a sighting and to add
- * or drop that incident's ops, waits meanwhile — so the ops the mirror read are the ops there
- * are. The claim reads the incident and its ops in id order (create before sightings), the
- * caller runs them against XDR, and marks each done or failed; the marks commit together when
- * the caller's work returns (a throw rolls them all back: the ops are run again later, which is
- * safe because every XDR op looks up its external id first). An incident is claimable when its
- * FIRST op is due, so a failed op waits — and holds back the ops behind it — until it is due again.
- *
- * The lock is held while XDR answers: keep claims small (`maxOps`), or the target's sightings
- * wait for the mirror (they are counted once it commits; nothing is lost).
+ * A claim holds ONE incident through a session advisory lock (`pg_try_advisory_lock` on the
+ * incident's id, on a connection kept for the claim): two mirrors never hold the same incident,
+ * and nothing else waits for it. The incident ROW is not locked while XDR answers: counting a
+ * sighting of that target goes on meanwhile (it used to wait for the mirror's whole claim, and a
+ * counting batch locks all its targets, so one slow XDR call held up every target's counting).
+ * The claim reads the incident and its ops in id order (create before sightings), the caller runs
+ * them against XDR and marks each done or failed; each mark commits at once (a crash leaves the
+ * ops not yet marked, which run again later — safe, because every XDR op looks up its external id
+ * first). A patch (or a create) rendered from the incident as read is marked done only while the
+ * incident's `revision` is still the one read; counted meanwhile, the patch stays for the next
+ * claim, so the newest count always reaches XDR. An incident is claimable when its FIRST op is
+ * due, so a failed op waits — and holds back the ops behind it — until it is due again.
  */
 export interface PostgresXdrQueueOptions {
   /** Permanent refusals (4xx) of one op before it becomes a dead letter (default: the domain's MAX_PERMANENT_FAILURES, as lowdb). */
@@ -64,6 +65,9 @@ export interface XdrClaim {
   xdrIdOf(incidentId: string): Promise<string | null | undefined>;
 }
 
+/** Incidents looked at per claim: the first whose claim lock is free is taken. */
+const CLAIM_CANDIDATES = 8;
+
 /** An op's `last_error` while its sighting is being POSTed (see `sendingSighting`). */
 const SENDING = 'sent to XDR; no answer recorded yet (look it up before creating it again)';
 
@@ -90,21 +94,33 @@ export class PostgresXdrQueue {
    * runs `work` on it while holding it. Undefined when no incident is due or all are held.
    */
   async claimNext<T>(work: (claim: XdrClaim) => Promise<T>): Promise<{ incidentId: string; result: T } | undefined> {
-    return inTransaction(this.pool, 'mirroring an incident into XDR', async (tx) => {
-      const { rows } = await tx.query<IncidentRow>(
-        // Due ops oldest first (xdr_ops_due), each only if it is its incident's first (an index
-        // probe of xdr_ops_by_incident), then the incident row, skipped when held. This stops at
-        // the first hit: with 100,000 ops waiting over 5,000 incidents it takes 0.1 ms, where
-        // taking every incident's first op (DISTINCT ON) read all of them, 66 ms.
-        `SELECT ${INCIDENT_COLUMNS} FROM incidents
-         WHERE id = (
-           SELECT i.id FROM xdr_ops o JOIN incidents i ON i.id = o.incident_id
-           WHERE o.next_attempt_at <= now()
-             AND NOT EXISTS (SELECT 1 FROM xdr_ops p WHERE p.incident_id = o.incident_id AND p.id < o.id)
-           ORDER BY o.next_attempt_at, o.id
-           LIMIT 1
-           FOR UPDATE OF i SKIP LOCKED)`,
+    let tx: pg.PoolClient;
+    try {
+      tx = await this.pool.connect();
+    } catch (err) {
+      throw poolError(this.pool, err, 'mirroring an incident into XDR');
+    }
+    let held: string | undefined;
+    try {
+      // Due ops oldest first (xdr_ops_due), each only if it is its incident's first (an index probe
+      // of xdr_ops_by_incident): a few candidates, then the first whose claim lock is free.
+      const candidates = await tx.query<{ incident_id: string }>(
+        `SELECT o.incident_id FROM xdr_ops o
+         WHERE o.next_attempt_at <= now()
+           AND NOT EXISTS (SELECT 1 FROM xdr_ops p WHERE p.incident_id = o.incident_id AND p.id < o.id)
+         ORDER BY o.next_attempt_at, o.id
+         LIMIT $1`,
+        [CLAIM_CANDIDATES],
       );
+      for (const c of candidates.rows) {
+        const { rows } = await tx.query<{ won: boolean }>(`SELECT pg_try_advisory_lock(hashtextextended('sightline-xdr-claim:' || $1, 0)) AS won`, [c.incident_id]);
+        if (rows[0]?.won) {
+          held = c.incident_id;
+          break;
+        }
+      }
+      if (!held) return undefined;
+      const { rows } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1`, [held]);
       const row = rows[0];
       if (!row) return undefined;
       // One after another: a connection runs one query at a time (pg 9 refuses overlapping ones).
@@ -119,7 +135,14 @@ export class PostgresXdrQueue {
       const incident = incidentOf(row, rungs.get(row.id) ?? [], ops, recent.get(row.id) ?? []);
       const result = await work(this.claimOf(tx, incident, ops));
       return { incidentId: row.id, result };
-    });
+    } catch (err) {
+      throw err instanceof Error && err.name === 'StoreError' ? err : poolError(this.pool, err, 'mirroring an incident into XDR');
+    } finally {
+      // A connection that could not let go of the lock is closed, not pooled: closing frees the lock.
+      let broken: Error | undefined;
+      if (held) await tx.query(`SELECT pg_advisory_unlock(hashtextextended('sightline-xdr-claim:' || $1, 0))`, [held]).catch((e: Error) => (broken = e));
+      tx.release(broken);
+    }
   }
 
   private claimOf(tx: pg.ClientBase, incident: Incident, ops: XdrOp[]): XdrClaim {
@@ -132,10 +155,15 @@ export class PostgresXdrQueue {
       ops,
       done: async (op, result) => {
         open('done');
-        await tx.query('DELETE FROM xdr_ops WHERE id = $1 AND incident_id = $2', [op.id, incident.id]);
+        // One statement, committed at once. A patch leaves the queue only while the incident is
+        // still the one it was rendered from; counted since, it stays for the next claim.
         await tx.query(
-          `UPDATE incidents SET xdr_id = COALESCE($2, xdr_id), xdr_last_synced_at = now(), xdr_last_error = NULL WHERE id = $1`,
-          [incident.id, result?.xdrId ?? null],
+          `WITH gone AS (
+             DELETE FROM xdr_ops WHERE id = $1 AND incident_id = $2
+               AND ($3::int IS NULL OR (SELECT revision FROM incidents WHERE id = $2) = $3)
+             RETURNING 1)
+           UPDATE incidents SET xdr_id = COALESCE($4, xdr_id), xdr_last_synced_at = now(), xdr_last_error = NULL WHERE id = $2`,
+          [op.id, incident.id, op.kind === 'patch' ? incident.revision : null, result?.xdrId ?? null],
         );
         if (result?.xdrId) incident.xdrId = result.xdrId;
       },
@@ -166,12 +194,20 @@ export class PostgresXdrQueue {
         const reason = failure.message.slice(0, 2000);
         await tx.query('UPDATE incidents SET xdr_last_error = $2 WHERE id = $1', [incident.id, reason]);
         if (failure.permanent && attempts >= (this.opts.deadLetterAfter ?? MAX_PERMANENT_FAILURES)) {
-          await tx.query('DELETE FROM xdr_ops WHERE id = $1', [op.id]);
-          await tx.query(
-            `INSERT INTO xdr_dead_letters (incident_id, op_id, kind, seq, reason, attempts, at) VALUES ($1, $2, $3, $4, $5, $6, now())`,
-            [incident.id, op.id, op.kind, op.kind === 'sighting' ? op.seq : null, reason.slice(0, 500), attempts],
-          );
-          await tx.query('UPDATE incidents SET xdr_dropped = xdr_dropped + 1 WHERE id = $1', [incident.id]);
+          // The op leaves the queue and becomes a dead letter together, or not at all.
+          await tx.query('BEGIN');
+          try {
+            await tx.query('DELETE FROM xdr_ops WHERE id = $1', [op.id]);
+            await tx.query(
+              `INSERT INTO xdr_dead_letters (incident_id, op_id, kind, seq, reason, attempts, at) VALUES ($1, $2, $3, $4, $5, $6, now())`,
+              [incident.id, op.id, op.kind, op.kind === 'sighting' ? op.seq : null, reason.slice(0, 500), attempts],
+            );
+            await tx.query('UPDATE incidents SET xdr_dropped = xdr_dropped + 1 WHERE id = $1', [incident.id]);
+            await tx.query('COMMIT');
+          } catch (err) {
+            await tx.query('ROLLBACK').catch(() => undefined);
+            throw err;
+          }
           return 'dead';
         }
         await tx.query(

@@ -101,33 +101,33 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     expect((await b.claimNext(async (claim) => claim.ops.map((o) => o.kind)))!.result).toEqual(['create_incident', 'sighting']);
   });
 
-  it('makes the correlation store wait while a mirror holds the incident, so the ops it read are the ops there are', async () => {
-    await incidents(1, 1);
+  it('lets counting go on while a mirror holds the incident; a patch rendered before a sighting was counted stays for the next claim', async () => {
+    await incidents(1, 2); // ops: create, sighting, patch, sighting
     const logB = new PostgresSightingsLog(pools.b);
     const counting = new PostgresCorrelationStore(pools.b, logB, opts);
     const { holding, release } = await holdClaim(async (claim) => {
       for (const op of claim.ops) await claim.done(op, op.kind === 'create_incident' ? { xdrId: 'xdr-1' } : undefined);
-      return claim.ops.map((o) => o.id);
+      return claim.ops.map((o) => ({ id: o.id, kind: o.kind }));
     });
     await logB.append([sighting('s-0-late', 'host-0')]);
-    let applied = false;
-    const apply = counting.applyNext(10).then((r) => ((applied = true), r));
-    // Bounded: wait until instance B's counting is blocked on the incident's row lock.
-    let waiting = 0;
-    for (let i = 0; i < 500 && waiting === 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      waiting = Number((await pools.a.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'mirror-b' AND wait_event_type = 'Lock'`)).rows[0]!.n);
-    }
-    expect(waiting).toBe(1);
-    expect(applied).toBe(false);
+    // Not blocked by the claim (it holds no row while XDR answers): counted at once.
+    expect((await counting.applyNext(10)).claimed).toBe(1);
     release();
-    const doneIds = (await holding)!.result;
-    expect((await apply).claimed).toBe(1);
-    // The late sighting's ops came after the claim committed: none of them was marked done unseen.
+    const read = (await holding)!.result;
+    expect(read.map((o) => o.kind)).toEqual(['create_incident', 'sighting', 'patch', 'sighting']);
     const left = await pools.b.query<{ id: string; kind: string }>('SELECT id, kind FROM xdr_ops ORDER BY id');
+    // The patch showed count 2; the incident is at 3 now, so it stays. The late sighting's op is new.
     expect(left.rows.map((r) => r.kind)).toEqual(['patch', 'sighting']);
-    expect(left.rows.every((r) => Number(r.id) > Math.max(...doneIds))).toBe(true);
-    expect((await correlation.incidentByTarget('hostname:host-0'))!).toMatchObject({ count: 2, xdrId: 'xdr-1' });
+    expect(Number(left.rows[0]!.id)).toBe(read.find((o) => o.kind === 'patch')!.id);
+    expect(Number(left.rows[1]!.id)).toBeGreaterThan(Math.max(...read.map((o) => o.id)));
+    expect((await correlation.incidentByTarget('hostname:host-0'))!).toMatchObject({ count: 3, xdrId: 'xdr-1' });
+    // The next claim renders the patch from count 3 and it leaves the queue.
+    const next = await b.claimNext(async (claim) => {
+      for (const op of claim.ops) await claim.done(op);
+      return claim.incident.count;
+    });
+    expect(next!.result).toBe(3);
+    expect((await opIds()).length).toBe(0);
   });
 
   it('keeps a failed op (and the ops behind it) waiting until it is due, while other incidents go on', async () => {
@@ -180,7 +180,7 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     expect((await b.claimNext(async (claim) => claim.ops.map((o) => o.kind)))!.result).toEqual(['sighting']);
   });
 
-  it('rolls the marks back when the work throws, but keeps a recorded XDR sighting id', async () => {
+  it('keeps each mark as it is made: work that throws leaves the ops it had not marked, and a recorded XDR sighting id', async () => {
     await incidents(1, 1);
     await expect(
       a.claimNext(async (claim) => {
@@ -190,6 +190,6 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
       }),
     ).rejects.toThrow();
     const again = await b.claimNext(async (claim) => ({ xdrId: claim.incident.xdrId, ops: claim.ops.map((o) => ({ kind: o.kind, xdrSightingId: (o as { xdrSightingId?: string }).xdrSightingId })) }));
-    expect(again!.result).toEqual({ xdrId: undefined, ops: [{ kind: 'create_incident', xdrSightingId: undefined }, { kind: 'sighting', xdrSightingId: 'sighting-xdr-1' }] });
+    expect(again!.result).toEqual({ xdrId: 'xdr-1', ops: [{ kind: 'sighting', xdrSightingId: 'sighting-xdr-1' }] });
   });
 });
