@@ -97,7 +97,7 @@ function loadTargets(openHosts: readonly string[]): string[] {
 }
 
 /** Samples a child's RSS every 250 ms until stopped; returns the peak. */
-function rssSampler(pid: number): { stop(): number } {
+export function rssSampler(pid: number): { stop(): number } {
   let peak = 0;
   const sample = () => {
     try {

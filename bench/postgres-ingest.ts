@@ -8,6 +8,7 @@ import { SightlineInstance } from '../src/sandbox/instance.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../src/sandbox/postgres-cluster.js';
 import { assertRunningOnPostgres } from '../src/sandbox/postgres-sandbox.js';
 import { SANDBOX_SIGHTINGS_SECRET, startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
+import { rssSampler } from './ingest.js';
 import { runLoad, type LoadResult } from './load.js';
 import { cpuTicksOfStat, pgIngestPlan, pgIngestTargets, type PgIngestPlan, type PgRunRow, type PgStoreSize } from './postgres-ingest-plan.js';
 import { table, type BenchResult } from './report.js';
@@ -240,21 +241,6 @@ function pgTicks(postmaster: number): number {
     }
   }
   return ticks;
-}
-
-function rssSampler(pid: number): { stop(): number } {
-  let peak = 0;
-  const sample = () => {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
-    } catch {
-      // gone; keep the peak so far
-    }
-  };
-  sample();
-  const timer = setInterval(sample, 250);
-  return { stop: () => (clearInterval(timer), sample(), peak) };
 }
 
 function durable(): boolean {
