@@ -15,13 +15,16 @@ export async function withAdvisoryLock<T>(pool: pg.Pool, key: number, doing: str
   } catch (err) {
     throw poolError(pool, err, doing);
   }
+  // A connection cut while `work` runs emits 'error' on the checked-out client; unheard, that ends the process.
+  let cut: Error | undefined;
+  const onError = (err: Error) => (cut = err);
+  client.on('error', onError);
   try {
     return await work();
   } finally {
     // A failed unlock means the session is broken: drop it, which frees the lock on the server.
-    await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_SPACE, key]).then(
-      () => client.release(),
-      (err: Error) => client.release(err),
-    );
+    const broken = cut ?? (await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_SPACE, key]).then(() => undefined, (err: Error) => err));
+    client.removeListener('error', onError);
+    client.release(broken);
   }
 }

@@ -101,6 +101,11 @@ export class PostgresXdrQueue {
       throw poolError(this.pool, err, 'mirroring an incident into XDR');
     }
     let held: string | undefined;
+    // A connection cut during the claim (while XDR answers) emits 'error' on the checked-out client;
+    // unheard, that ends the process. The next statement fails with the same cause; noted here.
+    let cut: Error | undefined;
+    const onError = (err: Error) => (cut = err);
+    tx.on('error', onError);
     try {
       // Due ops oldest first (xdr_ops_due), each only if it is its incident's first (an index probe
       // of xdr_ops_by_incident): a few candidates, then the first whose claim lock is free.
@@ -139,8 +144,9 @@ export class PostgresXdrQueue {
       throw err instanceof Error && err.name === 'StoreError' ? err : poolError(this.pool, err, 'mirroring an incident into XDR');
     } finally {
       // A connection that could not let go of the lock is closed, not pooled: closing frees the lock.
-      let broken: Error | undefined;
-      if (held) await tx.query(`SELECT pg_advisory_unlock(hashtextextended('sightline-xdr-claim:' || $1, 0))`, [held]).catch((e: Error) => (broken = e));
+      let broken: Error | undefined = cut;
+      if (held && !broken) await tx.query(`SELECT pg_advisory_unlock(hashtextextended('sightline-xdr-claim:' || $1, 0))`, [held]).catch((e: Error) => (broken = e));
+      tx.removeListener('error', onError);
       tx.release(broken);
     }
   }
