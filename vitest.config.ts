@@ -7,9 +7,6 @@ export default defineConfig({
     hookTimeout: 20_000,
     // Real HTTP emulators on loopback: keep files in separate forks so ports and globals never collide.
     pool: 'forks',
-    // Three files at a time on CI's 2 cores: most of a file's time is spent waiting on loopback
-    // servers, child processes and timers, not on the CPU (measured: npm test 462 s with 2).
-    maxWorkers: 3,
     // PostgreSQL tests share one throwaway cluster per run, started lazily (test/support/postgres.ts).
     globalSetup: ['test/support/postgres-global.ts'],
     env: {
