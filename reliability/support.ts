@@ -4,6 +4,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { startEnv, startNodeFlags } from '../bench/start-flags.js';
 import { freePort } from '../src/sandbox/free-port.js';
+import { answersHealthz } from '../src/sandbox/instance.js';
 import { SANDBOX_SIGHTINGS_SECRET, type EmulatedWorld } from '../src/sandbox/world.js';
 import { signedSightingsHeaders } from '../src/transport/http/sightings/auth.js';
 import { mulberry32 } from '../src/emulators/xdr/faults.js';
@@ -126,14 +127,8 @@ export class SightlineProcess {
     throw new Error(`Sightline did not answer /healthz within ${timeoutMs} ms: ${this.stderr.slice(-2000)}`);
   }
 
-  async healthy(): Promise<boolean> {
-    try {
-      const res = await request(`${this.url}/healthz`, { headersTimeout: 1000, bodyTimeout: 1000 });
-      await res.body.text();
-      return res.statusCode === 200;
-    } catch {
-      return false;
-    }
+  healthy(): Promise<boolean> {
+    return answersHealthz(this.url);
   }
 
   kill(signal: NodeJS.Signals): void {

@@ -154,14 +154,8 @@ export class SightlineInstance {
     for (const l of this.leaderListeners) l(leader, at);
   }
 
-  async healthy(): Promise<boolean> {
-    try {
-      const res = await request(`${this.url}/healthz`, { headersTimeout: 1000, bodyTimeout: 1000 });
-      await res.body.text();
-      return res.statusCode === 200;
-    } catch {
-      return false;
-    }
+  healthy(): Promise<boolean> {
+    return answersHealthz(this.url);
   }
 
   /** Sends `signal` and resolves with how it ended and how long it took. */
@@ -180,3 +174,14 @@ const LIVE = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of LIVE) c.kill('SIGKILL');
 });
+
+/** Whether a Sightline process at `url` answers /healthz with 200 within a second (false when it does not answer at all). */
+export async function answersHealthz(url: string): Promise<boolean> {
+  try {
+    const res = await request(`${url}/healthz`, { headersTimeout: 1000, bodyTimeout: 1000 });
+    await res.body.text();
+    return res.statusCode === 200;
+  } catch {
+    return false;
+  }
+}

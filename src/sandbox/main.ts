@@ -8,6 +8,7 @@ import { freePort } from './free-port.js';
 import { startSandboxWeb } from './web-server.js';
 import { SANDBOX_SIGHTINGS_SECRET, startWorld } from './world.js';
 import { runPostgresSandbox } from './postgres-sandbox.js';
+import { stopOnSignals } from './stop-signals.js';
 
 /**
  * `npm run sandbox`: the whole bot on a laptop. Emulated Talos, XDR, Webex and
@@ -59,19 +60,12 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    process.stdout.write('\nStopping the sandbox…\n');
+  stopOnSignals(async () => {
     await app.stop(8000).catch(() => undefined);
     await web.stop().catch(() => undefined);
     await world.stop();
     await rm(world.stateDir, { recursive: true, force: true });
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  });
 }
 
 main().catch((err: unknown) => {

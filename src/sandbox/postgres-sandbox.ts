@@ -10,6 +10,7 @@ import { SightlineInstance, type LogLine } from './instance.js';
 import { startThrowawayCluster, type ThrowawayCluster } from './postgres-cluster.js';
 import { startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.js';
 import { startSandboxWeb, type SandboxWeb } from './web-server.js';
+import { stopOnSignals } from './stop-signals.js';
 import { SANDBOX_SIGHTINGS_SECRET, startWorld, type EmulatedWorld } from './world.js';
 
 /**
@@ -165,15 +166,8 @@ export async function runPostgresSandbox(): Promise<void> {
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    say('\nStopping the sandbox…');
+  stopOnSignals(async () => {
     await web.stop().catch(() => undefined);
     await sandbox?.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  });
 }
