@@ -7,6 +7,7 @@ import { HuntSchedule } from '../services/scheduler.js';
 import { stateEtagStore, TalosPostsHunt } from '../services/talos-posts-hunt.js';
 import { TalosSourcesHunt } from '../services/talos-sources.js';
 import { TalosUriLoader } from '../services/talos-uri-loader.js';
+import type { DeadLetterSummary } from '../domain/correlation/dead-letters.js';
 import type { HuntService } from '../domain/ports/services.js';
 import { ExclusiveHunts, type HuntLock } from '../services/exclusive-hunts.js';
 import type { Capability } from './capability.js';
@@ -23,8 +24,13 @@ export interface Hunt extends Capability {
   commands: HuntService;
 }
 
-/** `lock`: several instances (PostgreSQL mode) run one hunt at a time between them (ExclusiveHunts). */
-export function buildHunt(infra: Base, notify: Pick<NotifyPart, 'outbox'>, lock?: HuntLock): Hunt {
+/** What several instances (PostgreSQL mode) share: one hunt at a time between them (ExclusiveHunts), and the XDR dead letters `hunt status` shows. */
+export interface SharedHunts {
+  lock: HuntLock;
+  deadLetters?: () => Promise<DeadLetterSummary>;
+}
+
+export function buildHunt(infra: Base, notify: Pick<NotifyPart, 'outbox'>, shared?: SharedHunts): Hunt {
   const { config, store, xdr, clock, logger, metrics } = infra;
   const outbox = notify.outbox;
   let schedule: HuntSchedule | undefined;
@@ -61,7 +67,9 @@ export function buildHunt(infra: Base, notify: Pick<NotifyPart, 'outbox'>, lock?
     await hunts.start();
     talosHunts.start();
   };
-  const exclusive = lock ? new ExclusiveHunts(talosHunts, lock, { logger: logger.child({ component: 'hunt-lock' }), resume, stopping: () => stopping }) : undefined;
+  const exclusive = shared
+    ? new ExclusiveHunts(talosHunts, shared.lock, { logger: logger.child({ component: 'hunt-lock' }), resume, stopping: () => stopping, ...(shared.deadLetters ? { deadLetters: shared.deadLetters } : {}) })
+    : undefined;
   schedule = new HuntSchedule(config.schedule, exclusive ?? talosHunts, store, clock, logger.child({ component: 'schedule' }));
 
   return {

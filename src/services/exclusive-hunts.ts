@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.js';
+import type { DeadLetterSummary } from '../domain/correlation/dead-letters.js';
 import type { HuntService, HuntStatus } from '../domain/ports/services.js';
 import type { ScheduledHunts } from './scheduler.js';
 
@@ -7,6 +8,8 @@ export interface HuntLock {
   /** True when this instance now holds it. */
   tryAcquire(): Promise<boolean>;
   release(): Promise<void>;
+  /** True when another instance holds it now (for `hunt status`); absent: never asked. */
+  heldElsewhere?(): Promise<boolean>;
 }
 
 /** What ExclusiveHunts wraps: the Talos hunts as chat and the schedule use them. */
@@ -33,11 +36,33 @@ export class ExclusiveHunts implements HuntService, ScheduledHunts {
   constructor(
     private readonly inner: ResumableHunts,
     private readonly lock: HuntLock,
-    private readonly opts: { logger: Logger; resume: () => Promise<void>; waitMs?: number; stopping?: () => boolean },
+    private readonly opts: {
+      logger: Logger;
+      resume: () => Promise<void>;
+      waitMs?: number;
+      stopping?: () => boolean;
+      /** XDR dead letters from the shared store (the inner status reads only this process's memory). */
+      deadLetters?: () => Promise<DeadLetterSummary>;
+    },
   ) {}
 
-  status(): HuntStatus {
-    return this.inner.status();
+  /**
+   * What every instance should answer alike: a hunt another instance runs shows as running, and
+   * the dead letters are the shared store's. A database that cannot be asked leaves those two as
+   * this instance knows them: `hunt status` still answers.
+   */
+  async status(): Promise<HuntStatus> {
+    const status = { ...(await this.inner.status()) };
+    const [elsewhere, deadLetters] = await Promise.all([
+      status.running ? false : (this.lock.heldElsewhere?.().catch(() => false) ?? false),
+      this.opts.deadLetters?.().catch((err: unknown) => {
+        this.opts.logger.warn({ err }, 'hunt status could not read the XDR dead letters');
+        return undefined;
+      }),
+    ]);
+    if (elsewhere) status.running = runningElsewhere();
+    if (deadLetters) status.xdrDeadLetters = deadLetters;
+    return status;
   }
 
   runThisWeek(requestedBy: string): Promise<StartResult> {
@@ -79,7 +104,7 @@ export class ExclusiveHunts implements HuntService, ScheduledHunts {
   }
 
   private async exclusively(start: () => Promise<StartResult>): Promise<StartResult> {
-    const here = this.inner.status().running;
+    const here = (await this.inner.status()).running;
     if (here) return { started: false, alreadyRunning: here };
     if (!(await this.lock.tryAcquire())) return { started: false, alreadyRunning: runningElsewhere() };
     let result: StartResult;
@@ -96,5 +121,5 @@ export class ExclusiveHunts implements HuntService, ScheduledHunts {
 }
 
 function runningElsewhere(): NonNullable<HuntStatus['running']> {
-  return { id: 'elsewhere', label: 'a hunt on another Sightline instance', startedAt: new Date().toISOString(), threatsDone: 0, threatsTotal: 0 };
+  return { id: 'elsewhere', label: 'a hunt on another Sightline instance', startedAt: new Date().toISOString(), threatsDone: 0, threatsTotal: 0, onAnotherInstance: true };
 }

@@ -17,6 +17,7 @@ function sharedLock(): { holder?: string; forInstance(name: string): HuntLock } 
       release: async () => {
         if (shared.holder === name) shared.holder = undefined;
       },
+      heldElsewhere: async () => shared.holder !== undefined && shared.holder !== name,
     }),
   };
   return shared;
@@ -98,5 +99,26 @@ describe('one Talos hunt at a time across instances', () => {
     expect(resumed).toEqual(['b']);
     await new Promise((r) => setImmediate(r));
     expect(lock.holder).toBeUndefined(); // nothing was running after the resume: released
+  });
+
+  it('`hunt status` on any instance shows a hunt another instance runs, and the shared store\'s XDR dead letters', async () => {
+    const lock = sharedLock();
+    const letters = { total: 2, latest: [{ incidentId: 'inc-1', target: 'host-1', opId: 7, kind: 'sighting' as const, reason: 'XDR said 400', attempts: 3, at: '2026-12-01T10:00:00.000Z' }] };
+    const innerA = fakeHunts([], 'a');
+    const a = new ExclusiveHunts(innerA, lock.forInstance('a'), { logger, resume: async () => undefined });
+    const b = new ExclusiveHunts(fakeHunts([], 'b'), lock.forInstance('b'), { logger, resume: async () => undefined, deadLetters: async () => letters });
+    expect((await b.status()).running).toBeUndefined();
+    expect((await b.status()).xdrDeadLetters).toEqual(letters);
+    await a.runThisWeek('alice@example.com');
+    const onB = await b.status();
+    expect(onB.running?.onAnotherInstance).toBe(true);
+    expect((await a.status()).running).toMatchObject({ label: 'week' }); // the holder shows its own hunt
+    innerA.finish();
+    await innerA.idle();
+    await new Promise((r) => setImmediate(r));
+    expect((await b.status()).running).toBeUndefined();
+    // A store that cannot be asked leaves the dead letters out; the status still answers.
+    const c = new ExclusiveHunts(fakeHunts([], 'c'), lock.forInstance('c'), { logger, resume: async () => undefined, deadLetters: async () => Promise.reject(new Error('database down')) });
+    expect((await c.status()).xdrDeadLetters).toBeUndefined();
   });
 });

@@ -98,7 +98,8 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
     dryRun: cc.dryRun,
     mirrorNewestSightings: cc.mirrorNewestSightings,
   });
-  const mirror = new PostgresXdrMirror({ queue: new PostgresXdrQueue(pool, {}), xdr: base.xdr, logger, ...(cc.xdrSeverity ? { severity: parseSeverityRule(cc.xdrSeverity) } : {}) });
+  const xdrQueue = new PostgresXdrQueue(pool, {});
+  const mirror = new PostgresXdrMirror({ queue: xdrQueue, xdr: base.xdr, logger, ...(cc.xdrSeverity ? { severity: parseSeverityRule(cc.xdrSeverity) } : {}) });
   shared = new SharedCorrelation({
     store: incidents,
     notifier,
@@ -130,7 +131,7 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
   };
 
   // The hunt runs on the leader (schedule, resume) or where `hunt now` was asked: one at a time across instances.
-  const hunt = buildHunt(base, notify, postgresHuntLock(database.url, logger));
+  const hunt = buildHunt(base, notify, { lock: postgresHuntLock(database.url, logger), deadLetters: () => xdrQueue.deadLetters() });
   const huntStop: Capability = { name: 'hunt', stop: async (step) => void (await hunt.stop?.(step)) };
   const claims = chatClaims(pool, instance);
   const chat = buildChat(base, { notify, correlation, hunt, claimEvent: (id) => claims.claim(id), keepWebhooksOnStop: true }, log);

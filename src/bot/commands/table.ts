@@ -21,6 +21,7 @@ const noArguments = (usage: string) => z.object({ extra: z.undefined({ error: `$
 
 function alreadyRunning(running: HuntStatus['running']): string {
   if (!running) return 'A hunt is already running; `hunt status` shows its progress.';
+  if (running.onAnotherInstance) return 'A hunt is already running on another Sightline instance; try again when it has finished (`hunt status` says when nothing runs).';
   return (
     `A hunt is already running (${md(running.label)}: ${running.threatsDone}/${running.threatsTotal} threats done, ` +
     `started ${when(running.startedAt)}); \`hunt status\` shows its progress.`
@@ -28,9 +29,9 @@ function alreadyRunning(running: HuntStatus['running']): string {
 }
 
 /** The running hunt's label, for the confirmation; a failing status() must not hide that the hunt started. */
-function runningLabel(ctx: CommandContext): string | undefined {
+async function runningLabel(ctx: CommandContext): Promise<string | undefined> {
   try {
-    return ctx.hunts.status().running?.label;
+    return (await ctx.hunts.status()).running?.label;
   } catch {
     return undefined;
   }
@@ -57,7 +58,7 @@ const huntNow = defineCommand({
   handler: async (_args, ctx) => {
     const result = await ctx.hunts.runThisWeek(ctx.sender.email);
     if (!result.started) return { markdown: alreadyRunning(result.alreadyRunning) };
-    const label = runningLabel(ctx);
+    const label = await runningLabel(ctx);
     const what = label ? `for the week of ${md(label)}` : code(result.huntId);
     return { markdown: `Hunt started ${what}; cards will follow in **${md(ctx.huntRoomTitle)}**.` };
   },
@@ -96,7 +97,7 @@ const huntStatus = defineCommand({
   adminOnly: false,
   usage: 'hunt status',
   help: 'Show the running, last and next hunt, pending retries and each Talos source\'s cursor.',
-  handler: async (_args, ctx) => withOutboxLine(ctx.replies.huntStatus(ctx.hunts.status()), await freshView(ctx.outbox)),
+  handler: async (_args, ctx) => withOutboxLine(ctx.replies.huntStatus(await ctx.hunts.status()), await freshView(ctx.outbox)),
 });
 
 const incidentsArgs = z.preprocess(

@@ -5,7 +5,8 @@ import type { IncidentView } from '../../notify/notification.js';
  * them; commands depend on nothing else.
  */
 export interface HuntStatus {
-  running?: { id: string; label: string; startedAt: string; threatsDone: number; threatsTotal: number };
+  /** `onAnotherInstance` (PostgreSQL mode): another instance holds the hunt; its progress is in that instance's memory. */
+  running?: { id: string; label: string; startedAt: string; threatsDone: number; threatsTotal: number; onAnotherInstance?: boolean };
   last?: { id: string; label: string; status: string; startedAt: string; finishedAt?: string; summary?: string };
   nextRun?: string;
   pendingRetry?: { week: string; attempt: number; maxAttempts: number; nextAttemptAt: string };
@@ -21,7 +22,8 @@ export interface HuntService {
   runThisWeek(requestedBy: string): Promise<{ started: true; huntId: string } | { started: false; alreadyRunning: HuntStatus['running'] }>;
   /** Starts a hunt of one roundup URI; throws UriRefusedError for hosts outside the allow-list. */
   runUri(uri: string, requestedBy: string): Promise<{ started: true; huntId: string } | { started: false; alreadyRunning: HuntStatus['running'] }>;
-  status(): HuntStatus;
+  /** Sync for one process; PostgreSQL mode asks the database (a hunt held by another instance, XDR dead letters). */
+  status(): HuntStatus | Promise<HuntStatus>;
 }
 
 export type IncidentFilter = 'open' | 'closed' | 'all';

@@ -97,7 +97,7 @@ export function renderHuntStatus(status: HuntStatus): WebexMessageContent {
   const facts: [string, string | undefined][] = [];
   if (status.running) {
     const r = status.running;
-    facts.push(['Running', `${r.label} (${r.threatsDone}/${r.threatsTotal} threats done, started ${r.startedAt})`]);
+    facts.push(['Running', r.onAnotherInstance ? `${r.label} (its progress shows in that instance's log)` : `${r.label} (${r.threatsDone}/${r.threatsTotal} threats done, started ${r.startedAt})`]);
   } else facts.push(['Running', 'nothing']);
   if (status.last) {
     const l = status.last;

@@ -29,6 +29,26 @@ export function postgresHuntLock(url: string, logger: Logger): HuntLock {
       await client?.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_SPACE, LOCKS.hunt]).catch(() => undefined);
       await drop();
     },
+    async heldElsewhere() {
+      if (client) return false; // held here
+      // A short session of its own: asked only by `hunt status`, so no pool is kept for it.
+      const c = new pg.Client({ connectionString: url, application_name: 'sightline-hunt-status' });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        // Two-key advisory locks show in pg_locks as classid/objid with objsubid 2; they are per database.
+        const { rows } = await c.query<{ held: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 2 AND granted
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS held`,
+          [LOCK_SPACE, LOCKS.hunt],
+        );
+        return rows[0]?.held ?? false;
+      } catch (err) {
+        throw toStoreError(err, 'asking whether another instance runs a hunt', url);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    },
   };
 
   async function acquire(): Promise<boolean> {

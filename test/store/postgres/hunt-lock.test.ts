@@ -32,6 +32,17 @@ describe.skipIf(!server)('the hunt lock on PostgreSQL', () => {
     await b.release();
   });
 
+  it('tells `hunt status` on another instance that a hunt runs elsewhere, and not on the holder itself', async () => {
+    const a = postgresHuntLock(db.url, logger);
+    const b = postgresHuntLock(db.url, logger);
+    expect(await b.heldElsewhere!()).toBe(false);
+    expect(await a.tryAcquire()).toBe(true);
+    expect(await b.heldElsewhere!()).toBe(true);
+    expect(await a.heldElsewhere!()).toBe(false);
+    await a.release();
+    expect(await b.heldElsewhere!()).toBe(false);
+  });
+
   it('withAdvisoryLock runs one section at a time across pools (instances), and frees the lock after a failure', async () => {
     const other = createPool({ url: db.url });
     try {
