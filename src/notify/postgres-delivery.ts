@@ -22,6 +22,8 @@ export interface PostgresDeliveryOptions {
   pollMs?: number;
   /** How often the OutboxView's snapshot is read again. Default 5 s. */
   snapshotMs?: number;
+  /** How often the rows of queues left empty are deleted (`pruneQueues`). Default 10 min. */
+  pruneMs?: number;
   /** Shown in pg_stat_activity for the LISTEN session. */
   applicationName?: string;
 }
@@ -29,6 +31,7 @@ export interface PostgresDeliveryOptions {
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_POLL_MS = 10_000;
 const DEFAULT_SNAPSHOT_MS = 5_000;
+const DEFAULT_PRUNE_MS = 600_000;
 /** Waits between tries while PostgreSQL cannot be reached: 1 s, doubling, at most 30 s. */
 const OUTAGE_RETRY_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000] as const;
 /** Pause after a search that found nothing although items were queued meanwhile (a chat message waits at most this much longer). */
@@ -63,6 +66,7 @@ export class PostgresDelivery {
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private listener: pg.Client | undefined;
   private listenTimer: NodeJS.Timeout | undefined;
   private outage: { since: number; tries: number } | undefined;
@@ -87,6 +91,9 @@ export class PostgresDelivery {
       this.snapshotTimer = setInterval(refresh, snapshotMs);
       this.snapshotTimer.unref();
     }
+    // A queue row costs the head search one index probe: rooms no longer posted to do not stay.
+    this.pruneTimer = setInterval(() => void this.opts.store.pruneQueues().catch(() => undefined), this.opts.pruneMs ?? DEFAULT_PRUNE_MS);
+    this.pruneTimer.unref();
     this.wake();
   }
 
@@ -96,6 +103,7 @@ export class PostgresDelivery {
     clearTimeout(this.timer);
     clearTimeout(this.listenTimer);
     clearInterval(this.snapshotTimer);
+    clearInterval(this.pruneTimer);
     const listener = this.listener;
     this.listener = undefined;
     await this.idle();

@@ -10,18 +10,21 @@ import { inTransaction, poolError } from './pool.js';
  * The outbox on PostgreSQL: notifications waiting per queue (a channel's room), delivered by
  * whichever instance gets there first, each item by exactly one of them.
  *
- * Delivery takes the HEAD of a queue with `FOR UPDATE SKIP LOCKED` and keeps that row lock while
- * the channel sends, so no other instance takes the same queue meanwhile: a room's second item
- * never goes before its first, and two instances never send the same item. The outcome commits
+ * Delivery claims a queue by locking its row in `outbox_queues` (`FOR NO KEY UPDATE SKIP LOCKED`,
+ * migration 6) and keeps that lock while the channel sends, so no other instance takes the same
+ * queue meanwhile: a room's second item never goes before its first, and two instances never send
+ * the same item; a held queue costs another sender's search one skipped row. Queueing only takes
+ * FOR KEY SHARE on that row (a trigger), which does not wait for a send. The outcome commits
  * in the same transaction: delivered (receipt written, row deleted), refused for good (dead
  * letter), or failed for now (attempts, next try). A crash (process killed, connection lost)
  * between the channel's answer and that commit rolls everything back: the item is sent again by
  * the next deliverer. That is the one repeat a chat API without idempotency keys allows, at most
  * once per crash.
  *
- * The head is the row with the queue's lowest position (it is the queue's lock); which item of
- * the queue goes is the outbox's own rule, `pickHead` (a new incident's card before follow-ups).
- * A queue with an item backing off after a failure waits as a whole until that item is due.
+ * Among the queues not held and not backing off, the one whose head (lowest position) is oldest
+ * goes first; which item of the queue goes is the outbox's own rule, `pickHead` (a new incident's
+ * card before follow-ups). A queue with an item backing off after a failure waits as a whole until
+ * that item is due (`backoff_until`, kept by triggers from the items' retry times).
  * Not here (still the lowdb Outbox's, in memory, not shared): merging a waiting incident update
  * into a newer one, and storm digests.
  */
@@ -137,17 +140,18 @@ export class PostgresOutboxStore {
 
   private async deliverHead(deliver: Deliver, channels?: string[]): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> {
     return inTransaction(this.pool, 'delivering a notification', async (tx): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> => {
-      // `backing_off` is read from the row as locked: a head another worker failed (and committed) while
-      // this query waited is re-read by PostgreSQL for the lock, but the NOT EXISTS below saw the old
-      // snapshot, so without this check it would be sent again at once.
+      // `backing_off` is read from the queue row as locked, not from the search's snapshot: a queue whose
+      // head another worker failed (and committed) just before this lock must not be sent again at once.
+      // One index probe per queue row for its head; a queue another sender holds is one skipped row.
       const lock = await tx.query<{ channel: string; key: string; backing_off: boolean }>(
-        `SELECT o.channel, o.key, (o.attempts > 0 AND o.next_attempt_at > now()) AS backing_off FROM outbox o
-         WHERE ($1::text[] IS NULL OR o.channel = ANY($1::text[]))
-           AND o.position = (SELECT min(m.position) FROM outbox m WHERE m.channel = o.channel AND m.key = o.key)
-           AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.channel = o.channel AND b.key = o.key AND b.attempts > 0 AND b.next_attempt_at > now())
-         ORDER BY o.position
+        `SELECT q.channel, q.key, coalesce(q.backoff_until > now(), false) AS backing_off
+         FROM outbox_queues q
+         CROSS JOIN LATERAL (SELECT o.position FROM outbox o WHERE o.channel = q.channel AND o.key = q.key ORDER BY o.position LIMIT 1) h
+         WHERE ($1::text[] IS NULL OR q.channel = ANY($1::text[]))
+           AND (q.backoff_until IS NULL OR q.backoff_until <= now())
+         ORDER BY h.position
          LIMIT 1
-         FOR UPDATE SKIP LOCKED`,
+         FOR NO KEY UPDATE OF q SKIP LOCKED`,
         [channels ?? null],
       );
       const queue = lock.rows[0];
@@ -158,8 +162,10 @@ export class PostgresOutboxStore {
         [queue.channel, queue.key, this.opts.headWindow ?? HEAD_WINDOW],
       );
       const choice = pickHead(window.rows.map((r) => ({ id: r.id, channel: queue.channel, key: queue.key, payload: { kind: r.kind }, createdAt: '', attempts: 0, nextAttemptAt: '' })));
-      if (!choice) return undefined;
-      // Nobody reaches this row without the queue's head lock, which this transaction holds.
+      // Emptied by another sender between the search's snapshot and the lock: look again.
+      if (!choice) return STALE_HEAD;
+      // No other sender reaches this row without the queue's lock, which this transaction holds; the
+      // row lock makes the coalescing lookup (PostgresNotifier, SKIP LOCKED) leave the item being sent alone.
       const { rows } = await tx.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE id = $1 FOR UPDATE`, [choice.id]);
       const item = itemOf(rows[0]!);
       try {
@@ -206,6 +212,31 @@ export class PostgresOutboxStore {
     };
     await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
     return outcomes;
+  }
+
+  /**
+   * Deletes the `outbox_queues` rows of queues left empty (a room no longer posted to); returns how
+   * many. Rows are locked first (skipping a queue a sender holds, or whose new item is not committed
+   * yet: it holds the row FOR KEY SHARE), then found empty by a statement that sees every item
+   * committed before the lock. An item queued meanwhile waits for this commit and puts its queue's
+   * row back (the insert trigger), so no waiting item is ever without its queue's row.
+   */
+  async pruneQueues(): Promise<number> {
+    return inTransaction(this.pool, 'pruning the outbox queues', async (tx) => {
+      const held = await tx.query<{ channel: string; key: string }>(
+        `SELECT q.channel, q.key FROM outbox_queues q
+         WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.channel = q.channel AND o.key = q.key)
+         FOR UPDATE SKIP LOCKED`,
+      );
+      if (held.rows.length === 0) return 0;
+      const { rowCount } = await tx.query(
+        `DELETE FROM outbox_queues q USING unnest($1::text[], $2::text[]) AS l(channel, key)
+         WHERE q.channel = l.channel AND q.key = l.key
+           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.channel = q.channel AND o.key = q.key)`,
+        [held.rows.map((r) => r.channel), held.rows.map((r) => r.key)],
+      );
+      return rowCount ?? 0;
+    });
   }
 
   /** When the next waiting item is due (to sleep until then), or undefined when nothing waits. */
