@@ -33,6 +33,8 @@ export interface MemoryOptions {
   floodOnly?: boolean;
   /** Store sizes (incidents, 10 sightings each) for the idle rows (`--ingest-sizes 10000`); default 10,000 and 100,000. */
   sizes?: number[];
+  /** `--heap-snapshot <dir>`: a heap snapshot of the server at the end of the quiet time after the flood (what stays live). */
+  heapSnapshotDir?: string;
 }
 
 const TARGETS = 1_000;
@@ -75,8 +77,8 @@ type HeapAnswer = {
   arrayBuffers: number;
 };
 
-async function breakdownOf(server: ChildServer): Promise<Breakdown> {
-  const h = await server.ask<HeapAnswer>('heap');
+async function breakdownOf(server: ChildServer, snapshotDir?: string): Promise<Breakdown> {
+  const h = await server.ask<HeapAnswer>('heap', 300_000, snapshotDir ? { snapshotDir } : {});
   const proc = procMemory(server.pid);
   const mb = (x: number) => x / 1048576;
   const space = (prefix: string, f: 'space_size' | 'space_used_size') => mb(h.spaces.filter((s) => s.space_name.startsWith(prefix)).reduce((a, s) => a + s[f], 0));
@@ -114,7 +116,7 @@ function breakdownTable(b: { atPeak: Breakdown; after: Breakdown }, afterSeconds
   );
 }
 
-async function flood(o: { floodSeconds: number; afterSeconds: number; builtFile: string }): Promise<FloodFigures> {
+async function flood(o: { floodSeconds: number; afterSeconds: number; builtFile: string; heapSnapshotDir?: string }): Promise<FloodFigures> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sightline-bench-flood-'));
   const world = await startWorld({ stateDir: dir });
   let server: ChildServer | undefined;
@@ -141,7 +143,7 @@ async function flood(o: { floodSeconds: number; afterSeconds: number; builtFile:
     await new Promise((r) => setTimeout(r, o.afterSeconds * 1000));
     clearInterval(timer);
     after.push(rssMb(running.pid));
-    const afterBreakdown = await breakdownOf(running);
+    const afterBreakdown = await breakdownOf(running, o.heapSnapshotDir);
     await running.ask('stop');
     server = undefined;
     return {
@@ -223,7 +225,7 @@ export async function benchMemory(o: MemoryOptions): Promise<BenchResult> {
   const main = await buildMain();
   const targets: TargetCheck[] = [];
   try {
-    const f = await flood({ floodSeconds, afterSeconds, builtFile: ingest.file });
+    const f = await flood({ floodSeconds, afterSeconds, builtFile: ingest.file, ...(o.heapSnapshotDir ? { heapSnapshotDir: o.heapSnapshotDir } : {}) });
     const maxDuring = Math.max(...f.during);
     const atEnd = f.after.at(-1)!;
     const under200 = f.after.findIndex((x) => x < 200);

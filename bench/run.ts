@@ -23,7 +23,8 @@ import { renderReport, targetTable, upsertBenchSection, writeReport, type BenchR
  * `--cpu-prof <dir>`: CPU profiles of the ingest server (node --cpu-prof) into <dir>.
  * `--ingest-sizes 0,10000`: the ingest benchmark at these store sizes (incidents; 10 sightings each) only (and the memory benchmark's idle stores).
  * `--tsx-only`: the ingest benchmark without the built (plain node) rows.
- * `--heap-snapshot <dir>`: a heap snapshot of the ingest server right after its timed runs.
+ * `--heap-snapshot <dir>`: a heap snapshot of the ingest server right after its timed runs (memory benchmark: of the
+ *   flooded server at the end of the quiet time after the flood).
  * `--only postgres-ingest`: Sightline on a throwaway PostgreSQL cluster, one and two instances (needs PostgreSQL's
  *   server binaries); its section of docs/BENCHMARKS.md is replaced (appended the first time). Not in `--quick`
  *   unless asked by name (`--only postgres-ingest --quick`: tiny sizes, prints only).

@@ -13,7 +13,7 @@ import { compactCorrelation } from './intern.js';
 import { isClosedStatus } from './status.js';
 import { parseSeverityRule } from './severity.js';
 import { MAX_CLOSED_INCIDENTS, correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting } from './types.js';
-import { XdrMirror, enqueueForSighting, enqueueStatus, type SyncReport } from './xdr-sync.js';
+import { XdrMirror, enqueueForSighting, enqueueStatus, packQueues, type SyncReport } from './xdr-sync.js';
 import { UpdateCoalescer, failedOutcome, realTimers, respondMessage, rungSteps, runRespond, runWebhook, type Responder, type RungPorts, type Timers } from './side-effects.js';
 
 export type { Responder, Timers } from './side-effects.js';
@@ -63,6 +63,8 @@ export class CorrelationEngine {
     this.durableSeq = loaded.lastAppliedSeq;
     // A state read from disk holds a copy of every repeated IOC, source and time: share them once (issue 14).
     compactCorrelation(loaded);
+    // Queued CTIM bodies are kept as text until sent (issue 14: they were most of a flood's live heap).
+    packQueues(loaded);
     this.rungs = parseLadder(deps.config.ladder, { webhookUrl: deps.config.webhookUrl });
     this.mirror = new XdrMirror({
       store: deps.store,
@@ -105,7 +107,7 @@ export class CorrelationEngine {
       for (const item of sorted) {
         if (item.seq <= cs.lastAppliedSeq) continue;
         const result = applySighting(cs, item, now, opts);
-        enqueueForSighting(cs, result, item, this.deps.config.mirrorNewestSightings);
+        enqueueForSighting(cs, result, item, this.deps.config.mirrorNewestSightings, { pack: true });
         out.push(result);
       }
       return out;

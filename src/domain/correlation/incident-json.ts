@@ -1,4 +1,5 @@
 import type { Incident } from './types.js';
+import { xdrSyncJson } from './packed-sighting-op.js';
 
 /**
  * An incident as compact JSON, identical to `JSON.stringify(incident)`, reusing the text of
@@ -39,6 +40,9 @@ export function incidentJson(inc: Incident): string {
     if (REUSED.has(key)) {
       text = c.parts.get(key);
       if (text === undefined) c.parts.set(key, (text = JSON.stringify(value)));
+    } else if (key === 'xdrSync' && typeof value === 'object' && value !== null) {
+      // Queued CTIM bodies are held as text (packed-sighting-op.ts): written as they are, not parsed to print.
+      text = xdrSyncJson(value);
     } else {
       text = JSON.stringify(value);
     }

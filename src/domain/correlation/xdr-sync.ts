@@ -10,6 +10,7 @@ import { keepDeadLetter } from './dead-letters.js';
 import { correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting, type XdrOp } from './types.js';
 import type { SeverityRule } from './severity.js';
 import { recordMitre } from './xdr-fields.js';
+import { PackedSightingOp, packQueue } from './packed-sighting-op.js';
 import { MAX_PERMANENT_FAILURES, MIRROR_CONCURRENCY, MirrorPasses, XdrOpRunner, newPass, type OpResult, type SyncReport, type XdrOpStore } from './xdr-ops.js';
 import { SOURCE } from './xdr-render.js';
 
@@ -25,8 +26,12 @@ export { MAX_PERMANENT_FAILURES, type SyncReport } from './xdr-ops.js';
 /** A module's CTIM sighting larger than this is replaced by a compact one, so the queue stays small. */
 const MAX_CTIM_CHARS = 20_000;
 
-/** Queues what one applied sighting means for XDR. Runs inside store.update, next to applySighting. */
-export function enqueueForSighting(state: CorrelationState, applied: ApplyResult, sighting: SequencedSighting, newest = MAX_PENDING_SIGHTINGS): void {
+/**
+ * Queues what one applied sighting means for XDR. Runs inside store.update, next to applySighting.
+ * `pack`: keep the sighting's CTIM body as text until it is sent (the lowdb state, held in memory
+ * whole: packed-sighting-op.ts); a store that writes the op out at once (PostgreSQL) takes it plain.
+ */
+export function enqueueForSighting(state: CorrelationState, applied: ApplyResult, sighting: SequencedSighting, newest = MAX_PENDING_SIGHTINGS, opts: { pack?: boolean } = {}): void {
   const inc = applied.incident;
   recordMitre(inc, sighting.ctim);
   const q = inc.xdrSync.pending;
@@ -36,7 +41,8 @@ export function enqueueForSighting(state: CorrelationState, applied: ApplyResult
   } else if (!q.some((op) => op.kind === 'patch')) {
     q.push({ id: state.nextOpId++, kind: 'patch', attempts: 0 });
   }
-  q.push({ id: state.nextOpId++, kind: 'sighting', seq: sighting.seq, ctim: ctimSighting(sighting), attempts: 0 });
+  const op = { id: state.nextOpId++, kind: 'sighting' as const, seq: sighting.seq, ctim: ctimSighting(sighting), attempts: 0 };
+  q.push(opts.pack ? new PackedSightingOp(op) : op);
   const waiting = q.filter((op) => op.kind === 'sighting' && !op.xdrSightingId);
   if (waiting.length > newest) {
     // Keep the newest: the oldest of a burst add least to what an analyst sees in XDR.
@@ -48,6 +54,11 @@ export function enqueueForSighting(state: CorrelationState, applied: ApplyResult
 
 /** Sightings of one incident waiting to be copied into XDR; older ones beyond this are only counted. Default of XDR_MIRROR_NEWEST_SIGHTINGS. */
 export const MAX_PENDING_SIGHTINGS = 20;
+
+/** Packs the queued sighting ops of a state read from disk (written by this version or an older one). */
+export function packQueues(state: CorrelationState): void {
+  for (const inc of Object.values(state.incidents)) packQueue(inc.xdrSync.pending);
+}
 
 export function enqueueStatus(state: CorrelationState, inc: Incident, status: string): void {
   inc.xdrSync.pending.push({ id: state.nextOpId++, kind: 'status', status, attempts: 0 });
