@@ -131,7 +131,9 @@ export class PostgresXdrMirror {
           for (const p of claim.ops) if (p.kind === 'patch' && !finished.has(p.id)) await done(p);
         }
       },
-      recordSightingId: (op, xdrSightingId) => claim.recordSightingId(op, xdrSightingId),
+      // When XDR can be asked for a sighting by its external id, the id waits for the claim's one
+      // commit: the op was marked as being sent, so a crash before it costs a lookup, not a duplicate.
+      recordSightingId: (op, xdrSightingId) => claim.recordSightingId(op, xdrSightingId, { untilFlush: this.deps.xdr.findSightingsByExternalId !== undefined }),
       // Any instance may have run it before and died mid-create: `sendingSighting` leaves a last_error behind.
       mayHaveCreated: (op) => op.attempts > 0 || op.lastError !== undefined,
       creatingSighting: (op) => claim.sendingSighting(op),
