@@ -56,6 +56,9 @@ export interface SharedCorrelationDeps {
   beforeCommit?: (batch: AppliedBatch, tx: pg.ClientBase) => Promise<void>;
 }
 
+/** Pause after a claim whose targets were all held elsewhere. */
+const DEFERRED_PAUSE_MS = 20;
+
 interface Sleeper {
   timer: ReturnType<typeof setTimeout>;
   resolve(): void;
@@ -96,6 +99,8 @@ export class SharedCorrelation {
   private readonly dueIds = new Set<string>();
   /** Sightings this instance applied and batches it committed (tests, figures). */
   readonly stats = { applied: 0, batches: 0 };
+  /** The last claim's sightings all waited for targets held elsewhere (see `loop`). */
+  private allDeferred = false;
 
   constructor(private readonly deps: SharedCorrelationDeps) {
     this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => this.due(id));
@@ -160,6 +165,7 @@ export class SharedCorrelation {
       await this.queueInTransaction(batch, tx);
       if (this.deps.beforeCommit) await this.deps.beforeCommit(batch, tx);
     });
+    this.allDeferred = claimed > 0 && result !== undefined && result.deferred.length === claimed;
     if (result) {
       this.stats.applied += result.applied.length;
       this.stats.batches++;
@@ -189,6 +195,9 @@ export class SharedCorrelation {
         backoff = Math.min(backoff * 2, this.maxBackoffMs);
         continue;
       }
+      // Every sighting claimed waits for a target another transaction holds (it commits within a
+      // batch's time): a short pause, not a spin on the same rows, and not "idle" either.
+      if (this.allDeferred) await this.sleep(Math.min(this.pollMs, DEFERRED_PAUSE_MS));
       if (claimed > 0) continue;
       this.idleWaiters = this.idleWaiters.filter((w) => {
         if (w.after >= pass) return true;
