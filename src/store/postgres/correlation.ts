@@ -31,7 +31,8 @@ export type { IncidentPage, PageRequest } from './incident-reads.js';
  * counts, rungs and XDR ops commit together with the rows being marked applied, or not at all.
  *
  * Per target in a batch: take the target (a transaction-scoped advisory lock, tried, never waited
- * for) and lock its open incident and its latest one (`FOR UPDATE SKIP LOCKED`), build a
+ * for) and lock its open incident and its latest one (`FOR NO KEY UPDATE SKIP LOCKED`: it changes
+ * no key, so rows referencing the incident — its card, its XDR ops — can be written meanwhile), build a
  * CorrelationState of just those, apply the target's sightings in seq order, write back. A target
  * another transaction holds (another instance's batch, a close, the mirror recording a create) is
  * not waited for: its sightings are left unapplied for the next batch, all of them, so the order
@@ -235,7 +236,7 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     );
     const busy = new Set<string>();
     if (wanted.length === 0) return { loaded: new Map(), busy };
-    const { rows: locked } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ANY($1::text[]) ORDER BY target_key, ordinal FOR UPDATE SKIP LOCKED`, [
+    const { rows: locked } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ANY($1::text[]) ORDER BY target_key, ordinal FOR NO KEY UPDATE SKIP LOCKED`, [
       wanted.map((w) => w.id),
     ]);
     const got = new Set(locked.map((r) => r.id));
@@ -406,7 +407,7 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     const status = opts.status ?? 'Closed';
     const now = this.now();
     return inTransaction(this.pool, 'closing an incident', async (tx) => {
-      const { rows } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE`, [incidentId]);
+      const { rows } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR NO KEY UPDATE`, [incidentId]);
       const row = rows[0];
       if (!row || row.closed_at) return undefined;
       const { rows: closedRows } = await tx.query<IncidentRow>(
@@ -438,9 +439,14 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     }
   }
 
-  /** The Webex card of incident_opened, for threaded updates (any instance may have sent it). */
+  /**
+   * The Webex card of incident_opened, for threaded updates (any instance may have sent it). Its
+   * own row, not the incident's: counting holds incident rows for a whole batch (see migration 7).
+   */
   async recordCardMessage(incidentId: string, messageId: string): Promise<void> {
-    await this.pool.query('UPDATE incidents SET card_message_id = $2 WHERE id = $1', [incidentId, messageId]).catch((err: unknown) => {
+    const sql = `INSERT INTO incident_cards (incident_id, message_id) SELECT id, $2 FROM incidents WHERE id = $1
+                 ON CONFLICT (incident_id) DO UPDATE SET message_id = EXCLUDED.message_id`;
+    await this.pool.query(sql, [incidentId, messageId]).catch((err: unknown) => {
       throw poolError(this.pool, err, 'recording an incident card');
     });
   }

@@ -194,7 +194,7 @@ export class PostgresXdrQueue {
            RETURNING 1)
          UPDATE incidents SET xdr_id = COALESCE($5, xdr_id), xdr_last_synced_at = now(), xdr_last_error = NULL
          WHERE id = $2 AND ${doneOps.length > 0 ? 'true' : 'false'}
-           AND ($5::text IS NOT NULL OR xdr_last_error IS NOT NULL OR id IN (SELECT id FROM incidents WHERE id = $2 FOR UPDATE SKIP LOCKED))`,
+           AND ($5::text IS NOT NULL OR xdr_last_error IS NOT NULL OR id IN (SELECT id FROM incidents WHERE id = $2 FOR NO KEY UPDATE SKIP LOCKED))`,
         [JSON.stringify(doneOps), incident.id, JSON.stringify(ids), unmark, createdXdrId, SENDING],
       );
       doneOps.length = 0;

@@ -152,6 +152,26 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     expect((await a.incidentByTarget('hostname:free-host'))!.count).toBe(2);
   });
 
+  it("records an incident's card message id while a counting batch holds the incident, and reads show it", async () => {
+    await logA.append([sighting('c-1', 'card-host')]);
+    await a.applyNext();
+    const inc = (await a.incidentByTarget('hostname:card-host'))!;
+    const counting = await pools.b.connect();
+    try {
+      await counting.query('BEGIN');
+      // As the apply loop locks a batch's incidents; the write below would wait for this commit, which comes after it.
+      await counting.query('SELECT id FROM incidents WHERE id = $1 FOR NO KEY UPDATE', [inc.id]);
+      await a.recordCardMessage(inc.id, 'msg-1');
+      await a.recordCardMessage(inc.id, 'msg-2');
+      await counting.query('COMMIT');
+    } finally {
+      counting.release();
+    }
+    expect((await b.incident(inc.id))!.cardMessageId).toBe('msg-2');
+    expect((await b.incidentByTarget('hostname:card-host'))!.cardMessageId).toBe('msg-2');
+    expect((await b.openIncidents({ limit: 10 })).items[0]!.cardMessageId).toBe('msg-2');
+  });
+
   it('takes another id when the random one is taken already', async () => {
     const ids = ['inc-same', 'inc-same', 'inc-other'];
     const store = new PostgresCorrelationStore(pools.a, logA, { ...opts, newId: () => ids.shift() ?? 'inc-spare' });

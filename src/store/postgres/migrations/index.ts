@@ -3,6 +3,7 @@ import { sql as historyIndexes } from './002_history_indexes.js';
 import { sql as delivery } from './003_delivery.js';
 import { sql as controlState } from './004_control_state.js';
 import { sql as chatClaims } from './005_chat_claims.js';
+import { sql as incidentCards } from './007_incident_cards.js';
 
 /**
  * Every migration, in order. A migration is never edited once released (its checksum is
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'delivery', sql: delivery },
   { version: 4, name: 'control_state', sql: controlState },
   { version: 5, name: 'chat_claims', sql: chatClaims },
+  { version: 7, name: 'incident_cards', sql: incidentCards },
 ];
