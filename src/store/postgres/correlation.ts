@@ -94,6 +94,9 @@ export interface CloseOptions {
   inTx?: (incident: Incident, tx: pg.ClientBase) => Promise<void>;
 }
 
+/** A rung's outcome while its outside actions run; it stays so if the instance dies meanwhile (they are not run again). */
+const RUNG_STARTED = 'started; no outcome recorded (the instance running its actions stopped or crashed)';
+
 /** Local op ids: above any id the domain compares against; replaced by the table's sequence on insert. */
 const LOCAL_OP_BASE = 2 ** 50;
 /** Rounds of "another instance opened it first, load again" before the batch gives up (and is claimed again later). */
@@ -451,6 +454,52 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     });
   }
 
+  /**
+   * Claims a fired rung's outside actions (respond, webhook) for this instance, once: its outcome
+   * becomes "started" before they run, so they run at most once even across a crash. False when
+   * another instance claimed it (it resumed the rung) or it was recorded already.
+   */
+  async startRung(incidentId: string, rung: string): Promise<boolean> {
+    try {
+      const r = await this.pool.query('UPDATE incident_rungs SET outcome = $3 WHERE incident_id = $1 AND rung = $2 AND outcome IS NULL', [incidentId, rung, RUNG_STARTED]);
+      return (r.rowCount ?? 0) > 0;
+    } catch (err) {
+      throw poolError(this.pool, err, 'starting what a ladder rung does');
+    }
+  }
+
+  /**
+   * Fired rungs whose outside actions never started (the instance that fired them stopped or
+   * crashed first), fired within `maxAgeMs`, claimed for this instance (as `startRung`) with the
+   * incident as it is now. A rung no longer in the ladder is recorded as skipped.
+   */
+  async claimUnstartedRungs(maxAgeMs: number, limit = 100): Promise<Array<{ incident: Incident; fired: FiredRung }>> {
+    try {
+      const { rows } = await this.pool.query<{ incident_id: string; rung: string; count: string }>(
+        `UPDATE incident_rungs r SET outcome = $3
+         FROM (SELECT incident_id, rung FROM incident_rungs
+               WHERE outcome IS NULL AND at > now() - make_interval(secs => $1::double precision / 1000)
+                 AND actions && ARRAY['respond', 'webhook']::text[]
+               LIMIT $2 FOR UPDATE SKIP LOCKED) AS u
+         WHERE r.incident_id = u.incident_id AND r.rung = u.rung
+         RETURNING r.incident_id, r.rung, r.count`,
+        [maxAgeMs, limit, RUNG_STARTED],
+      );
+      if (rows.length === 0) return [];
+      const incidents = new Map((await this.incidents([...new Set(rows.map((r) => r.incident_id))])).map((i) => [i.id, i]));
+      const out: Array<{ incident: Incident; fired: FiredRung }> = [];
+      for (const r of rows) {
+        const rung = this.opts.rungs.find((x) => x.label === r.rung);
+        const incident = incidents.get(r.incident_id);
+        if (rung && incident) out.push({ incident, fired: { incidentId: r.incident_id, rung, count: Number(r.count) } });
+        else await this.recordRungOutcome(r.incident_id, r.rung, 'skipped: the rung is no longer in the ladder (or its incident is gone)');
+      }
+      return out;
+    } catch (err) {
+      throw err instanceof StoreError ? err : poolError(this.pool, err, 'resuming ladder rungs');
+    }
+  }
+
   /** What a fired rung's actions did (informational; the firing itself was recorded with the count). */
   async recordRungOutcome(incidentId: string, rung: string, outcome: string): Promise<void> {
     await this.pool.query('UPDATE incident_rungs SET outcome = $3 WHERE incident_id = $1 AND rung = $2', [incidentId, rung, outcome]).catch((err: unknown) => {
@@ -472,6 +521,11 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       .catch((err: unknown) => {
         throw poolError(this.pool, err, 'recording what ladder rungs did');
       });
+  }
+
+  /** Runs `fn` in a transaction of this store's pool (e.g. a chunk of notifications queued in one commit). */
+  transaction<T>(doing: string, fn: (tx: pg.ClientBase) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, doing, fn);
   }
 
   /** Whether a status counts as closed under this store's settings. */
