@@ -43,18 +43,19 @@ export interface XdrClaim {
   readonly incident: Incident;
   /** Its waiting ops in id order, with their CTIM bodies. */
   readonly ops: readonly XdrOp[];
-  /** The op is applied in XDR: it leaves the queue (with the incident's XDR id, for a create). */
+  /** The op is applied in XDR: it leaves the queue (with the incident's XDR id, for a create) when the claim ends, in one commit with the others. */
   done(op: XdrOp, result?: { xdrId?: string }): Promise<void>;
   /**
-   * XDR stored this sighting: recorded at once, outside the claim's transaction, so a retry
-   * (after a failure or a crash) only re-tries the relationship instead of creating it twice.
+   * XDR stored this sighting: recorded at once (committed), so a retry (after a failure or a crash)
+   * only re-tries the relationship instead of creating it twice. With `untilFlush`, recorded when
+   * the claim ends (or fails): for a caller that can look the sighting up by its external id.
    */
   recordSightingId(op: XdrOp, xdrSightingId: string, opts?: { untilFlush?: boolean }): Promise<void>;
   /**
-   * This sighting is about to be POSTed: noted at once (outside the claim's transaction, as its
-   * `last_error`), so whoever runs the op after a crash between the POST and the commit looks it
-   * up by its external id instead of creating it twice. Costs one small write per sighting, not an
-   * XDR call.
+   * This sighting is about to be POSTed: noted at once (committed, as its `last_error`), so whoever
+   * runs the op after a crash between the POST and the claim's end looks it up by its external id
+   * instead of creating it twice. The first call of a claim notes all its sightings in one write;
+   * the ones it never sends are un-noted when it ends.
    */
   sendingSighting(op: XdrOp): Promise<void>;
   /** The op failed: it waits (`retryAfterMs`), or becomes a dead letter after `deadLetterAfter` refusals. Ends the claim's work. */
@@ -224,9 +225,9 @@ export class PostgresXdrQueue {
           sightingIds.set(op.id, xdrSightingId);
           return;
         }
-        // Its own statement on the pool (autocommit): it must survive this claim rolling back.
+        // On the claim's connection, which runs no transaction around the ops: committed at once.
         try {
-          await this.pool.query('UPDATE xdr_ops SET xdr_sighting_id = $2 WHERE id = $1', [op.id, xdrSightingId]);
+          await tx.query('UPDATE xdr_ops SET xdr_sighting_id = $2 WHERE id = $1', [op.id, xdrSightingId]);
         } catch (err) {
           throw poolError(this.pool, err, 'recording an XDR sighting id');
         }
@@ -242,7 +243,8 @@ export class PostgresXdrQueue {
           const ids = ops.filter((o) => o.kind === 'sighting' && !o.xdrSightingId && !marked.has(o.id) && !doneOps.some((d) => d.id === o.id)).map((o) => o.id);
           if (!ids.includes(op.id)) ids.push(op.id);
           try {
-            await this.pool.query('UPDATE xdr_ops SET last_error = $2 WHERE id = ANY($1::bigint[]) AND xdr_sighting_id IS NULL AND (last_error IS NULL OR id = $3)', [ids, SENDING, op.id]);
+            // The claim's own connection (autocommit): a second one per claim could exhaust the pool.
+            await tx.query('UPDATE xdr_ops SET last_error = $2 WHERE id = ANY($1::bigint[]) AND xdr_sighting_id IS NULL AND (last_error IS NULL OR id = $3)', [ids, SENDING, op.id]);
           } catch (err) {
             throw poolError(this.pool, err, 'noting an XDR sighting being sent');
           }
