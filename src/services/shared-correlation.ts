@@ -62,6 +62,9 @@ export interface SharedCorrelationDeps {
  */
 export const RESUME_RUNGS_WITHIN_MS = 10 * 60_000;
 
+/** How often a running instance looks for such rungs too (another instance may have stopped while this one runs on). */
+const RESUME_RUNGS_EVERY_MS = 60_000;
+
 /** Pause after a claim whose targets were all held elsewhere. */
 const DEFERRED_PAUSE_MS = 20;
 
@@ -111,6 +114,7 @@ export class SharedCorrelation {
   readonly stats = { applied: 0, batches: 0 };
   /** The last claim's sightings all waited for targets held elsewhere (see `loop`). */
   private allDeferred = false;
+  private lastResume = 0;
 
   constructor(private readonly deps: SharedCorrelationDeps) {
     this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => this.due(id));
@@ -132,6 +136,7 @@ export class SharedCorrelation {
     this.stopping = false;
     this.leaving = false;
     this.abandoned = false;
+    this.lastResume = Date.now();
     this.loopDone = this.loop();
     this.chain(() => this.resumeRungs());
   }
@@ -184,6 +189,7 @@ export class SharedCorrelation {
   /** Rungs another instance fired but never started (it stopped or crashed first): run here, once. */
   private async resumeRungs(): Promise<void> {
     if (this.leaving) return;
+    this.lastResume = Date.now();
     const left = await this.deps.store.claimUnstartedRungs(RESUME_RUNGS_WITHIN_MS);
     if (left.length > 0) this.deps.logger.info({ rungs: left.length }, 'running ladder actions an instance left unstarted when it stopped');
     for (const { incident, fired } of left) await this.runRungActions(incident, fired, { claimed: true });
@@ -244,6 +250,7 @@ export class SharedCorrelation {
       // batch's time): a short pause, not a spin on the same rows, and not "idle" either.
       if (this.allDeferred) await this.sleep(Math.min(this.pollMs, DEFERRED_PAUSE_MS));
       if (claimed > 0) continue;
+      if (Date.now() - this.lastResume >= RESUME_RUNGS_EVERY_MS) this.chain(() => this.resumeRungs());
       this.idleWaiters = this.idleWaiters.filter((w) => {
         if (w.after >= pass) return true;
         w.resolve();
