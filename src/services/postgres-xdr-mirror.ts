@@ -7,7 +7,7 @@ import type { PostgresXdrQueue, XdrClaim } from '../store/postgres/xdr-queue.js'
 
 /**
  * Mirrors incidents into XDR on PostgreSQL: any instance runs one, and `PostgresXdrQueue.claimNext`
- * hands each incident (row-locked, SKIP LOCKED) to one of them at a time. What each op does is the
+ * hands each incident (an advisory lock, tried) to one of them at a time. What each op does is the
  * lowdb mirror's own code (domain/correlation/xdr-ops.ts); this is only the loop and the queue.
  *
  * A crash between an XDR create and the claim's commit leaves the op queued: the incident is
@@ -24,8 +24,8 @@ export interface PostgresXdrMirrorDeps {
   /** Wait before an op that needs another incident's XDR id (related-to) is looked at again. Default 1,000 ms. */
   blockedDelayMs?: number;
   /**
-   * No new op of a claim starts after this long (default 10,000 ms): the claim holds the incident
-   * row, and that target's sightings wait for it to commit. The ops left stay due for the next claim.
+   * No new op of a claim starts after this long (default 10,000 ms): what the claim did is recorded
+   * only when it ends. The ops left stay due for the next claim.
    */
   maxClaimMs?: number;
 }
@@ -131,7 +131,9 @@ export class PostgresXdrMirror {
           for (const p of claim.ops) if (p.kind === 'patch' && !finished.has(p.id)) await done(p);
         }
       },
-      recordSightingId: (op, xdrSightingId) => claim.recordSightingId(op, xdrSightingId),
+      // When XDR can be asked for a sighting by its external id, the id waits for the claim's one
+      // commit: the op was marked as being sent, so a crash before it costs a lookup, not a duplicate.
+      recordSightingId: (op, xdrSightingId) => claim.recordSightingId(op, xdrSightingId, { untilFlush: this.deps.xdr.findSightingsByExternalId !== undefined }),
       // Any instance may have run it before and died mid-create: `sendingSighting` leaves a last_error behind.
       mayHaveCreated: (op) => op.attempts > 0 || op.lastError !== undefined,
       creatingSighting: (op) => claim.sendingSighting(op),

@@ -56,6 +56,18 @@ export interface SharedCorrelationDeps {
   beforeCommit?: (batch: AppliedBatch, tx: pg.ClientBase) => Promise<void>;
 }
 
+/**
+ * Rungs whose outside actions never started (their instance stopped first) are run by the next
+ * instance to start, if they fired this recently: a response action much later would surprise.
+ */
+export const RESUME_RUNGS_WITHIN_MS = 10 * 60_000;
+
+/** How often a running instance looks for such rungs too (another instance may have stopped while this one runs on). */
+const RESUME_RUNGS_EVERY_MS = 60_000;
+
+/** Pause after a claim whose targets were all held elsewhere. */
+const DEFERRED_PAUSE_MS = 20;
+
 interface Sleeper {
   timer: ReturnType<typeof setTimeout>;
   resolve(): void;
@@ -85,6 +97,10 @@ export class SharedCorrelation {
   private readonly maxBackoffMs: number;
   private running = false;
   private stopping = false;
+  /** Rung actions not started yet are left to the next instance (`claimUnstartedRungs`), not run here. */
+  private leaving = false;
+  /** The pool is about to end: nothing more is started, not even the coalesced updates. */
+  private abandoned = false;
   private loopDone: Promise<void> = Promise.resolve();
   private woken = false;
   private sleeper: Sleeper | undefined;
@@ -96,6 +112,9 @@ export class SharedCorrelation {
   private readonly dueIds = new Set<string>();
   /** Sightings this instance applied and batches it committed (tests, figures). */
   readonly stats = { applied: 0, batches: 0 };
+  /** The last claim's sightings all waited for targets held elsewhere (see `loop`). */
+  private allDeferred = false;
+  private lastResume = 0;
 
   constructor(private readonly deps: SharedCorrelationDeps) {
     this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => this.due(id));
@@ -115,7 +134,11 @@ export class SharedCorrelation {
     if (this.running) return;
     this.running = true;
     this.stopping = false;
+    this.leaving = false;
+    this.abandoned = false;
+    this.lastResume = Date.now();
     this.loopDone = this.loop();
+    this.chain(() => this.resumeRungs());
   }
 
   /** The local intake accepted sightings: apply them now rather than at the next poll. */
@@ -124,15 +147,52 @@ export class SharedCorrelation {
     this.sleeper?.resolve();
   }
 
-  /** Finishes the batch in flight (claims no new one), then runs what waits: outside actions, coalesced updates. */
+  /**
+   * Finishes the batch in flight (claims no new one) and the rung action under way, then sends the
+   * coalesced updates. Rung actions not started yet are left for the next instance to start (their
+   * outcome stays empty; `claimUnstartedRungs`): a backlog of response actions and webhooks would
+   * outlast any shutdown budget, and ending the pool under them only made them fail.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.leaving = true;
     this.wake();
     await this.loopDone;
     this.stopping = true;
     for (const w of this.idleWaiters.splice(0)) w.resolve();
-    await this.effects;
-    await this.flushCoalesced();
+    await this.settled();
+    if (!this.abandoned) await this.flushCoalesced();
+  }
+
+  /**
+   * The shutdown's time is up and the pool ends next: nothing more starts (rung actions are left
+   * for the next instance, coalesced updates are lost as in a crash); resolves once the side
+   * effect under way has finished.
+   */
+  async abandon(): Promise<void> {
+    this.running = false;
+    this.leaving = true;
+    this.abandoned = true;
+    this.wake();
+    await this.settled();
+  }
+
+  /** Resolves once the side effects chained so far (and any chained meanwhile) have run. */
+  private async settled(): Promise<void> {
+    let seen: Promise<void> | undefined;
+    while (seen !== this.effects) {
+      seen = this.effects;
+      await seen;
+    }
+  }
+
+  /** Rungs another instance fired but never started (it stopped or crashed first): run here, once. */
+  private async resumeRungs(): Promise<void> {
+    if (this.leaving) return;
+    this.lastResume = Date.now();
+    const left = await this.deps.store.claimUnstartedRungs(RESUME_RUNGS_WITHIN_MS);
+    if (left.length > 0) this.deps.logger.info({ rungs: left.length }, 'running ladder actions an instance left unstarted when it stopped');
+    for (const { incident, fired } of left) await this.runRungActions(incident, fired, { claimed: true });
   }
 
   /**
@@ -147,11 +207,7 @@ export class SharedCorrelation {
         this.wake();
       });
     }
-    let seen: Promise<void> | undefined;
-    while (seen !== this.effects) {
-      seen = this.effects;
-      await seen;
-    }
+    await this.settled();
   }
 
   /** One claim-and-apply, with its side effects queued; what the loop runs (and tests, step by step). */
@@ -160,6 +216,7 @@ export class SharedCorrelation {
       await this.queueInTransaction(batch, tx);
       if (this.deps.beforeCommit) await this.deps.beforeCommit(batch, tx);
     });
+    this.allDeferred = claimed > 0 && result !== undefined && result.deferred.length === claimed;
     if (result) {
       this.stats.applied += result.applied.length;
       this.stats.batches++;
@@ -189,7 +246,11 @@ export class SharedCorrelation {
         backoff = Math.min(backoff * 2, this.maxBackoffMs);
         continue;
       }
+      // Every sighting claimed waits for a target another transaction holds (it commits within a
+      // batch's time): a short pause, not a spin on the same rows, and not "idle" either.
+      if (this.allDeferred) await this.sleep(Math.min(this.pollMs, DEFERRED_PAUSE_MS));
       if (claimed > 0) continue;
+      if (Date.now() - this.lastResume >= RESUME_RUNGS_EVERY_MS) this.chain(() => this.resumeRungs());
       this.idleWaiters = this.idleWaiters.filter((w) => {
         if (w.after >= pass) return true;
         w.resolve();
@@ -270,9 +331,15 @@ export class SharedCorrelation {
     if (this.deps.config.coalesceMs === 0) this.chain(() => this.flushCoalesced());
   }
 
-  /** The rung's outside actions (its messages are queued already), then its outcome, in the ladder's action order. */
-  private async runRungActions(inc: Incident, f: FiredRung): Promise<void> {
+  /**
+   * The rung's outside actions (its messages are queued already), then its outcome, in the ladder's
+   * action order. Claimed first (`startRung`), so they run once across instances and crashes; not
+   * started at all once this instance is stopping (left for the next one).
+   */
+  private async runRungActions(inc: Incident, f: FiredRung, opts: { claimed?: boolean } = {}): Promise<void> {
     const { logger, config } = this.deps;
+    if (this.leaving && !opts.claimed) return;
+    if (!opts.claimed && !(await this.deps.store.startRung(inc.id, f.rung.label))) return;
     const view = this.view(inc);
     const outcomes: string[] = [];
     for (const step of rungSteps(f.rung, view, f.count, config)) {
@@ -307,6 +374,7 @@ export class SharedCorrelation {
 
   /** An incident's wait is over: flushed with the others whose wait ended meanwhile (one read for all). */
   private due(incidentId: string): void {
+    if (this.abandoned) return;
     this.dueIds.add(incidentId);
     if (this.dueIds.size > 1) return;
     this.chain(() => {
@@ -321,15 +389,21 @@ export class SharedCorrelation {
       const pending = this.coalescer.take(id);
       return pending ? [{ id, pending }] : [];
     });
-    for (let i = 0; i < taken.length; i += 200) {
+    const notifier = this.deps.notifier;
+    for (let i = 0; i < taken.length && !this.abandoned; i += 200) {
       const chunk = taken.slice(i, i + 200);
       const found = new Map((await this.deps.store.incidents(chunk.map((t) => t.id))).map((inc) => [inc.id, inc]));
+      const messages: Notification[] = [];
       for (const { id, pending } of chunk) {
         const inc = found.get(id);
         if (!inc) continue;
         const message = this.coalescer.updateMessage(id, pending, inc.count, this.view(inc), inc.cardMessageId);
-        if (message) await this.deps.notifier.notify(message);
+        if (message) messages.push(message);
       }
+      // One commit for the chunk when the notifier can (a commit per update was a WAL flush each).
+      const all = notifier.notifyAllIn?.bind(notifier);
+      if (all && messages.length > 1) await this.deps.store.transaction('queueing incident updates', (tx) => all(tx, messages.map((notification) => ({ notification }))));
+      else for (const m of messages) await notifier.notify(m);
     }
   }
 

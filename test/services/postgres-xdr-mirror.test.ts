@@ -337,4 +337,68 @@ describe.skipIf(!server)('PostgresXdrMirror: two instances mirroring one databas
     expect(await a.syncPending()).toMatchObject({ done: 0, failed: 0, pending: 4 });
     expect(ours()).toEqual([]);
   });
+
+  /** A pool whose writes (and its claim connections' writes) are counted: each is one commit outside a transaction. */
+  function countingWrites(pool: pg.Pool): { pool: pg.Pool; writes: string[] } {
+    const writes: string[] = [];
+    const note = (sql: unknown) => {
+      const text = typeof sql === 'string' ? sql.trim() : '';
+      if (/^(UPDATE|DELETE|INSERT|WITH)/i.test(text)) writes.push(text.slice(0, 40));
+    };
+    const wrap = <T extends object>(target: T): T =>
+      new Proxy(target, {
+        get(t, prop) {
+          const value: unknown = Reflect.get(t, prop, t);
+          if (prop === 'query') return (sql: unknown, ...rest: unknown[]) => (note(sql), (value as (...a: unknown[]) => unknown).call(t, sql, ...rest));
+          if (prop === 'connect') return async () => wrap(await (value as () => Promise<pg.PoolClient>).call(t));
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(t) : value;
+        },
+      });
+    return { pool: wrap(pool), writes };
+  }
+
+  it("records a claim's sightings in two commits, not three per sighting", async () => {
+    await incidents(1, 1);
+    await settle(mirror(pools.b, 'b'));
+    await incidents(1, 5, 'more');
+    const counted = countingWrites(pools.a);
+    const a = new PostgresXdrMirror({ queue: new PostgresXdrQueue(counted.pool, {}), xdr: client(), logger: silentLogger });
+    await a.syncPending();
+    expect(await ops()).toEqual([]);
+    expect(emu.state.sighting).toHaveLength(6);
+    expect(rels('member-of')).toHaveLength(6);
+    // The "being sent" mark before the first POST, then everything the claim did, at its end.
+    expect(counted.writes).toHaveLength(2);
+  });
+
+  it('does not create a sighting or its link twice when a mirror dies after linking it, before its claim commits', async () => {
+    await incidents(1, 1);
+    await settle(mirror(pools.b, 'b'));
+    await incidents(1, 3, 'more');
+    await mirror(pools.a, 'a', dyingAfter('createRelationship'))
+      .syncPending()
+      .catch(() => undefined);
+    expect(killed).toBe(true);
+    await settle(mirror(pools.b, 'b'));
+    expect(emu.state.sighting).toHaveLength(4);
+    expect(rels('member-of')).toHaveLength(4);
+    expect(new Set(rels('member-of').map((r) => r.source_ref)).size).toBe(4);
+    expect(await ops()).toEqual([]);
+  });
+
+  it('leaves no "being sent" mark on the sightings a claim did not get to', async () => {
+    await incidents(1, 1);
+    await settle(mirror(pools.b, 'b'));
+    await incidents(1, 3, 'more');
+    // XDR refuses the first sighting (a 4xx): the claim ends there, the two behind it were never sent.
+    const refusing = client();
+    refusing.createSighting = async () => {
+      throw new UpstreamError('XDR', 'XDR refused it (400).', { status: 400 });
+    };
+    await mirror(pools.a, 'a', refusing).syncPending();
+    const left = await ops();
+    expect(left).toHaveLength(3);
+    expect(left[0]).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/400/) });
+    expect(left.slice(1).map((o) => o.last_error)).toEqual([null, null]);
+  });
 });

@@ -351,4 +351,58 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
     expect(logs.filter((l) => (l.level as number) >= 50)).toEqual([]);
     expect(await scalar(`SELECT count(*) AS n FROM incident_rungs WHERE rung = 'gte 3' AND outcome = 'mention: sent; respond: dry run'`)).toBe(1);
   });
+
+  it('on stop, finishes the rung action under way and leaves the ones not started to the next instance, which runs each once', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const first = new Promise<void>((r) => (started = r));
+    const a = instance(pools.a, {
+      responder: async (view) => {
+        responded.push(view.id);
+        started();
+        await gate;
+        return 'blocked';
+      },
+    });
+    a.loop.start();
+    // Three targets reach 3 in one batch: three rungs with a response action, run one after another.
+    await a.intake.accept(Array.from({ length: 9 }, (_, i) => hostSighting(`r-${i}`, `host-${i % 3}`)));
+    await first;
+    const stopped = a.loop.stop();
+    release();
+    await stopped;
+    expect(responded).toHaveLength(1);
+    const outcomes = async () => (await pools.b.query<{ outcome: string | null }>(`SELECT outcome FROM incident_rungs WHERE rung = 'gte 3' ORDER BY outcome`)).rows.map((r) => r.outcome);
+    // Not marked failed: left empty, as if never fired.
+    expect(await outcomes()).toEqual(['mention: sent; respond: blocked', null, null]);
+    expect(logs.filter((l) => (l.level as number) >= 50)).toEqual([]);
+
+    const b = instance(pools.b);
+    b.loop.start();
+    await b.loop.idle();
+    expect([...responded].sort()).toEqual((await pools.b.query<{ id: string }>('SELECT id FROM incidents ORDER BY id')).rows.map((r) => r.id));
+    expect(await outcomes()).toEqual(['mention: sent; respond: blocked', 'mention: sent; respond: blocked', 'mention: sent; respond: blocked']);
+    // Started once: a third instance finds nothing left.
+    const c = instance(pools.a);
+    c.loop.start();
+    await c.loop.idle();
+    expect(responded).toHaveLength(3);
+  });
+
+  it('after abandon (the shutdown ran out of time, the pool ends next), starts nothing more on the database', async () => {
+    const timers = new ManualTimers();
+    const a = instance(pools.a, { config: { ...config, coalesceMs: 60_000 }, timers });
+    a.loop.start();
+    await a.intake.accept([hostSighting('u-1', 'host-0'), hostSighting('u-2', 'host-1')]);
+    await a.loop.idle();
+    await a.intake.accept([hostSighting('u-3', 'host-0'), hostSighting('u-4', 'host-1')]);
+    await a.loop.idle();
+    await a.loop.abandon();
+    // The coalescing waits end, and stop runs what waits: none of it reaches the database.
+    timers.fireAll();
+    await a.loop.stop();
+    expect(await scalar("SELECT count(*) AS n FROM test_notes WHERE kind = 'incident_updated'")).toBe(0);
+    expect(logs.filter((l) => (l.level as number) >= 50)).toEqual([]);
+  });
 });

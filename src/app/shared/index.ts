@@ -35,6 +35,11 @@ import { boundedShutdown } from '../shutdown.js';
 import { leaderWork } from './leader-work.js';
 import { postgresMetricsSources } from './metrics.js';
 
+/** At the end of a shutdown, the longest wait for the loops' work under way before the pool ends (within the state's reserve). */
+const CLOSE_GRACE_MS = 1500;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 /** XDR catch-up passes (each instance mirrors the incidents no other instance holds). */
 const XDR_PASS_SECONDS = 5;
 
@@ -124,8 +129,8 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
       mirror.start(XDR_PASS_SECONDS);
     },
     stop: async (step) => {
-      await step('xdr', () => mirror.stop());
-      await step('correlation', () => loop.stop());
+      // Side by side: neither waits for the other, and each only finishes what it has under way.
+      await Promise.all([step('xdr', () => mirror.stop()), step('correlation', () => loop.stop())]);
       await step('sightings', () => sightingsLog.flushed());
     },
   };
@@ -170,6 +175,10 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
     stop: boundedShutdown({
       capabilities,
       closeState: async () => {
+        // The drain may have run out of time with loops still going: they start nothing more, and
+        // what they have under way gets a moment to finish, before the pool ends under them
+        // (which used to fail every rung action and update still queued, and log each).
+        await Promise.race([Promise.all([loop.abandon(), mirror.stop(), delivery.stop()]), delay(CLOSE_GRACE_MS)]);
         await store.close();
         await pool.end();
       },

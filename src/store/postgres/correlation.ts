@@ -30,9 +30,14 @@ export type { IncidentPage, PageRequest } from './incident-reads.js';
  * they changed, inside the transaction of the sightings claimed from the log — so a batch's
  * counts, rungs and XDR ops commit together with the rows being marked applied, or not at all.
  *
- * Per target in a batch: lock its open incident and its latest one (`FOR UPDATE`, targets in
- * key order so two instances never deadlock), build a CorrelationState of just those, apply the
- * target's sightings in seq order, write back. A new incident is inserted with ON CONFLICT DO
+ * Per target in a batch: take the target (a transaction-scoped advisory lock, tried, never waited
+ * for) and lock its open incident and its latest one (`FOR NO KEY UPDATE SKIP LOCKED`: it changes
+ * no key, so rows referencing the incident — its card, its XDR ops — can be written meanwhile), build a
+ * CorrelationState of just those, apply the target's sightings in seq order, write back. A target
+ * another transaction holds (another instance's batch, a close, the mirror recording a create) is
+ * not waited for: its sightings are left unapplied for the next batch, all of them, so the order
+ * within a target stays (across instances it was never guaranteed: the sightings log's claims run
+ * side by side). Nothing here waits on a lock, so two instances cannot deadlock. A new incident is inserted with ON CONFLICT DO
  * NOTHING: the partial unique index `incidents_one_open_per_target` is the guard across
  * instances; when another instance opened one first (or the random id was taken), the target is
  * loaded again and its sightings applied again to what is there now. Rungs are inserted with
@@ -76,6 +81,8 @@ export interface AppliedBatch {
   rungsFired: FiredRung[];
   /** Targets loaded again because another instance opened their incident first (or an id was taken). */
   retries: number;
+  /** Seqs of the sightings left for the next batch: their target was held elsewhere. */
+  deferred: number[];
 }
 
 export interface CloseOptions {
@@ -86,6 +93,9 @@ export interface CloseOptions {
   /** Runs in the close's transaction with the closed incident (e.g. to queue the incident_closed message with it). */
   inTx?: (incident: Incident, tx: pg.ClientBase) => Promise<void>;
 }
+
+/** A rung's outcome while its outside actions run; it stays so if the instance dies meanwhile (they are not run again). */
+const RUNG_STARTED = 'started; no outcome recorded (the instance running its actions stopped or crashed)';
 
 /** Local op ids: above any id the domain compares against; replaced by the table's sequence on insert. */
 const LOCAL_OP_BASE = 2 ** 50;
@@ -133,11 +143,15 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
   async applyNext(limit = 500, inTx?: (batch: AppliedBatch, tx: pg.ClientBase) => Promise<void>): Promise<{ claimed: number; result?: AppliedBatch }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.log.claim(limit, async (rows, tx) => {
-          const batch = await this.applyClaimed(rows, tx);
-          if (inTx) await inTx(batch, tx);
-          return batch;
-        });
+        return await this.log.claim(
+          limit,
+          async (rows, tx) => {
+            const batch = await this.applyClaimed(rows, tx);
+            if (inTx) await inTx(batch, tx);
+            return batch;
+          },
+          (batch) => batch.deferred,
+        );
       } catch (err) {
         // A deadlock is possible in one rare case (a retried target locked after inserts another
         // instance waits on); PostgreSQL ends one side, whose rows are simply claimed again.
@@ -158,8 +172,9 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       list.push(s);
       byTarget.set(key, list);
     }
-    // One lock order for every instance: by target key.
-    let pending = [...byTarget.keys()].sort();
+    const keys = [...byTarget.keys()].sort();
+    const held = await this.takeTargets(tx, keys);
+    let pending = keys.filter((k) => !held.has(k));
     const done: TargetOutcome[] = [];
     const fired: FiredRung[] = [];
     let retries = 0;
@@ -167,7 +182,9 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       if (round >= MAX_ROUNDS) {
         throw new StoreError('busy', `Sightings for ${pending.length} target(s) could not be counted after ${MAX_ROUNDS} tries (other instances kept opening their incidents); they stay in the log and are applied on the next pass.`);
       }
-      const loaded = await this.lockTargets(tx, pending);
+      const { loaded, busy } = await this.lockTargets(tx, pending);
+      for (const k of busy) held.add(k);
+      pending = pending.filter((k) => !busy.has(k));
       const outcomes = pending.map((key) => this.applyTarget(key, byTarget.get(key)!, loaded.get(key) ?? { opIds: new Set() }, now));
       const lost = await this.write(tx, outcomes, now, fired);
       done.push(...outcomes.filter((o) => !lost.has(o.key)));
@@ -186,24 +203,48 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     applied.sort((a, b) => a.seq - b.seq);
     // The ops carry local ids (the table gave them others) and no bodies for loaded ones: they are the mirror's, as in every read.
     for (const inc of incidents.values()) inc.xdrSync.pending = [];
-    return { applied, incidents: [...incidents.values()], opened: done.flatMap((o) => (o.created ? [o.created.id] : [])), rungsFired: fired, retries };
+    const deferred = [...held].flatMap((k) => byTarget.get(k)!.map((s) => s.seq));
+    return { applied, incidents: [...incidents.values()], opened: done.flatMap((o) => (o.created ? [o.created.id] : [])), rungsFired: fired, retries, deferred };
   }
 
-  /** Locks and loads each target's open incident and its latest one (the previous of the next), with rungs and waiting ops. */
-  private async lockTargets(tx: pg.ClientBase, keys: string[]): Promise<Map<string, Loaded>> {
-    const { rows } = await tx.query<IncidentRow>(
-      // Two rows at most per target whatever its history (incidents_by_target, incidents_one_open_per_target);
-      // ARRAY(…) so the outer lookup is by primary key, not a join over the whole table.
-      `SELECT ${INCIDENT_COLUMNS} FROM incidents
-       WHERE id = ANY(ARRAY(
-         SELECT latest.id FROM unnest($1::text[]) AS k(key)
-           CROSS JOIN LATERAL (SELECT j.id FROM incidents j WHERE j.target_key = k.key ORDER BY j.ordinal DESC LIMIT 1) AS latest
-         UNION
-         SELECT o.id FROM incidents o WHERE o.target_key = ANY($1::text[]) AND o.closed_at IS NULL))
-       ORDER BY target_key, ordinal
-       FOR UPDATE`,
+  /**
+   * Takes the batch's targets for this transaction, each only if free: the ones another
+   * transaction holds are returned (their sightings wait for the next batch). The lock keeps two
+   * instances from opening the same target's incident at once (the loser of that race used to
+   * wait on the winner's uncommitted insert, then load and apply again).
+   */
+  private async takeTargets(tx: pg.ClientBase, keys: string[]): Promise<Set<string>> {
+    const { rows } = await tx.query<{ key: string }>(
+      `SELECT k.key FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n)
+       WHERE NOT pg_try_advisory_xact_lock(hashtextextended('sightline-target:' || k.key, 0))
+       ORDER BY k.n`,
       [keys],
     );
+    return new Set(rows.map((r) => r.key));
+  }
+
+  /**
+   * Locks and loads each target's open incident and its latest one (the previous of the next), with
+   * rungs and waiting ops. A row held elsewhere is skipped, not waited for: its target is `busy`.
+   */
+  private async lockTargets(tx: pg.ClientBase, keys: string[]): Promise<{ loaded: Map<string, Loaded>; busy: Set<string> }> {
+    // Two rows at most per target whatever its history (incidents_by_target, incidents_one_open_per_target),
+    // found first without locks, then locked by primary key (SKIP LOCKED: a row missing is a row held).
+    const { rows: wanted } = await tx.query<{ id: string; target_key: string }>(
+      `SELECT latest.id, k.key AS target_key FROM unnest($1::text[]) AS k(key)
+         CROSS JOIN LATERAL (SELECT j.id FROM incidents j WHERE j.target_key = k.key ORDER BY j.ordinal DESC LIMIT 1) AS latest
+       UNION
+       SELECT o.id, o.target_key FROM incidents o WHERE o.target_key = ANY($1::text[]) AND o.closed_at IS NULL`,
+      [keys],
+    );
+    const busy = new Set<string>();
+    if (wanted.length === 0) return { loaded: new Map(), busy };
+    const { rows: locked } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ANY($1::text[]) ORDER BY target_key, ordinal FOR NO KEY UPDATE SKIP LOCKED`, [
+      wanted.map((w) => w.id),
+    ]);
+    const got = new Set(locked.map((r) => r.id));
+    for (const w of wanted) if (!got.has(w.id)) busy.add(w.target_key);
+    const rows = locked.filter((r) => !busy.has(r.target_key));
     const ids = rows.map((r) => r.id);
     const openIds = rows.filter((r) => !r.closed_at).map((r) => r.id);
     const [rungs, ops] = await Promise.all([loadRungs(tx, ids), loadOpsWithoutBodies(tx, openIds)]);
@@ -218,7 +259,7 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       if (!entry.latest || inc.ordinal > entry.latest.ordinal) entry.latest = inc;
       out.set(row.target_key, entry);
     }
-    return out;
+    return { loaded: out, busy };
   }
 
   /** The domain's rules on a state holding just this target's incidents. */
@@ -369,7 +410,7 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     const status = opts.status ?? 'Closed';
     const now = this.now();
     return inTransaction(this.pool, 'closing an incident', async (tx) => {
-      const { rows } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE`, [incidentId]);
+      const { rows } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR NO KEY UPDATE`, [incidentId]);
       const row = rows[0];
       if (!row || row.closed_at) return undefined;
       const { rows: closedRows } = await tx.query<IncidentRow>(
@@ -401,11 +442,62 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     }
   }
 
-  /** The Webex card of incident_opened, for threaded updates (any instance may have sent it). */
+  /**
+   * The Webex card of incident_opened, for threaded updates (any instance may have sent it). Its
+   * own row, not the incident's: counting holds incident rows for a whole batch (see migration 7).
+   */
   async recordCardMessage(incidentId: string, messageId: string): Promise<void> {
-    await this.pool.query('UPDATE incidents SET card_message_id = $2 WHERE id = $1', [incidentId, messageId]).catch((err: unknown) => {
+    const sql = `INSERT INTO incident_cards (incident_id, message_id) SELECT id, $2 FROM incidents WHERE id = $1
+                 ON CONFLICT (incident_id) DO UPDATE SET message_id = EXCLUDED.message_id`;
+    await this.pool.query(sql, [incidentId, messageId]).catch((err: unknown) => {
       throw poolError(this.pool, err, 'recording an incident card');
     });
+  }
+
+  /**
+   * Claims a fired rung's outside actions (respond, webhook) for this instance, once: its outcome
+   * becomes "started" before they run, so they run at most once even across a crash. False when
+   * another instance claimed it (it resumed the rung) or it was recorded already.
+   */
+  async startRung(incidentId: string, rung: string): Promise<boolean> {
+    try {
+      const r = await this.pool.query('UPDATE incident_rungs SET outcome = $3 WHERE incident_id = $1 AND rung = $2 AND outcome IS NULL', [incidentId, rung, RUNG_STARTED]);
+      return (r.rowCount ?? 0) > 0;
+    } catch (err) {
+      throw poolError(this.pool, err, 'starting what a ladder rung does');
+    }
+  }
+
+  /**
+   * Fired rungs whose outside actions never started (the instance that fired them stopped or
+   * crashed first), fired within `maxAgeMs`, claimed for this instance (as `startRung`) with the
+   * incident as it is now. A rung no longer in the ladder is recorded as skipped.
+   */
+  async claimUnstartedRungs(maxAgeMs: number, limit = 100): Promise<Array<{ incident: Incident; fired: FiredRung }>> {
+    try {
+      const { rows } = await this.pool.query<{ incident_id: string; rung: string; count: string }>(
+        `UPDATE incident_rungs r SET outcome = $3
+         FROM (SELECT incident_id, rung FROM incident_rungs
+               WHERE outcome IS NULL AND at > now() - make_interval(secs => $1::double precision / 1000)
+                 AND actions && ARRAY['respond', 'webhook']::text[]
+               LIMIT $2 FOR UPDATE SKIP LOCKED) AS u
+         WHERE r.incident_id = u.incident_id AND r.rung = u.rung
+         RETURNING r.incident_id, r.rung, r.count`,
+        [maxAgeMs, limit, RUNG_STARTED],
+      );
+      if (rows.length === 0) return [];
+      const incidents = new Map((await this.incidents([...new Set(rows.map((r) => r.incident_id))])).map((i) => [i.id, i]));
+      const out: Array<{ incident: Incident; fired: FiredRung }> = [];
+      for (const r of rows) {
+        const rung = this.opts.rungs.find((x) => x.label === r.rung);
+        const incident = incidents.get(r.incident_id);
+        if (rung && incident) out.push({ incident, fired: { incidentId: r.incident_id, rung, count: Number(r.count) } });
+        else await this.recordRungOutcome(r.incident_id, r.rung, 'skipped: the rung is no longer in the ladder (or its incident is gone)');
+      }
+      return out;
+    } catch (err) {
+      throw err instanceof StoreError ? err : poolError(this.pool, err, 'resuming ladder rungs');
+    }
   }
 
   /** What a fired rung's actions did (informational; the firing itself was recorded with the count). */
@@ -429,6 +521,11 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       .catch((err: unknown) => {
         throw poolError(this.pool, err, 'recording what ladder rungs did');
       });
+  }
+
+  /** Runs `fn` in a transaction of this store's pool (e.g. a chunk of notifications queued in one commit). */
+  transaction<T>(doing: string, fn: (tx: pg.ClientBase) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, doing, fn);
   }
 
   /** Whether a status counts as closed under this store's settings. */

@@ -47,9 +47,11 @@ export interface IncidentRow {
   xdr_last_synced_at: Date | null;
 }
 
+/** The incident's columns, for `SELECT … FROM incidents` (unaliased); the card's message id from its own table (migration 7) first. */
 export const INCIDENT_COLUMNS =
   'id, ordinal, target_key, target_type, target_value, status, count, revision, first_seen, last_seen, opened_at, closed_at, closed_by, close_reason, ' +
-  'previous_incident_id, xdr_id, card_message_id, summary, xdr_dropped, xdr_unmirrored, xdr_last_error, xdr_last_synced_at';
+  'previous_incident_id, xdr_id, COALESCE((SELECT c.message_id FROM incident_cards c WHERE c.incident_id = incidents.id), card_message_id) AS card_message_id, ' +
+  'summary, xdr_dropped, xdr_unmirrored, xdr_last_error, xdr_last_synced_at';
 
 export function summaryOf(inc: Incident): IncidentSummary {
   return {

@@ -162,7 +162,12 @@ export class PostgresSightingsLog {
    * them inside the transaction, and marks them applied when it returns. If `apply` throws,
    * nothing is marked and the rows are there for the next claim.
    */
-  async claim<T>(limit: number, apply: (rows: LoggedSighting[], tx: pg.PoolClient) => Promise<T>): Promise<{ claimed: number; result?: T }> {
+  async claim<T>(
+    limit: number,
+    apply: (rows: LoggedSighting[], tx: pg.PoolClient) => Promise<T>,
+    /** Seqs `apply` left for a later claim (not marked applied; free again once this commits). */
+    left?: (result: T) => readonly number[],
+  ): Promise<{ claimed: number; result?: T }> {
     return inTransaction(this.pool, 'applying accepted sightings', async (tx) => {
       const { rows } = await tx.query<{ seq: string; id: string; item: IncomingSighting; accepted_at: Date }>(
         `SELECT seq, id, item, accepted_at FROM sightings WHERE applied_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
@@ -171,7 +176,9 @@ export class PostgresSightingsLog {
       if (rows.length === 0) return { claimed: 0 };
       const claimed = rows.map((r) => ({ seq: Number(r.seq), id: r.id, item: r.item, acceptedAt: r.accepted_at }));
       const result = await apply(claimed, tx);
-      await tx.query('UPDATE sightings SET applied_at = now() WHERE seq = ANY($1::bigint[])', [claimed.map((r) => r.seq)]);
+      const leave = new Set(left?.(result) ?? []);
+      const marked = claimed.flatMap((r) => (leave.has(r.seq) ? [] : [r.seq]));
+      if (marked.length > 0) await tx.query('UPDATE sightings SET applied_at = now() WHERE seq = ANY($1::bigint[])', [marked]);
       return { claimed: claimed.length, result };
     });
   }

@@ -13,9 +13,12 @@ import { poolError } from './pool.js';
  * sighting of that target goes on meanwhile (it used to wait for the mirror's whole claim, and a
  * counting batch locks all its targets, so one slow XDR call held up every target's counting).
  * The claim reads the incident and its ops in id order (create before sightings), the caller runs
- * them against XDR and marks each done or failed; each mark commits at once (a crash leaves the
- * ops not yet marked, which run again later — safe, because every XDR op looks up its external id
- * first). A patch (or a create) rendered from the incident as read is marked done only while the
+ * them against XDR and marks each done or failed. Commits per claim, whatever its ops (each is a
+ * WAL flush; they were three per mirrored sighting): the "being sent" mark of its sightings, one
+ * before the first POST (it must be durable before XDR creates anything), and everything done, in
+ * one statement at the end (`flush`) or before a failure is recorded. A crash in between leaves
+ * the ops queued and they run again — safe, because every XDR op looks up its external id first,
+ * and a marked sighting is looked up before it is created. A patch (or a create) rendered from the incident as read is marked done only while the
  * incident's `revision` is still the one read; counted meanwhile, the patch stays for the next
  * claim, so the newest count always reaches XDR. An incident is claimable when its FIRST op is
  * due, so a failed op waits — and holds back the ops behind it — until it is due again.
@@ -40,18 +43,19 @@ export interface XdrClaim {
   readonly incident: Incident;
   /** Its waiting ops in id order, with their CTIM bodies. */
   readonly ops: readonly XdrOp[];
-  /** The op is applied in XDR: it leaves the queue (with the incident's XDR id, for a create). */
+  /** The op is applied in XDR: it leaves the queue (with the incident's XDR id, for a create) when the claim ends, in one commit with the others. */
   done(op: XdrOp, result?: { xdrId?: string }): Promise<void>;
   /**
-   * XDR stored this sighting: recorded at once, outside the claim's transaction, so a retry
-   * (after a failure or a crash) only re-tries the relationship instead of creating it twice.
+   * XDR stored this sighting: recorded at once (committed), so a retry (after a failure or a crash)
+   * only re-tries the relationship instead of creating it twice. With `untilFlush`, recorded when
+   * the claim ends (or fails): for a caller that can look the sighting up by its external id.
    */
-  recordSightingId(op: XdrOp, xdrSightingId: string): Promise<void>;
+  recordSightingId(op: XdrOp, xdrSightingId: string, opts?: { untilFlush?: boolean }): Promise<void>;
   /**
-   * This sighting is about to be POSTed: noted at once (outside the claim's transaction, as its
-   * `last_error`), so whoever runs the op after a crash between the POST and the commit looks it
-   * up by its external id instead of creating it twice. Costs one small write per sighting, not an
-   * XDR call.
+   * This sighting is about to be POSTed: noted at once (committed, as its `last_error`), so whoever
+   * runs the op after a crash between the POST and the claim's end looks it up by its external id
+   * instead of creating it twice. The first call of a claim notes all its sightings in one write;
+   * the ones it never sends are un-noted when it ends.
    */
   sendingSighting(op: XdrOp): Promise<void>;
   /** The op failed: it waits (`retryAfterMs`), or becomes a dead letter after `deadLetterAfter` refusals. Ends the claim's work. */
@@ -138,7 +142,9 @@ export class PostgresXdrQueue {
       const recent = await loadRecentSightings(tx, [{ id: row.id, initial: row.summary.initial }]);
       const ops = opRows.rows.map(opOf);
       const incident = incidentOf(row, rungs.get(row.id) ?? [], ops, recent.get(row.id) ?? []);
-      const result = await work(this.claimOf(tx, incident, ops));
+      const claim = this.claimOf(tx, incident, ops);
+      const result = await work(claim);
+      await claim.flush();
       return { incidentId: row.id, result };
     } catch (err) {
       throw err instanceof Error && err.name === 'StoreError' ? err : poolError(this.pool, err, 'mirroring an incident into XDR');
@@ -151,50 +157,104 @@ export class PostgresXdrQueue {
     }
   }
 
-  private claimOf(tx: pg.ClientBase, incident: Incident, ops: XdrOp[]): XdrClaim {
+  private claimOf(tx: pg.ClientBase, incident: Incident, ops: XdrOp[]): XdrClaim & { flush(): Promise<void> } {
     let ended = false;
     const open = (what: string) => {
       if (ended) throw new Error(`XDR claim of ${incident.id}: ${what} after a failed or deferred op (the ops behind it wait for it)`);
     };
+    // Ops done in XDR, left in the queue until `flush` (one commit for the claim's pass, see `flush`).
+    const doneOps: Array<{ id: number; revision: number | null }> = [];
+    let createdXdrId: string | null = null;
+    // Sighting ids XDR gave, written at `flush` for ops not done by then (see `recordSightingId`'s `untilFlush`).
+    const sightingIds = new Map<number, string>();
+    // Sighting ops this claim marked as being sent; the ones never sent are unmarked at `flush`.
+    const marked = new Set<number>();
+    const sent = new Set<number>();
+    const flush = async (): Promise<void> => {
+      const gone = new Set(doneOps.map((d) => d.id));
+      const ids = [...sightingIds].filter(([id]) => !gone.has(id)).map(([id, sid]) => ({ id, sid }));
+      const unmark = [...marked].filter((id) => !sent.has(id) && !gone.has(id) && !sightingIds.has(id));
+      if (doneOps.length === 0 && ids.length === 0 && unmark.length === 0 && createdXdrId === null) return;
+      // One statement, so one commit, for everything the claim's ops did in XDR. Losing it to a crash
+      // only re-runs those ops, and each looks up what it created first. A patch leaves the queue only
+      // while the incident is still the revision it was rendered from (counted since, it stays).
+      // The incident's sync columns are written only when the row is free or something must be
+      // recorded (its XDR id, clearing an error): counting locks incident rows for a whole batch, and
+      // a last-synced time is not worth waiting for (the next claim writes it).
+      await tx.query(
+        `WITH done AS (
+           DELETE FROM xdr_ops o USING jsonb_to_recordset($1::jsonb) AS d(id bigint, revision int)
+           WHERE o.id = d.id AND o.incident_id = $2
+             AND (d.revision IS NULL OR (SELECT revision FROM incidents WHERE id = $2) = d.revision)
+           RETURNING 1),
+         ids AS (
+           UPDATE xdr_ops o SET xdr_sighting_id = r.sid FROM jsonb_to_recordset($3::jsonb) AS r(id bigint, sid text) WHERE o.id = r.id
+           RETURNING 1),
+         unmarked AS (
+           UPDATE xdr_ops SET last_error = NULL WHERE id = ANY($4::bigint[]) AND last_error = $6
+           RETURNING 1)
+         UPDATE incidents SET xdr_id = COALESCE($5, xdr_id), xdr_last_synced_at = now(), xdr_last_error = NULL
+         WHERE id = $2 AND ${doneOps.length > 0 ? 'true' : 'false'}
+           AND ($5::text IS NOT NULL OR xdr_last_error IS NOT NULL OR id IN (SELECT id FROM incidents WHERE id = $2 FOR NO KEY UPDATE SKIP LOCKED))`,
+        [JSON.stringify(doneOps), incident.id, JSON.stringify(ids), unmark, createdXdrId, SENDING],
+      );
+      doneOps.length = 0;
+      sightingIds.clear();
+      marked.clear();
+      createdXdrId = null;
+    };
     return {
       incident,
       ops,
+      flush,
       done: async (op, result) => {
         open('done');
-        // One statement, committed at once. A patch leaves the queue only while the incident is
-        // still the one it was rendered from; counted since, it stays for the next claim.
-        await tx.query(
-          `WITH gone AS (
-             DELETE FROM xdr_ops WHERE id = $1 AND incident_id = $2
-               AND ($3::int IS NULL OR (SELECT revision FROM incidents WHERE id = $2) = $3)
-             RETURNING 1)
-           UPDATE incidents SET xdr_id = COALESCE($4, xdr_id), xdr_last_synced_at = now(), xdr_last_error = NULL WHERE id = $2`,
-          [op.id, incident.id, op.kind === 'patch' ? incident.revision : null, result?.xdrId ?? null],
-        );
-        if (result?.xdrId) incident.xdrId = result.xdrId;
+        // Kept for `flush`: the claim's next ops see it done (the runner's `pending` skips it).
+        doneOps.push({ id: op.id, revision: op.kind === 'patch' ? incident.revision : null });
+        if (result?.xdrId) {
+          incident.xdrId = result.xdrId;
+          createdXdrId = result.xdrId;
+        }
       },
-      recordSightingId: async (op, xdrSightingId) => {
+      recordSightingId: async (op, xdrSightingId, opts) => {
         open('recordSightingId');
-        // Its own statement on the pool (autocommit): it must survive this claim rolling back.
-        // The claim holds the incident row, not this op row, so this does not wait on it.
+        if (op.kind === 'sighting') op.xdrSightingId = xdrSightingId;
+        // With `untilFlush` the caller can look the sighting up by its external id (it was marked
+        // as being sent), so a crash before `flush` costs a lookup, not a duplicate: no commit of its own.
+        if (opts?.untilFlush) {
+          sightingIds.set(op.id, xdrSightingId);
+          return;
+        }
+        // On the claim's connection, which runs no transaction around the ops: committed at once.
         try {
-          await this.pool.query('UPDATE xdr_ops SET xdr_sighting_id = $2 WHERE id = $1', [op.id, xdrSightingId]);
+          await tx.query('UPDATE xdr_ops SET xdr_sighting_id = $2 WHERE id = $1', [op.id, xdrSightingId]);
         } catch (err) {
           throw poolError(this.pool, err, 'recording an XDR sighting id');
         }
-        if (op.kind === 'sighting') op.xdrSightingId = xdrSightingId;
       },
       sendingSighting: async (op) => {
         open('sendingSighting');
-        try {
-          await this.pool.query('UPDATE xdr_ops SET last_error = $2 WHERE id = $1 AND xdr_sighting_id IS NULL', [op.id, SENDING]);
-        } catch (err) {
-          throw poolError(this.pool, err, 'noting an XDR sighting being sent');
+        sent.add(op.id);
+        if (!marked.has(op.id)) {
+          // The mark must be durable before the POST (its own commit). One commit marks every
+          // sighting op of this claim not marked yet, so the ones after this need none; the ones
+          // the claim does not get to are unmarked at `flush` (a crash before leaves them marked:
+          // that costs a lookup in XDR, never a duplicate).
+          const ids = ops.filter((o) => o.kind === 'sighting' && !o.xdrSightingId && !marked.has(o.id) && !doneOps.some((d) => d.id === o.id)).map((o) => o.id);
+          if (!ids.includes(op.id)) ids.push(op.id);
+          try {
+            // The claim's own connection (autocommit): a second one per claim could exhaust the pool.
+            await tx.query('UPDATE xdr_ops SET last_error = $2 WHERE id = ANY($1::bigint[]) AND xdr_sighting_id IS NULL AND (last_error IS NULL OR id = $3)', [ids, SENDING, op.id]);
+          } catch (err) {
+            throw poolError(this.pool, err, 'noting an XDR sighting being sent');
+          }
+          for (const id of ids) marked.add(id);
         }
         op.lastError ??= SENDING;
       },
       failed: async (op, failure) => {
         open('failed');
+        await flush();
         ended = true;
         const attempts = op.attempts + (failure.permanent ? 1 : 0);
         const reason = failure.message.slice(0, 2000);
@@ -224,6 +284,7 @@ export class PostgresXdrQueue {
       },
       defer: async (op, retryAfterMs) => {
         open('defer');
+        await flush();
         ended = true;
         await tx.query('UPDATE xdr_ops SET next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1', [op.id, Math.max(0, retryAfterMs)]);
       },

@@ -97,8 +97,8 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     expect(toIncidentView(inc)).toMatchObject({ id: inc.id, count: 3, lastIoc: { type: 'domain', value: 'evil.example' }, rungsFired: ['eq 2', 'gte 3'] });
   });
 
-  it('keeps one open incident per target when two instances open it at the same time: the loser loads it again and counts into it, and the rung fires once', async () => {
-    const row = (seq: number, id: string): LoggedSighting => ({ seq, id, item: sighting(id, 'race-host'), acceptedAt: new Date() });
+  it('keeps one open incident per target when two instances open it at the same time: the second leaves the target for its next batch, then counts into it, and the rung fires once', async () => {
+    const row = (seq: number, id: string, host = 'race-host'): LoggedSighting => ({ seq, id, item: sighting(id, host), acceptedAt: new Date() });
     const txA = await pools.a.connect();
     const txB = await pools.b.connect();
     try {
@@ -106,25 +106,70 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
       await txB.query('BEGIN');
       const first = await a.applyClaimed([row(1, 'r-1')], txA);
       expect(first.opened).toHaveLength(1);
-      // B sees no open incident yet (A has not committed), inserts, and waits on the unique index.
-      const second = b.applyClaimed([row(2, 'r-2')], txB);
-      // Commit A only once B waits on it (bounded), so B has surely lost the race.
-      for (let i = 0; i < 500 && (await scalar("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'instance-b' AND wait_event_type = 'Lock'")) === 0; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      // B does not wait for A's uncommitted incident: it counts its other target and leaves this one.
+      const second = await b.applyClaimed([row(2, 'r-2'), row(3, 'o-1', 'other-host')], txB);
+      expect(second.deferred).toEqual([2]);
+      expect(second.applied.map((x) => x.seq)).toEqual([3]);
       await txA.query('COMMIT');
-      const res = await second;
       await txB.query('COMMIT');
-      expect(res.retries).toBe(1);
-      expect(res.opened).toEqual([]);
-      expect(res.applied).toEqual([{ seq: 2, id: 'r-2', incidentId: first.opened[0], created: false }]);
-      expect(res.rungsFired.map((f) => f.rung.label)).toEqual(['eq 2']);
+      await txB.query('BEGIN');
+      const again = await b.applyClaimed([row(2, 'r-2')], txB);
+      await txB.query('COMMIT');
+      expect(again.deferred).toEqual([]);
+      expect(again.opened).toEqual([]);
+      expect(again.applied).toEqual([{ seq: 2, id: 'r-2', incidentId: first.opened[0], created: false }]);
+      expect(again.rungsFired.map((f) => f.rung.label)).toEqual(['eq 2']);
     } finally {
       txA.release();
       txB.release();
     }
     expect(await scalar("SELECT count(*) AS n FROM incidents WHERE target_key = 'hostname:race-host'")).toBe(1);
     expect((await a.incidentByTarget('hostname:race-host'))!.count).toBe(2);
+  });
+
+  it('does not wait for an incident row held elsewhere (a close, the mirror): that target\'s sightings stay unapplied for the next batch, in order', async () => {
+    await logA.append([sighting('h-1', 'held-host'), sighting('f-1', 'free-host')]);
+    await a.applyNext();
+    const held = (await a.incidentByTarget('hostname:held-host'))!;
+    await logA.append([sighting('h-2', 'held-host'), sighting('f-2', 'free-host'), sighting('h-3', 'held-host')]);
+    const holder = await pools.b.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [held.id]);
+      // Would wait for the holder's commit (which comes only after it): it must not.
+      const r = await a.applyNext();
+      expect(r.claimed).toBe(3);
+      expect(r.result!.applied.map((x) => x.id)).toEqual(['f-2']);
+      expect(r.result!.deferred).toHaveLength(2);
+      expect(await scalar("SELECT count(*) AS n FROM sightings WHERE applied_at IS NULL")).toBe(2);
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    const next = await a.applyNext();
+    expect(next.result!.applied.map((x) => x.id)).toEqual(['h-2', 'h-3']);
+    expect((await a.incidentByTarget('hostname:held-host'))!.count).toBe(3);
+    expect((await a.incidentByTarget('hostname:free-host'))!.count).toBe(2);
+  });
+
+  it("records an incident's card message id while a counting batch holds the incident, and reads show it", async () => {
+    await logA.append([sighting('c-1', 'card-host')]);
+    await a.applyNext();
+    const inc = (await a.incidentByTarget('hostname:card-host'))!;
+    const counting = await pools.b.connect();
+    try {
+      await counting.query('BEGIN');
+      // As the apply loop locks a batch's incidents; the write below would wait for this commit, which comes after it.
+      await counting.query('SELECT id FROM incidents WHERE id = $1 FOR NO KEY UPDATE', [inc.id]);
+      await a.recordCardMessage(inc.id, 'msg-1');
+      await a.recordCardMessage(inc.id, 'msg-2');
+      await counting.query('COMMIT');
+    } finally {
+      counting.release();
+    }
+    expect((await b.incident(inc.id))!.cardMessageId).toBe('msg-2');
+    expect((await b.incidentByTarget('hostname:card-host'))!.cardMessageId).toBe('msg-2');
+    expect((await b.openIncidents({ limit: 10 })).items[0]!.cardMessageId).toBe('msg-2');
   });
 
   it('takes another id when the random one is taken already', async () => {

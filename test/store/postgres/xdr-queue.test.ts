@@ -180,7 +180,7 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     expect((await b.claimNext(async (claim) => claim.ops.map((o) => o.kind)))!.result).toEqual(['sighting']);
   });
 
-  it('keeps each mark as it is made: work that throws leaves the ops it had not marked, and a recorded XDR sighting id', async () => {
+  it('records what a claim did when it ends: work that throws leaves every op queued (each looks XDR up before creating again), but an XDR sighting id recorded at once stays', async () => {
     await incidents(1, 1);
     await expect(
       a.claimNext(async (claim) => {
@@ -190,6 +190,19 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
       }),
     ).rejects.toThrow();
     const again = await b.claimNext(async (claim) => ({ xdrId: claim.incident.xdrId, ops: claim.ops.map((o) => ({ kind: o.kind, xdrSightingId: (o as { xdrSightingId?: string }).xdrSightingId })) }));
-    expect(again!.result).toEqual({ xdrId: 'xdr-1', ops: [{ kind: 'sighting', xdrSightingId: 'sighting-xdr-1' }] });
+    expect(again!.result).toEqual({ xdrId: undefined, ops: [{ kind: 'create_incident', xdrSightingId: undefined }, { kind: 'sighting', xdrSightingId: 'sighting-xdr-1' }] });
+  });
+
+  it('records everything a claim did in one commit when it ends: done ops leave, the XDR id and the ids kept until then are written', async () => {
+    await incidents(1, 2);
+    await a.claimNext(async (claim) => {
+      const [first, second] = claim.ops.filter((o) => o.kind === 'sighting');
+      await claim.done(claim.ops.find((o) => o.kind === 'create_incident')!, { xdrId: 'xdr-1' });
+      await claim.recordSightingId(first!, 'sighting-xdr-1', { untilFlush: true });
+      await claim.done(first!);
+      await claim.recordSightingId(second!, 'sighting-xdr-2', { untilFlush: true });
+    });
+    const again = await b.claimNext(async (claim) => ({ xdrId: claim.incident.xdrId, ops: claim.ops.map((o) => ({ kind: o.kind, xdrSightingId: (o as { xdrSightingId?: string }).xdrSightingId })) }));
+    expect(again!.result).toEqual({ xdrId: 'xdr-1', ops: [{ kind: 'patch', xdrSightingId: undefined }, { kind: 'sighting', xdrSightingId: 'sighting-xdr-2' }] });
   });
 });

@@ -4,6 +4,7 @@ import { sql as delivery } from './003_delivery.js';
 import { sql as controlState } from './004_control_state.js';
 import { sql as chatClaims } from './005_chat_claims.js';
 import { sql as outboxQueues } from './006_outbox_queues.js';
+import { sql as incidentCards } from './007_incident_cards.js';
 
 /**
  * Every migration, in order. A migration is never edited once released (its checksum is
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'control_state', sql: controlState },
   { version: 5, name: 'chat_claims', sql: chatClaims },
   { version: 6, name: 'outbox_queues', sql: outboxQueues },
+  { version: 7, name: 'incident_cards', sql: incidentCards },
 ];
