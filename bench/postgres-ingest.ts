@@ -45,7 +45,7 @@ export async function benchPostgresIngest(o: { quick: boolean; sizes?: number[];
   let world: EmulatedWorld | undefined;
   try {
     // `BENCH_PG_FSYNC=off npm run bench -- --only postgres-ingest` measures what PostgreSQL's fsync per commit costs.
-    cluster = await startThrowawayCluster({ durable: durable() });
+    cluster = await startThrowawayCluster({ durable: durable(), statements: statementsWanted() });
     world = await startWorld();
     for (const size of plan.sizes) rows.push(...(await measureSize(cluster, world, size, plan, notes, o.entry)));
   } catch (err) {
@@ -125,7 +125,9 @@ async function measure(pool: pg.Pool, cluster: ThrowawayCluster, instances: Sigh
   const cpu0 = instances.map((i) => procTicks(i.pid));
   const pg0 = postmaster ? pgTicks(postmaster) : undefined;
   const samplers = instances.map((i) => rssSampler(i.pid!));
+  if (statementsWanted()) await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').then(() => pool.query('SELECT pg_stat_statements_reset()'));
   const results = await loadAll(runId, plan.runMs);
+  if (statementsWanted()) await printStatements(pool, runId);
   const cpu1 = instances.map((i) => procTicks(i.pid));
   const pg1 = postmaster ? pgTicks(postmaster) : undefined;
   const peakRssBytes = samplers.map((s) => s.stop());
@@ -191,7 +193,9 @@ export async function cloneTemplate(pool: pg.Pool, tpl: { id: string; target_key
     closed_by: `CASE WHEN ${isOpen} THEN NULL ELSE 'bench' END`,
     close_reason: 'NULL',
     previous_incident_id: 'NULL',
-    xdr_id: 'NULL',
+    // As the lowdb bench's preload (bench/prepopulate.ts): a kept incident was mirrored to XDR long
+    // ago. Without an id, each clone's sighting ops would wait forever for a create that was never queued.
+    xdr_id: `'https://private.intel.amp.cisco.com/ctia/incident/incident-bench-' || g`,
     card_message_id: 'NULL',
   };
   const chosen = cols.filter((c) => override[c] !== null);
@@ -241,6 +245,19 @@ function pgTicks(postmaster: number): number {
     }
   }
   return ticks;
+}
+
+/** `BENCH_PG_STATEMENTS=1`: print, per run, the statements PostgreSQL spent its time on (pg_stat_statements). */
+function statementsWanted(): boolean {
+  return process.env.BENCH_PG_STATEMENTS === '1';
+}
+
+async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
+  const { rows } = await pool.query<{ ms: number; calls: string; rows: string; wal: string; q: string }>(
+    `SELECT round(total_exec_time)::int AS ms, calls, rows, wal_bytes AS wal, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) AS q
+     FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 15`,
+  );
+  process.stderr.write(`\n[${runId}] PostgreSQL statements by total time (ms, calls, rows, WAL bytes):\n${rows.map((r) => `${String(r.ms).padStart(7)} ${r.calls.padStart(7)} ${r.rows.padStart(8)} ${r.wal.padStart(10)}  ${r.q}`).join('\n')}\n`);
 }
 
 function durable(): boolean {

@@ -31,6 +31,8 @@ export interface ClusterOptions {
   durable?: boolean;
   /** Default 200: several instances with their pools, plus tests. */
   maxConnections?: number;
+  /** Load pg_stat_statements (the bench's "where PostgreSQL's time goes"); its contrib library ships with Debian's server package. */
+  statements?: boolean;
 }
 
 /** What to install when the server binaries are missing (Debian's package; pg_ctl and initdb are in it). */
@@ -124,7 +126,9 @@ export function clusterSettings(port: number, opts: ClusterOptions = {}): string
     `unix_socket_directories=''`,
     ...(opts.durable ? [] : [`fsync=off`, `full_page_writes=off`]),
     `max_connections=${opts.maxConnections ?? 200}`,
-    `shared_buffers=32MB`,
+    // A durable cluster is the bench's stand-in for a real server: PostgreSQL's own default, not the tests' small one.
+    `shared_buffers=${opts.durable ? '128MB' : '32MB'}`,
+    ...(opts.statements ? [`shared_preload_libraries=pg_stat_statements`] : []),
   ];
 }
 

@@ -35,6 +35,9 @@ import { boundedShutdown } from '../shutdown.js';
 import { leaderWork } from './leader-work.js';
 import { postgresMetricsSources } from './metrics.js';
 
+/** Connections of the sightings intake, beside DATABASE_POOL_SIZE: one group commits while the next is sent. */
+const INTAKE_CONNECTIONS = 2;
+
 /** At the end of a shutdown, the longest wait for the loops' work under way before the pool ends (within the state's reserve). */
 const CLOSE_GRACE_MS = 1500;
 
@@ -96,7 +99,9 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
 
   // Correlation: the shared sightings log, this instance's apply loop and XDR mirror.
   const { correlation: cc, xdr: xdrConfig } = config;
-  const sightingsLog = new PostgresSightingsLog(pool, { logger });
+  // The 202 path's own connections: appends never queue behind the loops' (which hold theirs while Webex or XDR answer).
+  const intakePool = createPool({ url: database.url, max: INTAKE_CONNECTIONS, applicationName: `sightline-intake ${instance}`, logger });
+  const sightingsLog = new PostgresSightingsLog(pool, { logger, appendPool: intakePool, groupsInFlight: INTAKE_CONNECTIONS });
   const incidents = new PostgresCorrelationStore(pool, sightingsLog, {
     rungs: parseLadder(cc.ladder, { webhookUrl: cc.webhookUrl }),
     rejectedIsClosed: cc.rejectedIsClosed,
@@ -180,7 +185,7 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
         // (which used to fail every rung action and update still queued, and log each).
         await Promise.race([Promise.all([loop.abandon(), mirror.stop(), delivery.stop()]), delay(CLOSE_GRACE_MS)]);
         await store.close();
-        await pool.end();
+        await Promise.all([pool.end(), intakePool.end()]);
       },
       log,
     }),

@@ -226,13 +226,24 @@ export function opRow(incidentId: string, op: XdrOp): Record<string, unknown> {
   };
 }
 
-/** Inserts ops in the order given (one statement); a second waiting `patch` of an incident is skipped by its unique index. */
+/**
+ * Inserts ops in the order given (one statement); a second waiting `patch` of an incident is skipped
+ * by its unique index. An op joining a queue whose first op waits (XDR's Retry-After, a backoff) is
+ * due no sooner than that op: ops wait in order anyway, and ops due behind a head that is not would
+ * each be looked at by every claim's search (see xdr-queue.ts).
+ */
 export async function insertOps(db: pg.ClientBase, rows: Record<string, unknown>[]): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
-    `INSERT INTO xdr_ops (incident_id, kind, seq, ctim, previous_incident_id, status)
-     SELECT e->>'incident_id', e->>'kind', (e->>'seq')::bigint, NULLIF(e->'ctim', 'null'::jsonb), e->>'previous_incident_id', e->>'status'
-     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
+    `WITH input AS (SELECT e, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)),
+     heads AS (
+       SELECT k.incident_id, h.next_attempt_at FROM (SELECT DISTINCT e->>'incident_id' AS incident_id FROM input) k
+       CROSS JOIN LATERAL (SELECT x.next_attempt_at FROM xdr_ops x WHERE x.incident_id = k.incident_id ORDER BY x.incident_id, x.id LIMIT 1) h
+     )
+     INSERT INTO xdr_ops (incident_id, kind, seq, ctim, previous_incident_id, status, next_attempt_at)
+     SELECT e->>'incident_id', e->>'kind', (e->>'seq')::bigint, NULLIF(e->'ctim', 'null'::jsonb), e->>'previous_incident_id', e->>'status',
+            greatest(now(), heads.next_attempt_at)
+     FROM input LEFT JOIN heads ON heads.incident_id = input.e->>'incident_id' ORDER BY n
      ON CONFLICT DO NOTHING`,
     [JSON.stringify(rows)],
   );

@@ -96,6 +96,33 @@ export function poolError(pool: pg.Pool, err: unknown, doing: string): StoreErro
   return toStoreError(err, doing, urls.get(pool));
 }
 
+/** Runs `fn` with one connection, each statement committed on its own; rethrows any error as a StoreError. */
+export async function autocommit<T>(pool: pg.Pool, doing: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw poolError(pool, err, doing);
+  }
+  let broken = false;
+  const onError = () => (broken = true);
+  client.on('error', onError);
+  try {
+    return await fn(client);
+  } catch (err) {
+    broken ||= !isSqlError(err);
+    throw poolError(pool, err, doing);
+  } finally {
+    client.removeListener('error', onError);
+    client.release(broken);
+  }
+}
+
+/** An error the server answered with (the session is fine), as opposed to a broken connection. */
+function isSqlError(err: unknown): boolean {
+  return typeof (err as { code?: unknown }).code === 'string' && typeof (err as { severity?: unknown }).severity === 'string';
+}
+
 /** Runs `fn` with one connection inside a transaction; rolls back on any error and rethrows it as a StoreError. */
 export async function inTransaction<T>(pool: pg.Pool, doing: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   let client: pg.PoolClient;

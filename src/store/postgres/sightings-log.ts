@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../../core/logger.js';
 import type { IncomingSighting } from '../../domain/correlation/intake.js';
-import { inTransaction } from './pool.js';
+import { autocommit, inTransaction } from './pool.js';
 
 /**
  * The committed sightings log: the PostgreSQL side of the journal. `append` resolves once
@@ -36,6 +36,14 @@ export interface AppendOutcome {
 export interface SightingsLogOptions {
   /** Most rows in one group transaction; a bigger backlog is split over several. */
   maxGroupRows?: number;
+  /**
+   * Connections the appends use, apart from everything else (default: the log's pool). The 202
+   * waits on an append: on a pool shared with the apply loop, delivery and the XDR mirror (which
+   * hold connections while Webex or XDR answer), an append waited its turn behind them.
+   */
+  appendPool?: pg.Pool;
+  /** Groups committing at once (default 2): the next group is sent while the last one's WAL flush runs. */
+  groupsInFlight?: number;
   logger?: Logger;
 }
 
@@ -55,8 +63,13 @@ function isDataError(err: unknown): boolean {
 
 export class PostgresSightingsLog {
   private waiting: Waiting[] = [];
-  private flushing: Promise<void> | undefined;
+  /** Groups being committed now. */
+  private inFlight = 0;
+  private scheduled = false;
+  private idleWaiters: Array<() => void> = [];
   private readonly maxGroupRows: number;
+  private readonly appendPool: pg.Pool;
+  private readonly groupsInFlight: number;
   /** Group transactions committed and rows in them, for the benchmark and the tests. */
   readonly stats = { groups: 0, rows: 0 };
 
@@ -65,6 +78,8 @@ export class PostgresSightingsLog {
     opts: SightingsLogOptions = {},
   ) {
     this.maxGroupRows = opts.maxGroupRows ?? 5000;
+    this.appendPool = opts.appendPool ?? pool;
+    this.groupsInFlight = Math.max(1, opts.groupsInFlight ?? 2);
   }
 
   /** Resolves once every item is committed (or known as a duplicate); rejects with a StoreError, and nothing is acknowledged. */
@@ -72,35 +87,51 @@ export class PostgresSightingsLog {
     if (items.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0, items: [] });
     return new Promise((resolve, reject) => {
       this.waiting.push({ items, resolve, reject });
-      // setImmediate: appends made in the same turn of the event loop join one group.
-      this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.drain());
+      this.schedule();
     });
   }
 
   /** Resolves when every append made so far has committed or failed. */
   async flushed(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    while (this.waiting.length > 0 || this.inFlight > 0 || this.scheduled) await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
-  private async drain(): Promise<void> {
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.groupsInFlight) return;
+    this.scheduled = true;
+    // setImmediate: appends made in the same turn of the event loop join one group.
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.waiting.length > 0 && this.inFlight < this.groupsInFlight) void this.send(this.takeGroup());
+      this.settle();
+    });
+  }
+
+  /** Commits one group; when it is done, what arrived meanwhile goes as the next group. */
+  private async send(group: Waiting[]): Promise<void> {
+    this.inFlight++;
     try {
-      while (this.waiting.length > 0) {
-        const group = this.takeGroup();
-        try {
-          const outcomes = await this.commitGroup(group);
-          group.forEach((w, i) => w.resolve(outcomes[i]!));
-        } catch (err) {
-          if (group.length > 1 && isDataError(err)) {
-            // One request's bad value must not fail the others that shared its transaction: each alone.
-            for (const w of group) await this.commitGroup([w]).then((o) => w.resolve(o[0]!), w.reject);
-          } else {
-            for (const w of group) w.reject(err);
-          }
-        }
+      const outcomes = await this.commitGroup(group);
+      group.forEach((w, i) => w.resolve(outcomes[i]!));
+    } catch (err) {
+      if (group.length > 1 && isDataError(err)) {
+        // One request's bad value must not fail the others that shared its transaction: each alone.
+        for (const w of group) await this.commitGroup([w]).then((o) => w.resolve(o[0]!), w.reject);
+      } else {
+        for (const w of group) w.reject(err);
       }
     } finally {
-      this.flushing = undefined;
+      this.inFlight--;
+      if (this.waiting.length > 0) this.schedule();
+      this.settle();
     }
+  }
+
+  private settle(): void {
+    if (this.waiting.length > 0 || this.inFlight > 0 || this.scheduled) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   private takeGroup(): Waiting[] {
@@ -119,10 +150,11 @@ export class PostgresSightingsLog {
     let inserted: Map<string, number> | undefined;
     for (let attempt = 1; !inserted; attempt++) {
       try {
-        inserted = await inTransaction(this.pool, 'accepting sightings', async (client) => {
-          // One statement for the whole group; ON CONFLICT DO NOTHING also skips an id repeated within it.
-          // Seqs are taken in arrival order, rows inserted in id order: two instances inserting the same
-          // ids then lock them in the same order and wait for each other instead of deadlocking.
+        // One statement for the whole group, committed on its own (no BEGIN/COMMIT round trips: a
+        // single INSERT is atomic); ON CONFLICT DO NOTHING also skips an id repeated within it.
+        // Seqs are taken in arrival order, rows inserted in id order: two instances inserting the same
+        // ids then lock them in the same order and wait for each other instead of deadlocking.
+        inserted = await autocommit(this.appendPool, 'accepting sightings', async (client) => {
           const { rows } = await client.query<{ seq: string; id: string }>(
             `WITH input AS MATERIALIZED (
                SELECT e->>'dedupeKey' AS id, e, nextval('sightings_seq_seq') AS seq

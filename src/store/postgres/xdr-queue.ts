@@ -69,8 +69,43 @@ export interface XdrClaim {
   xdrIdOf(incidentId: string): Promise<string | null | undefined>;
 }
 
-/** Incidents looked at per claim: the first whose claim lock is free is taken. */
-const CLAIM_CANDIDATES = 8;
+/** Incidents looked at per claim: the first whose claim lock is free is taken (two instances × four claims at once may hold eight). */
+const CLAIM_CANDIDATES = 16;
+
+/** Due ops the quick candidate search looks at before the search by incident takes over. */
+const QUICK_SCAN_OPS = 256;
+
+/**
+ * Incidents whose FIRST op is due, oldest first. The quick search walks the oldest due ops and keeps
+ * those first in their incident: one index probe each, and enough while heads are near the front.
+ * But ops wait behind a head that is not due (a blocked op, XDR's Retry-After, a backoff) while
+ * staying due themselves: in a flood that is thousands of due ops, every one probed on every claim
+ * (the bench measured 177 ms a search with one instance, 1.4 s with two: all of PostgreSQL's CPU).
+ */
+const QUICK_CANDIDATES_SQL = `SELECT o.incident_id FROM (
+    SELECT incident_id, id, next_attempt_at FROM xdr_ops WHERE next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT ${QUICK_SCAN_OPS}
+  ) o
+  WHERE (SELECT p.id FROM xdr_ops p WHERE p.incident_id = o.incident_id ORDER BY p.incident_id, p.id LIMIT 1) = o.id
+  ORDER BY o.next_attempt_at, o.id
+  LIMIT $1`;
+// Why a scalar subquery and not NOT EXISTS: xdr_ops grows from nothing within seconds in a flood,
+// before autovacuum has analyzed it; planned for "one row", the anti-join scanned the whole
+// incident index once per candidate (573 ms a search under the bench's load). A correlated
+// subquery with LIMIT 1 is always one index probe, whatever the statistics say.
+
+const QUICK_SCAN_FULL_SQL = `SELECT count(*) >= ${QUICK_SCAN_OPS} AS full FROM (SELECT 1 FROM xdr_ops WHERE next_attempt_at <= now() LIMIT ${QUICK_SCAN_OPS}) d`;
+
+/**
+ * When the quick search finds no head, this one visits each incident's first op (a loose index
+ * scan of xdr_ops_by_incident): one probe per incident with ops waiting, however many ops wait.
+ */
+const HEADS_CANDIDATES_SQL = `WITH RECURSIVE heads AS (
+    (SELECT incident_id, id, next_attempt_at FROM xdr_ops ORDER BY incident_id, id LIMIT 1)
+    UNION ALL
+    SELECT n.incident_id, n.id, n.next_attempt_at FROM heads h
+    CROSS JOIN LATERAL (SELECT x.incident_id, x.id, x.next_attempt_at FROM xdr_ops x WHERE x.incident_id > h.incident_id ORDER BY x.incident_id, x.id LIMIT 1) n
+  )
+  SELECT incident_id FROM heads WHERE next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $1`;
 
 /** An op's `last_error` while its sighting is being POSTed (see `sendingSighting`). */
 const SENDING = 'sent to XDR; no answer recorded yet (look it up before creating it again)';
@@ -111,22 +146,26 @@ export class PostgresXdrQueue {
     const onError = (err: Error) => (cut = err);
     tx.on('error', onError);
     try {
-      // Due ops oldest first (xdr_ops_due), each only if it is its incident's first (an index probe
-      // of xdr_ops_by_incident): a few candidates, then the first whose claim lock is free.
-      const candidates = await tx.query<{ incident_id: string }>(
-        `SELECT o.incident_id FROM xdr_ops o
-         WHERE o.next_attempt_at <= now()
-           AND NOT EXISTS (SELECT 1 FROM xdr_ops p WHERE p.incident_id = o.incident_id AND p.id < o.id)
-         ORDER BY o.next_attempt_at, o.id
-         LIMIT $1`,
-        [CLAIM_CANDIDATES],
-      );
+      // A few candidates, then the first whose claim lock is free.
+      let candidates = await tx.query<{ incident_id: string }>(QUICK_CANDIDATES_SQL, [CLAIM_CANDIDATES]);
+      // Only when the quick search stopped at its limit can a due head lie further back.
+      if (candidates.rows.length === 0 && (await tx.query<{ full: boolean }>(QUICK_SCAN_FULL_SQL)).rows[0]?.full) {
+        candidates = await tx.query<{ incident_id: string }>(HEADS_CANDIDATES_SQL, [CLAIM_CANDIDATES]);
+      }
       for (const c of candidates.rows) {
         const { rows } = await tx.query<{ won: boolean }>(`SELECT pg_try_advisory_lock(hashtextextended('sightline-xdr-claim:' || $1, 0)) AS won`, [c.incident_id]);
-        if (rows[0]?.won) {
+        if (!rows[0]?.won) continue;
+        // Its holder may have finished (and its op failed, now waiting) between our search and the
+        // lock: ask again, under the lock, whether its first op is still due.
+        const due = await tx.query<{ due: boolean }>(
+          'SELECT next_attempt_at <= now() AS due FROM xdr_ops WHERE incident_id = $1 ORDER BY incident_id, id LIMIT 1',
+          [c.incident_id],
+        );
+        if (due.rows[0]?.due) {
           held = c.incident_id;
           break;
         }
+        await tx.query(`SELECT pg_advisory_unlock(hashtextextended('sightline-xdr-claim:' || $1, 0))`, [c.incident_id]);
       }
       if (!held) return undefined;
       const { rows } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1`, [held]);
@@ -170,6 +209,11 @@ export class PostgresXdrQueue {
     // Sighting ops this claim marked as being sent; the ones never sent are unmarked at `flush`.
     const marked = new Set<number>();
     const sent = new Set<number>();
+    // The ops behind one that now waits wait as long: ops run in order, and ops left due behind a
+    // head that is not would each be looked at, and passed over, by every claim's search.
+    const waitBehind = async (op: XdrOp): Promise<void> => {
+      await tx.query('UPDATE xdr_ops SET next_attempt_at = (SELECT next_attempt_at FROM xdr_ops WHERE id = $2) WHERE incident_id = $1 AND id > $2', [incident.id, op.id]);
+    };
     const flush = async (): Promise<void> => {
       const gone = new Set(doneOps.map((d) => d.id));
       const ids = [...sightingIds].filter(([id]) => !gone.has(id)).map(([id, sid]) => ({ id, sid }));
@@ -280,6 +324,7 @@ export class PostgresXdrQueue {
           `UPDATE xdr_ops SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,
           [op.id, attempts, reason, Math.max(0, failure.retryAfterMs)],
         );
+        await waitBehind(op);
         return 'waiting';
       },
       defer: async (op, retryAfterMs) => {
@@ -287,6 +332,7 @@ export class PostgresXdrQueue {
         await flush();
         ended = true;
         await tx.query('UPDATE xdr_ops SET next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1', [op.id, Math.max(0, retryAfterMs)]);
+        await waitBehind(op);
       },
       xdrIdOf: async (incidentId) => {
         const { rows } = await tx.query<{ xdr_id: string | null }>('SELECT xdr_id FROM incidents WHERE id = $1', [incidentId]);

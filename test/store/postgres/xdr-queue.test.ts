@@ -53,6 +53,41 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
   }
   const opIds = async () => (await pools.b.query<{ id: string; incident_id: string }>('SELECT id, incident_id FROM xdr_ops ORDER BY id')).rows;
 
+  it('finds an incident whose first op is due behind hundreds of due ops waiting on a head that is not', async () => {
+    await incidents(1, 1);
+    const [blocked] = (await pools.a.query<{ incident_id: string }>('SELECT incident_id FROM xdr_ops LIMIT 1')).rows;
+    // host-0's head waits (XDR said Retry-After), with 400 sighting ops behind it, all due, all older than host-1's.
+    await pools.a.query(`UPDATE xdr_ops SET next_attempt_at = now() + interval '1 hour' WHERE id = (SELECT min(id) FROM xdr_ops)`);
+    await pools.a.query(
+      `INSERT INTO xdr_ops (incident_id, kind, seq, ctim, next_attempt_at) SELECT $1, 'sighting', g, '{}'::jsonb, now() - interval '1 minute' FROM generate_series(1, 400) g`,
+      [blocked!.incident_id],
+    );
+    await log.append([sighting('s-other', 'host-1')]);
+    await correlation.applyNext(10);
+    const other = (await pools.a.query<{ id: string }>(`SELECT id FROM incidents WHERE target_value = 'host-1'`)).rows[0]!.id;
+    const claimed = await a.claimNext(async (claim) => claim.incident.id);
+    expect(claimed?.incidentId).toBe(other);
+    // And nothing is due once host-1 is done and host-0's head still waits.
+    await pools.a.query('DELETE FROM xdr_ops WHERE incident_id = $1', [other]);
+    expect(await a.claimNext(async () => 'x')).toBeUndefined();
+  });
+
+  it('queues a new op behind a waiting first op no sooner than it, and a new queue at once', async () => {
+    await incidents(1, 1);
+    // host-0's queue waits an hour (its first op failed; the ops behind it wait as long).
+    await pools.a.query(`UPDATE xdr_ops SET next_attempt_at = now() + interval '1 hour'`);
+    await log.append([sighting('s-later', 'host-0'), sighting('s-new', 'host-9')]);
+    await correlation.applyNext(10);
+    const { rows } = await pools.a.query<{ target: string; waiting: boolean }>(
+      `SELECT i.target_value AS target, bool_and(o.next_attempt_at > now() + interval '50 minutes') AS waiting
+       FROM xdr_ops o JOIN incidents i ON i.id = o.incident_id GROUP BY i.target_value ORDER BY 1`,
+    );
+    expect(rows).toEqual([
+      { target: 'host-0', waiting: true },
+      { target: 'host-9', waiting: false },
+    ]);
+  });
+
   it('never lets two mirrors hold the same incident, and applies each op once, in order', async () => {
     await incidents(20, 3);
     const before = await opIds();
