@@ -87,7 +87,7 @@ async function measureSize(cluster: ThrowawayCluster, world: EmulatedWorld, size
     await instances[0]!.start(120_000);
     await assertRunningOnPostgres(dbUrl, [instances[0]!]);
     const t0 = performance.now();
-    await preload(pool, instances[0]!.url, size, plan.openIncidents);
+    await preload(pool, instances[0]!.url, size, plan.openIncidents, world);
     notes.push(`${fmt(size.incidents)}/${fmt(size.sightings)}: preloaded with SQL in ${fmt((performance.now() - t0) / 1000, 1)} s.`);
     const out: PgRunRow[] = [];
     for (const n of plan.instanceCounts) {
@@ -103,7 +103,7 @@ async function measureSize(cluster: ThrowawayCluster, world: EmulatedWorld, size
 }
 
 /** One template incident through the app, then N clones by SQL. */
-async function preload(pool: pg.Pool, instanceUrl: string, size: PgStoreSize, open: number): Promise<void> {
+async function preload(pool: pg.Pool, instanceUrl: string, size: PgStoreSize, open: number, world: EmulatedWorld): Promise<void> {
   const perIncident = Math.max(1, Math.round(size.sightings / size.incidents));
   const template = await runLoad({ url: instanceUrl, secret: SANDBOX_SIGHTINGS_SECRET, hosts: [TEMPLATE_HOST], connections: 1, durationMs: 30_000, maxRequests: perIncident, runId: 'template' });
   if (template.accepted !== perIncident) throw new Error(`The template sightings were not accepted (${template.accepted} of ${perIncident}; ${template.firstFailure ?? 'no answer'}).`);
@@ -112,6 +112,9 @@ async function preload(pool: pg.Pool, instanceUrl: string, size: PgStoreSize, op
     return rows[0] && Number(rows[0].count) === perIncident ? rows[0] : undefined;
   }, 60_000, 'the template incident to count its sightings');
   await cloneTemplate(pool, tpl, size.incidents, open, perIncident);
+  // The open clones' XDR incidents, as the template's: their patches and links then succeed as in XDR.
+  const mirrored = await waitFor(async () => world.xdr.state.incident[0], 60_000, 'the template incident to reach XDR');
+  world.xdr.seedIncidents(Array.from({ length: open }, (_, g) => `incident-bench-${g}`), mirrored);
 }
 
 async function measure(pool: pg.Pool, cluster: ThrowawayCluster, instances: SightlineInstance[], size: PgStoreSize, plan: PgIngestPlan, runId: string): Promise<PgRunRow> {

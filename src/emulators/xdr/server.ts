@@ -152,6 +152,19 @@ export class XdrEmulator {
     this.rateLimiter = opts ? new RateLimiter(opts, () => this.now().getTime()) : undefined;
   }
 
+  /**
+   * Incidents created in XDR long ago, under the given short ids (`incident-…`), for a benchmark
+   * whose preloaded store says they were mirrored: patches and links to them then succeed as they
+   * would in XDR. Each is what a create with this body would have stored.
+   */
+  seedIncidents(shortIds: readonly string[], body: Record<string, unknown>): void {
+    for (const shortId of shortIds) {
+      const created = this.store.create('incident', body);
+      this.store.delete('incident', shortIdOf(created.id));
+      this.store.put('incident', { ...created, id: `${this.baseUrl}/ctia/incident/${shortId}` });
+    }
+  }
+
   /** Simulates an analyst changing the status in the XDR console (same stamping as the API). */
   setIncidentStatus(id: string, status: string): Entity {
     if (!INCIDENT_STATUSES.includes(status)) throw new Error(`Unknown incident status "${status}"`);
