@@ -89,8 +89,10 @@ export function pgIngestTargets(rows: readonly PgRunRow[]): TargetCheck[] {
 }
 
 /** Clock ticks → µs from /proc/<pid>/stat's utime + stime (fields 14 and 15; the name in () may hold spaces). */
-export function cpuTicksOfStat(stat: string): number {
+export function cpuTicksOfStat(stat: string, opts: { reapedChildren?: boolean } = {}): number {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state): utime is field 14 → rest[11], stime field 15 → rest[12].
-  return Number(rest[11]) + Number(rest[12]);
+  // rest[0] is field 3 (state): utime is field 14 → rest[11], stime field 15 → rest[12]; the CPU of
+  // children that exited and were waited for, cutime and cstime, fields 16 and 17 → rest[13], rest[14].
+  const own = Number(rest[11]) + Number(rest[12]);
+  return opts.reapedChildren ? own + Number(rest[13]) + Number(rest[14]) : own;
 }

@@ -235,8 +235,18 @@ async function postmasterPid(dataDir: string): Promise<number | undefined> {
 }
 
 /** The postmaster and its children (backends, WAL writer, checkpointer…): PostgreSQL's share of the cores. */
+/**
+ * PostgreSQL's CPU: the postmaster's, its live children's, and (cutime/cstime) that of children that
+ * exited meanwhile (autovacuum workers, ended sessions): without those the sum could fall during a
+ * run (a negative figure was printed once).
+ */
 function pgTicks(postmaster: number): number {
-  let ticks = procTicks(postmaster);
+  let ticks = 0;
+  try {
+    ticks = cpuTicksOfStat(readFileSync(`/proc/${postmaster}/stat`, 'utf8'), { reapedChildren: true });
+  } catch {
+    // gone: counted as 0
+  }
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {

@@ -55,6 +55,9 @@ describe('postgres-ingest plan and targets', () => {
   it('reads utime + stime from /proc/<pid>/stat, whatever the process name holds', () => {
     const stat = '1234 (node (worker) x) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 11 0 123 456 789';
     expect(cpuTicksOfStat(stat)).toBe(325);
+    // The postmaster's figure adds its exited children's (cutime + cstime).
+    const postmaster = '99 (postgres) S 1 99 99 0 -1 4194560 100 0 0 0 250 75 40 8 20 0 11 0 123 456 789';
+    expect(cpuTicksOfStat(postmaster, { reapedChildren: true })).toBe(373);
   });
 
   it('replaces its section of BENCHMARKS.md, or appends it the first time', () => {

@@ -187,8 +187,12 @@ export async function loadOpsWithoutBodies(db: pg.ClientBase, ids: string[]): Pr
   const out = new Map<string, XdrOp[]>();
   if (ids.length === 0) return out;
   const { rows } = await db.query<OpRow>(
-    `SELECT id, incident_id, kind, seq, xdr_sighting_id, previous_incident_id, status, attempts, last_error
-     FROM xdr_ops WHERE incident_id = ANY($1::text[]) ORDER BY id`,
+    // Per incident, an index range of xdr_ops_by_incident (a LATERAL cannot be planned otherwise):
+    // planned on the statistics of a queue table that grew within seconds, `incident_id = ANY(…)
+    // ORDER BY id` read it all (20 ms a batch in the two-instance bench).
+    `SELECT o.id, o.incident_id, o.kind, o.seq, o.xdr_sighting_id, o.previous_incident_id, o.status, o.attempts, o.last_error
+     FROM unnest($1::text[]) AS k(incident_id)
+     CROSS JOIN LATERAL (SELECT * FROM xdr_ops x WHERE x.incident_id = k.incident_id ORDER BY x.incident_id, x.id) o`,
     [ids],
   );
   for (const r of rows) {
