@@ -98,24 +98,11 @@ export class CorrelationEngine {
    * order of their sequence numbers, as the intake journal does.
    */
   async ingest(items: SequencedSighting[]): Promise<void> {
-    const sorted = [...items].sort((a, b) => a.seq - b.seq);
-    const now = this.deps.clock.now();
-    const opts = { rungs: this.rungs, rejectedIsClosed: this.deps.config.rejectedIsClosed, dryRun: this.deps.config.dryRun, newId: this.newId };
-    const applied = await this.deps.store.update((state) => {
-      const cs = correlationOf(state);
-      const out: ApplyResult[] = [];
-      for (const item of sorted) {
-        if (item.seq <= cs.lastAppliedSeq) continue;
-        const result = applySighting(cs, item, now, opts);
-        enqueueForSighting(cs, result, item, this.deps.config.mirrorNewestSightings, { pack: true });
-        out.push(result);
-      }
-      return out;
-      // Not awaited to disk here: the sightings are safe in the journal, and a crash before the
-      // next write only means they are applied again from it (lastAppliedSeq stays behind until
-      // then). Waiting for every write would make counting as slow as writing the whole state.
-    }, { durable: false });
-    const last = sorted.at(-1)?.seq ?? 0;
+    // In a method of its own: the closures below wait behind every earlier batch's side effects
+    // (in a flood, thousands of batches), and whatever this scope holds waits with them. Holding
+    // the items kept every sighting of a flood (its CTIM and all) in memory until the effects
+    // caught up: a heap snapshot a minute after a 30 s flood found all 35,000 of them.
+    const { applied, last } = await this.applyBatch(items);
     const durable = this.deps.store.flush().then(() => {
       if (last > this.durableSeq) this.durableSeq = last;
     });
@@ -133,6 +120,28 @@ export class CorrelationEngine {
     });
     this.effects = run.catch((err: unknown) => this.deps.logger.error({ err }, 'correlation side effects failed'));
     if (this.deps.awaitSideEffects) await run;
+  }
+
+  /** Counts the items into the state (in memory; written with the next state write). */
+  private async applyBatch(items: SequencedSighting[]): Promise<{ applied: ApplyResult[]; last: number }> {
+    const sorted = [...items].sort((a, b) => a.seq - b.seq);
+    const now = this.deps.clock.now();
+    const opts = { rungs: this.rungs, rejectedIsClosed: this.deps.config.rejectedIsClosed, dryRun: this.deps.config.dryRun, newId: this.newId };
+    const applied = await this.deps.store.update((state) => {
+      const cs = correlationOf(state);
+      const out: ApplyResult[] = [];
+      for (const item of sorted) {
+        if (item.seq <= cs.lastAppliedSeq) continue;
+        const result = applySighting(cs, item, now, opts);
+        enqueueForSighting(cs, result, item, this.deps.config.mirrorNewestSightings, { pack: true });
+        out.push(result);
+      }
+      return out;
+      // Not awaited to disk here: the sightings are safe in the journal, and a crash before the
+      // next write only means they are applied again from it (lastAppliedSeq stays behind until
+      // then). Waiting for every write would make counting as slow as writing the whole state.
+    }, { durable: false });
+    return { applied, last: sorted.at(-1)?.seq ?? 0 };
   }
 
   /** Resolves when the side effects of everything ingested so far have run. */
