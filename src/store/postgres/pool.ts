@@ -97,25 +97,15 @@ export function poolError(pool: pg.Pool, err: unknown, doing: string): StoreErro
 }
 
 /** Runs `fn` with one connection, each statement committed on its own; rethrows any error as a StoreError. */
-export async function autocommit<T>(pool: pg.Pool, doing: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (err) {
-    throw poolError(pool, err, doing);
-  }
-  let broken = false;
-  const onError = () => (broken = true);
-  client.on('error', onError);
-  try {
-    return await fn(client);
-  } catch (err) {
-    broken ||= !isSqlError(err);
-    throw poolError(pool, err, doing);
-  } finally {
-    client.removeListener('error', onError);
-    client.release(broken);
-  }
+export function autocommit<T>(pool: pg.Pool, doing: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withConnection(pool, doing, async (client, broke) => {
+    try {
+      return await fn(client);
+    } catch (err) {
+      if (!isSqlError(err)) broke();
+      throw err;
+    }
+  });
 }
 
 /** An error the server answered with (the session is fine), as opposed to a broken connection. */
@@ -124,7 +114,28 @@ function isSqlError(err: unknown): boolean {
 }
 
 /** Runs `fn` with one connection inside a transaction; rolls back on any error and rethrows it as a StoreError. */
-export async function inTransaction<T>(pool: pg.Pool, doing: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export function inTransaction<T>(pool: pg.Pool, doing: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withConnection(pool, doing, async (client, broke) => {
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(broke);
+      throw err;
+    }
+  });
+}
+
+/**
+ * One pooled connection for `fn`; any error reaches the caller as a StoreError. A connection cut
+ * while checked out (an instance holding a row lock during a chat send or an XDR call, killed by
+ * idle_in_transaction_session_timeout or a server restart) emits 'error' on the client; without a
+ * listener that ends the process. The next statement fails with the same cause, so it is only
+ * noted here, and a connection that failed (or that `fn` says is broken) is not given to the next caller.
+ */
+async function withConnection<T>(pool: pg.Pool, doing: string, fn: (client: pg.PoolClient, broke: () => void) => Promise<T>): Promise<T> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
@@ -132,23 +143,14 @@ export async function inTransaction<T>(pool: pg.Pool, doing: string, fn: (client
     throw poolError(pool, err, doing);
   }
   let broken = false;
-  // A connection cut while this transaction waits between statements (an instance holding a row
-  // lock during a chat send or an XDR call, killed by idle_in_transaction_session_timeout or a
-  // server restart) emits 'error' on the checked-out client; without a listener that ends the
-  // process. The next statement fails with the same cause, so it is only noted here.
   const onError = () => (broken = true);
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
+    return await fn(client, onError);
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => (broken = true));
     throw poolError(pool, err, doing);
   } finally {
     client.removeListener('error', onError);
-    // A connection that failed or could not even roll back is not given to the next caller.
     client.release(broken);
   }
 }
