@@ -45,12 +45,36 @@ describe('state snapshots with many incidents (text of unchanged incidents reuse
       },
     });
     const a = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, { i }]));
-    await file.write({ a, b: { x: 1 } });
+    await file.write({ a, b: { x: { y: 1 } } });
     const written = JSON.parse(await readFile(path, 'utf8')) as { a: Record<string, unknown>; b: unknown };
     expect(written.a['k5']).toBe('reused');
     expect(written.a['k6']).toEqual({ i: 6 });
-    expect(written.b).toEqual({ x: 1 });
+    expect(written.b).toEqual({ x: { y: 1 } });
     expect(seen).toContain('a.k69');
-    expect(seen).toContain('b');
+    expect(seen).toContain('b.x');
+  });
+
+  it('reaches every incident of the real state shape, where the reuse applies, though correlation has few keys', async () => {
+    // The incidents map sits under correlation's six keys: a section written whole would be one blocking
+    // JSON.stringify of nearly the whole state, and no incident's text would ever be reused.
+    const path = join(await mkdtemp(join(tmpdir(), 'sightline-snap-')), 'state.json');
+    const store = await LowdbStore.open(path);
+    let n = 0;
+    const opts: ApplyOptions = { rungs: [], rejectedIsClosed: true, dryRun: false, newId: () => `inc-${++n}`, interner: new Interner() };
+    await store.update((s) => {
+      for (let i = 0; i < 70; i++) applySighting(correlationOf(s), sighting(`host-${i}`), now, opts);
+    });
+    const seen: string[] = [];
+    const file = new StreamingJsonFile<object>(`${path}.copy`, {
+      leaf: (_value, p) => {
+        seen.push(p.join('.'));
+        return undefined;
+      },
+    });
+    await file.write(store.get());
+    expect(seen.filter((p) => p.startsWith('correlation.incidents.'))).toHaveLength(70);
+    expect(seen).not.toContain('correlation');
+    expect(seen).not.toContain('correlation.incidents');
+    expect(await readFile(`${path}.copy`, 'utf8')).toBe(JSON.stringify(store.get()));
   });
 });
