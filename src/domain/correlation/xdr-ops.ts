@@ -180,12 +180,16 @@ export class XdrOpRunner {
           const externalId = sightingExternalId(op.ctim);
           if (maybeCreated && externalId && xdr.findSightingsByExternalId) sightingId = (await xdr.findSightingsByExternalId(externalId))[0]?.id;
         }
+        let created = false;
         if (!sightingId) {
           await store.creatingSighting?.(op);
           sightingId = (await xdr.createSighting(op.ctim)).id;
+          created = true;
           await store.recordSightingId(op, sightingId);
         }
-        await this.relate(sightingId, inc.xdrId, 'member-of', `sightline-member-of-${shortIdOf(sightingId)}`);
+        // A sighting XDR created a moment ago has no relationship yet (its external id names the new
+        // sighting's id), so the lookup is skipped: one call of three per mirrored sighting (issue 14).
+        await this.relate(sightingId, inc.xdrId, 'member-of', `sightline-member-of-${shortIdOf(sightingId)}`, { fresh: created });
         await store.finish(op, { kind: 'done' });
         return 'done';
       }
@@ -208,9 +212,9 @@ export class XdrOpRunner {
     }
   }
 
-  private async relate(sourceRef: string, targetRef: string, type: string, externalId: string): Promise<void> {
+  private async relate(sourceRef: string, targetRef: string, type: string, externalId: string, opts: { fresh?: boolean } = {}): Promise<void> {
     const { xdr } = this.deps;
-    if (xdr.findRelationshipsByExternalId && (await xdr.findRelationshipsByExternalId(externalId)).length > 0) return;
+    if (!opts.fresh && xdr.findRelationshipsByExternalId && (await xdr.findRelationshipsByExternalId(externalId)).length > 0) return;
     await xdr.createRelationship({ source_ref: sourceRef, target_ref: targetRef, relationship_type: type, tlp: 'amber', source: SOURCE, external_ids: [externalId] });
   }
 

@@ -323,6 +323,35 @@ describe('CorrelationEngine: a struggling XDR', () => {
     expect(xdr.relationships.filter((r) => r.relationship_type === 'member-of')).toHaveLength(2);
   });
 
+  it('links a sighting it just created without looking the link up, and looks it up when the link may exist', async () => {
+    const e = engine();
+    await e.ingest([sighting('a')]);
+    await e.syncPending();
+    xdr.calls = [];
+    await e.ingest([sighting('a'), sighting('a')]);
+    await e.syncPending();
+    // Fresh sightings: a create and a link each, no lookup of a relationship that cannot exist yet.
+    expect(xdr.calls.filter((c) => c === 'createSighting')).toHaveLength(2);
+    expect(xdr.calls.filter((c) => c === 'createRelationship')).toHaveLength(2);
+    expect(xdr.calls).not.toContain('findRelationshipsByExternalId');
+    // The link fails after the sighting was created and recorded: the retry may find a link made
+    // by a request whose answer was lost, so it looks first, and links exactly once.
+    xdr.calls = [];
+    const realRelate = xdr.createRelationship.bind(xdr);
+    let relates = 0;
+    xdr.createRelationship = async (r) => {
+      const made = await realRelate(r);
+      if (++relates === 1) throw new UpstreamError('XDR', 'XDR answered 502.', { status: 502 });
+      return made;
+    };
+    await e.ingest([sighting('a')]);
+    expect(await e.syncPending()).toMatchObject({ failed: 0, pending: 0 });
+    expect(relates).toBe(1);
+    expect(xdr.calls).toContain('findRelationshipsByExternalId');
+    expect(xdr.calls.filter((c) => c === 'createSighting')).toHaveLength(1);
+    expect(xdr.relationships.filter((r) => r.relationship_type === 'member-of')).toHaveLength(4);
+  });
+
   it('on stop, finishes the XDR calls under way, starts no more and leaves the rest queued', async () => {
     const e = engine();
     xdr.down = true;
