@@ -80,7 +80,9 @@ async function measureSize(cluster: ThrowawayCluster, world: EmulatedWorld, size
       HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
       CORRELATION_COALESCE_MS: '5000',
     });
-    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env), ...(entry ? { entry } : {}) });
+    // `BENCH_PG_CPU_PROF=<dir>`: each instance writes a V8 CPU profile there when it stops (for ranking, not timing).
+    const prof = process.env.BENCH_PG_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PG_CPU_PROF)}`] : [];
+    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: [...startNodeFlags(env), ...prof], ...(entry ? { entry } : {}) });
   });
   const pool = new pg.Pool({ connectionString: dbUrl, max: 2, application_name: 'bench' });
   try {
