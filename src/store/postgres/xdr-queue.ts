@@ -228,6 +228,8 @@ export class PostgresXdrQueue {
       const ids = [...sightingIds].filter(([id]) => !gone.has(id)).map(([id, sid]) => ({ id, sid }));
       const unmark = [...marked].filter((id) => !sent.has(id) && !gone.has(id) && !sightingIds.has(id));
       if (doneOps.length === 0 && ids.length === 0 && unmark.length === 0 && createdXdrId === null) return;
+      // Per op, and needed: done ops leave the queue (a delete each); ids and un-marks are HOT
+      // updates of ops that stay (neither column is indexed).
       // One statement, so one commit, for everything the claim's ops did in XDR. Losing it to a crash
       // only re-runs those ops, and each looks up what it created first. A patch leaves the queue only
       // while the incident is still the revision it was rendered from (counted since, it stays).
@@ -279,6 +281,8 @@ export class PostgresXdrQueue {
           return;
         }
         // On the claim's connection, which runs no transaction around the ops: committed at once.
+        // Per op, and needed: without a lookup by external id, this row is all that stops a retry
+        // from creating the sighting a second time (a HOT update since migration 8).
         try {
           await tx.query('UPDATE xdr_ops SET xdr_sighting_id = $2 WHERE id = $1', [op.id, xdrSightingId]);
         } catch (err) {
@@ -289,7 +293,9 @@ export class PostgresXdrQueue {
         open('sendingSighting');
         sent.add(op.id);
         if (!marked.has(op.id)) {
-          // The mark must be durable before the POST (its own commit). One commit marks every
+          // The mark must be durable before the POST (its own commit). A new version of each op row
+          // (per op, and needed: it is what a retry after a crash reads; HOT since migration 8, as
+          // last_error is not indexed). One commit marks every
           // sighting op of this claim not marked yet, so the ones after this need none; the ones
           // the claim does not get to are unmarked at `flush` (a crash before leaves them marked:
           // that costs a lookup in XDR, never a duplicate).
