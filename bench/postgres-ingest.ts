@@ -80,7 +80,9 @@ async function measureSize(cluster: ThrowawayCluster, world: EmulatedWorld, size
       HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
       CORRELATION_COALESCE_MS: '5000',
     });
-    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env), ...(entry ? { entry } : {}) });
+    // `BENCH_PG_CPU_PROF=<dir>`: each instance writes a V8 CPU profile there when it stops (for ranking, not timing).
+    const prof = process.env.BENCH_PG_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PG_CPU_PROF)}`] : [];
+    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: [...startNodeFlags(env), ...prof], ...(entry ? { entry } : {}) });
   });
   const pool = new pg.Pool({ connectionString: dbUrl, max: 2, application_name: 'bench' });
   try {
@@ -271,6 +273,22 @@ async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
      FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 15`,
   );
   process.stderr.write(`\n[${runId}] PostgreSQL statements by total time (ms, calls, rows, WAL bytes):\n${rows.map((r) => `${String(r.ms).padStart(7)} ${r.calls.padStart(7)} ${r.rows.padStart(8)} ${r.wal.padStart(10)}  ${r.q}`).join('\n')}\n`);
+  // The queue tables' row versions: dead rows left, HOT updates, and autovacuum's visits during the run.
+  const tables = await pool.query<Record<string, string | number | null>>(
+    `SELECT relname, n_live_tup AS live, n_dead_tup AS dead, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del,
+            autovacuum_count AS autovacuums, autoanalyze_count AS autoanalyzes
+     FROM pg_stat_user_tables WHERE relname IN ('xdr_ops', 'outbox', 'outbox_queues', 'sightings', 'incidents') ORDER BY relname`,
+  );
+  process.stderr.write(`[${runId}] row versions since the cluster started:\n${tables.rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  // The apply loop's read of a batch's waiting XDR ops (incident-rows.ts loadOpsWithoutBodies), on the table as the run left it.
+  const explainer = await pool.connect();
+  await explainer.query('SET jit = off'); // as the app's sessions (src/store/postgres/pool.ts)
+  const plan = await explainer.query<{ 'QUERY PLAN': string }>(
+    `EXPLAIN (ANALYZE, BUFFERS) SELECT o.id, o.incident_id, o.kind, o.seq, o.xdr_sighting_id, o.previous_incident_id, o.status, o.attempts, o.last_error
+     FROM unnest(ARRAY(SELECT DISTINCT incident_id FROM xdr_ops LIMIT 300)) AS k(incident_id)
+     CROSS JOIN LATERAL (SELECT * FROM xdr_ops x WHERE x.incident_id = k.incident_id ORDER BY x.incident_id, x.id) o`,
+  ).finally(() => explainer.release());
+  process.stderr.write(`[${runId}] a batch's read of its XDR ops after the run:\n${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
 }
 
 function durable(): boolean {

@@ -179,6 +179,17 @@ interface OpRow {
 }
 
 /**
+ * Per incident, an index range of xdr_ops_by_incident. Planned on the statistics of a queue table
+ * that grew within seconds, `incident_id = ANY(…) ORDER BY id` read it all (20 ms a batch in the
+ * two-instance bench); this LATERAL too, once ANALYZE had seen one incident's ops (every row then
+ * looked like a match, and the primary key's order saved a sort): 3.3 s a batch, until migration 8
+ * fixed the column's number of distinct values.
+ */
+export const OPS_OF_INCIDENTS_SQL = `SELECT o.id, o.incident_id, o.kind, o.seq, o.xdr_sighting_id, o.previous_incident_id, o.status, o.attempts, o.last_error
+     FROM unnest($1::text[]) AS k(incident_id)
+     CROSS JOIN LATERAL (SELECT * FROM xdr_ops x WHERE x.incident_id = k.incident_id ORDER BY x.incident_id, x.id) o`;
+
+/**
  * The XDR ops waiting for each incident, in id order, WITHOUT the CTIM bodies (`ctim` is `{}`):
  * the correlator only needs their kinds and ids to decide what to add or drop, and the bodies
  * are the mirror's business. Never write these back as they are.
@@ -186,15 +197,7 @@ interface OpRow {
 export async function loadOpsWithoutBodies(db: pg.ClientBase, ids: string[]): Promise<Map<string, XdrOp[]>> {
   const out = new Map<string, XdrOp[]>();
   if (ids.length === 0) return out;
-  const { rows } = await db.query<OpRow>(
-    // Per incident, an index range of xdr_ops_by_incident (a LATERAL cannot be planned otherwise):
-    // planned on the statistics of a queue table that grew within seconds, `incident_id = ANY(…)
-    // ORDER BY id` read it all (20 ms a batch in the two-instance bench).
-    `SELECT o.id, o.incident_id, o.kind, o.seq, o.xdr_sighting_id, o.previous_incident_id, o.status, o.attempts, o.last_error
-     FROM unnest($1::text[]) AS k(incident_id)
-     CROSS JOIN LATERAL (SELECT * FROM xdr_ops x WHERE x.incident_id = k.incident_id ORDER BY x.incident_id, x.id) o`,
-    [ids],
-  );
+  const { rows } = await db.query<OpRow>(OPS_OF_INCIDENTS_SQL, [ids]);
   for (const r of rows) {
     const base = { id: Number(r.id), attempts: r.attempts, ...(r.last_error ? { lastError: r.last_error } : {}) };
     let op: XdrOp;

@@ -23,6 +23,9 @@ export interface PoolOptions {
 
 export const POOL_DEFAULTS = { max: 10, statementTimeoutMs: 15_000, connectTimeoutMs: 5_000, idleTimeoutMs: 30_000 } as const;
 
+/** Startup settings of every pooled session (see createPool). */
+export const SESSION_OPTIONS = '-c jit=off';
+
 /** The URL each pool was made from, so an error can say which server failed. */
 const urls = new WeakMap<pg.Pool, string>();
 
@@ -38,6 +41,11 @@ export function createPool(opts: PoolOptions): pg.Pool {
     connectionTimeoutMillis: opts.connectTimeoutMs ?? POOL_DEFAULTS.connectTimeoutMs,
     idleTimeoutMillis: opts.idleTimeoutMs ?? POOL_DEFAULTS.idleTimeoutMs,
     keepAlive: true,
+    // No JIT compilation: the store's statements are short, but a queue table that grew within
+    // seconds has no statistics yet, and planned for hundreds of thousands of rows they crossed
+    // jit_inline_above_cost — the bench measured 250 ms of compiling for a 38 ms read of a batch's
+    // XDR ops (docs/POSTGRES.md, "Dead rows, plans and JIT"). An `options` in DATABASE_URL replaces this.
+    options: SESSION_OPTIONS,
   });
   urls.set(pool, opts.url);
   // An idle connection that dies (server restart, network) emits here; unhandled, it would end the process.

@@ -209,16 +209,27 @@ export class PostgresXdrQueue {
     // Sighting ops this claim marked as being sent; the ones never sent are unmarked at `flush`.
     const marked = new Set<number>();
     const sent = new Set<number>();
-    // The ops behind one that now waits wait as long: ops run in order, and ops left due behind a
-    // head that is not would each be looked at, and passed over, by every claim's search.
-    const waitBehind = async (op: XdrOp): Promise<void> => {
-      await tx.query('UPDATE xdr_ops SET next_attempt_at = (SELECT next_attempt_at FROM xdr_ops WHERE id = $2) WHERE incident_id = $1 AND id > $2', [incident.id, op.id]);
+    // The op waits, and the ops behind it wait as long: ops run in order, and ops left due behind a
+    // head that is not would each be looked at, and passed over, by every claim's search. One
+    // statement (one commit) for the incident's queue: it was one for the op, then one for the rest.
+    // Every row of the queue gets a new version (next_attempt_at is indexed, so none is HOT): the
+    // search needs each op's own due time; the only write per op left in the claim's bookkeeping.
+    const waitFrom = async (op: XdrOp, retryAfterMs: number, failure?: { attempts: number; reason: string }): Promise<void> => {
+      await tx.query(
+        `UPDATE xdr_ops SET next_attempt_at = now() + make_interval(secs => $3::double precision / 1000),
+                            attempts = CASE WHEN id = $2 AND $4::int IS NOT NULL THEN $4::int ELSE attempts END,
+                            last_error = CASE WHEN id = $2 AND $4::int IS NOT NULL THEN $5 ELSE last_error END
+         WHERE incident_id = $1 AND id >= $2`,
+        [incident.id, op.id, Math.max(0, retryAfterMs), failure?.attempts ?? null, failure?.reason ?? null],
+      );
     };
     const flush = async (): Promise<void> => {
       const gone = new Set(doneOps.map((d) => d.id));
       const ids = [...sightingIds].filter(([id]) => !gone.has(id)).map(([id, sid]) => ({ id, sid }));
       const unmark = [...marked].filter((id) => !sent.has(id) && !gone.has(id) && !sightingIds.has(id));
       if (doneOps.length === 0 && ids.length === 0 && unmark.length === 0 && createdXdrId === null) return;
+      // Per op, and needed: done ops leave the queue (a delete each); ids and un-marks are HOT
+      // updates of ops that stay (neither column is indexed).
       // One statement, so one commit, for everything the claim's ops did in XDR. Losing it to a crash
       // only re-runs those ops, and each looks up what it created first. A patch leaves the queue only
       // while the incident is still the revision it was rendered from (counted since, it stays).
@@ -270,6 +281,8 @@ export class PostgresXdrQueue {
           return;
         }
         // On the claim's connection, which runs no transaction around the ops: committed at once.
+        // Per op, and needed: without a lookup by external id, this row is all that stops a retry
+        // from creating the sighting a second time (a HOT update since migration 8).
         try {
           await tx.query('UPDATE xdr_ops SET xdr_sighting_id = $2 WHERE id = $1', [op.id, xdrSightingId]);
         } catch (err) {
@@ -280,7 +293,9 @@ export class PostgresXdrQueue {
         open('sendingSighting');
         sent.add(op.id);
         if (!marked.has(op.id)) {
-          // The mark must be durable before the POST (its own commit). One commit marks every
+          // The mark must be durable before the POST (its own commit). A new version of each op row
+          // (per op, and needed: it is what a retry after a crash reads; HOT since migration 8, as
+          // last_error is not indexed). One commit marks every
           // sighting op of this claim not marked yet, so the ones after this need none; the ones
           // the claim does not get to are unmarked at `flush` (a crash before leaves them marked:
           // that costs a lookup in XDR, never a duplicate).
@@ -320,19 +335,14 @@ export class PostgresXdrQueue {
           }
           return 'dead';
         }
-        await tx.query(
-          `UPDATE xdr_ops SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,
-          [op.id, attempts, reason, Math.max(0, failure.retryAfterMs)],
-        );
-        await waitBehind(op);
+        await waitFrom(op, failure.retryAfterMs, { attempts, reason });
         return 'waiting';
       },
       defer: async (op, retryAfterMs) => {
         open('defer');
         await flush();
         ended = true;
-        await tx.query('UPDATE xdr_ops SET next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1', [op.id, Math.max(0, retryAfterMs)]);
-        await waitBehind(op);
+        await waitFrom(op, retryAfterMs);
       },
       xdrIdOf: async (incidentId) => {
         const { rows } = await tx.query<{ xdr_id: string | null }>('SELECT xdr_id FROM incidents WHERE id = $1', [incidentId]);

@@ -51,6 +51,17 @@ describe.skipIf(!server)('the pool', () => {
     }
   });
 
+  it('compiles no statement with JIT, on a fresh connection and in a transaction', async () => {
+    const pool = createPool({ url: db.url, max: 2 });
+    try {
+      const [a, b] = await Promise.all([pool.query<{ jit: string }>('SHOW jit'), inTransaction(pool, 'reading', (c) => c.query<{ jit: string }>('SHOW jit'))]);
+      expect(a.rows[0]!.jit).toBe('off');
+      expect(b.rows[0]!.jit).toBe('off');
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('commits a transaction only when it completes', async () => {
     const pool = createPool({ url: db.url });
     try {

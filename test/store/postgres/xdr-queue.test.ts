@@ -186,6 +186,12 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
       { kind: 'sighting', attempts: 0, last_error: null },
     ]);
     expect((await correlation.incident(failing))!.xdrSync.lastError).toBe('XDR answered 503');
+    // The op behind waits exactly as long (one statement sets both), a minute from now.
+    const due = await pools.b.query<{ waits: boolean }>(
+      `SELECT next_attempt_at > now() + interval '50 seconds' AS waits FROM xdr_ops WHERE incident_id = $1 GROUP BY next_attempt_at`,
+      [failing],
+    );
+    expect(due.rows).toEqual([{ waits: true }]);
     // Not due: no mirror takes it, not even its due sighting op.
     expect(await b.claimNext(async () => 'taken')).toBeUndefined();
     await pools.a.query('UPDATE xdr_ops SET next_attempt_at = now()');
