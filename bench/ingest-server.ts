@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
@@ -16,12 +17,21 @@ type Command = { cmd: 'stats' | 'idle' | 'stop' | 'heap'; id: number; timeoutMs?
 
 const mode = process.argv[2];
 const send = (msg: unknown) => process.send?.(msg);
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+let serverLatencies: number[] = [];
+loopDelay.enable();
 
 let app: App | undefined;
 let naive: { url: string; close(): Promise<void> } | undefined;
 if (mode === 'real') {
   const config = loadConfig(JSON.parse(process.env['BENCH_APP_ENV'] ?? '{}') as Record<string, string>);
   app = await startApp({ config, logger: silentLogger });
+  // Time spent inside this process per request (arrival of the headers to the last byte handed to the
+  // kernel): with BENCH_LOOP_DELAY, compared with what the load generator measures (diagnostics).
+  app.http.server.prependListener('request', (_req, res) => {
+    const t0 = performance.now();
+    res.once('finish', () => serverLatencies.push(performance.now() - t0));
+  });
   send({ ready: true, url: app.http.url });
 } else if (mode === 'naive') {
   naive = await startNaiveIngest({ file: process.env['BENCH_NAIVE_FILE']!, secret: process.env['BENCH_SECRET']! });
@@ -36,7 +46,12 @@ if (mode === 'real') {
 process.on('message', (raw: Command) => {
   void (async () => {
     if (raw.cmd === 'stats') {
-      send({ id: raw.id, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, lastAppliedSeq: app?.engine.lastAppliedSeq() ?? 0 });
+      const sorted = serverLatencies.sort((a, b) => a - b);
+      const at = (q: number) => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 10) / 10;
+      const ld = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6, mean: loopDelay.mean / 1e6, inServer: { p50: at(0.5), p99: at(0.99), max: at(1) } };
+      serverLatencies = [];
+      loopDelay.reset();
+      send({ id: raw.id, loopDelay: ld, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, lastAppliedSeq: app?.engine.lastAppliedSeq() ?? 0 });
     } else if (raw.cmd === 'heap') {
       // Where the memory is: V8's heap next to RSS, and optionally a heap snapshot to open in DevTools.
       const file = raw.snapshotDir ? writeHeapSnapshot(path.join(raw.snapshotDir, `ingest-${mode}-${Date.now()}.heapsnapshot`)) : undefined;

@@ -180,7 +180,8 @@ async function measureOurs(size: StoreSize, o: { quick: boolean; connections: nu
     for (let r = 0; r < (o.quick ? 1 : 3); r++) {
       const before = await running.ask<{ cpu: NodeJS.CpuUsage }>('stats');
       const res = await load(`run${r}`, o.quick ? 10_000 : 6_000, o.quick ? 200 : 1_000_000);
-      const after = await running.ask<{ cpu: NodeJS.CpuUsage }>('stats');
+      const after = await running.ask<{ cpu: NodeJS.CpuUsage; loopDelay?: unknown }>('stats');
+      if (process.env['BENCH_LOOP_DELAY']) process.stderr.write(`server loop delay: ${JSON.stringify(after.loopDelay)}\n`);
       acceptedSoFar += res.accepted;
       const t0 = performance.now();
       const idle = await running.ask<{ caughtUp: boolean; lastAppliedSeq: number }>('idle', idleWaitMs + 5_000, { timeoutMs: idleWaitMs });
@@ -189,6 +190,14 @@ async function measureOurs(size: StoreSize, o: { quick: boolean; connections: nu
       runs.push({ ...figures(res, before.cpu, after.cpu), drainMs, ...(idle.caughtUp ? {} : { backlog }) });
     }
     const peakRssBytes = rss.stop();
+    if (process.env['BENCH_CALLS']) {
+      const count = (xs: { method: string; path: string }[]) => {
+        const m = new Map<string, number>();
+        for (const c of xs) { const k = `${c.method} ${c.path.replace(/[0-9a-f-]{20,}|\d{3,}/g, ':id').replace(/(incident|sighting|relationship)[-:][^/]+/g, '$1-:id')}`; m.set(k, (m.get(k) ?? 0) + 1); }
+        return [...m].sort((a, b) => b[1] - a[1]).slice(0, 15);
+      };
+      process.stderr.write(`XDR calls: ${JSON.stringify(count(world.xdr.calls))}\nWebex calls: ${JSON.stringify(count(world.webex.requestLog))}\n`);
+    }
     const heap = await running.ask<{ heap: { used_heap_size: number } }>('heap', 300_000, o.heapSnapshotDir ? { snapshotDir: o.heapSnapshotDir } : {});
     await running.ask('stop');
     server = undefined;

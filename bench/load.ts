@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { signedSightingsHeaders } from '../src/transport/http/sightings/auth.js';
@@ -63,6 +64,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let next = 0;
   let accepted = 0;
   let firstFailure: string | undefined;
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const started = performance.now();
   const deadline = started + opts.durationMs;
   const worker = async () => {
@@ -93,6 +96,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: opts.connections }, worker));
   const elapsedMs = performance.now() - started;
+  loopDelay.disable();
+  if (process.env['BENCH_LOOP_DELAY']) process.stderr.write(`load generator loop delay: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; latency p99 ${percentileOf(latencies, 99).toFixed(1)} ms\n`);
   await pool.close();
   return { sent: next, accepted, failures, ...(firstFailure ? { firstFailure } : {}), latenciesMs: latencies, elapsedMs };
+}
+
+function percentileOf(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 }

@@ -31,6 +31,10 @@ import { renderReport, targetTable, upsertBenchSection, writeReport, type BenchR
  * `--flood-seconds 60`: length of the memory benchmark's flood (`--only memory`; 3 s with `--only memory --quick`;
  *   a plain `--quick` run leaves the memory section out).
  * `--memory-flood-only`: the memory benchmark's flood alone, without the idle stores (to compare settings).
+ * Diagnostics of the ingest benchmark, printed to stderr per run (issue 14: where a request's time goes):
+ * `BENCH_LOOP_DELAY=1`: event-loop delay of the load generator and of the server, and the time a request
+ *   spends inside the server (headers in to answer handed to the kernel) next to what the client measured;
+ * `BENCH_CALLS=1`: the calls Sightline made to the XDR and Webex emulators during its runs, by path.
  */
 const BENCHMARKS: Record<string, (o: { quick: boolean; only?: string; cpuProfDir?: string; sizes?: number[]; tsxOnly?: boolean; heapSnapshotDir?: string; floodSeconds?: number; floodOnly?: boolean }) => Promise<BenchResult>> = {
   ingest: benchIngest,

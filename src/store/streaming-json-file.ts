@@ -70,6 +70,9 @@ export class StreamingJsonFile<T> implements Adapter<T> {
       doneSerializing();
       if (parts.length) flush(parts.join(''));
       await written;
+      // On disk before it replaces the old file: a rename of data still in the page cache can leave an
+      // empty state file after a power cut on file systems that do not order the two (XFS, ext4 with noauto_da_alloc).
+      await fh.datasync();
       await fh.close();
       await rename(this.tempPath, this.path);
     } catch (err) {
