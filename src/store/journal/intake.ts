@@ -151,10 +151,16 @@ export class JournaledIntake implements SightingIntake {
   private pump(): void {
     if (this.pumping || this.stopping.signal.aborted) return;
     if (!this.lagging && this.pending.length === 0) return;
-    this.pumping = this.run().finally(() => {
-      this.pumping = undefined;
-      this.pump();
-    });
+    // One turn of the event loop before the first batch: every request whose append completed in
+    // this turn joins it. Started at once, the first item of a group commit went alone and the rest
+    // followed: half the batches held one sighting, and each batch pays the same fixed cost (a state
+    // update, its side-effect chain, the ladder and card bookkeeping) (issue 14).
+    this.pumping = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.run())
+      .finally(() => {
+        this.pumping = undefined;
+        this.pump();
+      });
   }
 
   private async run(): Promise<void> {
