@@ -12,6 +12,7 @@ import {
   ctiaEntityListSchema,
   ctiaEntitySchema,
   enrichEnvelopeSchema,
+  incidentStatusListSchema,
   inspectResponseSchema,
   referEnvelopeSchema,
   responseActionsEnvelopeSchema,
@@ -21,6 +22,10 @@ import {
   type EnrichEnvelope,
   type ModuleResult,
 } from './schemas.js';
+
+/** The status sync's search: incidents per page, and pages per sync at most (the rest are read one by one). */
+const STATUS_PAGE_SIZE = 1000;
+const STATUS_PAGES = 50;
 
 export interface XdrHttpClientOptions {
   xdr: Config['xdr'];
@@ -162,6 +167,39 @@ export class XdrHttpClient implements XdrPort {
     return parseOrThrow(ctiaEntityListSchema, res, 'incident external_id lookup').filter(
       (e) => !Array.isArray(e.external_ids) || e.external_ids.includes(externalId),
     );
+  }
+
+  async incidentStatusesSince(source: string, createdFrom: string): Promise<Map<string, string>> {
+    const statuses = new Map<string, string>();
+    let from = createdFrom;
+    // Paged by moving `from` to the last `created` seen (sorted ascending), not by offset: Elasticsearch
+    // refuses offsets past 10,000 hits. The last page's items come again on the next (`from` is inclusive).
+    for (let page = 0; page < STATUS_PAGES; page++) {
+      const params = new URLSearchParams([
+        ['source', source],
+        ['from', from],
+        ['sort_by', 'created:asc'],
+        ['limit', String(STATUS_PAGE_SIZE)],
+        ['fields', 'id'],
+        ['fields', 'status'],
+        ['fields', 'created'],
+      ]);
+      const res = await this.call({ method: 'GET', url: `${this.incidents.search}?${params}` });
+      const items = parseOrThrow(incidentStatusListSchema, res, 'incident status search');
+      let added = 0;
+      for (const item of items) {
+        const shortId = shortIdOf(item.id);
+        if (!statuses.has(shortId)) added++;
+        statuses.set(shortId, item.status ?? '');
+      }
+      const last = items.at(-1)?.created;
+      // A short page is the last; a page of nothing new (a thousand incidents created in the same
+      // millisecond) cannot move on: the caller reads the rest one by one.
+      if (items.length < STATUS_PAGE_SIZE || !last || added === 0) break;
+      from = last;
+    }
+    for (const [id, status] of statuses) if (status === '') statuses.delete(id);
+    return statuses;
   }
 
   async createRelationship(rel: Parameters<XdrPort['createRelationship']>[0]): Promise<CtiaEntity> {

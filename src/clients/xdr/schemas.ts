@@ -94,6 +94,9 @@ export const triggerEnvelopeSchema = z.looseObject({
 export const ctiaEntitySchema = z.looseObject({ id: z.string().min(1) });
 export const ctiaEntityListSchema = z.array(ctiaEntitySchema);
 
+/** A page of the status sync's incident search (`fields=id,status,created`). */
+export const incidentStatusListSchema = z.array(z.looseObject({ id: z.string().min(1), status: z.string().optional(), created: z.string().optional() }));
+
 /** IROH refer `Ref` (xdr-api.md §3.4); lenient like the rest: a link without a url is skipped by the client. */
 export const referLinkSchema = z.looseObject({
   id: z.string().optional(),

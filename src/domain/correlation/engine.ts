@@ -14,6 +14,7 @@ import { isClosedStatus } from './status.js';
 import { parseSeverityRule } from './severity.js';
 import { MAX_CLOSED_INCIDENTS, correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting } from './types.js';
 import { XdrMirror, enqueueForSighting, enqueueStatus, packQueues, type SyncReport } from './xdr-sync.js';
+import { RemoteStatuses } from './remote-statuses.js';
 import { UpdateCoalescer, failedOutcome, realTimers, respondMessage, rungSteps, runRespond, runWebhook, type Responder, type RungPorts, type Timers } from './side-effects.js';
 
 export type { Responder, Timers } from './side-effects.js';
@@ -187,17 +188,18 @@ export class CorrelationEngine {
   /** Respects closes made in the XDR console: open incidents XDR says are closed are closed here too. */
   async syncStatuses(): Promise<{ checked: number; closed: number }> {
     const open = Object.values(readCorrelation(this.deps.store.get()).incidents).filter((i) => i.xdrId && !this.isClosed(i.status));
+    const oldestOpenedAt = open.reduce<string | undefined>((min, i) => (min === undefined || i.openedAt < min ? i.openedAt : min), undefined);
+    const remote = new RemoteStatuses(this.deps.xdr, { count: open.length, ...(oldestOpenedAt ? { oldestOpenedAt } : {}) });
     let closed = 0;
     for (const inc of open) {
       if (this.stopping) break;
-      let remote;
+      let status;
       try {
-        remote = await this.deps.xdr.getIncident(shortIdOf(inc.xdrId!));
+        status = await remote.statusOf(inc.xdrId!);
       } catch (err) {
         this.deps.logger.warn({ err, incident: inc.id }, 'could not read the incident status from XDR; will try again');
         break;
       }
-      const status = typeof remote?.status === 'string' ? remote.status : undefined;
       if (!status || status === inc.status) continue;
       if (this.isClosed(status)) {
         await this.closeIncident(inc.id, 'XDR', undefined, { status, mirror: false });

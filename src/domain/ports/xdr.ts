@@ -58,6 +58,12 @@ export interface XdrPort {
   setIncidentStatus(shortId: string, status: string): Promise<CtiaEntity>;
   getIncident(shortId: string): Promise<CtiaEntity | undefined>;
   findIncidentsByExternalId(externalId: string): Promise<CtiaEntity[]>;
+  /**
+   * Status by short id of the incidents `source` created since `createdFrom` (ISO time), read with
+   * paged searches. May stop short of the last page (a bound on calls): callers read what is
+   * missing on its own. Optional so test fakes can omit it.
+   */
+  incidentStatusesSince?(source: string, createdFrom: string): Promise<Map<string, string>>;
   createRelationship(rel: { source_ref: string; target_ref: string; relationship_type: string; tlp?: string; source?: string; external_ids?: string[] }): Promise<CtiaEntity>;
   findRelationshipsByExternalId?(externalId: string): Promise<CtiaEntity[]>;
   findSightingsByExternalId?(externalId: string): Promise<CtiaEntity[]>;

@@ -105,6 +105,28 @@ describe('CorrelationEngine against the XDR emulator', () => {
     expect(rels('related-to')).toEqual([expect.objectContaining({ source_ref: incidents[0]!.id, target_ref: incidents[1]!.id })]);
   });
 
+  it('reads the open incidents\' statuses with one search, not one call each, and reads alone one the search does not return', async () => {
+    for (let i = 0; i < 12; i++) await engine.ingest([sighting(`host-${i}`)]);
+    const mine = Object.values(engine.state().incidents);
+    emu.setIncidentStatus(mine[1]!.xdrId!, 'Closed: False Positive');
+    emu.setIncidentStatus(mine[2]!.xdrId!, 'Closed: Confirmed Threat');
+    emu.setIncidentStatus(mine[3]!.xdrId!, 'Open: Investigating');
+    // Changed to another source in XDR: the search leaves it out, so it is read on its own.
+    const other = emu.state.incident.find((i) => i.id === mine[4]!.xdrId)!;
+    other.source = 'someone-else';
+    emu.setIncidentStatus(mine[4]!.xdrId!, 'Closed: Other');
+    emu.calls.length = 0;
+
+    expect(await engine.syncStatuses()).toEqual({ checked: 12, closed: 3 });
+
+    expect(engine.incident(mine[1]!.id)!.status).toBe('Closed: False Positive');
+    expect(engine.incident(mine[3]!.id)!.status).toBe('Open: Investigating');
+    expect(engine.incident(mine[4]!.id)!.status).toBe('Closed: Other');
+    const reads = emu.calls.filter((c) => c.method === 'GET' && c.path.includes('/incident'));
+    expect(reads.filter((c) => c.path.endsWith('/incident/search'))).toHaveLength(1);
+    expect(reads.filter((c) => !c.path.endsWith('/search')).map((c) => c.path)).toEqual([expect.stringContaining(mine[4]!.xdrId!.split('/').pop()!)]);
+  });
+
   it('closes from chat and mirrors the Closed status', async () => {
     await engine.ingest([{ ...sighting('x'), target: { type: 'endpoint', observables: [{ type: 'mac_address', value: '00:0C:29:0F:6F:0A' }] } }]);
     const view = await new CorrelationIncidentService(engine).close('000c.290f.6f0a', 'analyst@example.com');
