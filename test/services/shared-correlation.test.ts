@@ -340,6 +340,32 @@ describe.skipIf(!server)('SharedCorrelation: two instances counting into one dat
     expect(await a.loop.syncStatuses()).toEqual({ checked: 1, closed: 0 });
   });
 
+  it('status sync (leader): with three or more open incidents the statuses come from one search since the oldest, not one read each', async () => {
+    const searches: { source: string; from: string }[] = [];
+    const reads: string[] = [];
+    const xdr = {
+      getIncident: async (shortId: string) => (reads.push(shortId), { status: 'New' }),
+      incidentStatusesSince: async (source: string, from: string) => {
+        searches.push({ source, from });
+        return new Map([['incident-s1', 'Closed: False Positive'], ['incident-s2', 'Open: Investigating'], ['incident-s3', 'New']]);
+      },
+    } as unknown as XdrPort;
+    const a = instance(pools.a, { xdr });
+    await a.intake.accept([hostSighting('s-1', 'sa'), hostSighting('s-2', 'sb'), hostSighting('s-3', 'sc'), hostSighting('s-4', 'sd')]);
+    await a.loop.applyOnce();
+    const incs = await Promise.all(['sa', 'sb', 'sc', 'sd'].map(async (h) => (await a.store.incidentByTarget(`hostname:${h}`))!));
+    for (const [i, inc] of incs.entries()) await pools.a.query(`UPDATE incidents SET xdr_id = $2 WHERE id = $1`, [inc.id, `https://private.intel.amp.cisco.com/ctia/incident/incident-s${i + 1}`]);
+    expect(await a.loop.syncStatuses()).toEqual({ checked: 4, closed: 1 });
+    expect(searches).toHaveLength(1);
+    expect(searches[0]!.source).toBe('sightline');
+    const oldest = incs.map((i) => i.openedAt).sort()[0]!;
+    expect(Date.parse(searches[0]!.from)).toBe(Date.parse(oldest) - 24 * 60 * 60 * 1000);
+    // Only the incident the search did not return is read on its own.
+    expect(reads).toEqual(['incident-s4']);
+    expect(await a.store.incident(incs[0]!.id)).toMatchObject({ status: 'Closed: False Positive', closedBy: 'XDR' });
+    expect(await a.store.incident(incs[1]!.id)).toMatchObject({ status: 'Open: Investigating' });
+  });
+
   it('in dry run, every rung action is a message queued with the counts and nothing runs', async () => {
     const a = instance(pools.b, { config: { ...config, dryRun: true } });
     await a.intake.accept([1, 2, 3].map((i) => hostSighting(`d-${i}`, 'dry-1')));
