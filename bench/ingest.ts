@@ -9,7 +9,7 @@ import { ServerDied, spawnServer, type ChildServer } from './child.js';
 import { runLoad, type LoadResult } from './load.js';
 import { writeNaiveStore } from './naive-ingest.js';
 import { buildIngestServer } from './prebuild.js';
-import { hostOf, writeCorrelationStore, type StoreSize } from './prepopulate.js';
+import { hostOf, mirroredIncidentBody, writeCorrelationStore, type StoreSize } from './prepopulate.js';
 import { table, type BenchResult, type TargetCheck } from './report.js';
 import { fmt, mb, median, percentile } from './stats.js';
 
@@ -147,7 +147,10 @@ async function measureOurs(size: StoreSize, o: { quick: boolean; connections: nu
   const world = await startWorld({ stateDir: dir });
   let server: ChildServer | undefined;
   try {
-    const { openHosts, bytes } = size.incidents > 0 ? await writeCorrelationStore(stateFile, size) : { openHosts: [], bytes: 0 };
+    const { openHosts, openXdrIds, bytes } = size.incidents > 0 ? await writeCorrelationStore(stateFile, size) : { openHosts: [], openXdrIds: [], bytes: 0 };
+    // The open incidents exist in XDR, as for a store mirrored long ago: its patches, links and status
+    // reads then succeed (without this every one was refused with a 404 and retried).
+    world.xdr.seedIncidents(openXdrIds.map((id) => id.split('/').pop()!), mirroredIncidentBody());
     const port = await freePort();
     const env = world.env({
       STATE_FILE: stateFile,

@@ -9,7 +9,7 @@ import { rssMb, startProcess } from './footprint.js';
 import { procMemory, type ProcMemory } from './proc-memory.js';
 import { runLoad } from './load.js';
 import { buildIngestServer, buildMain } from './prebuild.js';
-import { hostOf, writeCorrelationStore, type StoreSize } from './prepopulate.js';
+import { hostOf, mirroredIncidentBody, writeCorrelationStore, type StoreSize } from './prepopulate.js';
 import { table, type BenchResult, type TargetCheck } from './report.js';
 import { startEnv, startNodeFlagsFor } from './start-flags.js';
 import { fmt, median } from './stats.js';
@@ -182,7 +182,10 @@ async function idleWithStore(size: StoreSize, o: { mainFile: string; idleSeconds
     const command: string[] = [];
     const p = await startProcess(world, command, o.idleSeconds * 1000, {
       prepare: async (stateFile) => {
-        stateBytes = (await writeCorrelationStore(stateFile, size)).bytes;
+        const written = await writeCorrelationStore(stateFile, size);
+        stateBytes = written.bytes;
+        // Its open incidents exist in XDR (the status sync reads them), as for a store mirrored long ago.
+        world.xdr.seedIncidents(written.openXdrIds.map((id) => id.split('/').pop()!), mirroredIncidentBody());
         flags.push(...startNodeFlagsFor(stateBytes));
         command.push(...flags, o.mainFile);
       },

@@ -86,7 +86,7 @@ function buildIncident(i: number, perIncident: number, firstSeq: number, ladderL
 }
 
 /** Writes `<stateFile>` and `<stateFile>.journal`; returns the targets that have an open incident. */
-export async function writeCorrelationStore(stateFile: string, size: StoreSize): Promise<{ openHosts: string[]; bytes: number }> {
+export async function writeCorrelationStore(stateFile: string, size: StoreSize): Promise<{ openHosts: string[]; openXdrIds: string[]; bytes: number }> {
   await mkdir(path.dirname(stateFile), { recursive: true });
   const perIncident = Math.max(1, Math.floor(size.sightings / size.incidents));
   const labels = parseLadder(LADDER).map((r) => r.label);
@@ -95,6 +95,7 @@ export async function writeCorrelationStore(stateFile: string, size: StoreSize):
   const openByTarget: Record<string, string> = {};
   const latestByTarget: Record<string, string> = {};
   const openHosts: string[] = [];
+  const openXdrIds: string[] = [];
   for (let i = 0; i < size.incidents; i++) {
     const inc = buildIncident(i, perIncident, i * perIncident + 1, labels, Math.min(CLOSED_SHARE, Math.floor(size.incidents / 10)));
     incidents[inc.id] = inc;
@@ -102,13 +103,20 @@ export async function writeCorrelationStore(stateFile: string, size: StoreSize):
     if (inc.status !== 'Closed') {
       openByTarget[inc.targetKey] = inc.id;
       openHosts.push(hostOf(i));
+      openXdrIds.push(inc.xdrId!);
     }
   }
   const lastSeq = size.incidents * perIncident;
   state.correlation = { incidents, openByTarget, latestByTarget, lastAppliedSeq: lastSeq, nextOrdinal: size.incidents + 1, nextOpId: 1 };
   const bytes = await writeJsonStreaming(stateFile, state);
   await writeJournal(`${stateFile}.journal`, lastSeq);
-  return { openHosts, bytes };
+  return { openHosts, openXdrIds, bytes };
+}
+
+/** The XDR incident a store like this one mirrored long ago (what XDR holds for each open incident). */
+export function mirroredIncidentBody(): Record<string, unknown> {
+  const at = new Date(BASE_TIME).toISOString();
+  return { title: 'Correlated incident for: bench host [by Sightline]', status: 'New', confidence: 'Medium', source: 'sightline', incident_time: { opened: at, discovered: at } };
 }
 
 /** A journal after compaction: the seq floor, then the sender ids the dedupe index still remembers. */
