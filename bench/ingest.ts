@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../src/sandbox/free-port.js';
-import { SANDBOX_SIGHTINGS_SECRET, startWorld } from '../src/sandbox/world.js';
+import { SANDBOX_SIGHTINGS_SECRET } from '../src/sandbox/world.js';
+import { startWorldProcess } from './world-process.js';
 import { ServerDied, spawnServer, type ChildServer } from './child.js';
 import { runLoad, type LoadResult } from './load.js';
 import { writeNaiveStore } from './naive-ingest.js';
@@ -144,13 +145,13 @@ async function measureOurs(size: StoreSize, o: { quick: boolean; connections: nu
   const design = o.builtFile ? DESIGN_OURS_BUILT : DESIGN_OURS;
   const dir = await mkdtemp(path.join(tmpdir(), 'sightline-bench-ingest-'));
   const stateFile = path.join(dir, 'sightline.json');
-  const world = await startWorld({ stateDir: dir });
+  const world = await startWorldProcess({ stateDir: dir });
   let server: ChildServer | undefined;
   try {
     const { openHosts, openXdrIds, bytes } = size.incidents > 0 ? await writeCorrelationStore(stateFile, size) : { openHosts: [], openXdrIds: [], bytes: 0 };
     // The open incidents exist in XDR, as for a store mirrored long ago: its patches, links and status
     // reads then succeed (without this every one was refused with a 404 and retried).
-    world.xdr.seedIncidents(openXdrIds.map((id) => id.split('/').pop()!), mirroredIncidentBody());
+    await world.seedIncidents(openXdrIds.map((id) => id.split('/').pop()!), mirroredIncidentBody());
     const port = await freePort();
     const env = world.env({
       STATE_FILE: stateFile,
@@ -199,7 +200,8 @@ async function measureOurs(size: StoreSize, o: { quick: boolean; connections: nu
         for (const c of xs) { const k = `${c.method} ${c.path.replace(/[0-9a-f-]{20,}|\d{3,}/g, ':id').replace(/(incident|sighting|relationship)[-:][^/]+/g, '$1-:id')}`; m.set(k, (m.get(k) ?? 0) + 1); }
         return [...m].sort((a, b) => b[1] - a[1]).slice(0, 15);
       };
-      process.stderr.write(`XDR calls: ${JSON.stringify(count(world.xdr.calls))}\nWebex calls: ${JSON.stringify(count(world.webex.requestLog))}\n`);
+      const calls = await world.calls();
+      process.stderr.write(`XDR calls: ${JSON.stringify(count(calls.xdr))}\nWebex calls: ${JSON.stringify(count(calls.webex))}\n`);
     }
     const heap = await running.ask<{ heap: { used_heap_size: number } }>('heap', 300_000, o.heapSnapshotDir ? { snapshotDir: o.heapSnapshotDir } : {});
     await running.ask('stop');

@@ -39,7 +39,7 @@ export class StreamingJsonFile<T> implements Adapter<T> {
 
   async write(data: T): Promise<void> {
     const sliceMs = this.opts.sliceMs ?? 4;
-    const flushBytes = this.opts.flushBytes ?? 1 << 20;
+    const flushBytes = this.opts.flushBytes ?? 1 << 18;
     const fh = await open(this.tempPath, 'w');
     let doneSerializing!: () => void;
     this.serialized = new Promise<void>((resolve) => (doneSerializing = resolve));
