@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../src/sandbox/free-port.js';
 import { SANDBOX_SIGHTINGS_SECRET } from '../src/sandbox/world.js';
-import { startWorldProcess } from './world-process.js';
+import { startWorldProcess, XDR_ORG_RATE_LIMIT } from './world-process.js';
 import { ServerDied, spawnServer, type ChildServer } from './child.js';
 import { runLoad, type LoadResult } from './load.js';
 import { writeNaiveStore } from './naive-ingest.js';
@@ -145,7 +145,8 @@ async function measureOurs(size: StoreSize, o: { quick: boolean; connections: nu
   const design = o.builtFile ? DESIGN_OURS_BUILT : DESIGN_OURS;
   const dir = await mkdtemp(path.join(tmpdir(), 'sightline-bench-ingest-'));
   const stateFile = path.join(dir, 'sightline.json');
-  const world = await startWorldProcess({ stateDir: dir });
+  // XDR as it is: its organisation-wide budget applies (the mirror's calls beyond it get 429s).
+  const world = await startWorldProcess({ stateDir: dir, xdrRateLimit: XDR_ORG_RATE_LIMIT });
   let server: ChildServer | undefined;
   try {
     const { openHosts, openXdrIds, bytes } = size.incidents > 0 ? await writeCorrelationStore(stateFile, size) : { openHosts: [], openXdrIds: [], bytes: 0 };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../src/sandbox/free-port.js';
 import { SANDBOX_SIGHTINGS_SECRET, startWorld } from '../src/sandbox/world.js';
+import { XDR_ORG_RATE_LIMIT } from './world-process.js';
 import { spawnServer, type ChildServer } from './child.js';
 import { rssMb, startProcess } from './footprint.js';
 import { procMemory, type ProcMemory } from './proc-memory.js';
@@ -119,6 +120,8 @@ function breakdownTable(b: { atPeak: Breakdown; after: Breakdown }, afterSeconds
 async function flood(o: { floodSeconds: number; afterSeconds: number; builtFile: string; heapSnapshotDir?: string }): Promise<FloodFigures> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sightline-bench-flood-'));
   const world = await startWorld({ stateDir: dir });
+  // XDR as it is: its organisation-wide budget applies (the mirror's calls beyond it get 429s).
+  world.xdr.setRateLimit(XDR_ORG_RATE_LIMIT);
   let server: ChildServer | undefined;
   try {
     const port = await freePort();

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { RateLimitOptions } from '../src/emulators/xdr/faults.js';
 import { startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
 
 /**
@@ -9,6 +10,9 @@ import { startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
  * server's latency (the load generator's loop delay rose from ~3 to 5–13 ms at p99 when the server
  * talked to XDR; issue 14). The emulators still share the machine's cores, as remote services do not.
  */
+/** XDR's documented budget: 8,000 API requests an hour per organisation (429 with Retry-After beyond). */
+export const XDR_ORG_RATE_LIMIT: RateLimitOptions = { requests: 8000, windowMs: 3_600_000 };
+
 export interface WorldProcess {
   env(overrides?: Record<string, string>): Record<string, string>;
   seedIncidents(shortIds: readonly string[], body: Record<string, unknown>): Promise<void>;
@@ -19,8 +23,9 @@ export interface WorldProcess {
 
 type Request = { id: number; cmd: 'seed'; shortIds: string[]; body: Record<string, unknown> } | { id: number; cmd: 'calls' } | { id: number; cmd: 'stop' };
 
-export async function startWorldProcess(opts: { stateDir: string }): Promise<WorldProcess> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['child'], { execArgv: ['--import', 'tsx'], env: { ...process.env, BENCH_WORLD_STATE_DIR: opts.stateDir }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export async function startWorldProcess(opts: { stateDir: string; xdrRateLimit?: RateLimitOptions }): Promise<WorldProcess> {
+  const env = { ...process.env, BENCH_WORLD_STATE_DIR: opts.stateDir, ...(opts.xdrRateLimit ? { BENCH_WORLD_XDR_RATE_LIMIT: JSON.stringify(opts.xdrRateLimit) } : {}) };
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['child'], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiting = new Map<number, (msg: Record<string, unknown>) => void>();
   let nextId = 1;
   const base = await new Promise<Record<string, string>>((resolve, reject) => {
@@ -55,6 +60,8 @@ export async function startWorldProcess(opts: { stateDir: string }): Promise<Wor
 
 async function runChild(): Promise<void> {
   const world: EmulatedWorld = await startWorld({ stateDir: process.env['BENCH_WORLD_STATE_DIR']! });
+  const limit = process.env['BENCH_WORLD_XDR_RATE_LIMIT'];
+  if (limit) world.xdr.setRateLimit(JSON.parse(limit) as RateLimitOptions);
   process.on('message', (req: Request) => {
     void (async () => {
       if (req.cmd === 'seed') {
