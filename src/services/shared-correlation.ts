@@ -1,4 +1,4 @@
-import { RemoteStatuses } from '../domain/correlation/remote-statuses.js';
+import { syncStatuses } from '../domain/correlation/status-sync.js';
 import type pg from 'pg';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../core/logger.js';
@@ -17,7 +17,7 @@ import {
 } from '../domain/correlation/side-effects.js';
 import { isClosedStatus } from '../domain/correlation/status.js';
 import type { Incident } from '../domain/correlation/types.js';
-import { shortIdOf, type XdrPort } from '../domain/ports/xdr.js';
+import type { XdrPort } from '../domain/ports/xdr.js';
 import type { IncidentView, Notification } from '../notify/notification.js';
 import type { AppliedBatch, FiredRung, PostgresCorrelationStore } from '../store/postgres/correlation.js';
 
@@ -432,36 +432,16 @@ export class SharedCorrelation {
    * For the leader: respects closes made in the XDR console. Open incidents with an XDR id whose
    * XDR status says closed are closed here (not mirrored back); another status is recorded.
    */
-  async syncStatuses(): Promise<{ checked: number; closed: number }> {
-    let checked = 0;
-    let closed = 0;
-    // A first walk for how many there are and when the oldest was opened: the statuses are then
-    // read with a few searches instead of one XDR call each (remote-statuses.ts).
-    let count = 0;
-    let oldestOpenedAt: string | undefined;
-    for await (const inc of this.openMirrored()) {
-      count++;
-      if (oldestOpenedAt === undefined || inc.openedAt < oldestOpenedAt) oldestOpenedAt = inc.openedAt;
-    }
-    const remote = new RemoteStatuses(this.deps.xdr, { count, ...(oldestOpenedAt ? { oldestOpenedAt } : {}) });
-    for await (const inc of this.openMirrored()) {
-      if (this.stopping) break;
-      checked++;
-      let status;
-      try {
-        status = await remote.statusOf(inc.xdrId!);
-      } catch (err) {
-        this.deps.logger.warn({ err, incident: inc.id }, 'could not read the incident status from XDR; will try again');
-        break;
-      }
-      if (!status || status === inc.status) continue;
-      if (this.isClosed(status)) {
-        if (await this.closeIncident(inc.id, 'XDR', undefined, { status, mirror: false })) closed++;
-      } else {
-        await this.deps.store.setStatus(inc.id, status);
-      }
-    }
-    return { checked, closed };
+  syncStatuses(): Promise<{ checked: number; closed: number }> {
+    return syncStatuses({
+      xdr: this.deps.xdr,
+      logger: this.deps.logger,
+      openMirrored: () => this.openMirrored(),
+      isClosed: (status) => this.isClosed(status),
+      stopping: () => this.stopping,
+      close: async (id, status) => (await this.closeIncident(id, 'XDR', undefined, { status, mirror: false })) !== undefined,
+      setStatus: async (id, status) => void (await this.deps.store.setStatus(id, status)),
+    });
   }
 
   /** Open incidents that have an XDR id, page by page. */

@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Config } from '../../config/load.js';
-import { shortIdOf, type XdrPort } from '../ports/xdr.js';
+import type { XdrPort } from '../ports/xdr.js';
 import type { IncidentView, Notification, Notifier } from '../../notify/notification.js';
 import type { Store } from '../../store/store.js';
 import { applySighting, type ApplyResult } from './correlator.js';
@@ -14,7 +14,7 @@ import { isClosedStatus } from './status.js';
 import { parseSeverityRule } from './severity.js';
 import { MAX_CLOSED_INCIDENTS, correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting } from './types.js';
 import { XdrMirror, enqueueForSighting, enqueueStatus, packQueues, type SyncReport } from './xdr-sync.js';
-import { RemoteStatuses } from './remote-statuses.js';
+import { syncStatuses } from './status-sync.js';
 import { UpdateCoalescer, failedOutcome, realTimers, respondMessage, rungSteps, runRespond, runWebhook, type Responder, type RungPorts, type Timers } from './side-effects.js';
 
 export type { Responder, Timers } from './side-effects.js';
@@ -186,32 +186,20 @@ export class CorrelationEngine {
   }
 
   /** Respects closes made in the XDR console: open incidents XDR says are closed are closed here too. */
-  async syncStatuses(): Promise<{ checked: number; closed: number }> {
-    const open = Object.values(readCorrelation(this.deps.store.get()).incidents).filter((i) => i.xdrId && !this.isClosed(i.status));
-    const oldestOpenedAt = open.reduce<string | undefined>((min, i) => (min === undefined || i.openedAt < min ? i.openedAt : min), undefined);
-    const remote = new RemoteStatuses(this.deps.xdr, { count: open.length, ...(oldestOpenedAt ? { oldestOpenedAt } : {}) });
-    let closed = 0;
-    for (const inc of open) {
-      if (this.stopping) break;
-      let status;
-      try {
-        status = await remote.statusOf(inc.xdrId!);
-      } catch (err) {
-        this.deps.logger.warn({ err, incident: inc.id }, 'could not read the incident status from XDR; will try again');
-        break;
-      }
-      if (!status || status === inc.status) continue;
-      if (this.isClosed(status)) {
-        await this.closeIncident(inc.id, 'XDR', undefined, { status, mirror: false });
-        closed++;
-      } else {
-        await this.deps.store.update((s) => {
-          const i = correlationOf(s).incidents[inc.id];
+  syncStatuses(): Promise<{ checked: number; closed: number }> {
+    return syncStatuses({
+      xdr: this.deps.xdr,
+      logger: this.deps.logger,
+      openMirrored: () => Object.values(readCorrelation(this.deps.store.get()).incidents).filter((i) => i.xdrId && !this.isClosed(i.status)),
+      isClosed: (status) => this.isClosed(status),
+      stopping: () => this.stopping,
+      close: async (id, status) => (await this.closeIncident(id, 'XDR', undefined, { status, mirror: false })) !== undefined,
+      setStatus: (id, status) =>
+        this.deps.store.update((s) => {
+          const i = correlationOf(s).incidents[id];
           if (i && !this.isClosed(i.status)) i.status = status;
-        });
-      }
-    }
-    return { checked: open.length, closed };
+        }),
+    });
   }
 
   /**
