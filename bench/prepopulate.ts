@@ -116,7 +116,8 @@ export async function writeCorrelationStore(stateFile: string, size: StoreSize):
 /** The XDR incident a store like this one mirrored long ago (what XDR holds for each open incident). */
 export function mirroredIncidentBody(): Record<string, unknown> {
   const at = new Date(BASE_TIME).toISOString();
-  return { title: 'Correlated incident for: bench host [by Sightline]', status: 'New', confidence: 'Medium', source: 'sightline', incident_time: { opened: at, discovered: at } };
+  // The status the prepared incidents have here ('Open'): XDR and the store agree, as after a status sync.
+  return { title: 'Correlated incident for: bench host [by Sightline]', status: 'Open', confidence: 'Medium', source: 'sightline', incident_time: { opened: at, discovered: at } };
 }
 
 /** A journal after compaction: the seq floor, then the sender ids the dedupe index still remembers. */

@@ -194,11 +194,17 @@ export class CorrelationEngine {
       isClosed: (status) => this.isClosed(status),
       stopping: () => this.stopping,
       close: async (id, status) => (await this.closeIncident(id, 'XDR', undefined, { status, mirror: false })) !== undefined,
+      // Not one state write per status: an analyst changing a thousand incidents in XDR made the sync
+      // wait for a thousand writes. A crash before the flush only means the next sync reads them again.
       setStatus: (id, status) =>
-        this.deps.store.update((s) => {
-          const i = correlationOf(s).incidents[id];
-          if (i && !this.isClosed(i.status)) i.status = status;
-        }),
+        this.deps.store.update(
+          (s) => {
+            const i = correlationOf(s).incidents[id];
+            if (i && !this.isClosed(i.status)) i.status = status;
+          },
+          { durable: false },
+        ),
+      flush: () => this.deps.store.flush(),
     });
   }
 

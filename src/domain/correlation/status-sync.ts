@@ -13,7 +13,10 @@ export interface StatusSyncPorts {
   stopping(): boolean;
   /** Closes the incident here, not mirrored back; false when it was no longer open. */
   close(incidentId: string, status: string): Promise<boolean>;
+  /** Records a status (not a close); need not be durable before `flush`. */
   setStatus(incidentId: string, status: string): Promise<void>;
+  /** Makes the recorded statuses durable, once at the end. */
+  flush?(): Promise<void>;
 }
 
 /**
@@ -49,5 +52,6 @@ export async function syncStatuses(ports: StatusSyncPorts): Promise<{ checked: n
       await ports.setStatus(inc.id, status);
     }
   }
+  await ports.flush?.();
   return { checked, closed };
 }
