@@ -36,6 +36,11 @@ export interface IdleGcOptions {
    * when it could not, and the collection then takes two ordinary passes.
    */
   compacting?: (collect: () => void) => boolean;
+  /**
+   * Runs at every look that finds the process quiet, before deciding whether to collect: drops
+   * what only a busy process needs (the state writer's cached incident texts), so it is collected.
+   */
+  onQuiet?: () => void;
 }
 
 export interface IdleGc {
@@ -62,7 +67,9 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
   const compacting = opts.compacting ?? compactEverything;
   const check = (): boolean => {
     const share = loopBusy();
-    if (!gc || share > idleShare) return false;
+    if (share > idleShare) return false;
+    opts.onQuiet?.();
+    if (!gc) return false;
     const { used, committed, oldFree = 0 } = heap();
     const fragmented = oldFree >= growth && oldFree > oldFreeAfterGc + growth / 2;
     if (used < liveAfterGc + growth && committed < committedAfterGc + growth && !fragmented) return false;

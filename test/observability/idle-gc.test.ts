@@ -38,6 +38,24 @@ describe('idle garbage collection', () => {
     }
   });
 
+  it('drops what only a busy process needs at every quiet look, and never in a flood', () => {
+    const { p, opts } = fakeProcess();
+    let dropped = 0;
+    const idle = startIdleGc({ ...opts, growthBytes: 2 ** 40, onQuiet: () => void dropped++ });
+    try {
+      p.busy = 0.95;
+      idle.check();
+      expect(dropped).toBe(0);
+      p.busy = 0.1;
+      idle.check();
+      idle.check();
+      expect(dropped).toBe(2);
+      expect(p.calls).toBe(0); // nothing grew: dropping is not a collection
+    } finally {
+      idle.stop();
+    }
+  });
+
   it('collects when the heap V8 holds grew though the heap in use did not (after a flood V8 collected but kept the pages)', () => {
     const { p, opts } = fakeProcess();
     const MB = 1048576;

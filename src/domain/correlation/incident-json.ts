@@ -22,7 +22,16 @@ interface Cached {
   parts: Map<string, string>;
 }
 
-const cache = new WeakMap<object, Cached>();
+let cache = new WeakMap<object, Cached>();
+
+/**
+ * Drops every cached text. The cache pays off while snapshots come often (a flood: most incidents
+ * unchanged between two); a quiet process writes rarely, and at 10,000 incidents the texts held
+ * ~25 MB for nothing (idle RSS 217 MB against 185 without them). The next write rebuilds it.
+ */
+export function forgetIncidentTexts(): void {
+  cache = new WeakMap();
+}
 /** `"key":` for every field name seen (a few dozen): no quoting work per incident. */
 const quotedKeys = new Map<string, string>();
 

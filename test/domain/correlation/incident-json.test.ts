@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applySighting, type ApplyOptions } from '../../../src/domain/correlation/correlator.js';
 import { compactCorrelation, Interner } from '../../../src/domain/correlation/intern.js';
-import { incidentJson, isIncidentLike } from '../../../src/domain/correlation/incident-json.js';
+import { forgetIncidentTexts, incidentJson, isIncidentLike } from '../../../src/domain/correlation/incident-json.js';
 import { parseLadder } from '../../../src/domain/correlation/ladder.js';
 import { emptyCorrelationState, type Incident } from '../../../src/domain/correlation/types.js';
 import { sighting } from './helpers.js';
@@ -65,6 +65,19 @@ describe('incident JSON reused across snapshots', () => {
     inc.revision += 1;
     expect(incidentJson(inc)).toBe(JSON.stringify(inc));
     expect(incidentJson(inc)).toContain('changed without a bump');
+  });
+
+  it('forgets every cached text when asked (a quiet process), and serialises afresh after', () => {
+    const state = emptyCorrelationState();
+    const opts: ApplyOptions = { rungs: [], rejectedIsClosed: true, dryRun: false, newId: () => 'inc-1', interner: new Interner() };
+    applySighting(state, sighting('h', { ioc: 'first.example' }), now, opts);
+    applySighting(state, sighting('h', { ioc: 'second.example' }), now, opts);
+    const inc = state.incidents['inc-1']!;
+    const before = incidentJson(inc);
+    inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed without a bump' };
+    expect(incidentJson(inc)).toBe(before);
+    forgetIncidentTexts();
+    expect(incidentJson(inc)).toBe(JSON.stringify(inc));
   });
 
   it('only takes values shaped like incidents', () => {
