@@ -1,0 +1,89 @@
+import type pg from 'pg';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Notification } from '../../../src/notify/notification.js';
+import { UndeliverableError } from '../../../src/notify/undeliverable.js';
+import { PostgresOutboxStore } from '../../../src/store/postgres/outbox.js';
+import { testPostgres, useMigratedDatabase } from '../../support/postgres.js';
+
+const server = await testPostgres();
+
+/** Counts the round trips (client.query calls) on every connection the pool hands out from now on. */
+function countRoundTrips(pool: pg.Pool): { roundTrips: () => number; texts: string[] } {
+  const texts: string[] = [];
+  const counted = new WeakSet<object>();
+  pool.on('acquire', (client) => {
+    if (counted.has(client)) return;
+    counted.add(client);
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      texts.push(typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text));
+      return query(...args);
+    };
+  });
+  return { roundTrips: () => texts.length, texts };
+}
+
+/** Text a literal must carry intact: quotes, a backslash, a dollar quote, non-ASCII. */
+const AWKWARD = `it's a "quote" \\ back\\slash $$ dollar; naïve ✓ -- not a comment`;
+
+describe.skipIf(!server)('outbox delivery round trips', () => {
+  const db = useMigratedDatabase(server!);
+  let counter: ReturnType<typeof countRoundTrips>;
+  let store: PostgresOutboxStore;
+  beforeEach(async () => {
+    await db.pool.query('TRUNCATE outbox, outbox_keys, outbox_receipts, dead_letters, outbox_queues');
+    counter ??= countRoundTrips(db.pool);
+    store = new PostgresOutboxStore(db.pool, { retryDelayMs: () => 60_000 });
+  });
+
+  const news = (room: string, text: string): Notification => ({ kind: 'hunt_failed', week: room, error: text });
+
+  it('delivers an item in two round trips (BEGIN with the claim, the outcome with COMMIT), and an empty search in two', async () => {
+    await store.enqueue([{ channel: 'webex', key: AWKWARD, payload: news('room-1', AWKWARD) }]);
+    const before = counter.roundTrips();
+    const sent: unknown[] = [];
+    const out = await store.deliverOne(async (item) => {
+      sent.push(item.payload);
+      return { messageId: AWKWARD };
+    });
+    expect(out).toMatchObject({ outcome: 'delivered' });
+    expect(sent).toEqual([news('room-1', AWKWARD)]);
+    expect(counter.roundTrips() - before).toBe(2);
+    const receipt = await db.pool.query<{ message_id: string }>('SELECT message_id FROM outbox_receipts');
+    expect(receipt.rows).toEqual([{ message_id: AWKWARD }]);
+    expect(await store.pending()).toBe(0);
+    const idle = counter.roundTrips();
+    expect(await store.deliverOne(async () => undefined)).toBeUndefined();
+    expect(counter.roundTrips() - idle).toBe(2);
+  });
+
+  it('keeps awkward text intact in a retry and a dead letter (values travel as literals)', async () => {
+    await store.enqueue([
+      { channel: 'webex', key: 'room-1', payload: news('room-1', AWKWARD) },
+      { channel: 'webex', key: 'room-2', payload: news('room-2', AWKWARD) },
+    ]);
+    const outcomes = await store.deliverDue(async (item) => {
+      if (item.key === 'room-1') throw Object.assign(new Error('raw'), { userMessage: AWKWARD });
+      throw new UndeliverableError(AWKWARD);
+    });
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(['dead', 'retry']);
+    const waiting = await db.pool.query<{ attempts: number; last_error: string; wait_s: number }>(
+      `SELECT attempts, last_error, extract(epoch FROM next_attempt_at - now())::float8 AS wait_s FROM outbox`,
+    );
+    expect(waiting.rows).toEqual([{ attempts: 1, last_error: AWKWARD, wait_s: expect.any(Number) }]);
+    expect(waiting.rows[0]!.wait_s).toBeGreaterThan(30);
+    const dead = await store.deadLetters();
+    expect(dead).toEqual([expect.objectContaining({ key: 'room-2', reason: AWKWARD, attempts: 1, payload: news('room-2', AWKWARD) })]);
+  });
+
+  it('only sends to the channels asked for, whatever their names', async () => {
+    await store.enqueue([
+      { channel: AWKWARD, key: 'room-1', payload: news('room-1', 'a') },
+      { channel: 'email', key: 'room-1', payload: news('room-1', 'b') },
+    ]);
+    const sent: string[] = [];
+    await store.deliverDue(async (item) => void sent.push(item.channel), { channels: [AWKWARD] });
+    expect(sent).toEqual([AWKWARD]);
+    expect(await store.pending('email')).toBe(1);
+  });
+});
