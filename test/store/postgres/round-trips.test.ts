@@ -2,7 +2,12 @@ import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Notification } from '../../../src/notify/notification.js';
 import { UndeliverableError } from '../../../src/notify/undeliverable.js';
+import { pino } from 'pino';
+import type { Channel } from '../../../src/notify/notification.js';
+import { PostgresNotifier } from '../../../src/notify/postgres-notifier.js';
 import { PostgresOutboxStore } from '../../../src/store/postgres/outbox.js';
+import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
+import { hostSighting } from './fixtures.js';
 import { testPostgres, useMigratedDatabase } from '../../support/postgres.js';
 
 const server = await testPostgres();
@@ -26,7 +31,7 @@ function countRoundTrips(pool: pg.Pool): { roundTrips: () => number; texts: stri
 /** Text a literal must carry intact: quotes, a backslash, a dollar quote, non-ASCII. */
 const AWKWARD = `it's a "quote" \\ back\\slash $$ dollar; naïve ✓ -- not a comment`;
 
-describe.skipIf(!server)('outbox delivery round trips', () => {
+describe.skipIf(!server)('round trips of the hot paths (delivery, queueing, the log claim)', () => {
   const db = useMigratedDatabase(server!);
   let counter: ReturnType<typeof countRoundTrips>;
   let store: PostgresOutboxStore;
@@ -85,5 +90,48 @@ describe.skipIf(!server)('outbox delivery round trips', () => {
     await store.deliverDue(async (item) => void sent.push(item.channel), { channels: [AWKWARD] });
     expect(sent).toEqual([AWKWARD]);
     expect(await store.pending('email')).toBe(1);
+  });
+
+  it('queues a notification that merges with nothing in one round trip: once per key, one row per accepting channel, NOTIFY on commit', async () => {
+    const room = (name: string): Channel => ({ name, accepts: (n) => n.kind === 'hunt_failed', queueFor: () => AWKWARD, deliver: async () => undefined });
+    const notifier = new PostgresNotifier({ pool: db.pool, store, channels: [room('webex'), room('email'), { ...room('x'), accepts: () => false }], logger: pino({ level: 'silent' }) });
+    const listener = await db.pool.connect();
+    const woken: string[] = [];
+    listener.on('notification', (m) => woken.push(m.channel));
+    await listener.query('LISTEN sightline_outbox');
+    try {
+      const before = counter.roundTrips();
+      await notifier.notify(news('room-1', AWKWARD), AWKWARD);
+      expect(counter.roundTrips() - before).toBe(1);
+      await notifier.notify(news('room-1', 'again'), AWKWARD); // the same key: nothing more
+      await notifier.notify({ kind: 'incident_closed', incident: { id: 'i-1' } } as unknown as Notification); // no channel takes it
+      const rows = await db.pool.query<{ channel: string; key: string; payload: unknown; dedupe_key: string }>('SELECT channel, key, payload, dedupe_key FROM outbox ORDER BY channel');
+      expect(rows.rows).toEqual([
+        { channel: 'email', key: AWKWARD, payload: news('room-1', AWKWARD), dedupe_key: AWKWARD },
+        { channel: 'webex', key: AWKWARD, payload: news('room-1', AWKWARD), dedupe_key: AWKWARD },
+      ]);
+      await db.pool.query('SELECT 1'); // the notifications arrive before the next answer on the listener's side
+      await listener.query('SELECT 1');
+      expect(woken.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await listener.query('UNLISTEN *');
+      listener.release();
+    }
+  });
+
+  it("claims a batch of the sightings log with BEGIN and COMMIT folded in: apply's statements plus two round trips", async () => {
+    await db.pool.query('TRUNCATE sightings');
+    const log = new PostgresSightingsLog(db.pool);
+    await log.append(Array.from({ length: 5 }, (_, i) => hostSighting(`s-${i}`, 'ws-042')));
+    const before = counter.roundTrips();
+    const out = await log.claim(3, async (rows) => rows.map((r) => r.id), (ids) => (ids.includes('s-1') ? [2] : []));
+    expect(out).toEqual({ claimed: 3, result: ['s-0', 's-1', 's-2'] });
+    expect(counter.roundTrips() - before).toBe(2);
+    const left = await db.pool.query<{ id: string }>('SELECT id FROM sightings WHERE applied_at IS NULL ORDER BY seq');
+    expect(left.rows.map((r) => r.id)).toEqual(['s-1', 's-3', 's-4']);
+    await db.pool.query('UPDATE sightings SET applied_at = now()');
+    const empty = counter.roundTrips();
+    expect(await log.claim(3, async () => 'nothing')).toEqual({ claimed: 0 });
+    expect(counter.roundTrips() - empty).toBe(2);
   });
 });
