@@ -151,8 +151,10 @@ export class PostgresDelivery {
       this.reachable();
       if (outcome) {
         this.report(outcome);
-        // There was work: another queue may have some too.
-        if (this.workers.size < this.concurrency && !this.stopped) this.spawn();
+        // There was work, and another queue had some too: a second sender may take it. (Not when
+        // this was the only queue with work: the second sender would find it held and search in
+        // vain, once per item in a burst into one room. Items queued later wake the senders.)
+        if (outcome.othersWaiting !== false && this.workers.size < this.concurrency && !this.stopped) this.spawn();
         continue;
       }
       if (this.wakes === seen) return;

@@ -40,10 +40,18 @@ export interface OutboxEntry {
 /** What a deliverer reports on success; a thrown UndeliverableError means refused for good, any other throw means try later. */
 export type Deliver = (item: OutboxItem) => Promise<void | { messageId?: string }>;
 
-export type DeliveryOutcome =
+export type DeliveryOutcome = (
   | { outcome: 'delivered'; item: OutboxItem }
   | { outcome: 'retry'; item: OutboxItem; attempts: number; error: string }
-  | { outcome: 'dead'; item: OutboxItem; reason: string };
+  | { outcome: 'dead'; item: OutboxItem; reason: string }
+) & {
+  /**
+   * Another queue had a due item when this one was claimed (held by a sender or not): a hint for
+   * whether a second sender would find work. False when this was the only one, so a burst into one
+   * room does not send a search per item that finds the room held (half the searches were that).
+   */
+  othersWaiting?: boolean;
+};
 
 export interface PostgresOutboxOptions {
   /**
@@ -156,18 +164,18 @@ export class PostgresOutboxStore {
    */
   private async deliverHead(deliver: Deliver, channels?: string[]): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> {
     return inFoldedTransaction(this.pool, 'delivering a notification', async (tx): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> => {
-      const filter = channels ? `q.channel = ANY(ARRAY[${channels.map((c) => tx.lit(c)).join(', ')}]::text[])` : 'true';
+      const filter = (alias: string) => (channels ? `${alias}.channel = ANY(ARRAY[${channels.map((c) => tx.lit(c)).join(', ')}]::text[])` : 'true');
       const headCols = OUTBOX_COLUMNS.split(', ').map((c) => `h.${c} AS h_${c}`).join(', ');
       // `backing_off` is read from the queue row as locked, not from the search's snapshot: a queue whose
       // head another worker failed (and committed) just before this lock must not be sent again at once.
       // One index probe per queue row for its head; a queue another sender holds is one skipped row.
       // The CTEs are materialized, so the queue's row is locked before any of its items.
-      const found = await tx.begin<{ channel: string; key: string; backing_off: boolean; window: Array<{ id: string; kind: string }> } & Partial<Record<`h_${keyof OutboxRow}`, unknown>>>(
+      const found = await tx.begin<{ channel: string; key: string; backing_off: boolean; others: boolean; window: Array<{ id: string; kind: string }> } & Partial<Record<`h_${keyof OutboxRow}`, unknown>>>(
         `WITH q AS MATERIALIZED (
            SELECT q.channel, q.key, coalesce(q.backoff_until > now(), false) AS backing_off
            FROM outbox_queues q
            CROSS JOIN LATERAL (SELECT o.position FROM outbox o WHERE o.channel = q.channel AND o.key = q.key ORDER BY o.position LIMIT 1) h
-           WHERE ${filter}
+           WHERE ${filter('q')}
              AND (q.backoff_until IS NULL OR q.backoff_until <= now())
            ORDER BY h.position
            LIMIT 1
@@ -182,6 +190,9 @@ export class PostgresOutboxStore {
                 (SELECT coalesce(json_agg(json_build_object('id', w.id, 'kind', w.kind) ORDER BY w.position), '[]'::json)
                  FROM (SELECT o.id, o.payload->>'kind' AS kind, o.position FROM outbox o
                        WHERE o.channel = q.channel AND o.key = q.key ORDER BY o.position LIMIT ${tx.lit(this.opts.headWindow ?? HEAD_WINDOW)}) w) AS window,
+                EXISTS (SELECT 1 FROM outbox_queues o2 WHERE (o2.channel, o2.key) <> (q.channel, q.key) AND ${filter('o2')}
+                          AND (o2.backoff_until IS NULL OR o2.backoff_until <= now())
+                          AND EXISTS (SELECT 1 FROM outbox o WHERE o.channel = o2.channel AND o.key = o2.key)) AS others,
                 ${headCols}
          FROM q LEFT JOIN h ON true`,
       );
@@ -213,7 +224,7 @@ export class PostgresOutboxStore {
              ON CONFLICT (id) DO NOTHING`,
             `DELETE FROM outbox WHERE id = ${tx.lit(item.id)}`,
           );
-          return { outcome: 'dead', item, reason: err.reason };
+          return { outcome: 'dead', item, reason: err.reason, othersWaiting: queue.others };
         }
         const attempts = item.attempts + 1;
         const error = (err as { userMessage?: string }).userMessage ?? (err as Error).message ?? String(err);
@@ -223,13 +234,13 @@ export class PostgresOutboxStore {
              next_attempt_at = now() + make_interval(secs => ${tx.lit(Number.isFinite(delayMs) ? delayMs : 0)}::double precision / 1000)
            WHERE id = ${tx.lit(item.id)}`,
         );
-        return { outcome: 'retry', item, attempts, error };
+        return { outcome: 'retry', item, attempts, error, othersWaiting: queue.others };
       }
       await tx.commit(
         `INSERT INTO outbox_receipts (item_id, message_id) VALUES (${tx.lit(item.id)}, ${tx.lit(sent?.messageId ?? null)}) ON CONFLICT DO NOTHING`,
         `DELETE FROM outbox WHERE id = ${tx.lit(item.id)}`,
       );
-      return { outcome: 'delivered', item };
+      return { outcome: 'delivered', item, othersWaiting: queue.others };
     });
   }
 
