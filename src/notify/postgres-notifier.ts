@@ -159,9 +159,10 @@ export class PostgresNotifier implements Notifier, OutboxView {
         [JSON.stringify([...merged].map((m) => ({ id: m.id, payload: m.payload })))],
       );
     }
-    await this.opts.store.insertRows(tx, inserts);
-    // Delivered to the listeners only when (and if) the transaction commits.
-    if (queued.some(Boolean)) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    // Delivered to the listeners only when (and if) the transaction commits; with the rows when there are any.
+    const wake = queued.some(Boolean);
+    if (inserts.length > 0) await this.opts.store.insertRows(tx, inserts, wake ? { notify: OUTBOX_CHANNEL } : {});
+    else if (wake) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
     return queued;
   }
 

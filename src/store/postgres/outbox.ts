@@ -121,15 +121,15 @@ export class PostgresOutboxStore {
    * Rows as given, in order, in the caller's transaction, each with its own dedupe key — which
    * the caller has already claimed in `outbox_keys` (a batch of notifications, see PostgresNotifier).
    */
-  async insertRows(tx: pg.ClientBase, rows: ReadonlyArray<OutboxEntry & { dedupeKey?: string | undefined }>): Promise<void> {
+  async insertRows(tx: pg.ClientBase, rows: ReadonlyArray<OutboxEntry & { dedupeKey?: string | undefined }>, opts: { notify?: string } = {}): Promise<void> {
     if (rows.length === 0) return;
     const values = rows.map((e) => ({ id: randomUUID(), channel: e.channel, key: e.key, payload: e.payload, dedupe_key: e.dedupeKey ?? null }));
-    await tx.query(
-      `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
+    const insert = `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
        SELECT e->>'id', e->>'channel', e->>'key', e->'payload', now(), now(), e->>'dedupe_key'
-       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
-      [JSON.stringify(values)],
-    );
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`;
+    // `notify`: a NOTIFY on that channel in the same statement (one round trip less; sent on commit).
+    if (opts.notify !== undefined) await tx.query(`WITH ins AS (${insert} RETURNING 1) SELECT pg_notify($2, '')`, [JSON.stringify(values), opts.notify]);
+    else await tx.query(insert, [JSON.stringify(values)]);
   }
 
   /**
