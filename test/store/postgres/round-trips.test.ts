@@ -9,6 +9,7 @@ import { postgresNotifications } from '../../../src/notify/postgres-notification
 import { vi } from 'vitest';
 import { PostgresOutboxStore } from '../../../src/store/postgres/outbox.js';
 import { PostgresSightingsLog } from '../../../src/store/postgres/sightings-log.js';
+import { createPool } from '../../../src/store/postgres/pool.js';
 import { hostSighting } from './fixtures.js';
 import { testPostgres, useMigratedDatabase } from '../../support/postgres.js';
 
@@ -155,5 +156,35 @@ describe.skipIf(!server)('round trips of the hot paths (delivery, queueing, the 
     // 20 that found an item, and a few that found none (the first wake's senders, the last look):
     // it was about one empty search per item.
     expect(searches() - before).toBeLessThan(20 + 8);
+  });
+
+  it("answers a stream of another instance's NOTIFYs with a few searches while the room is held, not one each", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const sentByA: string[] = [];
+    const slow: Channel = { name: 'webex', accepts: () => true, queueFor: () => 'Incidents', deliver: async (n) => void (await released, sentByA.push((n as { error: string }).error)) };
+    const idle: Channel = { ...slow, deliver: async () => undefined };
+    const poolB = createPool({ url: db.url });
+    const b = countRoundTrips(poolB);
+    const a = postgresNotifications({ pool: db.pool, url: db.url, channels: [slow], logger: pino({ level: 'silent' }), concurrency: 4 });
+    const other = postgresNotifications({ pool: poolB, url: db.url, channels: [idle], logger: pino({ level: 'silent' }), concurrency: 4, pollMs: 60_000 });
+    try {
+      await a.notifier.notify(news('room-1', 'first'));
+      a.delivery.start();
+      await vi.waitFor(async () => expect((await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE state = 'idle in transaction'`)).rowCount).toBeGreaterThan(0), { timeout: 5_000 });
+      other.delivery.start();
+      await vi.waitFor(() => expect(other.delivery.listening).toBe(true), { timeout: 5_000 });
+      const searches = () => b.texts.filter((t) => t.startsWith('BEGIN; WITH q AS')).length;
+      const before = searches();
+      // A queues 30 items into the room it is sending to, each its own commit and NOTIFY.
+      for (let i = 0; i < 30; i++) await a.notifier.notify(news('room-1', `m${i}`));
+      await new Promise((r) => setTimeout(r, 300));
+      // 4 here; one per NOTIFY (no quiet time) was 14 on the same machine (several NOTIFYs arrive together).
+      expect(searches() - before).toBeLessThanOrEqual(8);
+    } finally {
+      release();
+      await Promise.all([a.delivery.stop(), other.delivery.stop()]);
+      await poolB.end();
+    }
   });
 });
