@@ -48,8 +48,19 @@ export class StreamingJsonFile<T> implements Adapter<T> {
       let size = 0;
       // One write at a time: concurrent FileHandle writes without a position may land out of order.
       let written: Promise<unknown> = Promise.resolve();
+      let unsynced = 0;
       const flush = (chunk: string): void => {
-        written = written.then(() => fh.write(chunk));
+        written = written.then(async () => {
+          // Synced to the disk a megabyte at a time, not all at the end: the whole state's dirty pages
+          // (33 MB at 10,000 incidents) reaching the disk at once made the sightings journal's
+          // fdatasync, and so every 202 in flight, wait behind them (issue 14).
+          const { bytesWritten } = await fh.write(chunk);
+          unsynced += bytesWritten;
+          if (unsynced >= SYNC_BYTES) {
+            unsynced = 0;
+            await fh.datasync();
+          }
+        });
       };
       let sliceStart = performance.now();
       const out = (s: string): void => {
@@ -92,6 +103,7 @@ export class StreamingJsonFile<T> implements Adapter<T> {
  * a snapshot that way).
  */
 const SPLIT_DEPTH = 3;
+const SYNC_BYTES = 1 << 20;
 const ALWAYS_SPLIT_DEPTH = 1;
 const SPLIT_ENTRIES = 64;
 
