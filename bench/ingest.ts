@@ -366,7 +366,7 @@ function summarise(rows: Row[], connections: number, quick: boolean): BenchResul
       `spread over ${fmt(TARGETS)} targets (open ones of the prepared store). ` +
       'The floor (bench/floor-ingest.ts: node:http, the same HMAC check, JSON.parse, a two-field check, a group-committed write + fdatasync, 202) is measured under the same load right before Sightline at each size; "of the floor" is Sightline\'s throughput as a share of it. ' +
       '"built" rows run an esbuild bundle of the same server under plain node (no tsx loader). ' +
-      'Each server runs alone in its own Node process (the load generator and the XDR/Webex/Talos emulators run in the bench process). ' +
+      'Each server runs alone in its own Node process; the load generator runs in the bench process, the XDR/Webex/SMTP/Talos emulators in one more (bench/world-process.ts), XDR with its documented organisation budget (8,000 requests an hour, 429 beyond). ' +
       'A 202 counts only when the body says `"accepted":1`; after the runs the journal is read back to check every accepted sighting is in it. ' +
       `Sightline runs with HTTP_RATE_LIMIT_PER_MINUTE=1000000 (the default 6,000/min per address would refuse a single sender at this rate) and its real background work (correlation, XDR mirroring, outbox). ` +
       'Stores are prepared by writing the state file and a compacted journal directly (bench/prepopulate.ts), not through HTTP.',
