@@ -23,10 +23,10 @@ const ownProcess = [
 
 /**
  * `timingBound`: files whose checks hold wall-clock bounds (SIGTERM within 10 s, a takeover, a
- * settle within n s; searches per 100 ms of NOTIFYs) over real processes: they run last, one at a time, alone on the machine, in
+ * settle within n s) over real processes: they run last, one at a time, alone on the machine, in
  * their own process each (three files at a time made the faults and leader-election suites flaky).
  */
-const timingBound = ['test/reliability/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/store/postgres/leader.test.ts', 'test/store/postgres/round-trips.test.ts'];
+const timingBound = ['test/reliability/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/store/postgres/leader.test.ts'];
 
 export default defineConfig({
   test: {
