@@ -132,7 +132,7 @@ async function measure(pool: pg.Pool, cluster: ThrowawayCluster, instances: Sigh
   const samplers = instances.map((i) => rssSampler(i.pid!));
   if (statementsWanted()) await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').then(() => pool.query('SELECT pg_stat_statements_reset()'));
   const results = await loadAll(runId, plan.runMs);
-  if (statementsWanted()) await printStatements(pool, runId, results.reduce((a, r) => a + r.accepted, 0));
+  if (statementsWanted()) await printStatements(pool, runId);
   const cpu1 = instances.map((i) => procTicks(i.pid));
   const pg1 = postmaster ? pgTicks(postmaster) : undefined;
   const peakRssBytes = samplers.map((s) => s.stop());
@@ -267,24 +267,12 @@ function statementsWanted(): boolean {
   return process.env.BENCH_PG_STATEMENTS === '1';
 }
 
-async function printStatements(pool: pg.Pool, runId: string, accepted: number): Promise<void> {
+async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
   const { rows } = await pool.query<{ ms: number; calls: string; rows: string; wal: string; q: string }>(
     `SELECT round(total_exec_time)::int AS ms, calls, rows, wal_bytes AS wal, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) AS q
      FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 15`,
   );
   process.stderr.write(`\n[${runId}] PostgreSQL statements by total time (ms, calls, rows, WAL bytes):\n${rows.map((r) => `${String(r.ms).padStart(7)} ${r.calls.padStart(7)} ${r.rows.padStart(8)} ${r.wal.padStart(10)}  ${r.q}`).join('\n')}\n`);
-  // Round trips: each statement a call (BEGIN and COMMIT included), per accepted sighting. A
-  // simple-query string holding several statements is one round trip but one call per statement here.
-  const byCalls = await pool.query<{ calls: string; ms: number; q: string }>(
-    `SELECT calls, round(total_exec_time)::int AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q
-     FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY calls DESC LIMIT 40`,
-  );
-  const total = byCalls.rows.reduce((a, r) => a + Number(r.calls), 0);
-  const per = (n: number) => (accepted ? (n / accepted).toFixed(3) : '-');
-  process.stderr.write(
-    `[${runId}] statements by calls (calls, per accepted sighting, ms), ${accepted} accepted, ${total} calls in the top 40 (${per(total)} a sighting):\n` +
-      `${byCalls.rows.map((r) => `${r.calls.padStart(8)} ${per(Number(r.calls)).padStart(7)} ${String(r.ms).padStart(7)}  ${r.q}`).join('\n')}\n`,
-  );
   // The queue tables' row versions: dead rows left, HOT updates, and autovacuum's visits during the run.
   const tables = await pool.query<Record<string, string | number | null>>(
     `SELECT relname, n_live_tup AS live, n_dead_tup AS dead, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del,

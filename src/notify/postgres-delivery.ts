@@ -63,9 +63,6 @@ export class PostgresDelivery {
   private readonly workers = new Set<Promise<void>>();
   /** Bumped by every wake: a sender that found nothing looks again if a wake came meanwhile. */
   private wakes = 0;
-  /** Until when another instance's NOTIFY does not start a search at once (a search just found nothing to take). */
-  private quietUntil = 0;
-  private quietTimer: NodeJS.Timeout | undefined;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
@@ -105,7 +102,6 @@ export class PostgresDelivery {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.listenTimer);
-    clearTimeout(this.quietTimer);
     clearInterval(this.snapshotTimer);
     clearInterval(this.pruneTimer);
     const listener = this.listener;
@@ -121,24 +117,6 @@ export class PostgresDelivery {
     if (this.stopped) return;
     this.wakes++;
     if (this.workers.size < this.concurrency) this.spawn();
-  }
-
-  /**
-   * Another instance committed items (its NOTIFY). Right after a search here found nothing it could
-   * take, one search at the end of a short quiet time answers every NOTIFY meanwhile: with two
-   * instances, each of the other's commits (every counting batch) woke a search that found the
-   * room held by a sender (about five vain searches per item delivered, two round trips each).
-   * Items this instance queues still wake it at once (`wake`).
-   */
-  private wakeFromListen(): void {
-    const wait = this.quietUntil - Date.now();
-    if (wait <= 0) return this.wake();
-    if (this.quietTimer || this.stopped) return;
-    this.quietTimer = setTimeout(() => {
-      this.quietTimer = undefined;
-      this.wake();
-    }, wait);
-    this.quietTimer.unref();
   }
 
   /** Resolves when no send is in flight or being looked for (items backing off may still wait). */
@@ -173,13 +151,10 @@ export class PostgresDelivery {
       this.reachable();
       if (outcome) {
         this.report(outcome);
-        // There was work, and another queue had some too: a second sender may take it. (Not when
-        // this was the only queue with work: the second sender would find it held and search in
-        // vain, once per item in a burst into one room. Items queued later wake the senders.)
-        if (outcome.othersWaiting !== false && this.workers.size < this.concurrency && !this.stopped) this.spawn();
+        // There was work: another queue may have some too.
+        if (this.workers.size < this.concurrency && !this.stopped) this.spawn();
         continue;
       }
-      this.quietUntil = Date.now() + EMPTY_SEARCH_PAUSE_MS;
       if (this.wakes === seen) return;
       // Woken while it looked, and found nothing it could take (the heads it found are held by other
       // senders): under a burst of queued items, looking again at once would search the outbox back
@@ -275,7 +250,7 @@ export class PostgresDelivery {
     };
     client.on('error', drop);
     client.on('end', drop);
-    client.on('notification', () => this.wakeFromListen());
+    client.on('notification', () => this.wake());
     try {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);

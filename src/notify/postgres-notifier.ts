@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { OutboxView } from '../bot/commands/outbox-view.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -63,37 +62,8 @@ export class PostgresNotifier implements Notifier, OutboxView {
   }
 
   async notify(n: Notification, dedupeKey?: string): Promise<void> {
-    if (n.kind === 'incident_updated') {
-      // May merge into a waiting update: a read, then a write that depends on it (notifyManyIn).
-      await inTransaction(this.opts.pool, 'queueing a notification', (tx) => this.notifyIn(tx, n, dedupeKey));
-    } else {
-      await this.notifyAlone(n, dedupeKey ?? defaultKey(n));
-    }
+    await inTransaction(this.opts.pool, 'queueing a notification', (tx) => this.notifyIn(tx, n, dedupeKey));
     this.opts.onQueued?.();
-  }
-
-  /**
-   * A notification that merges with nothing, in one statement committed on its own: the key's
-   * claim, its rows and the NOTIFY together (one round trip; BEGIN, the rows, NOTIFY and COMMIT were
-   * four, five with a key). Nothing is queued when the key was claimed before, on any instance.
-   */
-  private async notifyAlone(n: Notification, key: string | undefined): Promise<void> {
-    const rows = this.channels.filter((c) => c.accepts(n)).map((c) => ({ id: randomUUID(), channel: c.name, key: c.queueFor?.(n) ?? c.name, payload: n }));
-    try {
-      await this.opts.pool.query(
-        `WITH k AS (INSERT INTO outbox_keys (dedupe_key) SELECT $1::text WHERE $1::text IS NOT NULL ON CONFLICT DO NOTHING RETURNING 1),
-         go AS (SELECT $1::text IS NULL OR EXISTS (SELECT 1 FROM k) AS go),
-         ins AS (
-           INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
-           SELECT e->>'id', e->>'channel', e->>'key', e->'payload', now(), now(), $1::text
-           FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, n), go WHERE go.go ORDER BY n
-           RETURNING 1)
-         SELECT go.go, (SELECT count(*) FROM ins) AS rows, CASE WHEN go.go THEN pg_notify($3, '') END FROM go`,
-        [key ?? null, JSON.stringify(rows), OUTBOX_CHANNEL],
-      );
-    } catch (err) {
-      throw poolError(this.opts.pool, err, 'queueing a notification');
-    }
   }
 
   /**
@@ -159,10 +129,9 @@ export class PostgresNotifier implements Notifier, OutboxView {
         [JSON.stringify([...merged].map((m) => ({ id: m.id, payload: m.payload })))],
       );
     }
-    // Delivered to the listeners only when (and if) the transaction commits; with the rows when there are any.
-    const wake = queued.some(Boolean);
-    if (inserts.length > 0) await this.opts.store.insertRows(tx, inserts, wake ? { notify: OUTBOX_CHANNEL } : {});
-    else if (wake) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    await this.opts.store.insertRows(tx, inserts);
+    // Delivered to the listeners only when (and if) the transaction commits.
+    if (queued.some(Boolean)) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
     return queued;
   }
 

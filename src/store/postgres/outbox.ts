@@ -4,7 +4,7 @@ import type { Notification } from '../../notify/notification.js';
 import { pickHead, subjectOf, type QueueStat, type QueueStats } from '../../notify/queues.js';
 import { UndeliverableError } from '../../notify/undeliverable.js';
 import type { DeadLetter, OutboxItem } from '../state.js';
-import { inFoldedTransaction, inTransaction, poolError } from './pool.js';
+import { inTransaction, poolError } from './pool.js';
 
 /**
  * The outbox on PostgreSQL: notifications waiting per queue (a channel's room), delivered by
@@ -40,18 +40,10 @@ export interface OutboxEntry {
 /** What a deliverer reports on success; a thrown UndeliverableError means refused for good, any other throw means try later. */
 export type Deliver = (item: OutboxItem) => Promise<void | { messageId?: string }>;
 
-export type DeliveryOutcome = (
+export type DeliveryOutcome =
   | { outcome: 'delivered'; item: OutboxItem }
   | { outcome: 'retry'; item: OutboxItem; attempts: number; error: string }
-  | { outcome: 'dead'; item: OutboxItem; reason: string }
-) & {
-  /**
-   * Another queue had a due item when this one was claimed (held by a sender or not): a hint for
-   * whether a second sender would find work. False when this was the only one, so a burst into one
-   * room does not send a search per item that finds the room held (half the searches were that).
-   */
-  othersWaiting?: boolean;
-};
+  | { outcome: 'dead'; item: OutboxItem; reason: string };
 
 export interface PostgresOutboxOptions {
   /**
@@ -121,15 +113,15 @@ export class PostgresOutboxStore {
    * Rows as given, in order, in the caller's transaction, each with its own dedupe key — which
    * the caller has already claimed in `outbox_keys` (a batch of notifications, see PostgresNotifier).
    */
-  async insertRows(tx: pg.ClientBase, rows: ReadonlyArray<OutboxEntry & { dedupeKey?: string | undefined }>, opts: { notify?: string } = {}): Promise<void> {
+  async insertRows(tx: pg.ClientBase, rows: ReadonlyArray<OutboxEntry & { dedupeKey?: string | undefined }>): Promise<void> {
     if (rows.length === 0) return;
     const values = rows.map((e) => ({ id: randomUUID(), channel: e.channel, key: e.key, payload: e.payload, dedupe_key: e.dedupeKey ?? null }));
-    const insert = `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
+    await tx.query(
+      `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
        SELECT e->>'id', e->>'channel', e->>'key', e->'payload', now(), now(), e->>'dedupe_key'
-       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`;
-    // `notify`: a NOTIFY on that channel in the same statement (one round trip less; sent on commit).
-    if (opts.notify !== undefined) await tx.query(`WITH ins AS (${insert} RETURNING 1) SELECT pg_notify($2, '')`, [JSON.stringify(values), opts.notify]);
-    else await tx.query(insert, [JSON.stringify(values)]);
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
+      [JSON.stringify(values)],
+    );
   }
 
   /**
@@ -146,101 +138,60 @@ export class PostgresOutboxStore {
     return undefined;
   }
 
-  /**
-   * Two round trips per item in the common case (it was seven: BEGIN, the queue's lock, the window,
-   * the item's lock, receipt, delete, COMMIT), since each round trip costs a system call and a
-   * wake-up on both sides, more than these short statements. What must stay separate: the send
-   * itself sits between the locks and the outcome (the lock is held while the channel answers, so
-   * the outcome commits with it or rolls back on a crash); the outcome depends on the send.
-   *
-   * 1. `BEGIN; WITH …` locks a due queue, reads its window (for `pickHead`) and locks its first item.
-   *    The window is read in that statement's snapshot, which may predate a sender's commit that
-   *    released the queue just before this lock: an item it deleted can still show in the window. The
-   *    first item is therefore locked in the same statement (a row deleted meanwhile is not returned
-   *    by a lock), and any other choice of `pickHead` (a card behind follow-ups) is locked by a
-   *    separate statement with a fresh snapshot, as before. Either way an item gone meanwhile means
-   *    "search again" (STALE_HEAD), never a second send.
-   * 2. `<outcome>; COMMIT`: receipt + delete, dead letter + delete, or the retry time.
-   */
   private async deliverHead(deliver: Deliver, channels?: string[]): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> {
-    return inFoldedTransaction(this.pool, 'delivering a notification', async (tx): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> => {
-      const filter = (alias: string) => (channels ? `${alias}.channel = ANY(ARRAY[${channels.map((c) => tx.lit(c)).join(', ')}]::text[])` : 'true');
-      const headCols = OUTBOX_COLUMNS.split(', ').map((c) => `h.${c} AS h_${c}`).join(', ');
+    return inTransaction(this.pool, 'delivering a notification', async (tx): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> => {
       // `backing_off` is read from the queue row as locked, not from the search's snapshot: a queue whose
       // head another worker failed (and committed) just before this lock must not be sent again at once.
       // One index probe per queue row for its head; a queue another sender holds is one skipped row.
-      // The CTEs are materialized, so the queue's row is locked before any of its items.
-      const found = await tx.begin<{ channel: string; key: string; backing_off: boolean; others: boolean; window: Array<{ id: string; kind: string }> } & Partial<Record<`h_${keyof OutboxRow}`, unknown>>>(
-        `WITH q AS MATERIALIZED (
-           SELECT q.channel, q.key, coalesce(q.backoff_until > now(), false) AS backing_off
-           FROM outbox_queues q
-           CROSS JOIN LATERAL (SELECT o.position FROM outbox o WHERE o.channel = q.channel AND o.key = q.key ORDER BY o.position LIMIT 1) h
-           WHERE ${filter('q')}
-             AND (q.backoff_until IS NULL OR q.backoff_until <= now())
-           ORDER BY h.position
-           LIMIT 1
-           FOR NO KEY UPDATE OF q SKIP LOCKED
-         ), h AS MATERIALIZED (
-           SELECT o.* FROM outbox o JOIN q ON o.channel = q.channel AND o.key = q.key
-           WHERE NOT q.backing_off
-           ORDER BY o.position LIMIT 1
-           FOR UPDATE OF o
-         )
-         SELECT q.channel, q.key, q.backing_off,
-                (SELECT coalesce(json_agg(json_build_object('id', w.id, 'kind', w.kind) ORDER BY w.position), '[]'::json)
-                 FROM (SELECT o.id, o.payload->>'kind' AS kind, o.position FROM outbox o
-                       WHERE o.channel = q.channel AND o.key = q.key ORDER BY o.position LIMIT ${tx.lit(this.opts.headWindow ?? HEAD_WINDOW)}) w) AS window,
-                EXISTS (SELECT 1 FROM outbox_queues o2 WHERE (o2.channel, o2.key) <> (q.channel, q.key) AND ${filter('o2')}
-                          AND (o2.backoff_until IS NULL OR o2.backoff_until <= now())
-                          AND EXISTS (SELECT 1 FROM outbox o WHERE o.channel = o2.channel AND o.key = o2.key)) AS others,
-                ${headCols}
-         FROM q LEFT JOIN h ON true`,
+      const lock = await tx.query<{ channel: string; key: string; backing_off: boolean }>(
+        `SELECT q.channel, q.key, coalesce(q.backoff_until > now(), false) AS backing_off
+         FROM outbox_queues q
+         CROSS JOIN LATERAL (SELECT o.position FROM outbox o WHERE o.channel = q.channel AND o.key = q.key ORDER BY o.position LIMIT 1) h
+         WHERE ($1::text[] IS NULL OR q.channel = ANY($1::text[]))
+           AND (q.backoff_until IS NULL OR q.backoff_until <= now())
+         ORDER BY h.position
+         LIMIT 1
+         FOR NO KEY UPDATE OF q SKIP LOCKED`,
+        [channels ?? null],
       );
-      const queue = found.rows[0];
+      const queue = lock.rows[0];
       if (!queue) return undefined;
       if (queue.backing_off) return STALE_HEAD;
-      const choice = pickHead(queue.window.map((r) => ({ id: r.id, channel: queue.channel, key: queue.key, payload: { kind: r.kind }, createdAt: '', attempts: 0, nextAttemptAt: '' })));
+      const window = await tx.query<{ id: string; kind: string }>(
+        `SELECT id, payload->>'kind' AS kind FROM outbox WHERE channel = $1 AND key = $2 ORDER BY position LIMIT $3`,
+        [queue.channel, queue.key, this.opts.headWindow ?? HEAD_WINDOW],
+      );
+      const choice = pickHead(window.rows.map((r) => ({ id: r.id, channel: queue.channel, key: queue.key, payload: { kind: r.kind }, createdAt: '', attempts: 0, nextAttemptAt: '' })));
       // Emptied by another sender between the search's snapshot and the lock: look again.
       if (!choice) return STALE_HEAD;
-      let row: OutboxRow | undefined = queue.h_id === choice.id ? headRowOf(queue) : undefined;
-      if (!row) {
-        if (queue.h_id === null || queue.h_id === undefined) return STALE_HEAD; // the first item went meanwhile
-        // No other sender reaches this row without the queue's lock, which this transaction holds; the
-        // row lock makes the coalescing lookup (PostgresNotifier, SKIP LOCKED) leave the item being sent alone.
-        const { rows } = await tx.client.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE id = $1 FOR UPDATE`, [choice.id]);
-        row = rows[0];
-        if (!row) return STALE_HEAD;
-      }
-      const item = itemOf(row);
-      let sent: void | { messageId?: string };
+      // No other sender reaches this row without the queue's lock, which this transaction holds; the
+      // row lock makes the coalescing lookup (PostgresNotifier, SKIP LOCKED) leave the item being sent alone.
+      const { rows } = await tx.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE id = $1 FOR UPDATE`, [choice.id]);
+      const item = itemOf(rows[0]!);
       try {
-        sent = await deliver(item);
+        const sent = await deliver(item);
+        await tx.query('INSERT INTO outbox_receipts (item_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [item.id, sent?.messageId ?? null]);
+        await tx.query('DELETE FROM outbox WHERE id = $1', [item.id]);
+        return { outcome: 'delivered', item };
       } catch (err) {
         if (err instanceof UndeliverableError) {
           const dead = deadLetterOf(item, err.reason);
-          await tx.commit(
+          await tx.query(
             `INSERT INTO dead_letters (id, channel, key, kind, subject, reason, created_at, failed_at, attempts, payload)
-             VALUES (${[dead.id, dead.channel, dead.key, dead.kind, dead.subject ?? null, dead.reason].map(tx.lit).join(', ')}, ${tx.lit(dead.createdAt)}::timestamptz, now(), ${tx.lit(dead.attempts)}, ${tx.lit(JSON.stringify(dead.payload))}::jsonb)
-             ON CONFLICT (id) DO NOTHING`,
-            `DELETE FROM outbox WHERE id = ${tx.lit(item.id)}`,
+             VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9) ON CONFLICT (id) DO NOTHING`,
+            [dead.id, dead.channel, dead.key, dead.kind, dead.subject ?? null, dead.reason, dead.createdAt, dead.attempts, JSON.stringify(dead.payload)],
           );
-          return { outcome: 'dead', item, reason: err.reason, othersWaiting: queue.others };
+          await tx.query('DELETE FROM outbox WHERE id = $1', [item.id]);
+          return { outcome: 'dead', item, reason: err.reason };
         }
         const attempts = item.attempts + 1;
         const error = (err as { userMessage?: string }).userMessage ?? (err as Error).message ?? String(err);
-        const delayMs = Math.max(0, this.opts.retryDelayMs(attempts));
-        await tx.commit(
-          `UPDATE outbox SET attempts = ${tx.lit(attempts)}, last_error = ${tx.lit(error)},
-             next_attempt_at = now() + make_interval(secs => ${tx.lit(Number.isFinite(delayMs) ? delayMs : 0)}::double precision / 1000)
-           WHERE id = ${tx.lit(item.id)}`,
+        await tx.query(
+          `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4::double precision / 1000) WHERE id = $1`,
+          [item.id, attempts, error, Math.max(0, this.opts.retryDelayMs(attempts))],
         );
-        return { outcome: 'retry', item, attempts, error, othersWaiting: queue.others };
+        return { outcome: 'retry', item, attempts, error };
       }
-      await tx.commit(
-        `INSERT INTO outbox_receipts (item_id, message_id) VALUES (${tx.lit(item.id)}, ${tx.lit(sent?.messageId ?? null)}) ON CONFLICT DO NOTHING`,
-        `DELETE FROM outbox WHERE id = ${tx.lit(item.id)}`,
-      );
-      return { outcome: 'delivered', item, othersWaiting: queue.others };
     });
   }
 
@@ -370,21 +321,6 @@ export class PostgresOutboxStore {
       throw poolError(this.pool, err, doing);
     }
   }
-}
-
-/** The first item as locked by the delivery's first statement (its columns prefixed `h_`). */
-function headRowOf(r: Partial<Record<`h_${keyof OutboxRow}`, unknown>>): OutboxRow {
-  return {
-    id: r.h_id as string,
-    channel: r.h_channel as string,
-    key: r.h_key as string,
-    payload: r.h_payload,
-    created_at: r.h_created_at as Date,
-    attempts: r.h_attempts as number,
-    next_attempt_at: r.h_next_attempt_at as Date,
-    last_error: r.h_last_error as string | null,
-    dedupe_key: r.h_dedupe_key as string | null,
-  };
 }
 
 function itemOf(r: OutboxRow): OutboxItem {

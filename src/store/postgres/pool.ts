@@ -137,51 +137,6 @@ export function inTransaction<T>(pool: pg.Pool, doing: string, fn: (client: pg.P
 }
 
 /**
- * A transaction whose BEGIN travels with its first statement and whose COMMIT travels with its
- * last, each pair as one simple-query string: one round trip each instead of two. Each round trip
- * is a `writev` and a wake-up on both sides, and for a short transaction (a delivery) they cost
- * more than the statements. A simple query takes no parameters, so the values go in as literals
- * (`lit`, the driver's escaping); only for short statements the hot path runs.
- */
-export interface FoldedTransaction {
-  readonly client: pg.PoolClient;
-  /** `BEGIN; <sql>`: one round trip; the result of `sql`. Must be the first call. */
-  begin<R extends pg.QueryResultRow>(sql: string): Promise<pg.QueryResult<R>>;
-  /** `<statements>; COMMIT`: one round trip; the transaction is over. */
-  commit(...statements: string[]): Promise<void>;
-  /** A value as an SQL literal (null as NULL). */
-  lit(value: string | number | null): string;
-}
-
-/** Runs `fn` in a FoldedTransaction; rolls back on any error (or when `fn` returns without committing) and rethrows it as a StoreError. */
-export function inFoldedTransaction<T>(pool: pg.Pool, doing: string, fn: (tx: FoldedTransaction) => Promise<T>): Promise<T> {
-  return withConnection(pool, doing, async (client, broke) => {
-    let open = false;
-    const tx: FoldedTransaction = {
-      client,
-      async begin<R extends pg.QueryResultRow>(sql: string) {
-        open = true;
-        const results = (await client.query(`BEGIN; ${sql}`)) as unknown as pg.QueryResult<R>[];
-        return results[1]!;
-      },
-      async commit(...statements: string[]) {
-        await client.query([...statements, 'COMMIT'].join('; '));
-        open = false;
-      },
-      lit: (value) => (value === null ? 'NULL' : typeof value === 'number' ? String(value) : client.escapeLiteral(value)),
-    };
-    try {
-      const result = await fn(tx);
-      if (open) await client.query('ROLLBACK').then(() => (open = false));
-      return result;
-    } catch (err) {
-      if (open) await client.query('ROLLBACK').catch(broke);
-      throw err;
-    }
-  });
-}
-
-/**
  * One pooled connection for `fn`; any error reaches the caller as a StoreError. A connection cut
  * while checked out (an instance holding a row lock during a chat send or an XDR call, killed by
  * idle_in_transaction_session_timeout or a server restart) emits 'error' on the client; without a

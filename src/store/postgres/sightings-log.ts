@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../../core/logger.js';
 import type { IncomingSighting } from '../../domain/correlation/intake.js';
-import { autocommit, inFoldedTransaction } from './pool.js';
+import { autocommit, inTransaction } from './pool.js';
 
 /**
  * The committed sightings log: the PostgreSQL side of the journal. `append` resolves once
@@ -200,20 +200,17 @@ export class PostgresSightingsLog {
     /** Seqs `apply` left for a later claim (not marked applied; free again once this commits). */
     left?: (result: T) => readonly number[],
   ): Promise<{ claimed: number; result?: T }> {
-    // BEGIN travels with the claim and COMMIT with the mark (inFoldedTransaction): two round trips of a
-    // batch's dozen. The claim and the mark stay apart: what is marked depends on what `apply` did.
-    return inFoldedTransaction(this.pool, 'applying accepted sightings', async (tx) => {
-      const { rows } = await tx.begin<{ seq: string; id: string; item: IncomingSighting; accepted_at: Date }>(
-        `SELECT seq, id, item, accepted_at FROM sightings WHERE applied_at IS NULL ORDER BY seq LIMIT ${tx.lit(Math.max(0, Math.trunc(limit)))} FOR UPDATE SKIP LOCKED`,
+    return inTransaction(this.pool, 'applying accepted sightings', async (tx) => {
+      const { rows } = await tx.query<{ seq: string; id: string; item: IncomingSighting; accepted_at: Date }>(
+        `SELECT seq, id, item, accepted_at FROM sightings WHERE applied_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
       );
       if (rows.length === 0) return { claimed: 0 };
       const claimed = rows.map((r) => ({ seq: Number(r.seq), id: r.id, item: r.item, acceptedAt: r.accepted_at }));
-      const result = await apply(claimed, tx.client);
+      const result = await apply(claimed, tx);
       const leave = new Set(left?.(result) ?? []);
       const marked = claimed.flatMap((r) => (leave.has(r.seq) ? [] : [r.seq]));
-      // seqs are integers from the log (bigint, well inside a double's exact range), so the literal is plain digits.
-      if (marked.length > 0) await tx.commit(`UPDATE sightings SET applied_at = now() WHERE seq = ANY('{${marked.map((n) => String(Math.trunc(n))).join(',')}}'::bigint[])`);
-      else await tx.commit();
+      if (marked.length > 0) await tx.query('UPDATE sightings SET applied_at = now() WHERE seq = ANY($1::bigint[])', [marked]);
       return { claimed: claimed.length, result };
     });
   }

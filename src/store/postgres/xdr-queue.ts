@@ -107,24 +107,6 @@ const HEADS_CANDIDATES_SQL = `WITH RECURSIVE heads AS (
   )
   SELECT incident_id FROM heads WHERE next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $1`;
 
-/**
- * The search and the claim lock in one statement: the candidates are materialized first (in their
- * order), then tried one by one until a lock is won. `LIMIT 1` over a filter on a materialized CTE
- * (no sort between them) stops at the first row that passes, so no lock is taken that is not
- * returned: PostgreSQL's documentation warns of a locking function beside a LIMIT the planner may
- * apply after it; here the LIMIT waits on the function's filter, row by row.
- * `$2`: incidents tried this claim (won, but their first op was no longer due).
- */
-const claimSql = (candidatesSql: string): string => `WITH c AS MATERIALIZED (
-    SELECT incident_id FROM (${candidatesSql}) s WHERE incident_id <> ALL($2::text[])
-  )
-  SELECT (SELECT incident_id FROM c WHERE pg_try_advisory_lock(hashtextextended('sightline-xdr-claim:' || incident_id, 0)) LIMIT 1) AS won,
-         (SELECT count(*)::int FROM c) AS candidates`;
-const QUICK_CLAIM_SQL = claimSql(QUICK_CANDIDATES_SQL);
-const HEADS_CLAIM_SQL = claimSql(HEADS_CANDIDATES_SQL);
-/** Candidates won but no longer due, tried again before a claim gives up (each was one more statement). */
-const MAX_CLAIM_ROUNDS = 4;
-
 /** An op's `last_error` while its sighting is being POSTed (see `sendingSighting`). */
 const SENDING = 'sent to XDR; no answer recorded yet (look it up before creating it again)';
 
@@ -164,35 +146,31 @@ export class PostgresXdrQueue {
     const onError = (err: Error) => (cut = err);
     tx.on('error', onError);
     try {
-      // A few candidates, and the first whose claim lock is free, in one round trip (it was one for the
-      // search and one per candidate tried: about three per claim with two instances' mirrors).
-      let row: IncidentRow | undefined;
-      const tried: string[] = [];
-      for (let round = 0; round < MAX_CLAIM_ROUNDS && !held; round++) {
-        const found = await tx.query<{ won: string | null; candidates: number }>(QUICK_CLAIM_SQL, [CLAIM_CANDIDATES, tried]);
-        let won = found.rows[0]?.won ?? null;
-        // Only when the quick search stopped at its limit can a due head lie further back.
-        if (won === null && found.rows[0]?.candidates === 0 && (await tx.query<{ full: boolean }>(QUICK_SCAN_FULL_SQL)).rows[0]?.full) {
-          won = (await tx.query<{ won: string | null }>(HEADS_CLAIM_SQL, [CLAIM_CANDIDATES, tried])).rows[0]?.won ?? null;
-        }
-        if (won === null) break;
-        // Separate from the lock, and needed: its holder may have finished (and its op failed, now
-        // waiting) between the search's snapshot and the lock; this statement's snapshot is taken
-        // under the lock. It reads the incident too (one round trip for both).
-        const { rows } = await tx.query<IncidentRow & { due: boolean | null }>(
-          `SELECT ${INCIDENT_COLUMNS}, (SELECT next_attempt_at <= now() FROM xdr_ops WHERE incident_id = $1 ORDER BY incident_id, id LIMIT 1) AS due
-           FROM (SELECT $1::text AS wanted) w LEFT JOIN incidents ON incidents.id = w.wanted`,
-          [won],
+      // A few candidates, then the first whose claim lock is free.
+      let candidates = await tx.query<{ incident_id: string }>(QUICK_CANDIDATES_SQL, [CLAIM_CANDIDATES]);
+      // Only when the quick search stopped at its limit can a due head lie further back.
+      if (candidates.rows.length === 0 && (await tx.query<{ full: boolean }>(QUICK_SCAN_FULL_SQL)).rows[0]?.full) {
+        candidates = await tx.query<{ incident_id: string }>(HEADS_CANDIDATES_SQL, [CLAIM_CANDIDATES]);
+      }
+      for (const c of candidates.rows) {
+        const { rows } = await tx.query<{ won: boolean }>(`SELECT pg_try_advisory_lock(hashtextextended('sightline-xdr-claim:' || $1, 0)) AS won`, [c.incident_id]);
+        if (!rows[0]?.won) continue;
+        // Its holder may have finished (and its op failed, now waiting) between our search and the
+        // lock: ask again, under the lock, whether its first op is still due.
+        const due = await tx.query<{ due: boolean }>(
+          'SELECT next_attempt_at <= now() AS due FROM xdr_ops WHERE incident_id = $1 ORDER BY incident_id, id LIMIT 1',
+          [c.incident_id],
         );
-        if (rows[0]?.due) {
-          held = won;
-          row = rows[0].id ? rows[0] : undefined;
+        if (due.rows[0]?.due) {
+          held = c.incident_id;
           break;
         }
-        tried.push(won);
-        await tx.query(`SELECT pg_advisory_unlock(hashtextextended('sightline-xdr-claim:' || $1, 0))`, [won]);
+        await tx.query(`SELECT pg_advisory_unlock(hashtextextended('sightline-xdr-claim:' || $1, 0))`, [c.incident_id]);
       }
-      if (!held || !row) return undefined;
+      if (!held) return undefined;
+      const { rows } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1`, [held]);
+      const row = rows[0];
+      if (!row) return undefined;
       // One after another: a connection runs one query at a time (pg 9 refuses overlapping ones).
       const opRows = await tx.query<OpRow>(
         `SELECT id, kind, seq, ctim, xdr_sighting_id, previous_incident_id, status, attempts, last_error

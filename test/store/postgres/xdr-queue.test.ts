@@ -126,20 +126,6 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     expect(await a.pending()).toBe(0);
   });
 
-  it('claims with the search and the lock in one statement: one claim lock taken, held ones skipped, none left behind', async () => {
-    await incidents(3, 1);
-    const advisory = async () => Number((await pools.b.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted`)).rows[0]!.n);
-    const { holding, release } = await holdClaim(async (claim) => claim.incident.id);
-    expect(await advisory()).toBe(1);
-    // B skips A's incident and takes the next one; while B works, two claim locks exist, not more.
-    const second = await b.claimNext(async (claim) => ({ id: claim.incident.id, locks: await advisory() }));
-    release();
-    const first = (await holding)!.result;
-    expect(second!.result.locks).toBe(2);
-    expect(second!.result.id).not.toBe(first);
-    expect(await advisory()).toBe(0);
-  });
-
   it('skips an incident another mirror holds, and gives it out once released', async () => {
     await incidents(1, 1);
     const { holding, release } = await holdClaim(async (claim) => claim.ops.length);
