@@ -52,11 +52,7 @@ describe('incident JSON reused across snapshots', () => {
   });
 
   it('reuses the text of the remembered sightings while the revision stays (the correlator bumps it on every count)', () => {
-    const state = emptyCorrelationState();
-    const opts: ApplyOptions = { rungs: [], rejectedIsClosed: true, dryRun: false, newId: () => 'inc-1', interner: new Interner() };
-    applySighting(state, sighting('h', { ioc: 'first.example' }), now, opts);
-    applySighting(state, sighting('h', { ioc: 'second.example' }), now, opts);
-    const inc = state.incidents['inc-1']!;
+    const inc = twiceSighted();
     const before = incidentJson(inc);
     // Changed behind the correlator's back (no revision bump): the reused text shows the old value...
     inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed without a bump' };
@@ -68,11 +64,7 @@ describe('incident JSON reused across snapshots', () => {
   });
 
   it('forgets every cached text when asked (a quiet process), and serialises afresh after', () => {
-    const state = emptyCorrelationState();
-    const opts: ApplyOptions = { rungs: [], rejectedIsClosed: true, dryRun: false, newId: () => 'inc-1', interner: new Interner() };
-    applySighting(state, sighting('h', { ioc: 'first.example' }), now, opts);
-    applySighting(state, sighting('h', { ioc: 'second.example' }), now, opts);
-    const inc = state.incidents['inc-1']!;
+    const inc = twiceSighted();
     const before = incidentJson(inc);
     inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed without a bump' };
     expect(incidentJson(inc)).toBe(before);
@@ -87,3 +79,12 @@ describe('incident JSON reused across snapshots', () => {
     expect(isIncidentLike({ revision: 1, recentSightings: [], iocs: [], toJSON: () => 'x' })).toBe(false);
   });
 });
+
+/** An incident counted twice by the correlator (so it has remembered sightings to reuse). */
+function twiceSighted(): Incident {
+  const state = emptyCorrelationState();
+  const opts: ApplyOptions = { rungs: [], rejectedIsClosed: true, dryRun: false, newId: () => 'inc-1', interner: new Interner() };
+  applySighting(state, sighting('h', { ioc: 'first.example' }), now, opts);
+  applySighting(state, sighting('h', { ioc: 'second.example' }), now, opts);
+  return state.incidents['inc-1']!;
+}
