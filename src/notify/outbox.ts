@@ -11,6 +11,8 @@ import { UndeliverableError } from './undeliverable.js';
 
 const MAX_KEYS = 2000;
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** A queue whose loop was interrupted (the store closing under it) is tried again after this. */
+const INTERRUPTED_RETRY_MS = 1000;
 /** Receipts kept before the file is trimmed (each trim waits for one state write). */
 const RECEIPTS_TO_KEEP = 200;
 /** Dead letters kept in the state (oldest dropped first); each holds its payload for a later look. */
@@ -38,6 +40,13 @@ export class Outbox implements Notifier {
   /** Items being delivered right now (never merged into). */
   private readonly delivering = new Set<string>();
   private readonly kickedWhileRunning = new Set<string>();
+  /**
+   * When each queue that stopped with items left has something to do again (a retry, the head's
+   * next attempt, the next digest). The wake-up timer is set from these, not from every item's
+   * `nextAttemptAt`: news waiting for a storm's next digest is due by its own time, and timing the
+   * wake-up from it re-ran every queue's loop about once a millisecond until the digest (issue 14).
+   */
+  private readonly dueAt = new Map<string, number>();
   /** When each queue last moved (an item delivered or dead-lettered); before that, when the outbox started. */
   private readonly lastProgress = new Map<string, number>();
   private startedAt = 0;
@@ -175,9 +184,16 @@ export class Outbox implements Notifier {
         this.kickedWhileRunning.add(lane);
         continue;
       }
+      this.dueAt.delete(lane);
       const run = this.deliverQueue(channel, key)
+        .then((due) => {
+          if (due !== undefined) this.dueAt.set(lane, due);
+        })
         // A store that closed under a delivery (shutdown) must not become an unhandled rejection.
-        .catch((err: unknown) => this.logger.warn({ err, channel, queue: key }, 'outbox delivery interrupted; it resumes on the next start'))
+        .catch((err: unknown) => {
+          this.logger.warn({ err, channel, queue: key }, 'outbox delivery interrupted; it resumes on the next start');
+          this.dueAt.set(lane, this.clock.now().getTime() + INTERRUPTED_RETRY_MS);
+        })
         .finally(() => {
           this.running.delete(lane);
           if (this.kickedWhileRunning.delete(lane)) this.kick();
@@ -187,7 +203,8 @@ export class Outbox implements Notifier {
     }
   }
 
-  private async deliverQueue(name: string, key: string): Promise<void> {
+  /** Delivers a queue's due items in order; resolves with when it has something to do again (undefined: nothing left, or only what a new notification will kick). */
+  private async deliverQueue(name: string, key: string): Promise<number | undefined> {
     const channel = this.channels.get(name)!;
     const lane = `${name}:${key}`;
     while (!this.stopped) {
@@ -199,7 +216,7 @@ export class Outbox implements Notifier {
         const now = this.clock.now().getTime();
         const step = stormStep(state, news.length, now, this.storm);
         if (step.do === 'digest' || step.do === 'end') {
-          if (!(await this.deliverStormStep(channel, lane, state, step, news))) return;
+          if (!(await this.deliverStormStep(channel, lane, state, step, news))) return this.storms.get(lane)?.retryAt;
           continue;
         }
         if (step.do === 'wait') {
@@ -207,13 +224,14 @@ export class Outbox implements Notifier {
           candidates = queued.filter((i) => !STORM_KINDS.has((i.payload as Notification).kind));
           if (candidates.length === 0) {
             this.wakeAt(step.untilMs);
-            return;
+            return step.untilMs;
           }
         }
       }
       const head = pickHead(candidates);
-      if (!head) return;
-      if (Date.parse(head.nextAttemptAt) > this.clock.now().getTime()) return;
+      if (!head) return undefined;
+      const headDue = Date.parse(head.nextAttemptAt);
+      if (headDue > this.clock.now().getTime()) return headDue;
       try {
         this.delivering.add(head.id);
         await channel.deliver(head.payload as Notification);
@@ -249,9 +267,10 @@ export class Outbox implements Notifier {
             item.lastError = (err as { userMessage?: string }).userMessage ?? (err as Error).message;
           }
         }, { durable: false });
-        return;
+        return this.clock.now().getTime() + delay;
       }
     }
+    return undefined;
   }
 
   /**
@@ -385,9 +404,9 @@ export class Outbox implements Notifier {
 
   private scheduleNext(): void {
     if (this.stopped || this.running.size > 0) return;
-    const items: OutboxItem[] = this.store.get().outbox;
-    if (items.length === 0) return;
-    const next = Math.min(...items.map((i) => Date.parse(i.nextAttemptAt)));
+    if (this.dueAt.size === 0) return;
+    let next = Infinity;
+    for (const at of this.dueAt.values()) next = Math.min(next, at);
     const wait = Math.max(0, next - this.clock.now().getTime());
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => this.kick(), Math.min(wait, MAX_BACKOFF_MS));
