@@ -1,4 +1,5 @@
-import { appendFile, readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { appendFile, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
@@ -221,6 +222,43 @@ describe('SightingJournal under SIGKILL', () => {
     const path = await tempJournalPath();
     const journal = await SightingJournal.open({ path, clock: new FakeClock(), logger: silentLogger, dedupeWindowSeconds: 300, fsync: true });
     expect(await journal.append([sighting(1), sighting(2)])).toEqual([1, 2]);
+    await journal.close();
+  });
+});
+
+/** The open flags of this process's file descriptors on `path` (Linux's /proc/self/fdinfo), or undefined elsewhere. */
+async function openFlagsOf(path: string): Promise<number[] | undefined> {
+  const fds = await readdir('/proc/self/fd').catch(() => undefined);
+  if (!fds) return undefined;
+  const flags: number[] = [];
+  for (const fd of fds) {
+    if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) !== path) continue;
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+    const m = /^flags:\s*([0-7]+)/m.exec(info);
+    if (m) flags.push(parseInt(m[1]!, 8));
+  }
+  return flags;
+}
+
+describe.runIf(process.platform === 'linux')('SightingJournal durability (Linux)', () => {
+  const { O_DSYNC } = constants;
+
+  it('with fsync on, every group is written O_DSYNC (on disk when the write returns), also after a compaction', async () => {
+    const path = await tempJournalPath();
+    const journal = await SightingJournal.open({ path, clock: new FakeClock('2024-01-01T00:00:00Z'), logger: silentLogger, dedupeWindowSeconds: 300, fsync: true });
+    await journal.append([sighting(1), sighting(2)]);
+    expect((await openFlagsOf(path))!.map((f) => (f & O_DSYNC) !== 0)).toEqual([true]);
+    await journal.compact(1);
+    expect((await openFlagsOf(path))!.map((f) => (f & O_DSYNC) !== 0)).toEqual([true]);
+    expect(await journal.append([sighting(3)])).toEqual([3]);
+    await journal.close();
+  });
+
+  it('with fsync off, writes are not synchronous', async () => {
+    const path = await tempJournalPath();
+    const journal = await openJournal(path);
+    await journal.append([sighting(1)]);
+    expect((await openFlagsOf(path))!.map((f) => (f & O_DSYNC) !== 0)).toEqual([false]);
     await journal.close();
   });
 });
