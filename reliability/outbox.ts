@@ -97,6 +97,9 @@ async function killWhileQueued(): Promise<{ texts: string[]; duplicates: number;
     await proc.start();
     world.xdr.faults.add({ match: /^\/(iroh\/iroh-|ctia)/, latencyMs: 100 });
     const room = world.webex.createRoomAsPerson('Outbox analysts', ['alice@example.com']);
+    // /healthz answers before the bot has registered its webhooks: a command posted in between is
+    // never delivered, and the wait below timed out once in CI on a loaded machine.
+    await world.webex.waitForWebhook((w) => w.resource === 'messages', 30_000);
     world.webex.postAsPerson('alice@example.com', room.id, `hunt blog ${world.talos.githubTemplate.replace('{yyyy}', '2021').replace('{mmdd}', '0723')}`, { mentionBot: true });
     // Webex goes down once the hunt runs (the command itself needs Webex to be read).
     await waitFor(async () => (await proc.readState().catch(() => undefined))?.hunts.some((h) => h.status === 'running'), 'the hunt to start', 30_000);
