@@ -110,6 +110,8 @@ const SPLIT_DEPTH = 3;
 const SYNC_BYTES = 1 << 20;
 const ALWAYS_SPLIT_DEPTH = 1;
 const SPLIT_ENTRIES = 64;
+/** Entries written in place between two looks at the clock (an object entry always looks after it). */
+const PRIMITIVES_PER_CHECK = 256;
 
 /**
  * Text for a value written whole, by its path of keys (e.g. correlation.incidents.<id>); undefined
@@ -131,14 +133,25 @@ async function serialize(value: unknown, out: (s: string) => void, maybeYield: (
     out(reused ?? JSON.stringify(value) ?? 'null');
     return;
   }
+  // Strings, numbers and booleans are written in place, without the recursion and the await per
+  // entry: the maps from target to incident hold 10,000 of them each at 10,000 incidents, and a
+  // promise and a timer check per entry were a sizeable part of a snapshot (issue 14).
+  let sinceCheck = 0;
   if (Array.isArray(value)) {
     out('[');
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out(',');
-      const v = value[i];
+      const v: unknown = value[i];
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') out('null');
-      else await serialize(v, out, maybeYield, depth + 1, [...path, String(i)], leaf);
-      await maybeYield();
+      else if (v === null || typeof v !== 'object') out(JSON.stringify(v) ?? 'null');
+      else {
+        await serialize(v, out, maybeYield, depth + 1, [...path, String(i)], leaf);
+        sinceCheck = PRIMITIVES_PER_CHECK;
+      }
+      if (++sinceCheck >= PRIMITIVES_PER_CHECK) {
+        sinceCheck = 0;
+        await maybeYield();
+      }
     }
     out(']');
     return;
@@ -149,8 +162,15 @@ async function serialize(value: unknown, out: (s: string) => void, maybeYield: (
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
     out(`${first ? '' : ','}${JSON.stringify(k)}:`);
     first = false;
-    await serialize(v, out, maybeYield, depth + 1, [...path, k], leaf);
-    await maybeYield();
+    if (v === null || typeof v !== 'object') out(JSON.stringify(v) ?? 'null');
+    else {
+      await serialize(v, out, maybeYield, depth + 1, [...path, k], leaf);
+      sinceCheck = PRIMITIVES_PER_CHECK;
+    }
+    if (++sinceCheck >= PRIMITIVES_PER_CHECK) {
+      sinceCheck = 0;
+      await maybeYield();
+    }
   }
   out('}');
 }
