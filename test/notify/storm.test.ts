@@ -99,16 +99,20 @@ describe('Outbox in a storm (fake clock)', () => {
     outbox.start();
     return { clock, channel, outbox };
   }
+  /** Queues `n` new incidents while the room is still taking the first card, as in a storm. */
+  async function queueFasterThanTheRoom(channel: RecordingChannel, outbox: Outbox, n: number): Promise<void> {
+    let release!: () => void;
+    channel.gate = new Promise((r) => (release = r));
+    for (let i = 0; i < n; i++) await outbox.notify({ kind: 'incident_opened', incident: view(`host-${i}`) });
+    channel.gate = undefined;
+    release();
+    await outbox.drain();
+  }
   const kinds = (c: RecordingChannel) => c.delivered.map((n) => (n.kind === 'incident_digest' ? `digest:${n.phase}:${n.top.length + n.more}` : n.kind));
 
   it('switches a room to digests, one per interval, says when the storm ends, then posts cards again', async () => {
     const { clock, channel, outbox } = await setup();
-    let release!: () => void;
-    channel.gate = new Promise((r) => (release = r));
-    for (let i = 0; i < 30; i++) await outbox.notify({ kind: 'incident_opened', incident: view(`host-${i}`) });
-    channel.gate = undefined;
-    release();
-    await outbox.drain();
+    await queueFasterThanTheRoom(channel, outbox, 30);
     // The first card was already on its way; the storm took the 29 behind it in one digest.
     const before = channel.delivered.length;
     expect(kinds(channel)).toEqual(['incident_opened', 'digest:started:29']);
@@ -142,12 +146,7 @@ describe('Outbox in a storm (fake clock)', () => {
 
   it('news waiting for the next digest does not wake the queue before the digest is due', async () => {
     const { clock, channel, outbox } = await setup();
-    let release!: () => void;
-    channel.gate = new Promise((r) => (release = r));
-    for (let i = 0; i < 30; i++) await outbox.notify({ kind: 'incident_opened', incident: view(`host-${i}`) });
-    channel.gate = undefined;
-    release();
-    await outbox.drain();
+    await queueFasterThanTheRoom(channel, outbox, 30);
     for (let i = 30; i < 40; i++) await outbox.notify({ kind: 'incident_opened', incident: view(`host-${i}`) });
     await outbox.drain();
     // The waiting news is due by its own time (now); the next digest is a minute away. Counting the
