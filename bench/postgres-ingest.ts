@@ -273,6 +273,17 @@ async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
      FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 15`,
   );
   process.stderr.write(`\n[${runId}] PostgreSQL statements by total time (ms, calls, rows, WAL bytes):\n${rows.map((r) => `${String(r.ms).padStart(7)} ${r.calls.padStart(7)} ${r.rows.padStart(8)} ${r.wal.padStart(10)}  ${r.q}`).join('\n')}\n`);
+  // Round trips cost the app a system call each (and, on loopback, PostgreSQL's wake-up): the totals, and the most frequent.
+  const all = await pool.query<{ calls: string; ms: number; wal: string }>(
+    `SELECT sum(calls)::bigint AS calls, round(sum(total_exec_time))::int AS ms, sum(wal_bytes)::bigint AS wal
+     FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%'`,
+  );
+  const frequent = await pool.query<{ calls: string; ms: number; q: string }>(
+    `SELECT calls, round(total_exec_time)::int AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS q
+     FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY calls DESC LIMIT 12`,
+  );
+  const t = all.rows[0]!;
+  process.stderr.write(`[${runId}] all statements: ${t.calls} calls, ${t.ms} ms executing, ${t.wal} WAL bytes; most frequent (calls, ms):\n${frequent.rows.map((r) => `${r.calls.padStart(7)} ${String(r.ms).padStart(6)}  ${r.q}`).join('\n')}\n`);
   // The queue tables' row versions: dead rows left, HOT updates, and autovacuum's visits during the run.
   const tables = await pool.query<Record<string, string | number | null>>(
     `SELECT relname, n_live_tup AS live, n_dead_tup AS dead, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del,

@@ -157,4 +157,21 @@ describe.skipIf(!server)('the committed sightings log, two instances on one data
     expect(seen.sort((x, y) => x - y)).toEqual(Array.from({ length: 45 }, (_, i) => i + 6));
     expect(Number((await pools.a.query('SELECT count(*) AS n FROM sightings WHERE applied_at IS NULL')).rows[0].n)).toBe(0);
   });
+
+  it('drops the body of a sighting once applied, keeps it while it waits, and still counts a resent id once', async () => {
+    await a.append([sighting('body-1'), sighting('body-2'), sighting('body-3')]);
+    // One left for a later claim (its target was held elsewhere): it keeps its body, and is claimed again with it.
+    await a.claim(10, async (rows) => rows, (rows) => [rows[2]!.seq]);
+    const { rows } = await pools.b.query<{ id: string; item: IncomingSighting | null; applied: boolean }>(
+      'SELECT id, item, applied_at IS NOT NULL AS applied FROM sightings ORDER BY seq',
+    );
+    expect(rows.map((r) => [r.id, r.applied, r.item === null])).toEqual([
+      ['body-1', true, true],
+      ['body-2', true, true],
+      ['body-3', false, false],
+    ]);
+    const again = await b.claim(10, async (claimed) => claimed.map((r) => r.item));
+    expect(again.result).toEqual([sighting('body-3')]);
+    expect(await b.append([sighting('body-1'), sighting('body-4')])).toMatchObject({ accepted: 1, duplicates: 1 });
+  });
 });
