@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { prepared } from './pool.js';
 import type { Observable } from '../../domain/types.js';
 import { MAX_RECENT_SIGHTINGS, type Incident, type RungRecord, type SeenIoc, type SightingRecord, type XdrOp } from '../../domain/correlation/types.js';
 
@@ -153,8 +154,7 @@ export async function loadRungs(db: pg.ClientBase | pg.Pool, ids: string[]): Pro
   const out = new Map<string, RungRecord[]>();
   if (ids.length === 0) return out;
   const { rows } = await db.query<RungRow>(
-    'SELECT incident_id, rung, count, at, actions, dry_run, outcome FROM incident_rungs WHERE incident_id = ANY($1::text[]) ORDER BY at, count',
-    [ids],
+    prepared('SELECT incident_id, rung, count, at, actions, dry_run, outcome FROM incident_rungs WHERE incident_id = ANY($1::text[]) ORDER BY at, count', [ids]),
   );
   for (const r of rows) {
     const rec: RungRecord = { rung: r.rung, count: Number(r.count), at: r.at.toISOString(), actions: r.actions, dryRun: r.dry_run };
@@ -197,7 +197,7 @@ export const OPS_OF_INCIDENTS_SQL = `SELECT o.id, o.incident_id, o.kind, o.seq, 
 export async function loadOpsWithoutBodies(db: pg.ClientBase, ids: string[]): Promise<Map<string, XdrOp[]>> {
   const out = new Map<string, XdrOp[]>();
   if (ids.length === 0) return out;
-  const { rows } = await db.query<OpRow>(OPS_OF_INCIDENTS_SQL, [ids]);
+  const { rows } = await db.query<OpRow>(prepared(OPS_OF_INCIDENTS_SQL, [ids]));
   for (const r of rows) {
     const base = { id: Number(r.id), attempts: r.attempts, ...(r.last_error ? { lastError: r.last_error } : {}) };
     let op: XdrOp;
@@ -241,7 +241,7 @@ export function opRow(incidentId: string, op: XdrOp): Record<string, unknown> {
  */
 export async function insertOps(db: pg.ClientBase, rows: Record<string, unknown>[]): Promise<void> {
   if (rows.length === 0) return;
-  await db.query(
+  await db.query(prepared(
     `WITH input AS (SELECT e, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)),
      heads AS (
        SELECT k.incident_id, h.next_attempt_at FROM (SELECT DISTINCT e->>'incident_id' AS incident_id FROM input) k
@@ -253,5 +253,5 @@ export async function insertOps(db: pg.ClientBase, rows: Record<string, unknown>
      FROM input LEFT JOIN heads ON heads.incident_id = input.e->>'incident_id' ORDER BY n
      ON CONFLICT DO NOTHING`,
     [JSON.stringify(rows)],
-  );
+  ));
 }

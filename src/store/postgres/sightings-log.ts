@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../../core/logger.js';
 import type { IncomingSighting } from '../../domain/correlation/intake.js';
-import { autocommit, inTransaction } from './pool.js';
+import { autocommit, inTransaction, prepared } from './pool.js';
 
 /**
  * The committed sightings log: the PostgreSQL side of the journal. `append` resolves once
@@ -155,7 +155,7 @@ export class PostgresSightingsLog {
         // Seqs are taken in arrival order, rows inserted in id order: two instances inserting the same
         // ids then lock them in the same order and wait for each other instead of deadlocking.
         inserted = await autocommit(this.appendPool, 'accepting sightings', async (client) => {
-          const { rows } = await client.query<{ seq: string; id: string }>(
+          const { rows } = await client.query<{ seq: string; id: string }>(prepared(
             `WITH input AS MATERIALIZED (
                SELECT e->>'dedupeKey' AS id, e, nextval('sightings_seq_seq') AS seq
                FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
@@ -165,7 +165,7 @@ export class PostgresSightingsLog {
              ON CONFLICT (id) DO NOTHING
              RETURNING seq, id`,
             [JSON.stringify(all)],
-          );
+          ));
           return new Map(rows.map((r) => [r.id, Number(r.seq)]));
         });
       } catch (err) {
@@ -202,8 +202,7 @@ export class PostgresSightingsLog {
   ): Promise<{ claimed: number; result?: T }> {
     return inTransaction(this.pool, 'applying accepted sightings', async (tx) => {
       const { rows } = await tx.query<{ seq: string; id: string; item: IncomingSighting; accepted_at: Date }>(
-        `SELECT seq, id, item, accepted_at FROM sightings WHERE applied_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [limit],
+        prepared(`SELECT seq, id, item, accepted_at FROM sightings WHERE applied_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit]),
       );
       if (rows.length === 0) return { claimed: 0 };
       const claimed = rows.map((r) => ({ seq: Number(r.seq), id: r.id, item: r.item, acceptedAt: r.accepted_at }));
@@ -211,7 +210,7 @@ export class PostgresSightingsLog {
       const leave = new Set(left?.(result) ?? []);
       const marked = claimed.flatMap((r) => (leave.has(r.seq) ? [] : [r.seq]));
       // The body goes with the mark (migration 9): the row stays for its id; the new version it writes is then ~100 bytes, not ~1.4 kB.
-      if (marked.length > 0) await tx.query('UPDATE sightings SET applied_at = now(), item = NULL WHERE seq = ANY($1::bigint[])', [marked]);
+      if (marked.length > 0) await tx.query(prepared('UPDATE sightings SET applied_at = now(), item = NULL WHERE seq = ANY($1::bigint[])', [marked]));
       return { claimed: claimed.length, result };
     });
   }
