@@ -291,7 +291,8 @@ async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
      FROM pg_stat_user_tables WHERE relname IN ('xdr_ops', 'outbox', 'outbox_queues', 'sightings', 'incidents') ORDER BY relname`,
   );
   process.stderr.write(`[${runId}] row versions since the cluster started:\n${tables.rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
-  // The apply loop's read of a batch's waiting XDR ops (incident-rows.ts loadOpsWithoutBodies), on the table as the run left it.
+  // The per-incident scan under the apply loop's read of a batch's waiting XDR ops (incident-rows.ts OPS_OF_INCIDENTS_SQL, which
+  // OPS_SUMMARY_OF_INCIDENTS_SQL aggregates), on the table as the run left it.
   const explainer = await pool.connect();
   await explainer.query('SET jit = off'); // as the app's sessions (src/store/postgres/pool.ts)
   const plan = await explainer.query<{ 'QUERY PLAN': string }>(
