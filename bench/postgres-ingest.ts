@@ -273,6 +273,17 @@ async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
      FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 15`,
   );
   process.stderr.write(`\n[${runId}] PostgreSQL statements by total time (ms, calls, rows, WAL bytes):\n${rows.map((r) => `${String(r.ms).padStart(7)} ${r.calls.padStart(7)} ${r.rows.padStart(8)} ${r.wal.padStart(10)}  ${r.q}`).join('\n')}\n`);
+  // Round trips cost the app a system call each (and, on loopback, PostgreSQL's wake-up): the totals, and the most frequent.
+  const all = await pool.query<{ calls: string; ms: number; wal: string }>(
+    `SELECT sum(calls)::bigint AS calls, round(sum(total_exec_time))::int AS ms, sum(wal_bytes)::bigint AS wal
+     FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%'`,
+  );
+  const frequent = await pool.query<{ calls: string; ms: number; q: string }>(
+    `SELECT calls, round(total_exec_time)::int AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS q
+     FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY calls DESC LIMIT 12`,
+  );
+  const t = all.rows[0]!;
+  process.stderr.write(`[${runId}] all statements: ${t.calls} calls, ${t.ms} ms executing, ${t.wal} WAL bytes; most frequent (calls, ms):\n${frequent.rows.map((r) => `${r.calls.padStart(7)} ${String(r.ms).padStart(6)}  ${r.q}`).join('\n')}\n`);
   // The queue tables' row versions: dead rows left, HOT updates, and autovacuum's visits during the run.
   const tables = await pool.query<Record<string, string | number | null>>(
     `SELECT relname, n_live_tup AS live, n_dead_tup AS dead, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del,
@@ -280,7 +291,8 @@ async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
      FROM pg_stat_user_tables WHERE relname IN ('xdr_ops', 'outbox', 'outbox_queues', 'sightings', 'incidents') ORDER BY relname`,
   );
   process.stderr.write(`[${runId}] row versions since the cluster started:\n${tables.rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
-  // The apply loop's read of a batch's waiting XDR ops (incident-rows.ts loadOpsWithoutBodies), on the table as the run left it.
+  // The per-incident scan under the apply loop's read of a batch's waiting XDR ops (incident-rows.ts OPS_OF_INCIDENTS_SQL, which
+  // OPS_SUMMARY_OF_INCIDENTS_SQL aggregates), on the table as the run left it.
   const explainer = await pool.connect();
   await explainer.query('SET jit = off'); // as the app's sessions (src/store/postgres/pool.ts)
   const plan = await explainer.query<{ 'QUERY PLAN': string }>(

@@ -393,7 +393,8 @@ export class SharedCorrelation {
     const notifier = this.deps.notifier;
     for (let i = 0; i < taken.length && !this.abandoned; i += 200) {
       const chunk = taken.slice(i, i + 200);
-      const found = new Map((await this.deps.store.incidents(chunk.map((t) => t.id))).map((inc) => [inc.id, inc]));
+      // The view an update shows has no sightings list: read without them.
+      const found = new Map((await this.deps.store.incidentsForViews(chunk.map((t) => t.id))).map((inc) => [inc.id, inc]));
       const messages: Notification[] = [];
       for (const { id, pending } of chunk) {
         const inc = found.get(id);

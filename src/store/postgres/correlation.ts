@@ -19,7 +19,7 @@ import {
   type IncidentRow,
 } from './incident-rows.js';
 import { PostgresIncidentReads } from './incident-reads.js';
-import { inTransaction, poolError } from './pool.js';
+import { inTransaction, poolError, prepared } from './pool.js';
 import type { LoggedSighting, PostgresSightingsLog } from './sightings-log.js';
 
 export type { IncidentPage, PageRequest } from './incident-reads.js';
@@ -215,10 +215,12 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
    */
   private async takeTargets(tx: pg.ClientBase, keys: string[]): Promise<Set<string>> {
     const { rows } = await tx.query<{ key: string }>(
-      `SELECT k.key FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n)
-       WHERE NOT pg_try_advisory_xact_lock(hashtextextended('sightline-target:' || k.key, 0))
-       ORDER BY k.n`,
-      [keys],
+      prepared(
+        `SELECT k.key FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n)
+         WHERE NOT pg_try_advisory_xact_lock(hashtextextended('sightline-target:' || k.key, 0))
+         ORDER BY k.n`,
+        [keys],
+      ),
     );
     return new Set(rows.map((r) => r.key));
   }
@@ -231,17 +233,19 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     // Two rows at most per target whatever its history (incidents_by_target, incidents_one_open_per_target),
     // found first without locks, then locked by primary key (SKIP LOCKED: a row missing is a row held).
     const { rows: wanted } = await tx.query<{ id: string; target_key: string }>(
-      `SELECT latest.id, k.key AS target_key FROM unnest($1::text[]) AS k(key)
-         CROSS JOIN LATERAL (SELECT j.id FROM incidents j WHERE j.target_key = k.key ORDER BY j.ordinal DESC LIMIT 1) AS latest
-       UNION
-       SELECT o.id, o.target_key FROM incidents o WHERE o.target_key = ANY($1::text[]) AND o.closed_at IS NULL`,
-      [keys],
+      prepared(
+        `SELECT latest.id, k.key AS target_key FROM unnest($1::text[]) AS k(key)
+           CROSS JOIN LATERAL (SELECT j.id FROM incidents j WHERE j.target_key = k.key ORDER BY j.ordinal DESC LIMIT 1) AS latest
+         UNION
+         SELECT o.id, o.target_key FROM incidents o WHERE o.target_key = ANY($1::text[]) AND o.closed_at IS NULL`,
+        [keys],
+      ),
     );
     const busy = new Set<string>();
     if (wanted.length === 0) return { loaded: new Map(), busy };
-    const { rows: locked } = await tx.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ANY($1::text[]) ORDER BY target_key, ordinal FOR NO KEY UPDATE SKIP LOCKED`, [
-      wanted.map((w) => w.id),
-    ]);
+    const { rows: locked } = await tx.query<IncidentRow>(
+      prepared(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ANY($1::text[]) ORDER BY target_key, ordinal FOR NO KEY UPDATE SKIP LOCKED`, [wanted.map((w) => w.id)]),
+    );
     const got = new Set(locked.map((r) => r.id));
     for (const w of wanted) if (!got.has(w.id)) busy.add(w.target_key);
     const rows = locked.filter((r) => !busy.has(r.target_key));
@@ -319,14 +323,14 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     const kept = outcomes.filter((o) => !lost.has(o.key));
     const updated = kept.flatMap((o) => (o.updated ? [o.updated] : []));
     if (updated.length > 0) {
-      await tx.query(
+      await tx.query(prepared(
         `UPDATE incidents i SET count = u.count, revision = u.revision, first_seen = u.first_seen, last_seen = u.last_seen,
                                 summary = u.summary, xdr_unmirrored = u.xdr_unmirrored
          FROM jsonb_to_recordset($1::jsonb) AS u(id text, count bigint, revision int, first_seen timestamptz, last_seen timestamptz,
               summary jsonb, xdr_unmirrored int)
          WHERE i.id = u.id`,
         [JSON.stringify(updated.map((inc) => this.incidentColumns(inc)))],
-      );
+      ));
     }
     const sightingRows = kept.flatMap((o) =>
       o.results.map((r, i) => {
@@ -335,13 +339,13 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       }),
     );
     if (sightingRows.length > 0) {
-      await tx.query(
+      await tx.query(prepared(
         `INSERT INTO incident_sightings (incident_id, seq, observed_at, ioc_type, ioc_value, source)
          SELECT incident_id, seq, observed_at, ioc_type, ioc_value, source
          FROM jsonb_to_recordset($1::jsonb) AS r(incident_id text, seq bigint, observed_at timestamptz, ioc_type text, ioc_value text, source text)
          ON CONFLICT DO NOTHING`,
         [JSON.stringify(sightingRows)],
-      );
+      ));
     }
     await this.writeRungs(tx, kept, fired);
     // XDR ops: the ones the domain dropped (a burst beyond the newest N) leave, new ones are added in order.
@@ -461,7 +465,7 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
    */
   async startRung(incidentId: string, rung: string): Promise<boolean> {
     try {
-      const r = await this.pool.query('UPDATE incident_rungs SET outcome = $3 WHERE incident_id = $1 AND rung = $2 AND outcome IS NULL', [incidentId, rung, RUNG_STARTED]);
+      const r = await this.pool.query(prepared('UPDATE incident_rungs SET outcome = $3 WHERE incident_id = $1 AND rung = $2 AND outcome IS NULL', [incidentId, rung, RUNG_STARTED]));
       return (r.rowCount ?? 0) > 0;
     } catch (err) {
       throw poolError(this.pool, err, 'starting what a ladder rung does');
@@ -502,7 +506,7 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
 
   /** What a fired rung's actions did (informational; the firing itself was recorded with the count). */
   async recordRungOutcome(incidentId: string, rung: string, outcome: string): Promise<void> {
-    await this.pool.query('UPDATE incident_rungs SET outcome = $3 WHERE incident_id = $1 AND rung = $2', [incidentId, rung, outcome]).catch((err: unknown) => {
+    await this.pool.query(prepared('UPDATE incident_rungs SET outcome = $3 WHERE incident_id = $1 AND rung = $2', [incidentId, rung, outcome])).catch((err: unknown) => {
       throw poolError(this.pool, err, 'recording what a ladder rung did');
     });
   }

@@ -45,6 +45,17 @@ export class PostgresIncidentReads {
     return this.select('WHERE id = ANY($1::text[])', [ids], 'reading incidents');
   }
 
+  /**
+   * As `incidents`, without their newest sightings (`recentSightings` empty): what a notification's
+   * view (toIncidentView) shows. The apply loop's coalesced updates read every counted incident
+   * every CORRELATION_COALESCE_MS; the 50 sightings each were most of that read (186,000 rows in a
+   * 20 s two-instance bench run) for a view that never shows them.
+   */
+  async incidentsForViews(ids: string[]): Promise<Incident[]> {
+    if (ids.length === 0) return [];
+    return (await this.selectRows('WHERE id = ANY($1::text[])', [ids], 'reading incidents', '', { recent: false })).map((r) => r.incident);
+  }
+
   /** The target's open incident, else its latest (the one an analyst means by "the incident of ws-042"). A string is a target key. */
   async incidentByTarget(target: string | Pick<SightingTarget, 'observables' | 'type'>): Promise<Incident | undefined> {
     const key = typeof target === 'string' ? target : targetIdentity(target).key;
@@ -151,12 +162,18 @@ export class PostgresIncidentReads {
   }
 
   /** Incidents with their rungs (XDR ops are the mirror's: `xdrSync.pending` is empty in reads). */
-  private async selectRows(clause: string, params: unknown[], doing: string, extra = ''): Promise<Array<{ incident: Incident; pageTime?: string }>> {
+  private async selectRows(
+    clause: string,
+    params: unknown[],
+    doing: string,
+    extra = '',
+    opts: { recent?: boolean } = {},
+  ): Promise<Array<{ incident: Incident; pageTime?: string }>> {
     try {
       const { rows } = await this.pool.query<IncidentRow & { page_time?: string }>(`SELECT ${INCIDENT_COLUMNS}${extra} FROM incidents ${clause}`, params);
       const [rungs, recent] = await Promise.all([
         loadRungs(this.pool, rows.map((r) => r.id)),
-        loadRecentSightings(this.pool, rows.map((r) => ({ id: r.id, initial: r.summary.initial }))),
+        opts.recent === false ? new Map<string, never[]>() : loadRecentSightings(this.pool, rows.map((r) => ({ id: r.id, initial: r.summary.initial }))),
       ]);
       return rows.map((r) => ({
         incident: incidentOf(r, rungs.get(r.id) ?? [], [], recent.get(r.id) ?? []),

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { prepared } from './pool.js';
 import type { Observable } from '../../domain/types.js';
 import { MAX_RECENT_SIGHTINGS, type Incident, type RungRecord, type SeenIoc, type SightingRecord, type XdrOp } from '../../domain/correlation/types.js';
 
@@ -152,6 +153,7 @@ interface RungRow {
 export async function loadRungs(db: pg.ClientBase | pg.Pool, ids: string[]): Promise<Map<string, RungRecord[]>> {
   const out = new Map<string, RungRecord[]>();
   if (ids.length === 0) return out;
+  // Not a prepared statement: its generic plan (the array's length unknown) read the whole table, 5× the time a call in the bench.
   const { rows } = await db.query<RungRow>(
     'SELECT incident_id, rung, count, at, actions, dry_run, outcome FROM incident_rungs WHERE incident_id = ANY($1::text[]) ORDER BY at, count',
     [ids],
@@ -190,6 +192,22 @@ export const OPS_OF_INCIDENTS_SQL = `SELECT o.id, o.incident_id, o.kind, o.seq, 
      CROSS JOIN LATERAL (SELECT * FROM xdr_ops x WHERE x.incident_id = k.incident_id ORDER BY x.incident_id, x.id) o`;
 
 /**
+ * The same ops, one row per incident: the sighting ops still untouched (never tried, no XDR id: in a
+ * flood nearly all of them, ~20 an incident under XDR's budget) as one `id:seq` list, the others as
+ * rows in a jsonb array. Counting reads every waiting op of each incident it counts into; one row
+ * each of those was the apply loop's largest read (11 rows a sighting in the bench), and parsing the
+ * rows a good part of the instance's CPU for it.
+ */
+export const OPS_SUMMARY_OF_INCIDENTS_SQL = `SELECT o.incident_id,
+       string_agg(o.id::text || ':' || o.seq::text, ',' ORDER BY o.id)
+         FILTER (WHERE o.kind = 'sighting' AND o.xdr_sighting_id IS NULL AND o.attempts = 0 AND o.last_error IS NULL) AS untouched,
+       jsonb_agg(jsonb_build_object('id', o.id, 'kind', o.kind, 'seq', o.seq, 'xdr_sighting_id', o.xdr_sighting_id,
+                                    'previous_incident_id', o.previous_incident_id, 'status', o.status, 'attempts', o.attempts, 'last_error', o.last_error) ORDER BY o.id)
+         FILTER (WHERE NOT (o.kind = 'sighting' AND o.xdr_sighting_id IS NULL AND o.attempts = 0 AND o.last_error IS NULL)) AS others
+     FROM (${OPS_OF_INCIDENTS_SQL}) o
+     GROUP BY o.incident_id`;
+
+/**
  * The XDR ops waiting for each incident, in id order, WITHOUT the CTIM bodies (`ctim` is `{}`):
  * the correlator only needs their kinds and ids to decide what to add or drop, and the bodies
  * are the mirror's business. Never write these back as they are.
@@ -197,28 +215,33 @@ export const OPS_OF_INCIDENTS_SQL = `SELECT o.id, o.incident_id, o.kind, o.seq, 
 export async function loadOpsWithoutBodies(db: pg.ClientBase, ids: string[]): Promise<Map<string, XdrOp[]>> {
   const out = new Map<string, XdrOp[]>();
   if (ids.length === 0) return out;
-  const { rows } = await db.query<OpRow>(OPS_OF_INCIDENTS_SQL, [ids]);
+  const { rows } = await db.query<{ incident_id: string; untouched: string | null; others: Array<Omit<OpRow, 'incident_id' | 'id' | 'seq'> & { id: number; seq: number | null }> | null }>(
+    prepared(OPS_SUMMARY_OF_INCIDENTS_SQL, [ids]),
+  );
   for (const r of rows) {
-    const base = { id: Number(r.id), attempts: r.attempts, ...(r.last_error ? { lastError: r.last_error } : {}) };
-    let op: XdrOp;
-    switch (r.kind) {
-      case 'sighting':
-        op = { ...base, kind: 'sighting', seq: Number(r.seq), ctim: {}, ...(r.xdr_sighting_id ? { xdrSightingId: r.xdr_sighting_id } : {}) };
-        break;
-      case 'relate_previous':
-        op = { ...base, kind: 'relate_previous', previousIncidentId: r.previous_incident_id ?? '' };
-        break;
-      case 'status':
-        op = { ...base, kind: 'status', status: r.status ?? '' };
-        break;
-      default:
-        op = { ...base, kind: r.kind };
+    const list: XdrOp[] = [];
+    for (const pair of r.untouched ? r.untouched.split(',') : []) {
+      const at = pair.indexOf(':');
+      list.push({ id: Number(pair.slice(0, at)), kind: 'sighting', seq: Number(pair.slice(at + 1)), ctim: {}, attempts: 0 });
     }
-    const list = out.get(r.incident_id) ?? [];
-    list.push(op);
-    out.set(r.incident_id, list);
+    for (const o of r.others ?? []) list.push(opOf({ ...o, incident_id: r.incident_id, id: String(o.id), seq: o.seq === null ? null : String(o.seq) }));
+    out.set(r.incident_id, list.sort((a, b) => a.id - b.id));
   }
   return out;
+}
+
+function opOf(r: OpRow): XdrOp {
+  const base = { id: Number(r.id), attempts: r.attempts, ...(r.last_error ? { lastError: r.last_error } : {}) };
+  switch (r.kind) {
+    case 'sighting':
+      return { ...base, kind: 'sighting', seq: Number(r.seq), ctim: {}, ...(r.xdr_sighting_id ? { xdrSightingId: r.xdr_sighting_id } : {}) };
+    case 'relate_previous':
+      return { ...base, kind: 'relate_previous', previousIncidentId: r.previous_incident_id ?? '' };
+    case 'status':
+      return { ...base, kind: 'status', status: r.status ?? '' };
+    default:
+      return { ...base, kind: r.kind };
+  }
 }
 
 /** New ops as rows for `xdr_ops` (ids come from its sequence, in the order given). */
@@ -241,7 +264,7 @@ export function opRow(incidentId: string, op: XdrOp): Record<string, unknown> {
  */
 export async function insertOps(db: pg.ClientBase, rows: Record<string, unknown>[]): Promise<void> {
   if (rows.length === 0) return;
-  await db.query(
+  await db.query(prepared(
     `WITH input AS (SELECT e, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)),
      heads AS (
        SELECT k.incident_id, h.next_attempt_at FROM (SELECT DISTINCT e->>'incident_id' AS incident_id FROM input) k
@@ -253,5 +276,5 @@ export async function insertOps(db: pg.ClientBase, rows: Record<string, unknown>
      FROM input LEFT JOIN heads ON heads.incident_id = input.e->>'incident_id' ORDER BY n
      ON CONFLICT DO NOTHING`,
     [JSON.stringify(rows)],
-  );
+  ));
 }

@@ -4,7 +4,7 @@ import type { Notification } from '../../notify/notification.js';
 import { pickHead, subjectOf, type QueueStat, type QueueStats } from '../../notify/queues.js';
 import { UndeliverableError } from '../../notify/undeliverable.js';
 import type { DeadLetter, OutboxItem } from '../state.js';
-import { inTransaction, poolError } from './pool.js';
+import { inTransaction, poolError, prepared } from './pool.js';
 
 /**
  * The outbox on PostgreSQL: notifications waiting per queue (a channel's room), delivered by
@@ -117,10 +117,12 @@ export class PostgresOutboxStore {
     if (rows.length === 0) return;
     const values = rows.map((e) => ({ id: randomUUID(), channel: e.channel, key: e.key, payload: e.payload, dedupe_key: e.dedupeKey ?? null }));
     await tx.query(
-      `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
-       SELECT e->>'id', e->>'channel', e->>'key', e->'payload', now(), now(), e->>'dedupe_key'
-       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
-      [JSON.stringify(values)],
+      prepared(
+        `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
+         SELECT e->>'id', e->>'channel', e->>'key', e->'payload', now(), now(), e->>'dedupe_key'
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
+        [JSON.stringify(values)],
+      ),
     );
   }
 
@@ -143,7 +145,7 @@ export class PostgresOutboxStore {
       // `backing_off` is read from the queue row as locked, not from the search's snapshot: a queue whose
       // head another worker failed (and committed) just before this lock must not be sent again at once.
       // One index probe per queue row for its head; a queue another sender holds is one skipped row.
-      const lock = await tx.query<{ channel: string; key: string; backing_off: boolean }>(
+      const lock = await tx.query<{ channel: string; key: string; backing_off: boolean }>(prepared(
         `SELECT q.channel, q.key, coalesce(q.backoff_until > now(), false) AS backing_off
          FROM outbox_queues q
          CROSS JOIN LATERAL (SELECT o.position FROM outbox o WHERE o.channel = q.channel AND o.key = q.key ORDER BY o.position LIMIT 1) h
@@ -153,25 +155,34 @@ export class PostgresOutboxStore {
          LIMIT 1
          FOR NO KEY UPDATE OF q SKIP LOCKED`,
         [channels ?? null],
-      );
+      ));
       const queue = lock.rows[0];
       if (!queue) return undefined;
       if (queue.backing_off) return STALE_HEAD;
       const window = await tx.query<{ id: string; kind: string }>(
-        `SELECT id, payload->>'kind' AS kind FROM outbox WHERE channel = $1 AND key = $2 ORDER BY position LIMIT $3`,
-        [queue.channel, queue.key, this.opts.headWindow ?? HEAD_WINDOW],
+        prepared(`SELECT id, payload->>'kind' AS kind FROM outbox WHERE channel = $1 AND key = $2 ORDER BY position LIMIT $3`, [
+          queue.channel,
+          queue.key,
+          this.opts.headWindow ?? HEAD_WINDOW,
+        ]),
       );
       const choice = pickHead(window.rows.map((r) => ({ id: r.id, channel: queue.channel, key: queue.key, payload: { kind: r.kind }, createdAt: '', attempts: 0, nextAttemptAt: '' })));
       // Emptied by another sender between the search's snapshot and the lock: look again.
       if (!choice) return STALE_HEAD;
       // No other sender reaches this row without the queue's lock, which this transaction holds; the
       // row lock makes the coalescing lookup (PostgresNotifier, SKIP LOCKED) leave the item being sent alone.
-      const { rows } = await tx.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE id = $1 FOR UPDATE`, [choice.id]);
+      const { rows } = await tx.query<OutboxRow>(prepared(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE id = $1 FOR UPDATE`, [choice.id]));
       const item = itemOf(rows[0]!);
       try {
         const sent = await deliver(item);
-        await tx.query('INSERT INTO outbox_receipts (item_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [item.id, sent?.messageId ?? null]);
-        await tx.query('DELETE FROM outbox WHERE id = $1', [item.id]);
+        // The receipt and the delete in one statement (one round trip fewer per notification; same transaction, same locks).
+        await tx.query(
+          prepared(
+            `WITH receipt AS (INSERT INTO outbox_receipts (item_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING)
+             DELETE FROM outbox WHERE id = $1`,
+            [item.id, sent?.messageId ?? null],
+          ),
+        );
         return { outcome: 'delivered', item };
       } catch (err) {
         if (err instanceof UndeliverableError) {

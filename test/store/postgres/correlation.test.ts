@@ -328,6 +328,24 @@ describe.skipIf(!server)('correlation on PostgreSQL, two instances on one databa
     expect(await scalar("SELECT count(*) AS n FROM incidents WHERE target_key = 'hostname:ws-9' AND closed_at IS NULL")).toBe(1);
   });
 
+  it('reads incidents for notification views without their sightings list, and the views are the same', async () => {
+    await logA.append([sighting('v-1', 'ws-100'), sighting('v-2', 'ws-100', '2026-11-30T10:05:00.000Z', 'other.example'), sighting('v-3', 'ws-101')]);
+    const { result } = await a.applyNext();
+    await a.recordCardMessage(result!.opened[0]!, 'msg-card-1');
+    const ids = [...result!.opened, 'inc-unknown'];
+    const full = await b.incidents(ids);
+    const light = await b.incidentsForViews(ids);
+    expect(light.map((i) => i.id).sort()).toEqual(full.map((i) => i.id).sort());
+    expect(full.some((i) => i.recentSightings.length > 0)).toBe(true);
+    for (const inc of light) {
+      const same = full.find((f) => f.id === inc.id)!;
+      expect(inc.recentSightings).toEqual([]);
+      expect(inc).toEqual({ ...same, recentSightings: [] });
+      expect(toIncidentView(inc, 'https://xdr.example/{shortId}')).toEqual(toIncidentView(same, 'https://xdr.example/{shortId}'));
+    }
+    expect(light.find((i) => i.id === result!.opened[0])!.cardMessageId).toBe('msg-card-1');
+  });
+
   describe('paging', () => {
     async function all(fetch: (p: PageRequest) => Promise<IncidentPage>, limit: number): Promise<Incident[]> {
       const out: Incident[] = [];

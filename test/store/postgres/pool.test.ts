@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError } from '../../../src/core/errors.js';
-import { createPool, describeUrl, inTransaction, toStoreError } from '../../../src/store/postgres/pool.js';
+import { createPool, describeUrl, inTransaction, prepared, toStoreError } from '../../../src/store/postgres/pool.js';
 import { createTestDatabase, testPostgres, type TestDatabase } from '../../support/postgres.js';
 import { freePort } from '../../support/postgres-cluster.js';
 
@@ -57,6 +57,30 @@ describe.skipIf(!server)('the pool', () => {
       const [a, b] = await Promise.all([pool.query<{ jit: string }>('SHOW jit'), inTransaction(pool, 'reading', (c) => c.query<{ jit: string }>('SHOW jit'))]);
       expect(a.rows[0]!.jit).toBe('off');
       expect(b.rows[0]!.jit).toBe('off');
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('parses a hot statement once per connection, whatever the values, and names each text apart', async () => {
+    const sql = 'SELECT $1::int + 1 AS n';
+    expect(prepared(sql, [1]).name).toBe(prepared(sql, [2]).name);
+    expect(prepared('SELECT $1::int + 2 AS n', [1]).name).not.toBe(prepared(sql, [1]).name);
+    const pool = createPool({ url: db.url, max: 1 });
+    try {
+      const client = await pool.connect();
+      try {
+        const got: number[] = [];
+        for (let i = 0; i < 8; i++) got.push((await client.query<{ n: number }>(prepared(sql, [i]))).rows[0]!.n);
+        expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+        const { rows } = await client.query<{ name: string; statement: string }>('SELECT name, statement FROM pg_prepared_statements');
+        expect(rows).toEqual([{ name: prepared(sql).name, statement: sql }]);
+        // In a transaction, and after a failed statement on the same connection, it still runs.
+        await client.query(prepared(sql, ['not a number'])).catch(() => undefined);
+        expect((await client.query<{ n: number }>(prepared(sql, [41]))).rows[0]!.n).toBe(42);
+      } finally {
+        client.release();
+      }
     } finally {
       await pool.end();
     }

@@ -33,7 +33,7 @@ describe.skipIf(!server)('migration 8: storage settings of the queue tables', ()
     // Migrated up to 7 first: a database of the release before, as an operator's would be.
     await migrate(pool, { migrations: MIGRATIONS.filter((m) => m.version < 8) });
     expect((await reloptions(pool)).xdr_ops).toEqual({});
-    expect(await migrate(pool)).toEqual({ applied: [8], version: 8 });
+    expect(await migrate(pool, { migrations: MIGRATIONS.filter((m) => m.version <= 8) })).toEqual({ applied: [8], version: 8 });
     const opts = await reloptions(pool);
     for (const table of ['xdr_ops', 'outbox', 'outbox_queues']) {
       expect(opts[table]).toMatchObject({ autovacuum_vacuum_scale_factor: '0', autovacuum_analyze_scale_factor: '0', autovacuum_vacuum_cost_delay: '0' });
@@ -54,7 +54,7 @@ describe.skipIf(!server)('migration 8: storage settings of the queue tables', ()
 
   it('finds nothing to do the next time, and its statements can run again without error', async () => {
     const before = await reloptions(pool);
-    expect(await migrate(pool)).toEqual({ applied: [], version: 8 });
+    expect(await migrate(pool, { migrations: MIGRATIONS.filter((m) => m.version <= 8) })).toEqual({ applied: [], version: 8 });
     const m8 = MIGRATIONS.find((m) => m.version === 8)!;
     await pool.query(m8.sql);
     expect(await reloptions(pool)).toEqual(before);

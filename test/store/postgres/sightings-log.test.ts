@@ -157,4 +157,44 @@ describe.skipIf(!server)('the committed sightings log, two instances on one data
     expect(seen.sort((x, y) => x - y)).toEqual(Array.from({ length: 45 }, (_, i) => i + 6));
     expect(Number((await pools.a.query('SELECT count(*) AS n FROM sightings WHERE applied_at IS NULL')).rows[0].n)).toBe(0);
   });
+
+  it('claims from the lowest seq it last saw unapplied, and still takes a row below it: when nothing is above, and at each full scan', async () => {
+    let now = 0;
+    const log = new PostgresSightingsLog(pools.a, { fullScanMs: 1000, nowMs: () => now });
+    const claimSeqs = async () => (await log.claim(10, async (rows) => rows.map((r) => r.seq))).result ?? [];
+    // A row committed after a higher seq was claimed, as a slow group or another reader's rolled-back claim leaves one.
+    const late = (seq: number) => pools.b.query('INSERT INTO sightings (seq, id, item) VALUES ($1, $2, $3)', [seq, `late-${seq}`, JSON.stringify(sighting(`late-${seq}`))]);
+    await pools.a.query(`SELECT setval('sightings_seq_seq', 9)`);
+    await a.append([sighting('f-10')]);
+    expect(await claimSeqs()).toEqual([10]);
+    await late(5);
+    await a.append([sighting('f-11')]);
+    now = 100;
+    expect(await claimSeqs()).toEqual([11]);
+    now = 200;
+    expect(await claimSeqs()).toEqual([5]);
+    await late(6);
+    await a.append([sighting('f-12')]);
+    now = 1300;
+    expect(await claimSeqs()).toEqual([6, 12]);
+    expect(Number((await pools.b.query('SELECT count(*) AS n FROM sightings WHERE applied_at IS NULL')).rows[0].n)).toBe(0);
+    expect(await claimSeqs()).toEqual([]);
+  });
+
+  it('drops the body of a sighting once applied, keeps it while it waits, and still counts a resent id once', async () => {
+    await a.append([sighting('body-1'), sighting('body-2'), sighting('body-3')]);
+    // One left for a later claim (its target was held elsewhere): it keeps its body, and is claimed again with it.
+    await a.claim(10, async (rows) => rows, (rows) => [rows[2]!.seq]);
+    const { rows } = await pools.b.query<{ id: string; item: IncomingSighting | null; applied: boolean }>(
+      'SELECT id, item, applied_at IS NOT NULL AS applied FROM sightings ORDER BY seq',
+    );
+    expect(rows.map((r) => [r.id, r.applied, r.item === null])).toEqual([
+      ['body-1', true, true],
+      ['body-2', true, true],
+      ['body-3', false, false],
+    ]);
+    const again = await b.claim(10, async (claimed) => claimed.map((r) => r.item));
+    expect(again.result).toEqual([sighting('body-3')]);
+    expect(await b.append([sighting('body-1'), sighting('body-4')])).toMatchObject({ accepted: 1, duplicates: 1 });
+  });
 });

@@ -6,6 +6,8 @@ import { sql as chatClaims } from './005_chat_claims.js';
 import { sql as outboxQueues } from './006_outbox_queues.js';
 import { sql as incidentCards } from './007_incident_cards.js';
 import { sql as queueStorage } from './008_queue_storage.js';
+import { sql as appliedSightings } from './009_applied_sightings.js';
+import { sql as countingHot } from './010_counting_hot.js';
 
 /**
  * Every migration, in order. A migration is never edited once released (its checksum is
@@ -26,4 +28,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'outbox_queues', sql: outboxQueues },
   { version: 7, name: 'incident_cards', sql: incidentCards },
   { version: 8, name: 'queue_storage', sql: queueStorage },
+  { version: 9, name: 'applied_sightings', sql: appliedSightings },
+  { version: 10, name: 'counting_hot', sql: countingHot },
 ];
