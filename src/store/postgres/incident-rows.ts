@@ -168,11 +168,13 @@ export async function loadRungs(db: pg.ClientBase | pg.Pool, ids: string[]): Pro
   return out;
 }
 
-interface OpRow {
+/** An `xdr_ops` row as read (its CTIM body only where the read asked for it). */
+export interface OpRow {
   id: string;
-  incident_id: string;
+  incident_id?: string;
   kind: XdrOp['kind'];
   seq: string | null;
+  ctim?: Record<string, unknown> | null;
   xdr_sighting_id: string | null;
   previous_incident_id: string | null;
   status: string | null;
@@ -230,11 +232,12 @@ export async function loadOpsWithoutBodies(db: pg.ClientBase, ids: string[]): Pr
   return out;
 }
 
-function opOf(r: OpRow): XdrOp {
+/** The op a row holds (an empty body when the row was read without it). */
+export function opOf(r: OpRow): XdrOp {
   const base = { id: Number(r.id), attempts: r.attempts, ...(r.last_error ? { lastError: r.last_error } : {}) };
   switch (r.kind) {
     case 'sighting':
-      return { ...base, kind: 'sighting', seq: Number(r.seq), ctim: {}, ...(r.xdr_sighting_id ? { xdrSightingId: r.xdr_sighting_id } : {}) };
+      return { ...base, kind: 'sighting', seq: Number(r.seq), ctim: r.ctim ?? {}, ...(r.xdr_sighting_id ? { xdrSightingId: r.xdr_sighting_id } : {}) };
     case 'relate_previous':
       return { ...base, kind: 'relate_previous', previousIncidentId: r.previous_incident_id ?? '' };
     case 'status':

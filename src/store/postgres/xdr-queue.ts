@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Incident, XdrDeadLetter, XdrOp } from '../../domain/correlation/types.js';
 import { MAX_PERMANENT_FAILURES } from '../../domain/correlation/xdr-ops.js';
-import { INCIDENT_COLUMNS, incidentOf, loadRecentSightings, loadRungs, type IncidentRow } from './incident-rows.js';
+import { INCIDENT_COLUMNS, incidentOf, loadRecentSightings, loadRungs, opOf, type IncidentRow, type OpRow } from './incident-rows.js';
 import { poolError } from './pool.js';
 
 /**
@@ -109,18 +109,6 @@ const HEADS_CANDIDATES_SQL = `WITH RECURSIVE heads AS (
 
 /** An op's `last_error` while its sighting is being POSTed (see `sendingSighting`). */
 const SENDING = 'sent to XDR; no answer recorded yet (look it up before creating it again)';
-
-interface OpRow {
-  id: string;
-  kind: XdrOp['kind'];
-  seq: string | null;
-  ctim: Record<string, unknown> | null;
-  xdr_sighting_id: string | null;
-  previous_incident_id: string | null;
-  status: string | null;
-  attempts: number;
-  last_error: string | null;
-}
 
 export class PostgresXdrQueue {
   constructor(
@@ -407,19 +395,5 @@ export class PostgresXdrQueue {
     } catch (err) {
       throw poolError(this.pool, err, 'reading the XDR dead letters');
     }
-  }
-}
-
-function opOf(r: OpRow): XdrOp {
-  const base = { id: Number(r.id), attempts: r.attempts, ...(r.last_error ? { lastError: r.last_error } : {}) };
-  switch (r.kind) {
-    case 'sighting':
-      return { ...base, kind: 'sighting', seq: Number(r.seq), ctim: r.ctim ?? {}, ...(r.xdr_sighting_id ? { xdrSightingId: r.xdr_sighting_id } : {}) };
-    case 'relate_previous':
-      return { ...base, kind: 'relate_previous', previousIncidentId: r.previous_incident_id ?? '' };
-    case 'status':
-      return { ...base, kind: 'status', status: r.status ?? '' };
-    default:
-      return { ...base, kind: r.kind };
   }
 }
