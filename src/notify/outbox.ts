@@ -41,10 +41,11 @@ export class Outbox implements Notifier {
   private readonly delivering = new Set<string>();
   private readonly kickedWhileRunning = new Set<string>();
   /**
-   * When each queue that stopped with items left has something to do again (a retry, the head's
-   * next attempt, the next digest). The wake-up timer is set from these, not from every item's
-   * `nextAttemptAt`: news waiting for a storm's next digest is due by its own time, and timing the
-   * wake-up from it re-ran every queue's loop about once a millisecond until the digest (issue 14).
+   * When each queue that stopped with items left has something to do again (a retry, its head's
+   * next attempt; a storm's next digest has a timer of its own). The wake-up timer is set from
+   * these, not from every item's `nextAttemptAt`: news waiting for a storm's next digest is due by
+   * its own time, and timing the wake-up from it re-ran every queue's loop about once a
+   * millisecond until the digest (issue 14).
    */
   private readonly dueAt = new Map<string, number>();
   /** When each queue last moved (an item delivered or dead-lettered); before that, when the outbox started. */
@@ -203,7 +204,7 @@ export class Outbox implements Notifier {
     }
   }
 
-  /** Delivers a queue's due items in order; resolves with when it has something to do again (undefined: nothing left, or only what a new notification will kick). */
+  /** Delivers a queue's due items in order; resolves with when it has something to do again (undefined: nothing left, only what a new notification kicks, or a storm step its timer wakes). */
   private async deliverQueue(name: string, key: string): Promise<number | undefined> {
     const channel = this.channels.get(name)!;
     const lane = `${name}:${key}`;
@@ -216,15 +217,17 @@ export class Outbox implements Notifier {
         const now = this.clock.now().getTime();
         const step = stormStep(state, news.length, now, this.storm);
         if (step.do === 'digest' || step.do === 'end') {
-          if (!(await this.deliverStormStep(channel, lane, state, step, news))) return this.storms.get(lane)?.retryAt;
+          // A failed digest is retried by its own timer (deliverStormStep's wakeAt).
+          if (!(await this.deliverStormStep(channel, lane, state, step, news))) return undefined;
           continue;
         }
         if (step.do === 'wait') {
           // Between digests incident news waits; hunt news and closes still go.
           candidates = queued.filter((i) => !STORM_KINDS.has((i.payload as Notification).kind));
           if (candidates.length === 0) {
+            // The storm's own timer wakes the queue for the digest, whatever the other queues are doing.
             this.wakeAt(step.untilMs);
-            return step.untilMs;
+            return undefined;
           }
         }
       }
