@@ -15,20 +15,20 @@ const ATTEMPTS = 50;
  * in use" that way. Elsewhere, or when nothing below the range is free, `listen(0)` as before.
  */
 export async function freePort(): Promise<number> {
-  const range = ephemeralRange();
-  if (range && range.low - LOWEST >= 1000) {
+  const low = lowestEphemeralPort();
+  if (low !== undefined && low - LOWEST >= 1000) {
     for (let i = 0; i < ATTEMPTS; i++) {
-      const port = LOWEST + Math.floor(Math.random() * (range.low - LOWEST));
+      const port = LOWEST + Math.floor(Math.random() * (low - LOWEST));
       if (await canListen(port)) return port;
     }
   }
   return listenAndClose(0);
 }
 
-function ephemeralRange(): { low: number; high: number } | undefined {
+function lowestEphemeralPort(): number | undefined {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    return low && high ? { low, high } : undefined;
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return low > 0 ? low : undefined;
   } catch {
     return undefined;
   }
