@@ -6,6 +6,7 @@ import { parseLadder } from '../src/domain/correlation/ladder.js';
 import type { Incident, SightingRecord } from '../src/domain/correlation/types.js';
 import { targetIdentity } from '../src/domain/investigate/target-identity.js';
 import type { SightingTarget } from '../src/domain/types.js';
+import { DedupeIndex } from '../src/store/journal/journal.js';
 import { emptyState } from '../src/store/state.js';
 
 /**
@@ -120,7 +121,7 @@ export function mirroredIncidentBody(): Record<string, unknown> {
   return { title: 'Correlated incident for: bench host [by Sightline]', status: 'Open', confidence: 'Medium', source: 'sightline', incident_time: { opened: at, discovered: at } };
 }
 
-/** A journal after compaction: the seq floor, then the sender ids the dedupe index still remembers. */
+/** A journal after compaction: the seq floor, then the digests of the sender ids the dedupe index still remembers. */
 async function writeJournal(file: string, floor: number): Promise<void> {
   const out = createWriteStream(file);
   out.write(`${JSON.stringify({ floor })}\n`);
@@ -128,8 +129,8 @@ async function writeJournal(file: string, floor: number): Promise<void> {
   const first = Math.max(1, floor - REMEMBERED_KEYS + 1);
   for (let from = first; from <= floor; from += 1000) {
     const keys: [string, number][] = [];
-    for (let s = from; s < Math.min(from + 1000, floor + 1); s++) keys.push([`prepop-${s}`, at]);
-    if (!out.write(`${JSON.stringify({ dedupe: keys })}\n`)) await once(out, 'drain');
+    for (let s = from; s < Math.min(from + 1000, floor + 1); s++) keys.push([DedupeIndex.digest(`prepop-${s}`), at]);
+    if (!out.write(`${JSON.stringify({ dedupeDigests: keys })}\n`)) await once(out, 'drain');
   }
   out.end();
   await once(out, 'finish');

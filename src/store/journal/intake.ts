@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.js';
 import { SightlineError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { IncomingSighting, SightingIntake } from '../../domain/correlation/intake.js';
-import type { SightingJournal } from './journal.js';
+import { DedupeIndex, type DedupeDigest, type SightingJournal } from './journal.js';
 
 export type SequencedSighting = IncomingSighting & { seq: number };
 
@@ -55,7 +55,7 @@ export class JournaledIntake implements SightingIntake {
   /** True when memory is not the source of truth: the pump reads the journal instead. */
   private lagging = false;
   private pumping: Promise<void> | undefined;
-  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly inFlight = new Map<DedupeDigest, Promise<unknown>>();
   private readonly stopping = new AbortController();
   private lastCompactedSeq = 0;
   private compactedBytes = 0;
@@ -68,27 +68,30 @@ export class JournaledIntake implements SightingIntake {
   async accept(items: IncomingSighting[]): Promise<{ accepted: number; duplicates: number }> {
     const now = this.opts.clock.now().getTime();
     const fresh: IncomingSighting[] = [];
+    const freshKeys: DedupeDigest[] = [];
     const waits: Promise<unknown>[] = [];
     for (const item of items) {
-      if (this.journal.dedupe.has(item.dedupeKey, now)) {
+      const key = DedupeIndex.digest(item.dedupeKey);
+      if (this.journal.dedupe.has(key, now)) {
         // A duplicate of a sighting still being written is only "taken" once that write lands.
-        const writing = this.inFlight.get(item.dedupeKey);
+        const writing = this.inFlight.get(key);
         if (writing) waits.push(writing);
         continue;
       }
-      this.journal.dedupe.remember(item.dedupeKey, now, now);
+      this.journal.dedupe.remember(key, now, now);
       fresh.push(item);
+      freshKeys.push(key);
     }
     const appended = this.journal.append(fresh);
-    for (const item of fresh) this.inFlight.set(item.dedupeKey, appended);
+    for (const key of freshKeys) this.inFlight.set(key, appended);
     let seqs: number[];
     try {
       seqs = await appended;
     } catch (err) {
-      for (const item of fresh) this.journal.dedupe.forget(item.dedupeKey);
+      for (const key of freshKeys) this.journal.dedupe.forget(key);
       throw err;
     } finally {
-      for (const item of fresh) if (this.inFlight.get(item.dedupeKey) === appended) this.inFlight.delete(item.dedupeKey);
+      for (const key of freshKeys) if (this.inFlight.get(key) === appended) this.inFlight.delete(key);
     }
     this.enqueue(fresh.map((item, i) => ({ ...item, seq: seqs[i]! })));
     if (waits.length > 0) {

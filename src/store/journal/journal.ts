@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -97,7 +98,7 @@ export class SightingJournal {
       else if ('entries' in record) {
         for (const entry of record.entries) {
           lastSeq = Math.max(lastSeq, entry.seq);
-          dedupe.remember(entry.item.dedupeKey, entry.at, now);
+          dedupe.remember(DedupeIndex.digest(entry.item.dedupeKey), entry.at, now);
         }
       } else if ('floor' in record) lastSeq = Math.max(lastSeq, record.floor);
       else for (const [key, at] of record.dedupe) dedupe.remember(key, at, now);
@@ -215,14 +216,14 @@ export class SightingJournal {
     try {
       await writeFully(out, Buffer.from(`${JSON.stringify({ floor: uptoSeq })}\n`));
       // Chunked with awaits in between, so 200k remembered keys never block the event loop for long.
-      let keys: [string, number][] = [];
+      let keys: [DedupeDigest, number][] = [];
       for (const entry of this.dedupe.entries(this.opts.clock.now().getTime())) {
         keys.push(entry);
         if (keys.length < HEADER_KEYS_PER_LINE) continue;
-        await writeFully(out, Buffer.from(`${JSON.stringify({ dedupe: keys })}\n`));
+        await writeFully(out, Buffer.from(`${JSON.stringify({ dedupeDigests: keys })}\n`));
         keys = [];
       }
-      if (keys.length > 0) await writeFully(out, Buffer.from(`${JSON.stringify({ dedupe: keys })}\n`));
+      if (keys.length > 0) await writeFully(out, Buffer.from(`${JSON.stringify({ dedupeDigests: keys })}\n`));
       // Entries are in seq order, so the kept ones are one tail of the file: copy it in bulk.
       const kept = await firstLineAfter(this.opts.path, uptoSeq, snapshotEnd);
       let keepFrom = kept.start;
@@ -292,7 +293,7 @@ async function copyRange(path: string, start: number, end: number, out: FileHand
   for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 })) await writeFully(out, chunk as Buffer);
 }
 
-type Record_ = { entries: JournalEntry[] } | { floor: number } | { dedupe: [string, number][] };
+type Record_ = { entries: JournalEntry[] } | { floor: number } | { dedupe: [DedupeDigest, number][] };
 
 function parseLine(line: string): Record_ | undefined {
   try {
@@ -300,7 +301,16 @@ function parseLine(line: string): Record_ | undefined {
     if (typeof v.seq === 'number' && typeof v.at === 'number' && typeof v.item === 'object' && v.item !== null) return { entries: [v as unknown as JournalEntry] };
     if (isGroupLine(v)) return { entries: decodeGroup(v) };
     if (typeof v.floor === 'number') return { floor: v.floor };
-    if (Array.isArray(v.dedupe)) return { dedupe: v.dedupe as [string, number][] };
+    // Written before issue 14's digests: the keys themselves.
+    if (Array.isArray(v.dedupe)) return { dedupe: (v.dedupe as [string, number][]).map(([key, at]) => [DedupeIndex.digest(String(key)), at]) };
+    if (Array.isArray(v.dedupeDigests)) {
+      const keys: [DedupeDigest, number][] = [];
+      for (const pair of v.dedupeDigests as unknown[][]) {
+        const key = Array.isArray(pair) ? DedupeIndex.parseDigest(pair[0]) : undefined;
+        if (key !== undefined && typeof pair[1] === 'number') keys.push([key, pair[1]]);
+      }
+      return { dedupe: keys };
+    }
   } catch {
     // fall through: an unreadable line
   }
@@ -335,13 +345,24 @@ async function* readLines(path: string, start: number, end: number): AsyncGenera
 }
 
 /**
+ * A dedupe key as the index holds it: the first 128 bits of its SHA-256 (base64url, 22 characters),
+ * `~`-prefixed for a content key. Sender ids and pair keys run to 50 characters and more; a flood of
+ * 158,000 sightings held 20 MB of them, 13 MB as digests (issue 14: the flood's memory). 128 bits of
+ * SHA-256 do not collide by chance (about 1 in 10^28 at a million keys), nor by a crafted id.
+ */
+export type DedupeDigest = string & { readonly dedupeDigest: true };
+
+/**
  * Which sightings were already taken. Content-hash keys (`sha256:…`) count within the
  * dedupe window; keys from sender ids are kept in a bounded LRU, since a sender may
  * redeliver hours later. Both maps are in insertion order, so pruning is O(1) amortised.
+ * Times are held relative to when the index was made, so each fits V8's small integers
+ * (within ±12 days of it) instead of a boxed number per key.
  */
 export class DedupeIndex {
-  private readonly recent = new Map<string, number>();
-  private readonly explicit = new Map<string, number>();
+  private readonly recent = new Map<DedupeDigest, number>();
+  private readonly explicit = new Map<DedupeDigest, number>();
+  private readonly baseMs = Date.now();
 
   constructor(
     private readonly windowMs: number,
@@ -353,26 +374,37 @@ export class DedupeIndex {
     return key.startsWith('sha256:');
   }
 
-  has(key: string, nowMs: number): boolean {
-    if (!DedupeIndex.isContentKey(key)) return this.explicit.has(key);
-    const at = this.recent.get(key);
-    return at !== undefined && nowMs - at < this.windowMs;
+  /** The digest of a sighting's dedupe key: compute it once per sighting and use it for every look. */
+  static digest(key: string): DedupeDigest {
+    const text = hash('sha256', key, 'buffer').toString('base64url', 0, 16);
+    return (DedupeIndex.isContentKey(key) ? `~${text}` : text) as DedupeDigest;
   }
 
-  remember(key: string, atMs: number, nowMs: number): void {
-    if (DedupeIndex.isContentKey(key)) {
+  /** A digest read back from the journal's header; undefined for anything else. */
+  static parseDigest(text: unknown): DedupeDigest | undefined {
+    return typeof text === 'string' && DIGEST.test(text) ? (text as DedupeDigest) : undefined;
+  }
+
+  has(key: DedupeDigest, nowMs: number): boolean {
+    if (!isContentDigest(key)) return this.explicit.has(key);
+    const at = this.recent.get(key);
+    return at !== undefined && nowMs - (at + this.baseMs) < this.windowMs;
+  }
+
+  remember(key: DedupeDigest, atMs: number, nowMs: number): void {
+    if (isContentDigest(key)) {
       if (nowMs - atMs >= this.windowMs) return;
       this.recent.delete(key);
-      this.recent.set(key, atMs);
+      this.recent.set(key, atMs - this.baseMs);
       this.prune(nowMs);
     } else {
       this.explicit.delete(key);
-      this.explicit.set(key, atMs);
+      this.explicit.set(key, atMs - this.baseMs);
       if (this.explicit.size > this.explicitCapacity) this.explicit.delete(this.explicit.keys().next().value!);
     }
   }
 
-  forget(key: string): void {
+  forget(key: DedupeDigest): void {
     this.recent.delete(key);
     this.explicit.delete(key);
   }
@@ -381,16 +413,22 @@ export class DedupeIndex {
     return this.recent.size + this.explicit.size;
   }
 
-  /** Keys worth persisting (the LRU, then unexpired window keys), oldest first; safe to iterate across awaits. */
-  *entries(nowMs: number): Generator<[string, number]> {
-    yield* this.explicit;
-    for (const [key, at] of this.recent) if (nowMs - at < this.windowMs) yield [key, at];
+  /** Digests worth persisting (the LRU, then unexpired window keys), oldest first; safe to iterate across awaits. */
+  *entries(nowMs: number): Generator<[DedupeDigest, number]> {
+    for (const [key, at] of this.explicit) yield [key, at + this.baseMs];
+    for (const [key, at] of this.recent) if (nowMs - (at + this.baseMs) < this.windowMs) yield [key, at + this.baseMs];
   }
 
   private prune(nowMs: number): void {
     for (const [key, at] of this.recent) {
-      if (nowMs - at < this.windowMs && this.recent.size <= this.recentCapacity) break;
+      if (nowMs - (at + this.baseMs) < this.windowMs && this.recent.size <= this.recentCapacity) break;
       this.recent.delete(key);
     }
   }
+}
+
+const DIGEST = /^~?[A-Za-z0-9_-]{22}$/;
+
+function isContentDigest(key: DedupeDigest): boolean {
+  return key.charCodeAt(0) === 126; // '~'
 }

@@ -3,7 +3,7 @@ import { FakeClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
 import { JournaledIntake } from '../../../src/store/journal/intake.js';
-import { SightingJournal } from '../../../src/store/journal/journal.js';
+import { DedupeIndex, SightingJournal } from '../../../src/store/journal/journal.js';
 import { RecordingProcessor, tempJournalPath } from '../../transport/http/sightings/helpers.js';
 
 const clock = new FakeClock('2024-01-01T00:00:00Z');
@@ -102,6 +102,6 @@ describe('JournaledIntake', () => {
     const { journal, intake } = await setup();
     await journal.close();
     await expect(intake.accept([sighting('a')])).rejects.toMatchObject({ code: 'store_unwritable', httpStatus: 503 });
-    expect(journal.dedupe.has('a', clock.now().getTime())).toBe(false);
+    expect(journal.dedupe.has(DedupeIndex.digest('a'), clock.now().getTime())).toBe(false);
   });
 });

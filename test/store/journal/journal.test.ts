@@ -1,11 +1,13 @@
 import { constants } from 'node:fs';
-import { appendFile, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { appendFile, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { IncomingSighting } from '../../../src/domain/correlation/intake.js';
 import { DedupeIndex, SightingJournal, journalPathFor, type JournalEntry } from '../../../src/store/journal/journal.js';
 import { tempJournalPath } from '../../transport/http/sightings/helpers.js';
+
+const d = DedupeIndex.digest;
 
 function sighting(n: number, key = `sha256:${String(n).padStart(64, '0')}`): IncomingSighting {
   return {
@@ -124,23 +126,61 @@ describe('SightingJournal', () => {
     const clock = new FakeClock('2024-01-01T00:00:00Z');
     const journal = await openJournal(path, clock);
     await journal.append([sighting(1, 'sender-id-1'), sighting(2)]);
-    journal.dedupe.remember('sender-id-1', clock.now().getTime(), clock.now().getTime());
-    journal.dedupe.remember(sighting(2).dedupeKey, clock.now().getTime(), clock.now().getTime());
+    journal.dedupe.remember(d('sender-id-1'), clock.now().getTime(), clock.now().getTime());
+    journal.dedupe.remember(d(sighting(2).dedupeKey), clock.now().getTime(), clock.now().getTime());
     await journal.compact(2);
     await journal.close();
 
     const reopened = await openJournal(path, clock);
     const now = clock.now().getTime();
-    expect(reopened.dedupe.has('sender-id-1', now)).toBe(true);
-    expect(reopened.dedupe.has(sighting(2).dedupeKey, now)).toBe(true);
-    expect(reopened.dedupe.has(sighting(2).dedupeKey, now + 301_000)).toBe(false);
+    expect(reopened.dedupe.has(d('sender-id-1'), now)).toBe(true);
+    expect(reopened.dedupe.has(d(sighting(2).dedupeKey), now)).toBe(true);
+    expect(reopened.dedupe.has(d(sighting(2).dedupeKey), now + 301_000)).toBe(false);
     await reopened.close();
 
     clock.advance(10 * 60_000);
     const later = await openJournal(path, clock);
-    expect(later.dedupe.has('sender-id-1', clock.now().getTime())).toBe(true);
-    expect(later.dedupe.has(sighting(2).dedupeKey, clock.now().getTime())).toBe(false);
+    expect(later.dedupe.has(d('sender-id-1'), clock.now().getTime())).toBe(true);
+    expect(later.dedupe.has(d(sighting(2).dedupeKey), clock.now().getTime())).toBe(false);
     await later.close();
+  });
+
+  it('keeps digests of the dedupe keys in its header, not the keys', async () => {
+    const path = await tempJournalPath();
+    const clock = new FakeClock('2024-01-01T00:00:00Z');
+    const journal = await openJournal(path, clock);
+    await journal.append([sighting(1, 'sender-id-secret-1')]);
+    journal.dedupe.remember(d('sender-id-secret-1'), clock.now().getTime(), clock.now().getTime());
+    await journal.compact(1);
+    await journal.close();
+    const text = await readFile(path, 'utf8');
+    expect(text).not.toContain('sender-id-secret-1');
+    expect(text).toContain(`"dedupeDigests":[["${d('sender-id-secret-1')}",`);
+    const reopened = await openJournal(path, clock);
+    expect(reopened.dedupe.has(d('sender-id-secret-1'), clock.now().getTime())).toBe(true);
+    await reopened.close();
+  });
+
+  it('reads the dedupe keys of a journal written before digests, and skips a digest it cannot read', async () => {
+    const path = await tempJournalPath();
+    const clock = new FakeClock('2024-01-01T00:00:00Z');
+    const at = clock.now().getTime();
+    const contentKey = `sha256:${'ab'.repeat(32)}`;
+    const lines = [
+      { floor: 7 },
+      { dedupe: [['sender-id-old', at], [contentKey, at]] },
+      { dedupeDigests: [['not a digest', at], [d('sender-id-new'), at], [d('sender-id-late'), 'yesterday']] },
+    ];
+    await writeFile(path, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const journal = await openJournal(path, clock);
+    expect(journal.lastSeq()).toBe(7);
+    expect(journal.dedupe.has(d('sender-id-old'), at)).toBe(true);
+    expect(journal.dedupe.has(d(contentKey), at)).toBe(true);
+    expect(journal.dedupe.has(d(contentKey), at + 301_000)).toBe(false);
+    expect(journal.dedupe.has(d('sender-id-new'), at)).toBe(true);
+    expect(journal.dedupe.has(d('sender-id-late'), at)).toBe(false);
+    expect(journal.dedupe.size).toBe(3);
+    await journal.close();
   });
 
   it('group-commits concurrent appends: every item once, seqs unique and in file order', async () => {
@@ -171,20 +211,41 @@ describe('SightingJournal', () => {
 describe('DedupeIndex', () => {
   it('forgets content keys after the window but keeps sender ids up to its capacity', () => {
     const index = new DedupeIndex(1000, 2);
-    index.remember('sha256:a', 0, 0);
-    index.remember('id-1', 0, 0);
-    expect(index.has('sha256:a', 999)).toBe(true);
-    expect(index.has('sha256:a', 1000)).toBe(false);
-    index.remember('id-2', 1, 1);
-    index.remember('id-3', 2, 2);
-    expect(index.has('id-1', 5000)).toBe(false);
-    expect(index.has('id-3', 5_000_000)).toBe(true);
+    index.remember(d('sha256:a'), 0, 0);
+    index.remember(d('id-1'), 0, 0);
+    expect(index.has(d('sha256:a'), 999)).toBe(true);
+    expect(index.has(d('sha256:a'), 1000)).toBe(false);
+    index.remember(d('id-2'), 1, 1);
+    index.remember(d('id-3'), 2, 2);
+    expect(index.has(d('id-1'), 5000)).toBe(false);
+    expect(index.has(d('id-3'), 5_000_000)).toBe(true);
   });
 
   it('never dedupes content keys with a zero window', () => {
     const index = new DedupeIndex(0);
-    index.remember('sha256:a', 0, 0);
-    expect(index.has('sha256:a', 0)).toBe(false);
+    index.remember(d('sha256:a'), 0, 0);
+    expect(index.has(d('sha256:a'), 0)).toBe(false);
+  });
+
+  it('digests keys to 22 characters, marks content keys, and tells different keys apart', () => {
+    expect(d('id-1')).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(d('sha256:a')).toMatch(/^~[A-Za-z0-9_-]{22}$/);
+    expect(d('id-1')).toBe(d('id-1'));
+    expect(new Set(Array.from({ length: 10_000 }, (_, i) => d(`id-${i}`))).size).toBe(10_000);
+    expect(DedupeIndex.parseDigest(d('id-1'))).toBe(d('id-1'));
+    expect(DedupeIndex.parseDigest('id-1')).toBeUndefined();
+  });
+
+  it('gives back the times it was told, years apart, for the journal header', () => {
+    const index = new DedupeIndex(60_000);
+    const old = Date.parse('2020-01-01T00:00:00Z');
+    const now = Date.parse('2026-12-01T00:00:00Z');
+    index.remember(d('id-old'), old, now);
+    index.remember(d('sha256:b'), now - 1000, now);
+    expect([...index.entries(now)]).toEqual([
+      [d('id-old'), old],
+      [d('sha256:b'), now - 1000],
+    ]);
   });
 });
 
