@@ -19,11 +19,13 @@ import type { Adapter } from 'lowdb';
 export class StreamingJsonFile<T> implements Adapter<T> {
   /** Resolves when the data of the write in progress has been fully turned into text. */
   serialized: Promise<void> = Promise.resolve();
+  /** The most text (characters) the last write held made but not yet handed to the disk. */
+  lastMaxQueued = 0;
   private readonly tempPath: string;
 
   constructor(
     private readonly path: string,
-    private readonly opts: { sliceMs?: number; flushBytes?: number; leaf?: LeafJson } = {},
+    private readonly opts: { sliceMs?: number; flushBytes?: number; maxQueuedBytes?: number; leaf?: LeafJson } = {},
   ) {
     this.tempPath = join(dirname(path), `.${basename(path)}.tmp`);
   }
@@ -44,6 +46,7 @@ export class StreamingJsonFile<T> implements Adapter<T> {
     // page-faults (on this machine's VM about 3× the cost of the copy itself): a 15 MB snapshot
     // spent 65 ms joining at 256 KB, 23 ms at 64 KB (issue 14). An entry may overshoot by its length.
     const flushBytes = this.opts.flushBytes ?? 1 << 16;
+    const maxQueued = this.opts.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     const fh = await open(this.tempPath, 'w');
     let doneSerializing!: () => void;
     this.serialized = new Promise<void>((resolve) => (doneSerializing = resolve));
@@ -53,8 +56,13 @@ export class StreamingJsonFile<T> implements Adapter<T> {
       // One write at a time: concurrent FileHandle writes without a position may land out of order.
       let written: Promise<unknown> = Promise.resolve();
       let unsynced = 0;
+      let queued = 0;
+      this.lastMaxQueued = 0;
       const flush = (chunk: string): void => {
+        queued += chunk.length;
+        if (queued > this.lastMaxQueued) this.lastMaxQueued = queued;
         written = written.then(async () => {
+          queued -= chunk.length;
           // Synced to the disk a megabyte at a time, not all at the end: the whole state's dirty pages
           // (33 MB at 10,000 incidents) reaching the disk at once made the sightings journal's
           // fdatasync, and so every 202 in flight, wait behind them (issue 14).
@@ -77,6 +85,14 @@ export class StreamingJsonFile<T> implements Adapter<T> {
         }
       };
       const maybeYield = async (): Promise<void> => {
+        // Text is made faster than the disk takes it: unbounded, the whole state (44 MB at 10,000
+        // incidents) waited in memory as chunks, lived through young-generation collections that copied
+        // it, and grew the old generation by as much per snapshot (issue 14: the p99 and the peak RSS).
+        if (queued > maxQueued) {
+          await written;
+          sliceStart = performance.now();
+          return;
+        }
         if (performance.now() - sliceStart < sliceMs) return;
         await new Promise<void>((resolve) => setImmediate(resolve));
         sliceStart = performance.now();
@@ -108,6 +124,8 @@ export class StreamingJsonFile<T> implements Adapter<T> {
  */
 const SPLIT_DEPTH = 3;
 const SYNC_BYTES = 1 << 20;
+/** Text serialised ahead of the disk at most (then serialising waits for the writes): one sync's worth. */
+const MAX_QUEUED_BYTES = SYNC_BYTES;
 const ALWAYS_SPLIT_DEPTH = 1;
 const SPLIT_ENTRIES = 64;
 /** Entries written in place between two looks at the clock (an object entry always looks after it). */
