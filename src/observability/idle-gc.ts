@@ -41,6 +41,8 @@ export interface IdleGcOptions {
    * what only a busy process needs (the state writer's cached incident texts), so it is collected.
    */
   onQuiet?: () => void;
+  /** Runs at every look that finds the process busy (not quiet): what `onQuiet` stopped may start again. */
+  onBusy?: () => void;
 }
 
 export interface IdleGc {
@@ -67,7 +69,10 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
   const compacting = opts.compacting ?? compactEverything;
   const check = (): boolean => {
     const share = loopBusy();
-    if (share > idleShare) return false;
+    if (share > idleShare) {
+      opts.onBusy?.();
+      return false;
+    }
     opts.onQuiet?.();
     if (!gc) return false;
     const { used, committed, oldFree = 0 } = heap();

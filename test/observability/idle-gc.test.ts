@@ -38,18 +38,21 @@ describe('idle garbage collection', () => {
     }
   });
 
-  it('drops what only a busy process needs at every quiet look, and never in a flood', () => {
+  it('drops what only a busy process needs at every quiet look, never in a flood, and says when it is busy again', () => {
     const { p, opts } = fakeProcess();
     let dropped = 0;
-    const idle = startIdleGc({ ...opts, growthBytes: 2 ** 40, onQuiet: () => void dropped++ });
+    let busy = 0;
+    const idle = startIdleGc({ ...opts, growthBytes: 2 ** 40, onQuiet: () => void dropped++, onBusy: () => void busy++ });
     try {
       p.busy = 0.95;
       idle.check();
       expect(dropped).toBe(0);
+      expect(busy).toBe(1);
       p.busy = 0.1;
       idle.check();
       idle.check();
       expect(dropped).toBe(2);
+      expect(busy).toBe(1);
       expect(p.calls).toBe(0); // nothing grew: dropping is not a collection
     } finally {
       idle.stop();

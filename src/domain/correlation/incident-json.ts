@@ -23,14 +23,25 @@ interface Cached {
 }
 
 let cache = new WeakMap<object, Cached>();
+/** Whether texts made now are kept for the next snapshot (off while the process is quiet). */
+let keeping = true;
 
 /**
- * Drops every cached text. The cache pays off while snapshots come often (a flood: most incidents
- * unchanged between two); a quiet process writes rarely, and at 10,000 incidents the texts held
- * ~25 MB for nothing (idle RSS 217 MB against 185 without them). The next write rebuilds it.
+ * Drops every cached text, and keeps none until `keepIncidentTexts`. The cache pays off while
+ * snapshots come often (a flood: most incidents unchanged between two); a quiet process writes
+ * rarely, and at 10,000 incidents the texts held ~25 MB for nothing (idle RSS 217 MB against 185
+ * without them). Refilled at the next write, they went back into the old generation only to be
+ * dropped again at the next quiet look: after a flood, while the mirror still changed every
+ * incident, RSS went up and down ~13 MB every few seconds (issue 14, the minute after a flood).
  */
 export function forgetIncidentTexts(): void {
   cache = new WeakMap();
+  keeping = false;
+}
+
+/** The process is busy again: texts made from now on are kept for the next snapshot. */
+export function keepIncidentTexts(): void {
+  keeping = true;
 }
 /** `"key":` for every field name seen (a few dozen): no quoting work per incident. */
 const quotedKeys = new Map<string, string>();
@@ -39,7 +50,7 @@ export function incidentJson(inc: Incident): string {
   let c = cache.get(inc);
   if (!c || c.revision !== inc.revision || c.recentLength !== inc.recentSightings.length || c.iocsLength !== inc.iocs.length) {
     c = { revision: inc.revision, recentLength: inc.recentSightings.length, iocsLength: inc.iocs.length, parts: new Map() };
-    cache.set(inc, c);
+    if (keeping) cache.set(inc, c);
   }
   let out = '{';
   for (const key of Object.keys(inc)) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applySighting, type ApplyOptions } from '../../../src/domain/correlation/correlator.js';
 import { compactCorrelation, Interner } from '../../../src/domain/correlation/intern.js';
-import { forgetIncidentTexts, incidentJson, isIncidentLike } from '../../../src/domain/correlation/incident-json.js';
+import { forgetIncidentTexts, incidentJson, isIncidentLike, keepIncidentTexts } from '../../../src/domain/correlation/incident-json.js';
 import { parseLadder } from '../../../src/domain/correlation/ladder.js';
 import { emptyCorrelationState, type Incident } from '../../../src/domain/correlation/types.js';
 import { sighting } from './helpers.js';
@@ -70,6 +70,23 @@ describe('incident JSON reused across snapshots', () => {
     expect(incidentJson(inc)).toBe(before);
     forgetIncidentTexts();
     expect(incidentJson(inc)).toBe(JSON.stringify(inc));
+    keepIncidentTexts();
+  });
+
+  it('keeps no text while quiet, and keeps them again once busy', () => {
+    const inc = twiceSighted();
+    forgetIncidentTexts();
+    try {
+      incidentJson(inc);
+      // Nothing was kept: a change without a bump shows at the next write.
+      inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed while quiet' };
+      expect(incidentJson(inc)).toContain('changed while quiet');
+    } finally {
+      keepIncidentTexts();
+    }
+    const kept = incidentJson(inc);
+    inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed while busy' };
+    expect(incidentJson(inc)).toBe(kept);
   });
 
   it('only takes values shaped like incidents', () => {
