@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { MERGE_UPDATES_SQL, WAITING_UPDATES_SQL } from '../src/notify/postgres-notifier.js';
 import { freePort } from '../src/sandbox/free-port.js';
 import { SightlineInstance, type LogLine } from '../src/sandbox/instance.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../src/sandbox/postgres-cluster.js';
@@ -341,16 +342,24 @@ async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
     await merger.query('SET jit = off');
     await merger.query('BEGIN');
     const ids = (await merger.query<{ id: string }>(`SELECT payload->'incident'->>'id' AS id FROM outbox WHERE payload->>'kind' = 'incident_updated' LIMIT 20`)).rows.map((r) => r.id);
-    const lookup = await merger.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (ANALYZE, BUFFERS) SELECT id, channel, key, payload FROM outbox WHERE payload->>'kind' = 'incident_updated' AND payload->'incident'->>'id' = ANY($1::text[]) ORDER BY position FOR UPDATE SKIP LOCKED`,
-      [ids],
-    );
+    const lookup = await merger.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${WAITING_UPDATES_SQL}`, [ids]);
     const rows = (await merger.query<{ id: string; payload: unknown }>(`SELECT id, payload FROM outbox WHERE payload->>'kind' = 'incident_updated' AND payload->'incident'->>'id' = ANY($1::text[])`, [ids])).rows;
-    const update = await merger.query<{ 'QUERY PLAN': string }>(
-      'EXPLAIN (ANALYZE, BUFFERS) UPDATE outbox o SET payload = v.payload FROM jsonb_to_recordset($1::jsonb) AS v(id text, payload jsonb) WHERE o.id = v.id',
-      [JSON.stringify(rows)],
-    );
+    const byId = Object.fromEntries(rows.map((r) => [r.id, r.payload]));
+    const update = await merger.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${MERGE_UPDATES_SQL}`, [Object.keys(byId), JSON.stringify(byId)]);
     const size = await merger.query<{ rel: string; heap: string; toast: string }>(`SELECT pg_size_pretty(pg_relation_size('outbox')) AS heap, pg_size_pretty(pg_total_relation_size('outbox')) AS rel, (SELECT avg(pg_column_size(payload))::int FROM outbox)::text AS toast`);
+    // Counting's UPDATE of a batch's incidents (correlation.ts `write`), 25 incidents as the two-instance batches had.
+    const counted = await merger.query<{ id: string; count: string; revision: number; first_seen: Date; last_seen: Date; summary: unknown; xdr_unmirrored: number }>(
+      `SELECT id, count, revision, first_seen, last_seen, summary, xdr_unmirrored FROM incidents WHERE closed_at IS NULL ORDER BY id LIMIT 25`,
+    );
+    const counting = await merger.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (ANALYZE, BUFFERS) UPDATE incidents i SET count = u.count, revision = u.revision, first_seen = u.first_seen, last_seen = u.last_seen,
+                                summary = u.summary, xdr_unmirrored = u.xdr_unmirrored
+         FROM jsonb_to_recordset($1::jsonb) AS u(id text, count bigint, revision int, first_seen timestamptz, last_seen timestamptz,
+              summary jsonb, xdr_unmirrored int)
+         WHERE i.id = u.id`,
+      [JSON.stringify(counted.rows.map((r) => ({ ...r, count: Number(r.count) + 1 })))],
+    );
+    process.stderr.write(`[${runId}] counting's UPDATE of 25 incidents:\n${counting.rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
     process.stderr.write(`[${runId}] outbox: heap ${size.rows[0]!.heap}, with indexes and TOAST ${size.rows[0]!.rel}, payload ${size.rows[0]!.toast} bytes on average; the merge's lookup:\n${lookup.rows.map((r) => r['QUERY PLAN']).join('\n')}\nthe merge's UPDATE:\n${update.rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
   } finally {
     await merger.query('ROLLBACK').catch(() => undefined);
