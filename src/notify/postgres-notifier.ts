@@ -148,9 +148,11 @@ export class PostgresNotifier implements Notifier, OutboxView {
       const byId = Object.fromEntries([...merged].map((m) => [m.id!, m.payload]));
       await tx.query(prepared(MERGE_UPDATES_SQL, [Object.keys(byId), JSON.stringify(byId)]));
     }
-    await this.opts.store.insertRows(tx, inserts);
-    // Delivered to the listeners only when (and if) the transaction commits.
-    if (queued.some(Boolean)) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    // With a NOTIFY in the same statement, delivered to the listeners only when (and if) the
+    // transaction commits. None when nothing new was queued: updates merged into waiting rows are
+    // already there for the deliveries (with two instances most flushes only merge, and each NOTIFY
+    // sent every sender of every instance to search the outbox).
+    await this.opts.store.insertRows(tx, inserts, { notify: OUTBOX_CHANNEL });
     return queued;
   }
 
