@@ -19,8 +19,8 @@ export const OUTBOX_CHANNEL = 'sightline_outbox';
  * One probe of `outbox_waiting_updates` per incident, whatever the statistics say. The outbox is
  * a queue: it is usually empty when ANALYZE comes by, and a flood fills it within seconds, before
  * autovacuum's next visit. Planned for "one row", the plain `= ANY` form walked the whole outbox
- * by position and read every payload (6.5 ms for 20 incidents with 2,000 items waiting, against
- * 0.2 ms probed; the two-instance ingest bench spent 2.5 s of its 20 s on it).
+ * by position and read every payload (6.5 ms for 20 incidents with 2,000 items waiting; the
+ * two-instance ingest bench spent 2.0-2.5 s of its 20 s on it, and 0.05 s probed: 0.4 ms a call).
  */
 export const WAITING_UPDATES_SQL = `SELECT w.id, w.channel, w.key, w.payload
   FROM unnest($1::text[]) AS k(incident_id)
