@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../src/sandbox/free-port.js';
-import { SightlineInstance } from '../src/sandbox/instance.js';
+import { SightlineInstance, type LogLine } from '../src/sandbox/instance.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../src/sandbox/postgres-cluster.js';
 import { assertRunningOnPostgres } from '../src/sandbox/postgres-sandbox.js';
 import { SANDBOX_SIGHTINGS_SECRET, startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
@@ -27,6 +27,8 @@ import { fmt, mb, percentile } from './stats.js';
 export const PG_INGEST_TITLE = 'Ingest on PostgreSQL (one and two instances)';
 const TEMPLATE_HOST = 'bench-template-host';
 const CLK_TCK_US = 10_000; // Linux USER_HZ = 100
+/** Warnings and errors the instances logged since the last run's print (BENCH_PG_STATEMENTS=1). */
+const warnings = new Map<string, number>();
 
 export function pgHostOf(i: number): string {
   return `bench-host-${String(i).padStart(7, '0')}`;
@@ -82,7 +84,9 @@ async function measureSize(cluster: ThrowawayCluster, world: EmulatedWorld, size
     });
     // `BENCH_PG_CPU_PROF=<dir>`: each instance writes a V8 CPU profile there when it stops (for ranking, not timing).
     const prof = process.env.BENCH_PG_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PG_CPU_PROF)}`] : [];
-    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: [...startNodeFlags(env), ...prof], ...(entry ? { entry } : {}) });
+    // With `BENCH_PG_STATEMENTS=1`, the instances' warnings and errors are counted by message and printed after each run.
+    const onLog = statementsWanted() ? (line: LogLine) => void ((line.level ?? 0) >= 40 && warnings.set(`${'ab'[i]} ${line.msg ?? '?'}`, (warnings.get(`${'ab'[i]} ${line.msg ?? '?'}`) ?? 0) + 1)) : undefined;
+    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: [...startNodeFlags(env), ...prof], ...(entry ? { entry } : {}), ...(onLog ? { onLog } : {}) });
   });
   const pool = new pg.Pool({ connectionString: dbUrl, max: 2, application_name: 'bench' });
   try {
@@ -131,8 +135,14 @@ async function measure(pool: pg.Pool, cluster: ThrowawayCluster, instances: Sigh
   const pg0 = postmaster ? pgTicks(postmaster) : undefined;
   const samplers = instances.map((i) => rssSampler(i.pid!));
   if (statementsWanted()) await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').then(() => pool.query('SELECT pg_stat_statements_reset()'));
+  const waits = statementsWanted() ? waitSampler(pool) : undefined;
   const results = await loadAll(runId, plan.runMs);
+  if (waits) process.stderr.write(`\n[${runId}] ${await waits.stop()}`);
   if (statementsWanted()) await printStatements(pool, runId);
+  if (statementsWanted()) {
+    process.stderr.write(`[${runId}] warnings and errors logged (instance, message: count): ${[...warnings].map(([k, v]) => `${k}: ${v}`).join('; ') || 'none'}\n`);
+    warnings.clear();
+  }
   const cpu1 = instances.map((i) => procTicks(i.pid));
   const pg1 = postmaster ? pgTicks(postmaster) : undefined;
   const peakRssBytes = samplers.map((s) => s.stop());
@@ -262,6 +272,38 @@ function pgTicks(postmaster: number): number {
   return ticks;
 }
 
+/**
+ * With `BENCH_PG_STATEMENTS=1`: what the app's sessions are doing, sampled every 50 ms during the run (pg_stat_activity of
+ * this database, the bench's own session left out): which statements are active, and what the active ones wait on (a lock,
+ * a WAL flush, the client). Lock waits are contention between the instances; "ClientRead" is a transaction waiting for its app.
+ */
+function waitSampler(pool: pg.Pool): { stop(): Promise<string> } {
+  const tally = new Map<string, number>();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const { rows } = await pool
+        .query<{ w: string; q: string }>(
+          `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS q
+           FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND backend_type = 'client backend'`,
+        )
+        .catch(() => ({ rows: [] as Array<{ w: string; q: string }> }));
+      samples++;
+      for (const r of rows) tally.set(`${r.w.padEnd(28)} ${r.q}`, (tally.get(`${r.w.padEnd(28)} ${r.q}`) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const top = [...tally].sort((a, b) => b[1] - a[1]).slice(0, 25);
+      return `active sessions in ${samples} samples (50 ms apart; wait event or CPU, statement):\n${top.map(([k, v]) => `${String(v).padStart(6)}  ${k}`).join('\n')}\n`;
+    },
+  };
+}
+
 /** `BENCH_PG_STATEMENTS=1`: print, per run, the statements PostgreSQL spent its time on (pg_stat_statements). */
 function statementsWanted(): boolean {
   return process.env.BENCH_PG_STATEMENTS === '1';
@@ -270,7 +312,7 @@ function statementsWanted(): boolean {
 async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
   const { rows } = await pool.query<{ ms: number; calls: string; rows: string; wal: string; q: string }>(
     `SELECT round(total_exec_time)::int AS ms, calls, rows, wal_bytes AS wal, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) AS q
-     FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 15`,
+     FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 30`,
   );
   process.stderr.write(`\n[${runId}] PostgreSQL statements by total time (ms, calls, rows, WAL bytes):\n${rows.map((r) => `${String(r.ms).padStart(7)} ${r.calls.padStart(7)} ${r.rows.padStart(8)} ${r.wal.padStart(10)}  ${r.q}`).join('\n')}\n`);
   // Round trips cost the app a system call each (and, on loopback, PostgreSQL's wake-up): the totals, and the most frequent.
@@ -291,6 +333,40 @@ async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
      FROM pg_stat_user_tables WHERE relname IN ('xdr_ops', 'outbox', 'outbox_queues', 'sightings', 'incidents') ORDER BY relname`,
   );
   process.stderr.write(`[${runId}] row versions since the cluster started:\n${tables.rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  const waiting = await pool.query<{ kind: string; n: string }>(`SELECT payload->>'kind' AS kind, count(*) AS n FROM outbox GROUP BY 1 ORDER BY 2 DESC`);
+  process.stderr.write(`[${runId}] outbox after the run: ${waiting.rows.map((r) => `${r.kind} ${r.n}`).join(', ') || 'empty'}\n`);
+  // The plans of merging waiting card updates (PostgresNotifier.notifyManyIn: the lookup, then the payload UPDATE), rolled back.
+  // Imported here, not at the top: the bench also runs against older code (A/B), where they do not exist.
+  const { MERGE_UPDATES_SQL, WAITING_UPDATES_SQL } = (await import('../src/notify/postgres-notifier.js')) as { MERGE_UPDATES_SQL?: string; WAITING_UPDATES_SQL?: string };
+  if (!MERGE_UPDATES_SQL || !WAITING_UPDATES_SQL) return;
+  const merger = await pool.connect();
+  try {
+    await merger.query('SET jit = off');
+    await merger.query('BEGIN');
+    const ids = (await merger.query<{ id: string }>(`SELECT payload->'incident'->>'id' AS id FROM outbox WHERE payload->>'kind' = 'incident_updated' LIMIT 20`)).rows.map((r) => r.id);
+    const lookup = await merger.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${WAITING_UPDATES_SQL}`, [ids]);
+    const rows = (await merger.query<{ id: string; payload: unknown }>(`SELECT id, payload FROM outbox WHERE payload->>'kind' = 'incident_updated' AND payload->'incident'->>'id' = ANY($1::text[])`, [ids])).rows;
+    const byId = Object.fromEntries(rows.map((r) => [r.id, r.payload]));
+    const update = await merger.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${MERGE_UPDATES_SQL}`, [Object.keys(byId), JSON.stringify(byId)]);
+    const size = await merger.query<{ rel: string; heap: string; toast: string }>(`SELECT pg_size_pretty(pg_relation_size('outbox')) AS heap, pg_size_pretty(pg_total_relation_size('outbox')) AS rel, (SELECT avg(pg_column_size(payload))::int FROM outbox)::text AS toast`);
+    // Counting's UPDATE of a batch's incidents (correlation.ts `write`), 25 incidents as the two-instance batches had.
+    const counted = await merger.query<{ id: string; count: string; revision: number; first_seen: Date; last_seen: Date; summary: unknown; xdr_unmirrored: number }>(
+      `SELECT id, count, revision, first_seen, last_seen, summary, xdr_unmirrored FROM incidents WHERE closed_at IS NULL ORDER BY id LIMIT 25`,
+    );
+    const counting = await merger.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (ANALYZE, BUFFERS) UPDATE incidents i SET count = u.count, revision = u.revision, first_seen = u.first_seen, last_seen = u.last_seen,
+                                summary = u.summary, xdr_unmirrored = u.xdr_unmirrored
+         FROM jsonb_to_recordset($1::jsonb) AS u(id text, count bigint, revision int, first_seen timestamptz, last_seen timestamptz,
+              summary jsonb, xdr_unmirrored int)
+         WHERE i.id = u.id`,
+      [JSON.stringify(counted.rows.map((r) => ({ ...r, count: Number(r.count) + 1 })))],
+    );
+    process.stderr.write(`[${runId}] counting's UPDATE of 25 incidents:\n${counting.rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
+    process.stderr.write(`[${runId}] outbox: heap ${size.rows[0]!.heap}, with indexes and TOAST ${size.rows[0]!.rel}, payload ${size.rows[0]!.toast} bytes on average; the merge's lookup:\n${lookup.rows.map((r) => r['QUERY PLAN']).join('\n')}\nthe merge's UPDATE:\n${update.rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
+  } finally {
+    await merger.query('ROLLBACK').catch(() => undefined);
+    merger.release();
+  }
   // The per-incident scan under the apply loop's read of a batch's waiting XDR ops (incident-rows.ts OPS_OF_INCIDENTS_SQL, which
   // OPS_SUMMARY_OF_INCIDENTS_SQL aggregates), on the table as the run left it.
   const explainer = await pool.connect();

@@ -3,7 +3,7 @@ import type { OutboxView } from '../bot/commands/outbox-view.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { OutboxEntry, PostgresOutboxStore } from '../store/postgres/outbox.js';
-import { inTransaction, poolError } from '../store/postgres/pool.js';
+import { inTransaction, poolError, prepared } from '../store/postgres/pool.js';
 import type { DeadLetter } from '../store/state.js';
 import type { Channel, Notification, Notifier } from './notification.js';
 import { defaultKey, mergedUpdate, readinessOf } from './outbox.js';
@@ -11,6 +11,32 @@ import { laneOf, type QueueStats } from './queues.js';
 
 /** The LISTEN/NOTIFY channel that says "something was queued" to every instance's delivery. */
 export const OUTBOX_CHANNEL = 'sightline_outbox';
+
+/**
+ * The waiting incident updates of some incidents (the coalescing lookup), first per queue and
+ * incident once ordered by position; a row being sent (locked by its deliverer) is skipped.
+ *
+ * One probe of `outbox_waiting_updates` per incident, whatever the statistics say. The outbox is
+ * a queue: it is usually empty when ANALYZE comes by, and a flood fills it within seconds, before
+ * autovacuum's next visit. Planned for "one row", the plain `= ANY` form walked the whole outbox
+ * by position and read every payload (6.5 ms for 20 incidents with 2,000 items waiting; the
+ * two-instance ingest bench spent 2.0-2.5 s of its 20 s on it, and 0.05 s probed: 0.4 ms a call).
+ */
+export const WAITING_UPDATES_SQL = `SELECT w.id, w.channel, w.key, w.payload
+  FROM unnest($1::text[]) AS k(incident_id)
+  CROSS JOIN LATERAL (
+    SELECT o.id, o.channel, o.key, o.payload, o.position FROM outbox o
+    WHERE o.payload->>'kind' = 'incident_updated' AND o.payload->'incident'->>'id' = k.incident_id
+    FOR UPDATE SKIP LOCKED
+  ) AS w
+  ORDER BY w.position`;
+
+/**
+ * Writes merged payloads (`$2`: payload by id) into the rows `$1` found by the lookup above. By
+ * primary key, one probe per row: the join with jsonb_to_recordset it replaces hashed the whole
+ * outbox under the same stale statistics (6.9 ms for 20 rows with 2,000 waiting).
+ */
+export const MERGE_UPDATES_SQL = `UPDATE outbox o SET payload = $2::jsonb -> o.id WHERE o.id = ANY($1::text[])`;
 
 /** Dead letters kept in the snapshot (the `outbox` command shows the newest 10 and counts the rest). */
 const DEAD_LETTERS_SHOWN = 100;
@@ -89,12 +115,7 @@ export class PostgresNotifier implements Notifier, OutboxView {
     const updated = notes.filter((x, i) => queued[i] && x.n.kind === 'incident_updated').map((x) => (x.n as Update).incident.id);
     const waiting = new Map<string, { id?: string; entry?: { payload: Notification }; payload: Update }>();
     if (updated.length > 0) {
-      const { rows } = await tx.query<{ id: string; channel: string; key: string; payload: Update }>(
-        `SELECT id, channel, key, payload FROM outbox
-         WHERE payload->>'kind' = 'incident_updated' AND payload->'incident'->>'id' = ANY($1::text[])
-         ORDER BY position FOR UPDATE SKIP LOCKED`,
-        [[...new Set(updated)]],
-      );
+      const { rows } = await tx.query<{ id: string; channel: string; key: string; payload: Update }>(prepared(WAITING_UPDATES_SQL, [[...new Set(updated)]]));
       for (const r of rows) {
         const at = `${laneOf(r)}|${r.payload.incident.id}`;
         if (!waiting.has(at)) waiting.set(at, { id: r.id, payload: r.payload });
@@ -124,14 +145,14 @@ export class PostgresNotifier implements Notifier, OutboxView {
       }
     });
     if (merged.size > 0) {
-      await tx.query(
-        'UPDATE outbox o SET payload = v.payload FROM jsonb_to_recordset($1::jsonb) AS v(id text, payload jsonb) WHERE o.id = v.id',
-        [JSON.stringify([...merged].map((m) => ({ id: m.id, payload: m.payload })))],
-      );
+      const byId = Object.fromEntries([...merged].map((m) => [m.id!, m.payload]));
+      await tx.query(prepared(MERGE_UPDATES_SQL, [Object.keys(byId), JSON.stringify(byId)]));
     }
-    await this.opts.store.insertRows(tx, inserts);
-    // Delivered to the listeners only when (and if) the transaction commits.
-    if (queued.some(Boolean)) await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    // With a NOTIFY in the same statement, delivered to the listeners only when (and if) the
+    // transaction commits. None when nothing new was queued: updates merged into waiting rows are
+    // already there for the deliveries (with two instances most flushes only merge, and each NOTIFY
+    // sent every sender of every instance to search the outbox).
+    await this.opts.store.insertRows(tx, inserts, { notify: OUTBOX_CHANNEL });
     return queued;
   }
 

@@ -316,6 +316,37 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     ]);
   });
 
+  it('wakes the deliveries once per transaction that queued a new row, and not for updates merged into waiting rows', async () => {
+    const fake = new Rooms();
+    const a = instance(pools.a, [fake.channel('a')]);
+    const heard: string[] = [];
+    const listener = new pg.Client({ connectionString: pools.url });
+    await listener.connect();
+    try {
+      listener.on('notification', (m) => void heard.push(m.payload ?? ''));
+      await listener.query('LISTEN sightline_outbox');
+      const update = (count: number): Notification => ({ kind: 'incident_updated', incident: { ...view('inc-7'), count }, newSightings: 1, crossed: [] });
+      await inTransaction(pools.a, 'a correlation batch', (tx) => a.notifier.notifyManyIn(tx, [{ n: update(2) }, { n: update(3) }]));
+      // Only merges: the waiting row is there for the deliveries already.
+      await inTransaction(pools.a, 'a flush', (tx) => a.notifier.notifyManyIn(tx, [{ n: update(4) }]));
+      await inTransaction(pools.a, 'a flush', (tx) => a.notifier.notifyManyIn(tx, [{ n: update(5) }, { n: update(6) }]));
+      // A new row again (a rolled-back one first: its NOTIFY goes with it).
+      await expect(inTransaction(pools.a, 'a failed batch', async (tx) => {
+        await a.notifier.notifyManyIn(tx, [{ n: news('room-1', 1) }]);
+        throw new Error('the claim failed');
+      })).rejects.toBeInstanceOf(StoreError);
+      await inTransaction(pools.a, 'a batch', (tx) => a.notifier.notifyManyIn(tx, [{ n: news('room-1', 2) }, { n: update(7) }]));
+      // Notifications arrive in commit order: once this last one is heard, every earlier one was too.
+      await pools.b.query(`SELECT pg_notify('sightline_outbox', 'end')`);
+      await vi.waitFor(() => expect(heard.at(-1)).toBe('end'), { timeout: 5_000, interval: 20 });
+      expect(heard).toEqual(['', '', 'end']);
+      const { rows } = await pools.a.query<{ payload: Notification }>('SELECT payload FROM outbox ORDER BY position');
+      expect(rows.map(({ payload: p }) => (p.kind === 'incident_updated' ? [p.kind, p.incident.count, p.newSightings] : [p.kind]))).toEqual([['incident_updated', 7, 6], ['hunt_failed']]);
+    } finally {
+      await listener.end();
+    }
+  });
+
   it("passes the posted card's message id to WebexChannel's onPosted hook", async () => {
     const posted: Array<[string, string]> = [];
     const api = {

@@ -113,17 +113,19 @@ export class PostgresOutboxStore {
    * Rows as given, in order, in the caller's transaction, each with its own dedupe key — which
    * the caller has already claimed in `outbox_keys` (a batch of notifications, see PostgresNotifier).
    */
-  async insertRows(tx: pg.ClientBase, rows: ReadonlyArray<OutboxEntry & { dedupeKey?: string | undefined }>): Promise<void> {
+  async insertRows(tx: pg.ClientBase, rows: ReadonlyArray<OutboxEntry & { dedupeKey?: string | undefined }>, opts: { notify?: string } = {}): Promise<void> {
     if (rows.length === 0) return;
     const values = rows.map((e) => ({ id: randomUUID(), channel: e.channel, key: e.key, payload: e.payload, dedupe_key: e.dedupeKey ?? null }));
-    await tx.query(
-      prepared(
-        `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
+    const insert = `INSERT INTO outbox (id, channel, key, payload, created_at, next_attempt_at, dedupe_key)
          SELECT e->>'id', e->>'channel', e->>'key', e->'payload', now(), now(), e->>'dedupe_key'
-         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
-        [JSON.stringify(values)],
-      ),
-    );
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`;
+    if (opts.notify === undefined) {
+      await tx.query(prepared(insert, [JSON.stringify(values)]));
+      return;
+    }
+    // `notify`: a NOTIFY on that channel in the same statement (one round trip, not two; sent when
+    // the transaction commits, like any NOTIFY). A data-modifying CTE runs to its end whatever reads it.
+    await tx.query(prepared(`WITH inserted AS (${insert} RETURNING 1) SELECT pg_notify($2, '') FROM (SELECT 1 FROM inserted LIMIT 1) AS one`, [JSON.stringify(values), opts.notify]));
   }
 
   /**
