@@ -54,8 +54,15 @@ export class HuntRunner implements HuntService {
     if (interrupted?.uri) {
       this.log.warn({ hunt: interrupted.id, done: interrupted.threatsDone.length }, 'resuming a hunt interrupted by a restart');
       this.launch(interrupted, () => this.loadUri(interrupted.uri!));
+    } else if (interrupted?.week) {
+      // Stopped while looking for the week's roundup: nothing was hunted yet, so the same record looks
+      // again. Marked failed, the week ran a second time under a new record (the schedule's missed run):
+      // one week, two hunts (the PostgreSQL crash suite, a leader killed 5 s into a hunt).
+      const week = interrupted.week;
+      this.log.warn({ hunt: interrupted.id, week }, 'resuming a hunt interrupted by a restart before its roundup was found');
+      this.launch(interrupted, () => this.findWeek(week, interrupted));
     } else if (interrupted) {
-      await this.finishRecord(interrupted.id, 'failed', 'interrupted before its roundup was found');
+      await this.finishRecord(interrupted.id, 'failed', 'interrupted before it knew what to hunt');
     }
     this.armPendingRetry();
   }

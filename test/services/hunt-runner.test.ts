@@ -185,6 +185,26 @@ describe('HuntRunner against the Talos, XDR and SMTP emulators', () => {
     expect(subjects().filter((x) => /^Found targets - /.test(x))).toHaveLength(2);
   });
 
+  it('resumes a weekly hunt stopped before its roundup was found under the same record, not as a second hunt', async () => {
+    const before = await LowdbStore.open(stateFile);
+    await before.update((s) => {
+      s.hunts.push({ id: 'hunt-interrupted', trigger: 'schedule', week: FRIDAY, startedAt: clock.now().toISOString(), status: 'running', threatsDone: [], casebooks: {} });
+    });
+    await before.close();
+    talos.publish(FRIDAY, '2021/0723.json');
+    const { hunts, outbox, store } = await runner(); // start() resumes it
+    await hunts.idle();
+    await outbox.drain();
+    expect(store.get().hunts).toHaveLength(1);
+    expect(store.get().hunts[0]).toMatchObject({ id: 'hunt-interrupted', status: 'finished', week: FRIDAY });
+    expect(store.get().talos.lastHuntedWeek).toBe(FRIDAY);
+    // The schedule's missed-run check finds the week hunted and does not run it again.
+    expect(await hunts.runScheduled('missed')).toMatchObject({ started: false });
+    expect(Object.keys(xdr.state.casebook ?? {})).toHaveLength(2);
+    await smtp.waitFor((m) => /finished/i.test(m.subject));
+    expect(subjects().filter((x) => /Investigation started/.test(x))).toHaveLength(1);
+  });
+
   it('resumes a hunt interrupted by a restart without a second casebook or e-mail', async () => {
     talos.publish(FRIDAY, '2021/0723.json');
     // One XDR call at a time and slow observes, so the hunt can be stopped part-way.
