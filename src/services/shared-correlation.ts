@@ -53,11 +53,6 @@ export interface SharedCorrelationDeps {
   pollMs?: number;
   /** Longest wait between tries while the database fails (default 30 s; starts at pollMs, doubling). */
   maxBackoffMs?: number;
-  /**
-   * Shortest time from one claim to the next after a claim that was not full (default 100 ms; 0:
-   * claim again at once). See `loop`.
-   */
-  gatherMs?: number;
   /** Runs last in the claim's transaction (tests make it throw to simulate a crash before the commit). */
   beforeCommit?: (batch: AppliedBatch, tx: pg.ClientBase) => Promise<void>;
 }
@@ -73,9 +68,6 @@ const RESUME_RUNGS_EVERY_MS = 60_000;
 
 /** Pause after a claim whose targets were all held elsewhere. */
 const DEFERRED_PAUSE_MS = 20;
-
-/** See `SharedCorrelationDeps.gatherMs`. */
-const DEFAULT_GATHER_MS = 100;
 
 interface Sleeper {
   timer: ReturnType<typeof setTimeout>;
@@ -104,9 +96,6 @@ export class SharedCorrelation {
   private readonly batchSize: number;
   private readonly pollMs: number;
   private readonly maxBackoffMs: number;
-  private readonly gatherMs: number;
-  /** Waiting for sightings to gather before the next claim: the intake's wake-ups do not end this wait. */
-  private gathering = false;
   private running = false;
   private stopping = false;
   /** Rung actions not started yet are left to the next instance (`claimUnstartedRungs`), not run here. */
@@ -140,7 +129,6 @@ export class SharedCorrelation {
     this.batchSize = deps.batchSize ?? 500;
     this.pollMs = deps.pollMs ?? 500;
     this.maxBackoffMs = deps.maxBackoffMs ?? 30_000;
-    this.gatherMs = deps.gatherMs ?? DEFAULT_GATHER_MS;
   }
 
   start(): void {
@@ -157,7 +145,7 @@ export class SharedCorrelation {
   /** The local intake accepted sightings: apply them now rather than at the next poll. */
   wake(): void {
     this.woken = true;
-    if (!this.gathering || !this.running) this.sleeper?.resolve();
+    this.sleeper?.resolve();
   }
 
   /**
@@ -243,7 +231,6 @@ export class SharedCorrelation {
     while (this.running) {
       const pass = ++this.passes;
       this.woken = false;
-      const startedAt = Date.now();
       let claimed = 0;
       try {
         claimed = await this.applyOnce();
@@ -263,13 +250,6 @@ export class SharedCorrelation {
       // Every sighting claimed waits for a target another transaction holds (it commits within a
       // batch's time): a short pause, not a spin on the same rows, and not "idle" either.
       if (this.allDeferred) await this.sleep(Math.min(this.pollMs, DEFERRED_PAUSE_MS));
-      // A claim that was not full took all there was: the next one waits until `gatherMs` after this
-      // one began, so that what arrives meanwhile is counted in one transaction, not in many small
-      // ones. A batch costs about fifteen statements and a commit whatever its size; claiming again
-      // at once made batches of 25-55 sightings under a flood of 700-1,000/s (two instances: twice
-      // as many batches for the same sightings, each loop taking half of what waited). Counting is
-      // at most `gatherMs` later; the 202 does not wait for it.
-      if (claimed > 0 && claimed < this.batchSize && !this.allDeferred) await this.gather(startedAt);
       if (claimed > 0) continue;
       if (Date.now() - this.lastResume >= RESUME_RUNGS_EVERY_MS) this.chain(() => this.resumeRungs());
       this.idleWaiters = this.idleWaiters.filter((w) => {
@@ -278,17 +258,6 @@ export class SharedCorrelation {
         return false;
       });
       if (!this.woken) await this.sleep(this.pollMs);
-    }
-  }
-
-  private async gather(since: number): Promise<void> {
-    const left = this.gatherMs - (Date.now() - since);
-    if (left <= 0) return;
-    this.gathering = true;
-    try {
-      await this.sleep(left);
-    } finally {
-      this.gathering = false;
     }
   }
 
