@@ -348,7 +348,7 @@ async function* readLines(path: string, start: number, end: number): AsyncGenera
  * A dedupe key as the index holds it: the first 128 bits of its SHA-256 (base64url, 22 characters),
  * `~`-prefixed for a content key. Sender ids and pair keys run to 50 characters and more; a flood of
  * 158,000 sightings held 20 MB of them, 13 MB as digests (issue 14: the flood's memory). 128 bits of
- * SHA-256 do not collide by chance (about 1 in 10^28 at a million keys), nor by a crafted id.
+ * SHA-256 do not collide by chance (about 1 in 10^27 at a million keys), nor by a crafted id.
  */
 export type DedupeDigest = string & { readonly dedupeDigest: true };
 
