@@ -1,6 +1,7 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
+import { writeFully } from './write-fully.js';
 
 /**
  * A lowdb adapter that writes compact JSON in slices, yielding to the event loop
@@ -41,24 +42,24 @@ export class StreamingJsonFile<T> implements Adapter<T> {
 
   async write(data: T): Promise<void> {
     const sliceMs = this.opts.sliceMs ?? 4;
-    // Each flush joins its texts into one string. Below V8's large-object size (128 KB) that string
-    // lives in the heap's reused pages; at 256 KB each one was a fresh mapping whose first touch
-    // page-faults (on this machine's VM about 3× the cost of the copy itself): a 15 MB snapshot
-    // spent 65 ms joining at 256 KB, 23 ms at 64 KB (issue 14). An entry may overshoot by its length.
+    // Each flush copies its pieces into one buffer, outside the JavaScript heap: joined into a string
+    // first, the whole state's text went through the young generation at every snapshot (a third of
+    // what a flood at 10,000 incidents allocated), and was copied once more to be written (issue 14).
+    // A piece may overshoot the flush size by its length.
     const flushBytes = this.opts.flushBytes ?? 1 << 16;
     const maxQueued = this.opts.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     const fh = await open(this.tempPath, 'w');
     let doneSerializing!: () => void;
     this.serialized = new Promise<void>((resolve) => (doneSerializing = resolve));
     try {
-      let parts: string[] = [];
+      let parts: (string | Uint8Array)[] = [];
       let size = 0;
       // One write at a time: concurrent FileHandle writes without a position may land out of order.
       let written: Promise<unknown> = Promise.resolve();
       let unsynced = 0;
       let queued = 0;
       this.lastMaxQueued = 0;
-      const flush = (chunk: string): void => {
+      const flush = (chunk: Buffer): void => {
         queued += chunk.length;
         if (queued > this.lastMaxQueued) this.lastMaxQueued = queued;
         written = written.then(async () => {
@@ -66,8 +67,8 @@ export class StreamingJsonFile<T> implements Adapter<T> {
           // Synced to the disk a megabyte at a time, not all at the end: the whole state's dirty pages
           // (33 MB at 10,000 incidents) reaching the disk at once made the sightings journal's
           // fdatasync, and so every 202 in flight, wait behind them (issue 14).
-          const { bytesWritten } = await fh.write(chunk);
-          unsynced += bytesWritten;
+          await writeFully(fh, chunk);
+          unsynced += chunk.length;
           if (unsynced >= SYNC_BYTES) {
             unsynced = 0;
             await fh.datasync();
@@ -75,31 +76,34 @@ export class StreamingJsonFile<T> implements Adapter<T> {
         });
       };
       let sliceStart = performance.now();
-      const out = (s: string): void => {
+      const out = (s: string | Uint8Array): void => {
         parts.push(s);
         size += s.length;
         if (size >= flushBytes) {
-          flush(parts.join(''));
+          flush(concatUtf8(parts));
           parts = [];
           size = 0;
         }
       };
-      const maybeYield = async (): Promise<void> => {
+      /** A promise to wait for when it is time to let the event loop (or the disk) run; undefined to go on. */
+      const maybeYield = (): Promise<void> | undefined => {
         // Text is made faster than the disk takes it: unbounded, the whole state (44 MB at 10,000
         // incidents) waited in memory as chunks, lived through young-generation collections that copied
         // it, and grew the old generation by as much per snapshot (issue 14: the p99 and the peak RSS).
         if (queued > maxQueued) {
-          await written;
-          sliceStart = performance.now();
-          return;
+          return written.then(() => {
+            sliceStart = performance.now();
+          });
         }
-        if (performance.now() - sliceStart < sliceMs) return;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        sliceStart = performance.now();
+        if (performance.now() - sliceStart < sliceMs) return undefined;
+        return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+          sliceStart = performance.now();
+        });
       };
-      await serialize(data, out, maybeYield, 0, [], this.opts.leaf);
+      if (splittable(data, 0)) await serialize(data, out, maybeYield, 0, [], this.opts.leaf);
+      else out(JSON.stringify(data) ?? 'null');
       doneSerializing();
-      if (parts.length) flush(parts.join(''));
+      if (parts.length) flush(concatUtf8(parts));
       await written;
       // On disk before it replaces the old file: a rename of data still in the page cache can leave an
       // empty state file after a power cut on file systems that do not order the two (XFS, ext4 with noauto_da_alloc).
@@ -113,6 +117,22 @@ export class StreamingJsonFile<T> implements Adapter<T> {
       throw err;
     }
   }
+}
+
+/** The pieces as one UTF-8 buffer: texts encoded in place, bytes copied as they are. */
+function concatUtf8(parts: readonly (string | Uint8Array)[]): Buffer {
+  let total = 0;
+  for (const p of parts) total += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+  const buf = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const p of parts) {
+    if (typeof p === 'string') at += buf.write(p, at);
+    else {
+      buf.set(p, at);
+      at += p.length;
+    }
+  }
+  return buf;
 }
 
 /**
@@ -132,29 +152,42 @@ const SPLIT_ENTRIES = 64;
 const PRIMITIVES_PER_CHECK = 256;
 
 /**
- * Text for a value written whole, by its path of keys (e.g. correlation.incidents.<id>); undefined
- * for JSON.stringify. Must return exactly what JSON.stringify would: it exists so a part of the
- * state that did not change since the last snapshot need not be serialised again.
+ * Text (or its UTF-8 bytes) for a value written whole, by its path of keys (e.g.
+ * correlation.incidents.<id>); undefined for JSON.stringify. Must be exactly what JSON.stringify
+ * would write: it exists so a part of the state that did not change since the last snapshot need
+ * not be serialised again.
  */
-export type LeafJson = (value: object, path: readonly string[]) => string | undefined;
+export type LeafJson = (value: object, path: readonly string[]) => string | Uint8Array | undefined;
 
-/** Writes `value` as compact JSON, identical to JSON.stringify(value), in pieces. */
-async function serialize(value: unknown, out: (s: string) => void, maybeYield: () => Promise<void>, depth: number, path: string[], leaf?: LeafJson): Promise<void> {
-  const splittable =
+/** Whether `value` at this depth is written entry by entry (with yields) rather than whole. */
+function splittable(value: unknown, depth: number): value is object {
+  return (
     depth < SPLIT_DEPTH &&
     value !== null &&
     typeof value === 'object' &&
     typeof (value as { toJSON?: unknown }).toJSON !== 'function' &&
-    (depth <= ALWAYS_SPLIT_DEPTH || (Array.isArray(value) ? value.length : Object.keys(value).length) >= SPLIT_ENTRIES);
-  if (!splittable) {
-    const reused = leaf && value !== null && typeof value === 'object' ? leaf(value, path) : undefined;
-    out(reused ?? JSON.stringify(value) ?? 'null');
-    return;
-  }
+    (depth <= ALWAYS_SPLIT_DEPTH || (Array.isArray(value) ? value.length : Object.keys(value).length) >= SPLIT_ENTRIES)
+  );
+}
+
+/**
+ * Writes `value` as compact JSON, identical to JSON.stringify(value), in pieces. `path` is the keys
+ * down to `value`, one array pushed and popped as the walk goes: an entry written whole (10,000
+ * incidents) costs no promise and no path of its own (issue 14: a snapshot's garbage).
+ */
+async function serialize(value: object, out: (s: string | Uint8Array) => void, maybeYield: () => Promise<void> | undefined, depth: number, path: string[], leaf?: LeafJson): Promise<void> {
   // Strings, numbers and booleans are written in place, without the recursion and the await per
   // entry: the maps from target to incident hold 10,000 of them each at 10,000 incidents, and a
   // promise and a timer check per entry were a sizeable part of a snapshot (issue 14).
   let sinceCheck = 0;
+  /** An entry that is an object: written whole (by `leaf` when it has the text) or, when large, entry by entry. */
+  const objectEntry = (v: object, key: string): Promise<void> | undefined => {
+    path.push(key);
+    if (splittable(v, depth + 1)) return serialize(v, out, maybeYield, depth + 1, path, leaf).finally(() => path.pop());
+    out((leaf && leaf(v, path)) ?? JSON.stringify(v) ?? 'null');
+    path.pop();
+    return undefined;
+  };
   if (Array.isArray(value)) {
     out('[');
     for (let i = 0; i < value.length; i++) {
@@ -163,12 +196,14 @@ async function serialize(value: unknown, out: (s: string) => void, maybeYield: (
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') out('null');
       else if (v === null || typeof v !== 'object') out(JSON.stringify(v) ?? 'null');
       else {
-        await serialize(v, out, maybeYield, depth + 1, [...path, String(i)], leaf);
+        const deeper = objectEntry(v, String(i));
+        if (deeper) await deeper;
         sinceCheck = PRIMITIVES_PER_CHECK;
       }
       if (++sinceCheck >= PRIMITIVES_PER_CHECK) {
         sinceCheck = 0;
-        await maybeYield();
+        const pause = maybeYield();
+        if (pause) await pause;
       }
     }
     out(']');
@@ -187,12 +222,14 @@ async function serialize(value: unknown, out: (s: string) => void, maybeYield: (
     first = false;
     if (v === null || typeof v !== 'object') out(JSON.stringify(v) ?? 'null');
     else {
-      await serialize(v, out, maybeYield, depth + 1, [...path, k], leaf);
+      const deeper = objectEntry(v, k);
+      if (deeper) await deeper;
       sinceCheck = PRIMITIVES_PER_CHECK;
     }
     if (++sinceCheck >= PRIMITIVES_PER_CHECK) {
       sinceCheck = 0;
-      await maybeYield();
+      const pause = maybeYield();
+      if (pause) await pause;
     }
   }
   out('}');

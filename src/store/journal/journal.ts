@@ -7,6 +7,7 @@ import { StoreError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { IncomingSighting } from '../../domain/correlation/intake.js';
 import { decodeGroup, encodeGroup, isGroupLine } from './journal-group.js';
+import { writeFully } from '../write-fully.js';
 
 /**
  * The write-ahead log behind the 202: an append-only JSON-lines file next to the
@@ -315,14 +316,6 @@ function parseLine(line: string): Record_ | undefined {
     // fall through: an unreadable line
   }
   return undefined;
-}
-
-async function writeFully(fh: FileHandle, buffer: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < buffer.length) {
-    const { bytesWritten } = await fh.write(buffer, offset, buffer.length - offset);
-    offset += bytesWritten;
-  }
 }
 
 /** Complete lines of [start, end) with the byte offset just past each; an unterminated tail is not yielded. */
