@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Low } from 'lowdb';
 import { StoreError } from '../core/errors.js';
-import { incidentJson, isIncidentLike } from '../domain/correlation/incident-json.js';
+import { incidentJsonBytes, isIncidentLike } from '../domain/correlation/incident-json.js';
 import { emptyState, type State } from './state.js';
 import { stateProblems } from './state-schema.js';
 import { assertStateFolderWritable } from './writable.js';
@@ -156,8 +156,8 @@ export class LowdbStore implements Store {
  * Incidents are the bulk of the state: the parts of one that did not change since the last
  * snapshot are copied as text instead of serialised again (incident-json.ts, issue 14).
  */
-function stateLeafJson(value: object, path: readonly string[]): string | undefined {
-  return path.length === 3 && path[0] === 'correlation' && path[1] === 'incidents' && isIncidentLike(value) ? incidentJson(value) : undefined;
+function stateLeafJson(value: object, path: readonly string[]): Uint8Array | undefined {
+  return path.length === 3 && path[0] === 'correlation' && path[1] === 'incidents' && isIncidentLike(value) ? incidentJsonBytes(value) : undefined;
 }
 
 /** The pause after a write, as a multiple of its duration: writes then use at most ~1/(1+N) of the time. */

@@ -2,24 +2,30 @@ import type { Incident } from './types.js';
 import { xdrSyncJson } from './packed-sighting-op.js';
 
 /**
- * An incident as compact JSON, identical to `JSON.stringify(incident)`, reusing the text of
- * its bulky parts from the last snapshot when they cannot have changed (issue 14). A flood
- * into 1,000 of 10,000 incidents used to re-serialise all 10,000 for every state write; now
- * the remembered sightings and IOC tallies of the other 9,000 are copied as text.
+ * An incident as compact JSON, identical to `JSON.stringify(incident)`, as UTF-8 bytes reused
+ * whole from the last snapshot when the incident cannot have changed (issue 14). A flood into
+ * 1,000 of 10,000 incidents used to re-serialise all 10,000 for every state write; then the bulky
+ * parts were reused as text but every incident's text was still put together and copied again; now
+ * the other 9,000 are written from the bytes of the last snapshot, outside the JavaScript heap.
  *
- * Why `revision` is a safe key for exactly these fields: only the correlator changes them
- * (countInto), and it bumps `revision` every time it does; a new incident is a new object.
- * Fields that change without a revision bump (status, xdrSync, cardMessageId, rungsFired
- * outcomes, …) are small and always serialised afresh. The lengths are checked too, as a
- * guard against a future change that forgets the bump.
+ * Why the check is safe: the bulky fields (remembered sightings, IOC tallies, the first sighting)
+ * change only in the correlator, which bumps `revision` every time it changes them; their lengths
+ * are checked too, as a guard against a future change that forgets the bump. Every other field
+ * (status, xdrSync, cardMessageId, rungsFired outcomes, …) may change without a bump: they are small,
+ * so they are serialised afresh at every snapshot and compared with their text of the last one.
+ * A new incident is a new object.
  */
-const REUSED = new Set<string>(['initial', 'recentSightings', 'iocs']);
+const BULKY = new Set<string>(['initial', 'recentSightings', 'iocs']);
 
 interface Cached {
   revision: number;
   recentLength: number;
   iocsLength: number;
-  parts: Map<string, string>;
+  /** Set once the incident was seen unchanged in its bulky parts: its field names at that snapshot, */
+  keys?: string[];
+  /** and for each small field its value (a string, number, …) or, for an object, its JSON text. */
+  small?: unknown[];
+  bytes?: Buffer;
 }
 
 let cache = new WeakMap<object, Cached>();
@@ -30,9 +36,9 @@ let keeping = true;
  * Drops every cached text, and keeps none until `keepIncidentTexts`. The cache pays off while
  * snapshots come often (a flood: most incidents unchanged between two); a quiet process writes
  * rarely, and at 10,000 incidents the texts held ~25 MB for nothing (idle RSS 217 MB against 185
- * without them). Refilled at the next write, they went back into the old generation only to be
- * dropped again at the next quiet look: after a flood, while the mirror still changed every
- * incident, RSS went up and down ~13 MB every few seconds (issue 14, the minute after a flood).
+ * without them). Refilled at the next write, they went back into memory only to be dropped again
+ * at the next quiet look: after a flood, while the mirror still changed every incident, RSS went
+ * up and down ~13 MB every few seconds (issue 14, the minute after a flood).
  */
 export function forgetIncidentTexts(): void {
   cache = new WeakMap();
@@ -43,37 +49,97 @@ export function forgetIncidentTexts(): void {
 export function keepIncidentTexts(): void {
   keeping = true;
 }
+
 /** `"key":` for every field name seen (a few dozen): no quoting work per incident. */
 const quotedKeys = new Map<string, string>();
 
-export function incidentJson(inc: Incident): string {
-  let c = cache.get(inc);
-  if (!c || c.revision !== inc.revision || c.recentLength !== inc.recentSightings.length || c.iocsLength !== inc.iocs.length) {
-    c = { revision: inc.revision, recentLength: inc.recentSightings.length, iocsLength: inc.iocs.length, parts: new Map() };
-    if (keeping) cache.set(inc, c);
+/**
+ * The incident's JSON as UTF-8 bytes: the same Buffer as at the last snapshot when nothing changed.
+ *
+ * Bytes are kept only for an incident that looks settled: its bulky parts unchanged since the last
+ * snapshot, and no XDR change waiting (the mirror will change it as soon as it sends one). An incident
+ * a flood is counting changes at every snapshot, and its queued CTIM bodies made its text ~15 KB:
+ * keeping that for the 1,000 incidents of a flood would have cost ~25 MB for texts never reused.
+ */
+export function incidentJsonBytes(inc: Incident): Buffer {
+  const fields = Object.keys(inc);
+  const c = cache.get(inc);
+  const settled = c !== undefined && c.revision === inc.revision && c.recentLength === inc.recentSightings.length && c.iocsLength === inc.iocs.length;
+  if (!settled) {
+    if (keeping) cache.set(inc, { revision: inc.revision, recentLength: inc.recentSightings.length, iocsLength: inc.iocs.length });
+    return Buffer.from(fullText(inc, fields));
   }
+  if ((inc.xdrSync?.pending?.length ?? 0) > 0) {
+    c.small = c.bytes = undefined;
+    return Buffer.from(fullText(inc, fields));
+  }
+  if (c.bytes !== undefined && sameSmallFields(inc, fields, c.keys!, c.small!)) return c.bytes;
+  const bytes = Buffer.from(fullText(inc, fields));
+  if (keeping) {
+    c.keys = fields;
+    c.small = smallFields(inc, fields);
+    c.bytes = bytes;
+  }
+  return bytes;
+}
+
+/** The incident's JSON, exactly `JSON.stringify(inc)` (with the reuse of `incidentJsonBytes`). */
+export function incidentJson(inc: Incident): string {
+  return incidentJsonBytes(inc).toString('utf8');
+}
+
+/** Each small field as `sameSmallFields` compares it: a value other than an object as it is, an object as its JSON text. */
+function smallFields(inc: Incident, fields: readonly string[]): unknown[] {
+  const record = inc as unknown as Record<string, unknown>;
+  return fields.map((key) => {
+    const value = record[key];
+    return BULKY.has(key) || value === null || typeof value !== 'object' ? value : fieldText(key, value);
+  });
+}
+
+/**
+ * Whether the small fields are what they were: same names in the same order, the same strings,
+ * numbers, …, and objects (rungsFired, xdrSync, sources) that serialise to the same text. Compared
+ * field by field, so a settled incident costs the text of its few small objects and nothing else.
+ */
+function sameSmallFields(inc: Incident, fields: readonly string[], keys: readonly string[], small: readonly unknown[]): boolean {
+  if (fields.length !== keys.length) return false;
+  const record = inc as unknown as Record<string, unknown>;
+  for (let i = 0; i < fields.length; i++) {
+    const key = fields[i]!;
+    if (key !== keys[i]) return false;
+    if (BULKY.has(key)) continue;
+    const value = record[key];
+    if (value === null || typeof value !== 'object' ? value !== small[i] : fieldText(key, value) !== small[i]) return false;
+  }
+  return true;
+}
+
+function fullText(inc: Incident, fields: readonly string[]): string {
   let out = '{';
-  for (const key of Object.keys(inc)) {
-    const value = (inc as unknown as Record<string, unknown>)[key];
-    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
-    let text: string | undefined;
-    if (REUSED.has(key)) {
-      text = c.parts.get(key);
-      if (text === undefined) c.parts.set(key, (text = JSON.stringify(value)));
-    } else if (key === 'xdrSync' && typeof value === 'object' && value !== null) {
-      // Queued CTIM bodies are held as text (packed-sighting-op.ts): written as they are, not parsed to print.
-      text = xdrSyncJson(value);
-    } else {
-      text = JSON.stringify(value);
-    }
-    let quoted = quotedKeys.get(key);
-    if (quoted === undefined) {
-      quoted = `${JSON.stringify(key)}:`;
-      if (quotedKeys.size < 1000) quotedKeys.set(key, quoted);
-    }
-    out += out.length === 1 ? quoted + text : `,${quoted}${text}`;
+  for (const key of fields) {
+    const text = fieldText(key, (inc as unknown as Record<string, unknown>)[key]);
+    if (text === undefined) continue;
+    out += out.length === 1 ? quoted(key) + text : `,${quoted(key)}${text}`;
   }
   return `${out}}`;
+}
+
+/** A field's value as JSON.stringify writes it inside an object; undefined for a field it leaves out. */
+function fieldText(key: string, value: unknown): string | undefined {
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
+  // Queued CTIM bodies are held as text (packed-sighting-op.ts): written as they are, not parsed to print.
+  if (key === 'xdrSync' && typeof value === 'object' && value !== null) return xdrSyncJson(value);
+  return JSON.stringify(value);
+}
+
+function quoted(key: string): string {
+  let q = quotedKeys.get(key);
+  if (q === undefined) {
+    q = `${JSON.stringify(key)}:`;
+    if (quotedKeys.size < 1000) quotedKeys.set(key, q);
+  }
+  return q;
 }
 
 /** True for a value that looks like an incident (the state file may hold anything a newer version wrote). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applySighting, type ApplyOptions } from '../../../src/domain/correlation/correlator.js';
 import { compactCorrelation, Interner } from '../../../src/domain/correlation/intern.js';
-import { forgetIncidentTexts, incidentJson, isIncidentLike, keepIncidentTexts } from '../../../src/domain/correlation/incident-json.js';
+import { forgetIncidentTexts, incidentJson, incidentJsonBytes, isIncidentLike, keepIncidentTexts } from '../../../src/domain/correlation/incident-json.js';
 import { parseLadder } from '../../../src/domain/correlation/ladder.js';
 import { emptyCorrelationState, type Incident } from '../../../src/domain/correlation/types.js';
 import { sighting } from './helpers.js';
@@ -33,7 +33,9 @@ describe('incident JSON reused across snapshots', () => {
         inc.status = rand() < 0.5 ? 'Closed' : 'Open';
         if (inc.status === 'Closed') delete state.openByTarget[inc.targetKey];
       } else if (r < 0.8) {
-        inc.xdrSync.pending.push({ id: step, kind: 'patch', attempts: 0 });
+        // The mirror queues a change, or has sent them all (an incident with none waiting is kept as bytes).
+        if (rand() < 0.5) inc.xdrSync.pending.push({ id: step, kind: 'patch', attempts: 0 });
+        else inc.xdrSync.pending = [];
         inc.xdrSync.lastError = rand() < 0.5 ? undefined : `e${step}`;
       } else if (r < 0.9) {
         inc.cardMessageId = `msg-${step}`;
@@ -52,7 +54,7 @@ describe('incident JSON reused across snapshots', () => {
   });
 
   it('reuses the text of the remembered sightings while the revision stays (the correlator bumps it on every count)', () => {
-    const inc = twiceSighted();
+    const inc = settled();
     const before = incidentJson(inc);
     // Changed behind the correlator's back (no revision bump): the reused text shows the old value...
     inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed without a bump' };
@@ -63,8 +65,41 @@ describe('incident JSON reused across snapshots', () => {
     expect(incidentJson(inc)).toContain('changed without a bump');
   });
 
+  it('gives the very bytes of the last snapshot for a settled incident, and new ones once any field changes', () => {
+    const inc = settled();
+    const first = incidentJsonBytes(inc);
+    expect(incidentJsonBytes(inc)).toBe(first);
+    // Fields that change without a revision bump are compared, not trusted.
+    inc.status = 'Closed';
+    const closed = incidentJsonBytes(inc);
+    expect(closed).not.toBe(first);
+    expect(closed.toString()).toBe(JSON.stringify(inc));
+    inc.closedBy = 'analyst@example.com';
+    expect(incidentJsonBytes(inc).toString()).toBe(JSON.stringify(inc));
+    inc.rungsFired.push({ rung: 'gte 3', count: 3, at: now.toISOString(), actions: ['notify'], dryRun: false });
+    expect(incidentJsonBytes(inc).toString()).toBe(JSON.stringify(inc));
+    expect(incidentJsonBytes(inc)).toBe(incidentJsonBytes(inc));
+  });
+
+  it('keeps no bytes for an incident still changing: counted since the last snapshot, or with XDR changes waiting', () => {
+    const inc = settled();
+    const kept = incidentJsonBytes(inc);
+    inc.xdrSync.pending.push({ id: 1, kind: 'patch', attempts: 0 });
+    const waiting = incidentJsonBytes(inc);
+    expect(waiting.toString()).toBe(JSON.stringify(inc));
+    expect(incidentJsonBytes(inc)).not.toBe(waiting);
+    inc.xdrSync.pending = [];
+    const recounted = settled();
+    recounted.revision += 1;
+    const once = incidentJsonBytes(recounted);
+    expect(incidentJsonBytes(recounted)).not.toBe(once);
+    // Unchanged once more: from now on the same bytes.
+    expect(incidentJsonBytes(recounted)).toBe(incidentJsonBytes(recounted));
+    expect(kept).not.toBe(waiting);
+  });
+
   it('forgets every cached text when asked (a quiet process), and serialises afresh after', () => {
-    const inc = twiceSighted();
+    const inc = settled();
     const before = incidentJson(inc);
     inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed without a bump' };
     expect(incidentJson(inc)).toBe(before);
@@ -75,8 +110,10 @@ describe('incident JSON reused across snapshots', () => {
 
   it('keeps no text while quiet, and keeps them again once busy', () => {
     const inc = twiceSighted();
+    inc.xdrSync.pending = [];
     forgetIncidentTexts();
     try {
+      incidentJson(inc);
       incidentJson(inc);
       // Nothing was kept: a change without a bump shows at the next write.
       inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed while quiet' };
@@ -84,6 +121,7 @@ describe('incident JSON reused across snapshots', () => {
     } finally {
       keepIncidentTexts();
     }
+    incidentJson(inc);
     const kept = incidentJson(inc);
     inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed while busy' };
     expect(incidentJson(inc)).toBe(kept);
@@ -96,6 +134,18 @@ describe('incident JSON reused across snapshots', () => {
     expect(isIncidentLike({ revision: 1, recentSightings: [], iocs: [], toJSON: () => 'x' })).toBe(false);
   });
 });
+
+/**
+ * An incident counted twice by the correlator (so it has remembered sightings to reuse), the XDR
+ * mirror caught up with it, and written in two snapshots since (bytes are kept from the second).
+ */
+function settled(): Incident {
+  const inc = twiceSighted();
+  inc.xdrSync.pending = [];
+  incidentJsonBytes(inc);
+  incidentJsonBytes(inc);
+  return inc;
+}
 
 /** An incident counted twice by the correlator (so it has remembered sightings to reuse). */
 function twiceSighted(): Incident {
