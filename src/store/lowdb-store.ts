@@ -153,8 +153,8 @@ export class LowdbStore implements Store {
 }
 
 /**
- * Incidents are the bulk of the state: the parts of one that did not change since the last
- * snapshot are copied as text instead of serialised again (incident-json.ts, issue 14).
+ * Incidents are the bulk of the state: one that did not change since the last snapshot is
+ * written from that snapshot's bytes instead of serialised again (incident-json.ts, issue 14).
  */
 function stateLeafJson(value: object, path: readonly string[]): Uint8Array | undefined {
   return path.length === 3 && path[0] === 'correlation' && path[1] === 'incidents' && isIncidentLike(value) ? incidentJsonBytes(value) : undefined;
