@@ -21,11 +21,15 @@ interface Cached {
   revision: number;
   recentLength: number;
   iocsLength: number;
-  /** Set once the incident was seen unchanged in its bulky parts: its field names at that snapshot, */
-  keys?: string[];
-  /** and for each small field its value (a string, number, …) or, for an object, its JSON text. */
-  small?: unknown[];
-  bytes?: Buffer;
+  /** Set once the incident was seen unchanged in its bulky parts. */
+  settled?: Settled;
+}
+
+/** What a settled incident was written as: its field names, each small field as `sameSmallFields` compares it, and the bytes. */
+interface Settled {
+  keys: string[];
+  small: unknown[];
+  bytes: Buffer;
 }
 
 let cache = new WeakMap<object, Cached>();
@@ -70,16 +74,12 @@ export function incidentJsonBytes(inc: Incident): Buffer {
     return Buffer.from(fullText(inc, fields));
   }
   if ((inc.xdrSync?.pending?.length ?? 0) > 0) {
-    c.small = c.bytes = undefined;
+    c.settled = undefined;
     return Buffer.from(fullText(inc, fields));
   }
-  if (c.bytes !== undefined && sameSmallFields(inc, fields, c.keys!, c.small!)) return c.bytes;
+  if (c.settled && sameSmallFields(inc, fields, c.settled)) return c.settled.bytes;
   const bytes = Buffer.from(fullText(inc, fields));
-  if (keeping) {
-    c.keys = fields;
-    c.small = smallFields(inc, fields);
-    c.bytes = bytes;
-  }
+  if (keeping) c.settled = { keys: fields, small: smallFields(inc, fields), bytes };
   return bytes;
 }
 
@@ -88,12 +88,13 @@ export function incidentJson(inc: Incident): string {
   return incidentJsonBytes(inc).toString('utf8');
 }
 
-/** Each small field as `sameSmallFields` compares it: a value other than an object as it is, an object as its JSON text. */
+/** Each small field as `sameSmallFields` compares it: a value other than an object as it is, an object as its JSON text (nothing for a bulky one). */
 function smallFields(inc: Incident, fields: readonly string[]): unknown[] {
   const record = inc as unknown as Record<string, unknown>;
   return fields.map((key) => {
+    if (BULKY.has(key)) return undefined;
     const value = record[key];
-    return BULKY.has(key) || value === null || typeof value !== 'object' ? value : fieldText(key, value);
+    return value === null || typeof value !== 'object' ? value : fieldText(key, value);
   });
 }
 
@@ -102,7 +103,7 @@ function smallFields(inc: Incident, fields: readonly string[]): unknown[] {
  * numbers, …, and objects (rungsFired, xdrSync, sources) that serialise to the same text. Compared
  * field by field, so a settled incident costs the text of its few small objects and nothing else.
  */
-function sameSmallFields(inc: Incident, fields: readonly string[], keys: readonly string[], small: readonly unknown[]): boolean {
+function sameSmallFields(inc: Incident, fields: readonly string[], { keys, small }: Settled): boolean {
   if (fields.length !== keys.length) return false;
   const record = inc as unknown as Record<string, unknown>;
   for (let i = 0; i < fields.length; i++) {
