@@ -109,6 +109,11 @@ export interface Channel {
    * independently, in order within each, so a stuck room never holds back another. Default: one queue.
    */
   queueFor?(n: Notification): string;
+  /**
+   * How long a delivery started now would wait for this channel's own rate limit (ms). A
+   * PostgreSQL sender lets the queue go rather than hold its transaction open that long. Absent: never.
+   */
+  waitMs?(): number;
 }
 
 /** The port the domain uses; the implementation stores to the outbox first, so nothing is lost. */

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
-import type { Deliver, DeliveryOutcome, PostgresOutboxStore } from '../store/postgres/outbox.js';
+import type { Deliver, DeliveryOutcome, HeldOff, PostgresOutboxStore } from '../store/postgres/outbox.js';
 import { poolError } from '../store/postgres/pool.js';
 import type { Channel, Notification } from './notification.js';
 import { OUTBOX_CHANNEL, type PostgresNotifier } from './postgres-notifier.js';
@@ -38,6 +38,8 @@ const OUTAGE_RETRY_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000] as const;
 const EMPTY_SEARCH_PAUSE_MS = 100;
 /** Shortest wait before looking again (an item due "now" may be held by another instance's sender). */
 const MIN_WAIT_MS = 50;
+/** Longest a sender sleeps at once for a channel's rate limit before it looks again (and sees `stop()`). */
+const HELD_OFF_PAUSE_MAX_MS = 1_000;
 
 /**
  * This instance's share of the outbox on PostgreSQL: it sends what is due, to this instance's
@@ -141,14 +143,19 @@ export class PostgresDelivery {
   private async work(): Promise<void> {
     while (!this.stopped) {
       const seen = this.wakes;
-      let outcome: DeliveryOutcome | undefined;
+      let outcome: DeliveryOutcome | HeldOff | undefined;
       try {
-        outcome = await this.opts.store.deliverOne(this.deliver, this.names);
+        outcome = await this.opts.store.deliverOne(this.deliver, this.names, this.channelWaitMs);
       } catch (err) {
         this.failed(err);
         return;
       }
       this.reachable();
+      if (outcome?.outcome === 'held_off') {
+        // The channel's own limit has no slot yet: wait for it here, holding nothing (bounded, so stop() is not held up).
+        await new Promise((r) => setTimeout(r, Math.min(outcome.waitMs, HELD_OFF_PAUSE_MAX_MS)));
+        continue;
+      }
       if (outcome) {
         this.report(outcome);
         // There was work: another queue may have some too.
@@ -162,6 +169,8 @@ export class PostgresDelivery {
       await new Promise((r) => setTimeout(r, EMPTY_SEARCH_PAUSE_MS));
     }
   }
+
+  private readonly channelWaitMs = (name: string): number => this.channels.get(name)?.waitMs?.() ?? 0;
 
   private readonly deliver: Deliver = async (item) => {
     const channel = this.channels.get(item.channel);

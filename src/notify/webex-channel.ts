@@ -51,6 +51,11 @@ export class WebexChannel implements Channel {
     return this.kinds.has(n.kind);
   }
 
+  /** The bot's own post limit (WEBEX_MAX_MESSAGES_PER_MINUTE): how long a post now would wait for it. */
+  waitMs(): number {
+    return this.opts.api.postWaitMs?.() ?? 0;
+  }
+
   roomTitleFor(n: Notification): string {
     return HUNT_KINDS.includes(n.kind) ? this.opts.huntRoom : this.opts.incidentsRoom;
   }

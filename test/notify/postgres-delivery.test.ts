@@ -119,6 +119,36 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     expect(await a.store.pending()).toBe(0);
   });
 
+  it('lets a queue go while its channel has no slot (no transaction waits on the rate limit), and sends it in order once one comes', async () => {
+    const fake = new Rooms();
+    const slotAt = Date.now() + 800;
+    const channel = { ...fake.channel('a'), waitMs: () => Math.max(0, slotAt - Date.now()) };
+    const a = instance(pools.a, [channel], { pollMs: 120_000 });
+    for (let n = 0; n < 5; n++) await a.notifier.notify(news('room-0', n));
+    a.start();
+    await new Promise((r) => setTimeout(r, 300));
+    // Waiting for the slot, A holds nothing: the queue's row can be locked at once by another session.
+    expect(fake.sent).toEqual([]);
+    await inTransaction(pools.b, 'checking the queue is free', async (tx) => {
+      const { rows } = await tx.query(`SELECT key FROM outbox_queues WHERE key = 'room-0' FOR UPDATE NOWAIT`);
+      expect(rows).toHaveLength(1);
+    });
+    await vi.waitFor(() => expect(fake.byRoom('room-0')).toEqual([0, 1, 2, 3, 4]), { timeout: 10_000, interval: 50 });
+    expect(Date.now()).toBeGreaterThanOrEqual(slotAt);
+  });
+
+  it('leaves a room to the instance with slots to spare while its own channel has none', async () => {
+    const fake = new Rooms();
+    const waiting = { ...fake.channel('a'), waitMs: () => 60_000 };
+    const a = instance(pools.a, [waiting]);
+    const b = instance(pools.b, [fake.channel('b')]);
+    for (let n = 0; n < 10; n++) await a.notifier.notify(news('room-1', n));
+    a.start();
+    b.start();
+    await vi.waitFor(() => expect(fake.byRoom('room-1')).toEqual(Array.from({ length: 10 }, (_, n) => n)), { timeout: 10_000, interval: 50 });
+    expect(fake.sent.every((s) => s.by === 'b')).toBe(true);
+  });
+
   it('keeps a failing room waiting without holding back the others, then catches it up in order', async () => {
     const fake = new Rooms();
     let broken = true;

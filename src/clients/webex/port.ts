@@ -74,6 +74,8 @@ export interface WebexApi {
   /** Idempotent: "already a member" (409) counts as success. */
   addMember(roomId: string, personEmail: string): Promise<void>;
   postMessage(msg: NewMessage): Promise<WebexMessage>;
+  /** How long a post made now would wait for the bot's own rate limit (ms; see throttle.ts). Absent: never. */
+  postWaitMs?(now?: number): number;
   getMessage(id: string): Promise<WebexMessage>;
   getAttachmentAction(id: string): Promise<AttachmentAction>;
   listWebhooks(): Promise<WebexWebhook[]>;

@@ -45,6 +45,16 @@ export type DeliveryOutcome =
   | { outcome: 'retry'; item: OutboxItem; attempts: number; error: string }
   | { outcome: 'dead'; item: OutboxItem; reason: string };
 
+/** The due queue found was let go untouched: its channel would have made the send wait `waitMs` (see `deliverOne`). */
+export interface HeldOff {
+  outcome: 'held_off';
+  channel: string;
+  waitMs: number;
+}
+
+/** A channel wait shorter than this is waited for inside the transaction (letting go and coming back costs more). */
+export const HOLD_OFF_MIN_MS = 50;
+
 export interface PostgresOutboxOptions {
   /**
    * Wait before the next try after `attempts` failures (ms). The lowdb Outbox's backoff is inline
@@ -132,18 +142,25 @@ export class PostgresOutboxStore {
    * Delivers the head of one due queue no other instance holds; undefined when there is none.
    * The caller runs several of these at once (one per queue at most, by construction) and again
    * while they return an outcome.
+   *
+   * `waitMs(channel)`: how long the channel would make this send wait (its own rate limit). From
+   * HOLD_OFF_MIN_MS on, the queue is let go untouched (`held_off`) instead of sent: the send holds
+   * this transaction open, and an open transaction keeps PostgreSQL from pruning any row version that
+   * died after it began. A burst of cards waiting for Webex's slots did that for seconds on end, and
+   * counting's statements then walked ever longer version chains (docs/POSTGRES.md). Another
+   * instance with slots to spare takes the queue meanwhile.
    */
-  async deliverOne(deliver: Deliver, channels?: string[]): Promise<DeliveryOutcome | undefined> {
+  async deliverOne(deliver: Deliver, channels?: string[], waitMs?: (channel: string) => number): Promise<DeliveryOutcome | HeldOff | undefined> {
     // A head found backing off once locked is let go, and the search runs again (it then skips that queue).
     for (let tries = 0; tries < MAX_STALE_HEADS; tries++) {
-      const outcome = await this.deliverHead(deliver, channels);
+      const outcome = await this.deliverHead(deliver, channels, waitMs);
       if (outcome !== STALE_HEAD) return outcome;
     }
     return undefined;
   }
 
-  private async deliverHead(deliver: Deliver, channels?: string[]): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> {
-    return inTransaction(this.pool, 'delivering a notification', async (tx): Promise<DeliveryOutcome | undefined | typeof STALE_HEAD> => {
+  private async deliverHead(deliver: Deliver, channels?: string[], waitMs?: (channel: string) => number): Promise<DeliveryOutcome | HeldOff | undefined | typeof STALE_HEAD> {
+    return inTransaction(this.pool, 'delivering a notification', async (tx): Promise<DeliveryOutcome | HeldOff | undefined | typeof STALE_HEAD> => {
       // `backing_off` is read from the queue row as locked, not from the search's snapshot: a queue whose
       // head another worker failed (and committed) just before this lock must not be sent again at once.
       // One index probe per queue row for its head; a queue another sender holds is one skipped row.
@@ -161,6 +178,8 @@ export class PostgresOutboxStore {
       const queue = lock.rows[0];
       if (!queue) return undefined;
       if (queue.backing_off) return STALE_HEAD;
+      const wait = waitMs?.(queue.channel) ?? 0;
+      if (wait >= HOLD_OFF_MIN_MS) return { outcome: 'held_off', channel: queue.channel, waitMs: wait };
       const window = await tx.query<{ id: string; kind: string }>(
         prepared(`SELECT id, payload->>'kind' AS kind FROM outbox WHERE channel = $1 AND key = $2 ORDER BY position LIMIT $3`, [
           queue.channel,
@@ -219,7 +238,7 @@ export class PostgresOutboxStore {
       while (budget > 0) {
         budget--;
         const o = await this.deliverOne(deliver, opts.channels);
-        if (!o) return;
+        if (!o || o.outcome === 'held_off') return;
         outcomes.push(o);
       }
     };
