@@ -73,6 +73,8 @@ export class PostgresDelivery {
   private listenTimer: NodeJS.Timeout | undefined;
   private outage: { since: number; tries: number } | undefined;
   private scheduling: Promise<void> | undefined;
+  /** Channels whose own rate limit had no slot, and until when (deliverOne's `held_off`). */
+  private readonly heldUntil = new Map<string, number>();
 
   constructor(private readonly opts: PostgresDeliveryOptions) {
     for (const c of opts.channels) this.channels.set(c.name, c);
@@ -143,17 +145,19 @@ export class PostgresDelivery {
   private async work(): Promise<void> {
     while (!this.stopped) {
       const seen = this.wakes;
+      const open = this.channelsWithSlots();
       let outcome: DeliveryOutcome | HeldOff | undefined;
       try {
-        outcome = await this.opts.store.deliverOne(this.deliver, this.names, this.channelWaitMs);
+        outcome = open.length > 0 ? await this.opts.store.deliverOne(this.deliver, open, this.channelWaitMs) : undefined;
       } catch (err) {
         this.failed(err);
         return;
       }
       this.reachable();
       if (outcome?.outcome === 'held_off') {
-        // The channel's own limit has no slot yet: wait for it here, holding nothing (bounded, so stop() is not held up).
-        await new Promise((r) => setTimeout(r, Math.min(outcome.waitMs, HELD_OFF_PAUSE_MAX_MS)));
+        // The channel's own limit has no slot yet: this instance's senders leave its queues until then
+        // and send the other channels' meanwhile.
+        this.heldUntil.set(outcome.channel, Date.now() + outcome.waitMs);
         continue;
       }
       if (outcome) {
@@ -162,6 +166,7 @@ export class PostgresDelivery {
         if (this.workers.size < this.concurrency && !this.stopped) this.spawn();
         continue;
       }
+      if (await this.waitForSlot()) continue;
       if (this.wakes === seen) return;
       // Woken while it looked, and found nothing it could take (the heads it found are held by other
       // senders): under a burst of queued items, looking again at once would search the outbox back
@@ -171,6 +176,24 @@ export class PostgresDelivery {
   }
 
   private readonly channelWaitMs = (name: string): number => this.channels.get(name)?.waitMs?.() ?? 0;
+
+  /** This instance's channels whose rate limit has a slot (as last seen: see `heldUntil`). */
+  private channelsWithSlots(): string[] {
+    const now = Date.now();
+    for (const [name, until] of this.heldUntil) if (until <= now) this.heldUntil.delete(name);
+    return this.heldUntil.size === 0 ? this.names : this.names.filter((n) => !this.heldUntil.has(n));
+  }
+
+  /**
+   * Nothing else to send, but a held channel's queues wait for its next slot: sleep towards it, holding
+   * nothing (at most HELD_OFF_PAUSE_MAX_MS at once, so `stop()` is not held up); false when none is held.
+   */
+  private async waitForSlot(): Promise<boolean> {
+    if (this.channelsWithSlots().length === this.names.length) return false;
+    const next = Math.min(...this.heldUntil.values());
+    await new Promise((r) => setTimeout(r, Math.max(MIN_WAIT_MS, Math.min(next - Date.now(), HELD_OFF_PAUSE_MAX_MS))));
+    return true;
+  }
 
   private readonly deliver: Deliver = async (item) => {
     const channel = this.channels.get(item.channel);

@@ -149,6 +149,18 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     expect(fake.sent.every((s) => s.by === 'b')).toBe(true);
   });
 
+  it('sends another channel while one waits for its rate limit', async () => {
+    const fake = new Rooms();
+    const webex = { ...fake.channel('a'), waitMs: () => 60_000 };
+    const mailed: number[] = [];
+    const email: Channel = { name: 'email', accepts: () => true, deliver: async (n) => void mailed.push(n.kind === 'hunt_failed' ? Number(n.error.replace('message ', '')) : -1) };
+    const a = instance(pools.a, [webex, email], { pollMs: 120_000 });
+    for (let n = 0; n < 3; n++) await a.notifier.notify(news('room-2', n));
+    a.start();
+    await vi.waitFor(() => expect(mailed).toEqual([0, 1, 2]), { timeout: 5_000, interval: 50 });
+    expect(fake.sent).toEqual([]);
+  });
+
   it('keeps a failing room waiting without holding back the others, then catches it up in order', async () => {
     const fake = new Rooms();
     let broken = true;
