@@ -14,15 +14,13 @@ export type ThrottledWebexApi = WebexApi & { posted: number; postWaitMs(now?: nu
  * `postWaitMs()` says how long a post made now would wait here, so a caller holding something
  * scarce while it posts (the PostgreSQL outbox holds a transaction) can let it go and come back
  * instead of waiting with it. It counts the posts let through in the last window and those
- * waiting; p-throttle still decides when each one goes.
+ * p-throttle holds (`queueSize`); p-throttle still decides when each one goes.
  */
 export function throttlePosts(api: WebexApi, maxPerMinute: number): ThrottledWebexApi {
   const throttle = pThrottle({ limit: maxPerMinute, interval: WINDOW_MS, strict: true });
-  /** When each post of the last window was let through, oldest first. */
+  /** When each post of the last window was let through, oldest first (p-throttle does not say). */
   const released: number[] = [];
-  let waiting = 0;
   const post = throttle((msg: NewMessage) => {
-    waiting--;
     released.push(Date.now());
     if (released.length > maxPerMinute) released.shift();
     return api.postMessage(msg);
@@ -30,14 +28,13 @@ export function throttlePosts(api: WebexApi, maxPerMinute: number): ThrottledWeb
   const wrapped = Object.create(api) as ThrottledWebexApi;
   wrapped.posted = 0;
   wrapped.postMessage = async (msg: NewMessage): Promise<WebexMessage> => {
-    waiting++;
     const m = await post(msg);
     wrapped.posted++;
     return m;
   };
   wrapped.postWaitMs = (now = Date.now()): number => {
     while (released.length > 0 && released[0]! <= now - WINDOW_MS) released.shift();
-    const ahead = released.length + waiting;
+    const ahead = released.length + post.queueSize;
     if (ahead < maxPerMinute) return 0;
     // This post goes once the (ahead - max)-th oldest release has left the window; one queued behind
     // more than a window's worth waits at least a whole window.

@@ -53,7 +53,7 @@ export interface HeldOff {
 }
 
 /** A channel wait shorter than this is waited for inside the transaction (letting go and coming back costs more). */
-export const HOLD_OFF_MIN_MS = 50;
+const HOLD_OFF_MIN_MS = 50;
 
 export interface PostgresOutboxOptions {
   /**
