@@ -257,7 +257,7 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
       if (by === 'a' && room === 'room-7' && !crashed) {
         crashed = true;
         // A "sends" room-7's first item, then its session dies before the commit.
-        setImmediate(() => void pools.b.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'deliver-a' AND state LIKE 'idle in transaction%'`));
+        setImmediate(() => void pools.b.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'deliver-a' AND state LIKE 'idle in transaction%'`));
         await new Promise((r) => setTimeout(r, 200));
       }
     };

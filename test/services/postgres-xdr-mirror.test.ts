@@ -247,7 +247,7 @@ describe.skipIf(!server)('PostgresXdrMirror: two instances mirroring one databas
       if (made !== call || killed) return;
       killed = true;
       // With a timeout it waits until the sessions are gone (a bare call only signals them).
-      await pools.b.query(`SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'mirror-a'`);
+      await pools.b.query(`SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mirror-a'`);
       throw new Error('mirror A was killed');
     });
   }

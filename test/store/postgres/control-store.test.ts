@@ -123,11 +123,11 @@ describe.skipIf(!server)('the control document, two instances on one database', 
 
   it('listens again after its listening connection is cut, and catches up', async () => {
     const [a, b] = [await open(pools.a), await open(pools.b, 60_000)];
-    await pools.a.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'instance-b (control)'");
+    await pools.a.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'instance-b (control)'");
     await a.update((s) => void (s.rooms.SOC = 'room-after-cut'));
     // B's periodic refresh is a minute away: only a reconnect (and its catch-up read) can bring the change this soon.
     await until(() => b.get().rooms.SOC === 'room-after-cut', 'B catching up after its listener was cut', 20_000);
-    const { rows } = await pools.a.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'instance-b (control)'");
+    const { rows } = await pools.a.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'instance-b (control)'");
     expect(rows[0].n).toBe(1);
   }, 30_000);
 

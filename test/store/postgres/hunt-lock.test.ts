@@ -25,7 +25,7 @@ describe.skipIf(!server)('the hunt lock on PostgreSQL', () => {
     await a.release();
     expect(await b.tryAcquire()).toBe(true);
     // b's process dies: its session ends on the server, and the lock with it.
-    await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sightline-hunt'`);
+    await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'sightline-hunt'`);
     await new Promise((r) => setTimeout(r, 100));
     expect(await a.tryAcquire()).toBe(true);
     await a.release();

@@ -95,7 +95,7 @@ describe.skipIf(!server)('leader election on one database', () => {
     const next = follower();
     const name = old === a ? 'a' : 'b';
     const killedAt = Date.now();
-    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [`elector-${name}`]);
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1", [`elector-${name}`]);
     await until(() => !old.isLeader, 'the old leader to demote');
     const demotedIn = Date.now() - killedAt;
     await until(() => next.isLeader, 'the other to lead');

@@ -144,7 +144,7 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
       await fake.deliverer('a')(item);
       if (item.key === 'room-7' && !crashed) {
         crashed = true;
-        await pools.b.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'outbox-a' AND state LIKE 'idle in transaction%'`);
+        await pools.b.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'outbox-a' AND state LIKE 'idle in transaction%'`);
       }
     };
     await expect(a.deliverOne(crashing, ['webex']).then(async function loop(o): Promise<unknown> {
