@@ -11,7 +11,8 @@ import { LOCK_SPACE, LOCKS } from './locks.js';
  * When the leader's session ends — the process died, its backend was terminated, the
  * network broke — the server frees the lock and the next follower poll takes it. The leader
  * demotes itself AT ONCE when its connection reports an error or end, and when a check
- * fails or does not answer within `pollMs`. A leader cut off by the network stops polling,
+ * fails or does not answer within `pollMs`; the follower that took the lock leads only after
+ * holding it a moment (`leaderSettleMs`), by which time the old leader has heard its session end. A leader cut off by the network stops polling,
  * so the server ends its idle session after `3 × pollMs` (idle_session_timeout): by then the
  * cut-off leader has already demoted itself (its check timed out), so two never lead at
  * once as far as timing goes. Leader-only work must still be safe to redo: a lock is not a
@@ -31,8 +32,14 @@ export interface LeaderElectorOptions {
 
 export const DEFAULT_LEADER_POLL_MS = 5_000;
 
+/** How long a follower that won the lock holds it before it leads: a quarter of a poll, at most a second. */
+export function leaderSettleMs(pollMs: number): number {
+  return Math.min(1000, Math.round(pollMs / 4));
+}
+
 export class LeaderElector {
   private readonly pollMs: number;
+  private readonly settleMs: number;
   private client: pg.Client | undefined;
   private leading = false;
   private stopped = true;
@@ -43,6 +50,7 @@ export class LeaderElector {
 
   constructor(private readonly opts: LeaderElectorOptions) {
     this.pollMs = opts.pollMs ?? DEFAULT_LEADER_POLL_MS;
+    this.settleMs = leaderSettleMs(this.pollMs);
   }
 
   get isLeader(): boolean {
@@ -93,7 +101,12 @@ export class LeaderElector {
         if (!rows[0]?.held) this.demote('the leader lock is no longer held');
       } else {
         const { rows } = await client.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS won', [LOCK_SPACE, LOCKS.leader]);
-        if (rows[0]?.won && !this.stopped) this.elect();
+        if (!rows[0]?.won) return;
+        // The lock was free because the old leader's session ended; the old leader hears of that from
+        // its own socket, which may come a moment after our answer (CI once saw both leading at once
+        // when the old one's backend was killed). Holding the lock, we wait that moment out before leading.
+        await new Promise((r) => setTimeout(r, this.settleMs));
+        if (!this.stopped && this.client === client) this.elect();
       }
     } catch (err) {
       if (this.stopped) return;
