@@ -392,8 +392,7 @@ async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
     await merger.query('ROLLBACK').catch(() => undefined);
     merger.release();
   }
-  // The per-incident scan under the apply loop's read of a batch's waiting XDR ops (incident-rows.ts OPS_OF_INCIDENTS_SQL, which
-  // OPS_SUMMARY_OF_INCIDENTS_SQL aggregates), on the table as the run left it.
+  // The per-incident scan of waiting XDR ops (the claim's read, insertOps' heads), for 300 incidents, on the table as the run left it.
   const explainer = await pool.connect();
   await explainer.query('SET jit = off'); // as the app's sessions (src/store/postgres/pool.ts)
   const plan = await explainer.query<{ 'QUERY PLAN': string }>(
@@ -401,7 +400,7 @@ async function printStatements(pool: pg.Pool, runId: string): Promise<void> {
      FROM unnest(ARRAY(SELECT DISTINCT incident_id FROM xdr_ops LIMIT 300)) AS k(incident_id)
      CROSS JOIN LATERAL (SELECT * FROM xdr_ops x WHERE x.incident_id = k.incident_id ORDER BY x.incident_id, x.id) o`,
   ).finally(() => explainer.release());
-  process.stderr.write(`[${runId}] a batch's read of its XDR ops after the run:\n${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
+  process.stderr.write(`[${runId}] 300 incidents' XDR ops read after the run:\n${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
 }
 
 function durable(): boolean {

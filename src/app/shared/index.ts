@@ -106,9 +106,8 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
     rungs: parseLadder(cc.ladder, { webhookUrl: cc.webhookUrl }),
     rejectedIsClosed: cc.rejectedIsClosed,
     dryRun: cc.dryRun,
-    mirrorNewestSightings: cc.mirrorNewestSightings,
   });
-  const xdrQueue = new PostgresXdrQueue(pool, {});
+  const xdrQueue = new PostgresXdrQueue(pool, { newestSightings: cc.mirrorNewestSightings });
   const mirror = new PostgresXdrMirror({ queue: xdrQueue, xdr: base.xdr, logger, ...(cc.xdrSeverity ? { severity: parseSeverityRule(cc.xdrSeverity) } : {}) });
   shared = new SharedCorrelation({
     store: incidents,

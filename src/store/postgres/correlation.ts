@@ -5,13 +5,12 @@ import { applySighting, observedTime, type ApplyResult } from '../../domain/corr
 import type { Rung } from '../../domain/correlation/ladder.js';
 import { isClosedStatus } from '../../domain/correlation/status.js';
 import type { CorrelationState, Incident, SequencedSighting } from '../../domain/correlation/types.js';
-import { MAX_PENDING_SIGHTINGS, enqueueForSighting, enqueueStatus } from '../../domain/correlation/xdr-sync.js';
+import { enqueueForSighting, enqueueStatus } from '../../domain/correlation/xdr-sync.js';
 import { targetIdentity } from '../../domain/investigate/target-identity.js';
 import {
   INCIDENT_COLUMNS,
   incidentOf,
   insertOps,
-  loadOpsWithoutBodies,
   loadRecentSightings,
   loadRungs,
   opRow,
@@ -47,8 +46,6 @@ export interface PgCorrelationOptions {
   rungs: readonly Rung[];
   rejectedIsClosed: boolean;
   dryRun: boolean;
-  /** XDR_MIRROR_NEWEST_SIGHTINGS. */
-  mirrorNewestSightings?: number;
   newId?: () => string;
   now?: () => Date;
 }
@@ -106,7 +103,6 @@ const MAX_CLAIM_TRIES = 3;
 interface Loaded {
   open?: Incident;
   latest?: Incident;
-  opIds: Set<number>;
 }
 
 interface TargetOutcome {
@@ -185,7 +181,7 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       const { loaded, busy } = await this.lockTargets(tx, pending);
       for (const k of busy) held.add(k);
       pending = pending.filter((k) => !busy.has(k));
-      const outcomes = pending.map((key) => this.applyTarget(key, byTarget.get(key)!, loaded.get(key) ?? { opIds: new Set() }, now));
+      const outcomes = pending.map((key) => this.applyTarget(key, byTarget.get(key)!, loaded.get(key) ?? {}, now));
       const lost = await this.write(tx, outcomes, now, fired);
       done.push(...outcomes.filter((o) => !lost.has(o.key)));
       retries += lost.size;
@@ -201,7 +197,7 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       });
     }
     applied.sort((a, b) => a.seq - b.seq);
-    // The ops carry local ids (the table gave them others) and no bodies for loaded ones: they are the mirror's, as in every read.
+    // The ops carry local ids (the table gave them others): they are the mirror's, as in every read.
     for (const inc of incidents.values()) inc.xdrSync.pending = [];
     const deferred = [...held].flatMap((k) => byTarget.get(k)!.map((s) => s.seq));
     return { applied, incidents: [...incidents.values()], opened: done.flatMap((o) => (o.created ? [o.created.id] : [])), rungsFired: fired, retries, deferred };
@@ -249,17 +245,13 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     const got = new Set(locked.map((r) => r.id));
     for (const w of wanted) if (!got.has(w.id)) busy.add(w.target_key);
     const rows = locked.filter((r) => !busy.has(r.target_key));
-    const ids = rows.map((r) => r.id);
-    const openIds = rows.filter((r) => !r.closed_at).map((r) => r.id);
-    const [rungs, ops] = await Promise.all([loadRungs(tx, ids), loadOpsWithoutBodies(tx, openIds)]);
+    // Without their waiting XDR ops: see `applyTarget`.
+    const rungs = await loadRungs(tx, rows.map((r) => r.id));
     const out = new Map<string, Loaded>();
     for (const row of rows) {
-      const inc = incidentOf(row, rungs.get(row.id) ?? [], ops.get(row.id) ?? []);
-      const entry = out.get(row.target_key) ?? { opIds: new Set<number>() };
-      if (!row.closed_at) {
-        entry.open = inc;
-        for (const op of inc.xdrSync.pending) entry.opIds.add(op.id);
-      }
+      const inc = incidentOf(row, rungs.get(row.id) ?? [], []);
+      const entry = out.get(row.target_key) ?? {};
+      if (!row.closed_at) entry.open = inc;
       if (!entry.latest || inc.ordinal > entry.latest.ordinal) entry.latest = inc;
       out.set(row.target_key, entry);
     }
@@ -273,9 +265,14 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     if (loaded.open) state.openByTarget[key] = loaded.open.id;
     if (loaded.latest) state.latestByTarget[key] = loaded.latest.id;
     const opts = { rungs: this.opts.rungs, rejectedIsClosed: this.opts.rejectedIsClosed, dryRun: this.opts.dryRun, newId: this.newId };
+    // The incidents come without their waiting XDR ops, and the domain is told to keep every
+    // sighting op: the newest XDR_MIRROR_NEWEST_SIGHTINGS are kept by the mirror's claim instead
+    // (xdr-queue.ts `trimSightings`), which gives XDR the same ones. Reading every waiting op of
+    // each incident a batch counts into (~20 in a flood) to drop the oldest was counting's largest
+    // statement; a patch the domain adds while one waits is skipped by xdr_ops_one_patch.
     const results = sightings.map((s) => {
       const r = applySighting(state, s, now, opts);
-      enqueueForSighting(state, r, s, this.opts.mirrorNewestSightings ?? MAX_PENDING_SIGHTINGS);
+      enqueueForSighting(state, r, s, Number.POSITIVE_INFINITY);
       return r;
     });
     const created = results.find((r) => r.created)?.incident;
@@ -348,17 +345,12 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
       ));
     }
     await this.writeRungs(tx, kept, fired);
-    // XDR ops: the ones the domain dropped (a burst beyond the newest N) leave, new ones are added in order.
-    const dropped: number[] = [];
+    // XDR ops: the new ones, in order (the incidents were loaded without the waiting ones).
     const added: Record<string, unknown>[] = [];
     for (const o of kept) {
       const inc = o.created ?? o.updated;
-      if (!inc) continue;
-      const still = new Set(inc.xdrSync.pending.map((op) => op.id));
-      if (o.updated) for (const id of o.loaded.opIds) if (!still.has(id)) dropped.push(id);
-      for (const op of inc.xdrSync.pending) if (op.id >= LOCAL_OP_BASE) added.push(opRow(inc.id, op));
+      if (inc) for (const op of inc.xdrSync.pending) added.push(opRow(inc.id, op));
     }
-    if (dropped.length > 0) await tx.query('DELETE FROM xdr_ops WHERE id = ANY($1::bigint[])', [dropped]);
     await insertOps(tx, added);
     return lost;
   }

@@ -182,56 +182,6 @@ export interface OpRow {
   last_error: string | null;
 }
 
-/**
- * Per incident, an index range of xdr_ops_by_incident. Planned on the statistics of a queue table
- * that grew within seconds, `incident_id = ANY(…) ORDER BY id` read it all (20 ms a batch in the
- * two-instance bench); this LATERAL too, once ANALYZE had seen one incident's ops (every row then
- * looked like a match, and the primary key's order saved a sort): 3.3 s a batch, until migration 8
- * fixed the column's number of distinct values.
- */
-export const OPS_OF_INCIDENTS_SQL = `SELECT o.id, o.incident_id, o.kind, o.seq, o.xdr_sighting_id, o.previous_incident_id, o.status, o.attempts, o.last_error
-     FROM unnest($1::text[]) AS k(incident_id)
-     CROSS JOIN LATERAL (SELECT * FROM xdr_ops x WHERE x.incident_id = k.incident_id ORDER BY x.incident_id, x.id) o`;
-
-/**
- * The same ops, one row per incident: the sighting ops still untouched (never tried, no XDR id: in a
- * flood nearly all of them, ~20 an incident under XDR's budget) as one `id:seq` list, the others as
- * rows in a jsonb array. Counting reads every waiting op of each incident it counts into; one row
- * each of those was the apply loop's largest read (11 rows a sighting in the bench), and parsing the
- * rows a good part of the instance's CPU for it.
- */
-export const OPS_SUMMARY_OF_INCIDENTS_SQL = `SELECT o.incident_id,
-       string_agg(o.id::text || ':' || o.seq::text, ',' ORDER BY o.id)
-         FILTER (WHERE o.kind = 'sighting' AND o.xdr_sighting_id IS NULL AND o.attempts = 0 AND o.last_error IS NULL) AS untouched,
-       jsonb_agg(jsonb_build_object('id', o.id, 'kind', o.kind, 'seq', o.seq, 'xdr_sighting_id', o.xdr_sighting_id,
-                                    'previous_incident_id', o.previous_incident_id, 'status', o.status, 'attempts', o.attempts, 'last_error', o.last_error) ORDER BY o.id)
-         FILTER (WHERE NOT (o.kind = 'sighting' AND o.xdr_sighting_id IS NULL AND o.attempts = 0 AND o.last_error IS NULL)) AS others
-     FROM (${OPS_OF_INCIDENTS_SQL}) o
-     GROUP BY o.incident_id`;
-
-/**
- * The XDR ops waiting for each incident, in id order, WITHOUT the CTIM bodies (`ctim` is `{}`):
- * the correlator only needs their kinds and ids to decide what to add or drop, and the bodies
- * are the mirror's business. Never write these back as they are.
- */
-export async function loadOpsWithoutBodies(db: pg.ClientBase, ids: string[]): Promise<Map<string, XdrOp[]>> {
-  const out = new Map<string, XdrOp[]>();
-  if (ids.length === 0) return out;
-  const { rows } = await db.query<{ incident_id: string; untouched: string | null; others: Array<Omit<OpRow, 'incident_id' | 'id' | 'seq'> & { id: number; seq: number | null }> | null }>(
-    prepared(OPS_SUMMARY_OF_INCIDENTS_SQL, [ids]),
-  );
-  for (const r of rows) {
-    const list: XdrOp[] = [];
-    for (const pair of r.untouched ? r.untouched.split(',') : []) {
-      const at = pair.indexOf(':');
-      list.push({ id: Number(pair.slice(0, at)), kind: 'sighting', seq: Number(pair.slice(at + 1)), ctim: {}, attempts: 0 });
-    }
-    for (const o of r.others ?? []) list.push(opOf({ ...o, incident_id: r.incident_id, id: String(o.id), seq: o.seq === null ? null : String(o.seq) }));
-    out.set(r.incident_id, list.sort((a, b) => a.id - b.id));
-  }
-  return out;
-}
-
 /** The op a row holds (an empty body when the row was read without it). */
 export function opOf(r: OpRow): XdrOp {
   const base = { id: Number(r.id), attempts: r.attempts, ...(r.last_error ? { lastError: r.last_error } : {}) };

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Incident, XdrDeadLetter, XdrOp } from '../../domain/correlation/types.js';
 import { MAX_PERMANENT_FAILURES } from '../../domain/correlation/xdr-ops.js';
+import { MAX_PENDING_SIGHTINGS } from '../../domain/correlation/xdr-sync.js';
 import { INCIDENT_COLUMNS, incidentOf, loadRecentSightings, loadRungs, opOf, type IncidentRow, type OpRow } from './incident-rows.js';
 import { poolError } from './pool.js';
 
@@ -28,6 +29,8 @@ export interface PostgresXdrQueueOptions {
   deadLetterAfter?: number;
   /** Ops read per claim (default 20). */
   maxOps?: number;
+  /** XDR_MIRROR_NEWEST_SIGHTINGS: sightings of an incident waiting for XDR beyond its newest this many are dropped (and counted) by its next claim (default: the domain's MAX_PENDING_SIGHTINGS, as lowdb). */
+  newestSightings?: number;
 }
 
 export interface XdrFailure {
@@ -107,6 +110,23 @@ const HEADS_CANDIDATES_SQL = `WITH RECURSIVE heads AS (
   )
   SELECT incident_id FROM heads WHERE next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $1`;
 
+/**
+ * Drops an incident's waiting sightings beyond its newest `$2` and adds them to its `xdr_unmirrored`:
+ * the domain's rule (xdr-sync.ts `enqueueForSighting`: a sighting op without an XDR id is waiting),
+ * applied when the mirror gets to the incident rather than at each count. Counting then writes only
+ * the new op, where it read every waiting op of the incident to drop the oldest (about 20 in a
+ * flood, the largest statement of a counting batch) and deleted one op per sighting. XDR gets the
+ * same sightings: the newest, as they are when the mirror sends them. The incident's row is updated
+ * only when something was dropped (it may wait for a counting batch holding the row, which waits
+ * for nothing this holds). Its new `xdr_unmirrored`, or null when nothing was dropped.
+ */
+const TRIM_SIGHTINGS_SQL = `WITH extra AS (
+    SELECT id FROM xdr_ops WHERE incident_id = $1 AND kind = 'sighting' AND xdr_sighting_id IS NULL ORDER BY incident_id DESC, id DESC OFFSET $2
+  ), gone AS (DELETE FROM xdr_ops x USING extra WHERE x.id = extra.id RETURNING 1),
+  dropped AS (SELECT count(*)::int AS n FROM gone),
+  counted AS (UPDATE incidents SET xdr_unmirrored = xdr_unmirrored + dropped.n FROM dropped WHERE id = $1 AND dropped.n > 0 RETURNING xdr_unmirrored)
+  SELECT (SELECT xdr_unmirrored FROM counted) AS unmirrored`;
+
 /** An op's `last_error` while its sighting is being POSTed (see `sendingSighting`). */
 const SENDING = 'sent to XDR; no answer recorded yet (look it up before creating it again)';
 
@@ -160,11 +180,25 @@ export class PostgresXdrQueue {
       const row = rows[0];
       if (!row) return undefined;
       // One after another: a connection runs one query at a time (pg 9 refuses overlapping ones).
-      const opRows = await tx.query<OpRow>(
-        `SELECT id, kind, seq, ctim, xdr_sighting_id, previous_incident_id, status, attempts, last_error
-         FROM xdr_ops WHERE incident_id = $1 ORDER BY id LIMIT $2`,
-        [row.id, this.opts.maxOps ?? 20],
-      );
+      const maxOps = this.opts.maxOps ?? 20;
+      const newest = this.opts.newestSightings ?? MAX_PENDING_SIGHTINGS;
+      const readOps = () =>
+        tx.query<OpRow>(
+          `SELECT id, kind, seq, ctim, xdr_sighting_id, previous_incident_id, status, attempts, last_error
+           FROM xdr_ops WHERE incident_id = $1 ORDER BY id LIMIT $2`,
+          [row.id, maxOps],
+        );
+      let opRows = await readOps();
+      // More sightings may wait than XDR is to get: only when the read is full or holds too many.
+      const waiting = opRows.rows.filter((o) => o.kind === 'sighting' && o.xdr_sighting_id === null).length;
+      if (waiting > newest || opRows.rows.length >= maxOps) {
+        const trimmed = await tx.query<{ unmirrored: number | null }>(TRIM_SIGHTINGS_SQL, [row.id, newest]);
+        const unmirrored = trimmed.rows[0]?.unmirrored;
+        if (unmirrored !== null && unmirrored !== undefined) {
+          row.xdr_unmirrored = unmirrored;
+          opRows = await readOps();
+        }
+      }
       const rungs = await loadRungs(tx, [row.id]);
       const recent = await loadRecentSightings(tx, [{ id: row.id, initial: row.summary.initial }]);
       const ops = opRows.rows.map(opOf);

@@ -126,6 +126,30 @@ describe.skipIf(!server)('the XDR queue on PostgreSQL, two mirrors on one databa
     expect(await a.pending()).toBe(0);
   });
 
+  it('keeps the newest waiting sightings of the incident it claims (XDR_MIRROR_NEWEST_SIGHTINGS), counting the rest as not mirrored', async () => {
+    await incidents(1, 12);
+    const inc = (await correlation.incidentByTarget('hostname:host-0'))!;
+    // Counting keeps every sighting op; the oldest one was sent to XDR already, so it is not waiting.
+    expect((await opIds()).length).toBe(14); // create, patch and 12 sightings
+    await pools.a.query(`UPDATE xdr_ops SET xdr_sighting_id = 'sighting-sent' WHERE id = (SELECT min(id) FROM xdr_ops WHERE kind = 'sighting')`);
+
+    const claimed = await new PostgresXdrQueue(pools.b, { newestSightings: 5 }).claimNext(async (claim) => ({
+      ops: claim.ops.map((o) => (o.kind === 'sighting' ? `${o.xdrSightingId ?? 'sighting'} ${o.seq}` : o.kind)),
+      unmirrored: claim.incident.xdrSync.unmirrored,
+    }));
+    expect(claimed!.result).toEqual({
+      ops: ['create_incident', 'sighting-sent 1', 'patch', 'sighting 8', 'sighting 9', 'sighting 10', 'sighting 11', 'sighting 12'],
+      unmirrored: 6,
+    });
+    expect((await correlation.incident(inc.id))!.xdrSync.unmirrored).toBe(6);
+    // Counting goes on as before; the next claim drops only what is new beyond the newest five.
+    await log.append([sighting('s-later', 'host-0')]);
+    await correlation.applyNext(10);
+    const next = await a.claimNext(async (claim) => claim.ops.filter((o) => o.kind === 'sighting' && !o.xdrSightingId).length);
+    expect(next!.result).toBe(6); // the queue's default (the domain's 20) keeps all six
+    expect((await correlation.incident(inc.id))!.count).toBe(13);
+  });
+
   it('skips an incident another mirror holds, and gives it out once released', async () => {
     await incidents(1, 1);
     const { holding, release } = await holdClaim(async (claim) => claim.ops.length);
