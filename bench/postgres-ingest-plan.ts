@@ -1,5 +1,5 @@
 import type { TargetCheck } from './report.js';
-import { fmt, mb } from './stats.js';
+import { fmt, mb, median } from './stats.js';
 
 /**
  * What the PostgreSQL ingest bench measures and how it judges it (pure: unit-tested in
@@ -20,6 +20,8 @@ export interface PgIngestPlan {
   connections: number;
   warmupMs: number;
   runMs: number;
+  /** Timed windows per row, back to back on the same processes; the row is their median (see `combineWindows`). */
+  windows: number;
   /** Open incidents in the preloaded store (the rest closed: history); the load goes to the first 1,000. */
   openIncidents: number;
 }
@@ -38,6 +40,7 @@ export function pgIngestPlan(opts: { quick: boolean; sizes?: number[] }): PgInge
     connections: opts.quick ? 4 : 16,
     warmupMs: opts.quick ? 500 : 3_000,
     runMs: opts.quick ? 2_000 : 20_000,
+    windows: opts.quick ? 1 : 3,
     openIncidents: Math.min(2_000, ...sizes.map((s) => s.incidents)),
   };
 }
@@ -59,6 +62,42 @@ export interface PgRunRow {
   /** Time after the run until every accepted sighting was applied to an incident. */
   drainMs: number | undefined;
   failures: Record<string, number>;
+  /** Throughput of each timed window, when the row combines several. */
+  windowRates?: number[];
+}
+
+/**
+ * One row from a configuration's timed windows, as the lowdb ingest bench reports its three runs:
+ * throughput, p50, p99 and the CPU figures are each the windows' median (a neighbour's burst on this
+ * shared machine moves one window, not the row); accepted, sent and failures are summed; peak RSS
+ * and drain are the worst window's (the targets are limits).
+ */
+export function combineWindows(windows: readonly PgRunRow[]): PgRunRow {
+  const first = windows[0];
+  if (!first) throw new Error('combineWindows: no window');
+  const med = (f: (r: PgRunRow) => number | undefined): number | undefined => {
+    const vs = windows.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    return vs.length === windows.length ? median(vs) : undefined;
+  };
+  const failures: Record<string, number> = {};
+  for (const w of windows) for (const [k, v] of Object.entries(w.failures)) failures[k] = (failures[k] ?? 0) + v;
+  const pgCpu = med((r) => r.pgCpuUsPerSighting);
+  const drains = windows.map((w) => w.drainMs);
+  return {
+    size: first.size,
+    instances: first.instances,
+    accepted: windows.reduce((a, w) => a + w.accepted, 0),
+    sent: windows.reduce((a, w) => a + w.sent, 0),
+    rate: med((r) => r.rate)!,
+    p50: med((r) => r.p50)!,
+    p99: med((r) => r.p99)!,
+    cpuUsPerSighting: med((r) => r.cpuUsPerSighting) ?? Number.NaN,
+    ...(pgCpu !== undefined ? { pgCpuUsPerSighting: pgCpu } : {}),
+    peakRssBytes: first.peakRssBytes.map((_, i) => Math.max(...windows.map((w) => w.peakRssBytes[i] ?? 0))),
+    drainMs: drains.some((d) => d === undefined) ? undefined : Math.max(...(drains as number[])),
+    failures,
+    ...(windows.length > 1 ? { windowRates: windows.map((w) => w.rate) } : {}),
+  };
 }
 
 /** The targets over the rows of one bench run. */

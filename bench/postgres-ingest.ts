@@ -10,7 +10,7 @@ import { assertRunningOnPostgres } from '../src/sandbox/postgres-sandbox.js';
 import { SANDBOX_SIGHTINGS_SECRET, startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
 import { rssSampler } from './ingest.js';
 import { runLoad, type LoadResult } from './load.js';
-import { cpuTicksOfStat, pgIngestPlan, pgIngestTargets, type PgIngestPlan, type PgRunRow, type PgStoreSize } from './postgres-ingest-plan.js';
+import { combineWindows, cpuTicksOfStat, pgIngestPlan, pgIngestTargets, type PgIngestPlan, type PgRunRow, type PgStoreSize } from './postgres-ingest-plan.js';
 import { table, type BenchResult } from './report.js';
 import { startNodeFlags } from './start-flags.js';
 import { fmt, mb, percentile } from './stats.js';
@@ -126,23 +126,30 @@ async function preload(pool: pg.Pool, instanceUrl: string, size: PgStoreSize, op
 async function measure(pool: pg.Pool, cluster: ThrowawayCluster, instances: SightlineInstance[], size: PgStoreSize, plan: PgIngestPlan, runId: string): Promise<PgRunRow> {
   const hosts = Array.from({ length: Math.min(1_000, plan.openIncidents) }, (_, i) => pgHostOf(i));
   const perInstance = Math.max(1, Math.floor(plan.connections / instances.length));
+  const loadAll = (id: string, durationMs: number): Promise<LoadResult[]> =>
+    Promise.all(instances.map((inst, i) => runLoad({ url: inst.url, secret: SANDBOX_SIGHTINGS_SECRET, hosts, connections: perInstance, durationMs, maxRequests: 10_000_000, runId: `${id}-${i}` })));
+  await loadAll(`${runId}-warmup`, plan.warmupMs);
+  await drain(pool, 60_000);
+  const windows: PgRunRow[] = [];
+  for (let w = 0; w < plan.windows; w++) windows.push(await measureWindow(pool, cluster, instances, size, plan.windows > 1 ? `${runId}-w${w + 1}` : runId, (id) => loadAll(id, plan.runMs)));
+  return combineWindows(windows);
+}
+
+/** One timed window of the closed-loop load, and the drain after it. */
+async function measureWindow(pool: pg.Pool, cluster: ThrowawayCluster, instances: SightlineInstance[], size: PgStoreSize, runId: string, load: (id: string) => Promise<LoadResult[]>): Promise<PgRunRow> {
   // Each window starts where autovacuum would have left the last one's dead rows in a database that
   // runs for longer than a bench: removed. Its first visit comes a minute (autovacuum_naptime) after
   // a window began, so the two-instance window started over the one-instance window's ~50,000 dead
   // row versions (incidents, sightings, XDR ops). Two A/B runs showed no difference beyond the noise;
   // this keeps the windows alike all the same.
   await pool.query('VACUUM (ANALYZE)');
-  const loadAll = (id: string, durationMs: number): Promise<LoadResult[]> =>
-    Promise.all(instances.map((inst, i) => runLoad({ url: inst.url, secret: SANDBOX_SIGHTINGS_SECRET, hosts, connections: perInstance, durationMs, maxRequests: 10_000_000, runId: `${id}-${i}` })));
-  await loadAll(`${runId}-warmup`, plan.warmupMs);
-  await drain(pool, 60_000);
   const postmaster = await postmasterPid(cluster.dataDir);
   const cpu0 = instances.map((i) => procTicks(i.pid));
   const pg0 = postmaster ? pgTicks(postmaster) : undefined;
   const samplers = instances.map((i) => rssSampler(i.pid!));
   if (statementsWanted()) await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').then(() => pool.query('SELECT pg_stat_statements_reset()'));
   const waits = statementsWanted() ? waitSampler(pool) : undefined;
-  const results = await loadAll(runId, plan.runMs);
+  const results = await load(runId);
   if (waits) process.stderr.write(`\n[${runId}] ${await waits.stop()}`);
   if (statementsWanted()) await printStatements(pool, runId);
   if (statementsWanted()) {
@@ -412,7 +419,7 @@ function render(rows: readonly PgRunRow[], plan: PgIngestPlan, notes: readonly s
     `${fmt(r.size.incidents)} / ${fmt(r.size.sightings)}`,
     r.instances,
     fmt(r.accepted),
-    `${fmt(r.rate)}/s`,
+    `${fmt(r.rate)}/s${r.windowRates ? ` (${r.windowRates.map((x) => fmt(x)).join(', ')})` : ''}`,
     `${fmt(r.p50, 1)} / ${fmt(r.p99, 1)} ms`,
     `${fmt(r.cpuUsPerSighting)} µs`,
     r.pgCpuUsPerSighting === undefined ? 'n/a' : `${fmt(r.pgCpuUsPerSighting)} µs`,
@@ -423,7 +430,7 @@ function render(rows: readonly PgRunRow[], plan: PgIngestPlan, notes: readonly s
   return [
     `Real processes (\`src/main.ts\`, \`npm start\`'s node flags) on a throwaway PostgreSQL cluster on the same cores, **fsync ${durable() ? 'on' : 'off (BENCH_PG_FSYNC=off)'}**. ` +
       `Closed loop: ${plan.connections} keep-alive connections in all (split evenly between the instances), one signed sighting per request over the first ${fmt(Math.min(1_000, plan.openIncidents))} open incidents' hosts; ` +
-      `${fmt(plan.warmupMs / 1000, 1)} s warm-up, then ${fmt(plan.runMs / 1000, 1)} s timed. Store preloaded by SQL: the first ${fmt(plan.openIncidents)} incidents open, the rest closed (history), 10 sightings each. ` +
+      `${fmt(plan.warmupMs / 1000, 1)} s warm-up, then ${plan.windows > 1 ? `${plan.windows} windows of ${fmt(plan.runMs / 1000, 1)} s timed back to back; throughput, p50, p99 and CPU are each the windows' median, peak RSS and drain the worst window's (each window's throughput in brackets)` : `${fmt(plan.runMs / 1000, 1)} s timed`}. Store preloaded by SQL: the first ${fmt(plan.openIncidents)} incidents open, the rest closed (history), 10 sightings each. ` +
       `CPU per sighting from /proc (utime + stime): Sightline's processes, and PostgreSQL's (postmaster and its children). Drain: after the run, until every accepted sighting was applied to its incident.`,
     '',
     rows.length ? table(['incidents / sightings', 'instances', 'accepted', 'throughput', 'p50 / p99', 'Sightline CPU / sighting', 'PostgreSQL CPU / sighting', 'peak RSS per instance', 'drain', 'failures'], body) : '_No figures._',

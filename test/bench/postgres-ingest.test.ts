@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cloneTemplate, pgHostOf } from '../../bench/postgres-ingest.js';
-import { cpuTicksOfStat, pgIngestPlan, pgIngestTargets, TARGET_RSS_BYTES, type PgRunRow } from '../../bench/postgres-ingest-plan.js';
+import { combineWindows, cpuTicksOfStat, pgIngestPlan, pgIngestTargets, TARGET_RSS_BYTES, type PgRunRow } from '../../bench/postgres-ingest-plan.js';
 import { upsertBenchSection } from '../../bench/report.js';
 import { parseLadder } from '../../src/domain/correlation/ladder.js';
 import { PostgresCorrelationStore } from '../../src/store/postgres/correlation.js';
@@ -50,6 +50,20 @@ describe('postgres-ingest plan and targets', () => {
     const grows = pgIngestTargets([row({}), row({ size: big, cpuUsPerSighting: 600, pgCpuUsPerSighting: 400 })]).find((t) => t.what.startsWith('cost'));
     expect(grows?.met).toBe(false);
     expect(grows?.measured).toMatch(/500 → 1,000 µs \(×2(\.00)?\)/);
+  });
+
+  it('makes a row of its timed windows: the median of each rate and latency, the sums of counts, the worst RSS and drain', () => {
+    expect(pgIngestPlan({ quick: false }).windows).toBe(3);
+    expect(pgIngestPlan({ quick: true }).windows).toBe(1);
+    const combined = combineWindows([
+      row({ rate: 1_600, p50: 8, p99: 40, cpuUsPerSighting: 300, accepted: 32_000, peakRssBytes: [150, 170], drainMs: 100, failures: { timeout: 1 } }),
+      row({ rate: 900, p50: 20, p99: 90, cpuUsPerSighting: 700, accepted: 18_000, peakRssBytes: [180, 160], drainMs: 400 }),
+      row({ rate: 1_500, p50: 9, p99: 45, cpuUsPerSighting: 320, accepted: 30_000, peakRssBytes: [155, 165], drainMs: 200, failures: { timeout: 2 } }),
+    ]);
+    expect(combined).toMatchObject({ rate: 1_500, p50: 9, p99: 45, cpuUsPerSighting: 320, pgCpuUsPerSighting: 200, accepted: 80_000, peakRssBytes: [180, 170], drainMs: 400, failures: { timeout: 3 }, windowRates: [1_600, 900, 1_500] });
+    // A window that never drained leaves the row undrained; one window is the row itself.
+    expect(combineWindows([row({}), row({ drainMs: undefined })]).drainMs).toBeUndefined();
+    expect(combineWindows([row({ rate: 1_234 })])).toEqual(row({ rate: 1_234 }));
   });
 
   it('reads utime + stime from /proc/<pid>/stat, whatever the process name holds', () => {
