@@ -267,7 +267,7 @@ export class PostgresCorrelationStore extends PostgresIncidentReads {
     const opts = { rungs: this.opts.rungs, rejectedIsClosed: this.opts.rejectedIsClosed, dryRun: this.opts.dryRun, newId: this.newId };
     // The incidents come without their waiting XDR ops, and the domain is told to keep every
     // sighting op: the newest XDR_MIRROR_NEWEST_SIGHTINGS are kept by the mirror's claim instead
-    // (xdr-queue.ts `trimSightings`), which gives XDR the same ones. Reading every waiting op of
+    // (xdr-queue.ts `TRIM_SIGHTINGS_SQL`), which gives XDR the same ones. Reading every waiting op of
     // each incident a batch counts into (~20 in a flood) to drop the oldest was counting's largest
     // statement; a patch the domain adds while one waits is skipped by xdr_ops_one_patch.
     const results = sightings.map((s) => {

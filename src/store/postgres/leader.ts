@@ -12,10 +12,10 @@ import { LOCK_SPACE, LOCKS } from './locks.js';
  * network broke — the server frees the lock and the next follower poll takes it. The leader
  * demotes itself AT ONCE when its connection reports an error or end, and when a check
  * fails or does not answer within `pollMs`; the follower that took the lock leads only after
- * holding it a moment (`leaderSettleMs`), by which time the old leader has heard its session end. A leader cut off by the network stops polling,
- * so the server ends its idle session after `3 × pollMs` (idle_session_timeout): by then the
- * cut-off leader has already demoted itself (its check timed out), so two never lead at
- * once as far as timing goes. Leader-only work must still be safe to redo: a lock is not a
+ * holding it a moment (`leaderSettleMs`), by which time the old leader has heard its session
+ * end. A leader cut off by the network stops polling, so the server ends its idle session
+ * after `3 × pollMs` (idle_session_timeout): by then the cut-off leader has already demoted
+ * itself (its check timed out), so two never lead at once as far as timing goes. Leader-only work must still be safe to redo: a lock is not a
  * fence, and a process paused for longer than that could act late.
  */
 export interface LeaderElectorOptions {
