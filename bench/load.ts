@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { latencyTimeline } from './latency-timeline.js';
 import { signedSightingsHeaders } from '../src/transport/http/sightings/auth.js';
 import { SIGHTINGS_PATH } from '../src/transport/http/sightings/route.js';
 import { iocOf, SOURCE } from './prepopulate.js';
@@ -30,6 +31,9 @@ export interface LoadResult {
   firstFailure?: string;
   latenciesMs: number[];
   elapsedMs: number;
+  /** This process's event-loop delay during the run (its own scheduling and GC, counted in every latency it measured). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 export function payloadFor(runId: string, n: number, host: string): string {
@@ -60,6 +64,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   if (opts.hosts.length === 0) throw new Error('runLoad needs at least one target host');
   const pool = new Pool(opts.url, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const latencies: number[] = [];
+  const timeline = latencyTimeline();
   const failures: Record<string, number> = {};
   let next = 0;
   let accepted = 0;
@@ -83,6 +88,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         });
         const text = await res.body.text();
         latencies.push(performance.now() - t0);
+        timeline?.answered(latencies.at(-1)!);
         if (res.statusCode === 202 && /"accepted":1/.test(text)) accepted++;
         else {
           failures[`HTTP ${res.statusCode}`] = (failures[`HTTP ${res.statusCode}`] ?? 0) + 1;
@@ -97,9 +103,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: opts.connections }, worker));
   const elapsedMs = performance.now() - started;
   loopDelay.disable();
+  timeline?.finish(opts.runId);
   if (process.env['BENCH_LOOP_DELAY']) process.stderr.write(`load generator loop delay: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; latency p99 ${percentileOf(latencies, 99).toFixed(1)} ms\n`);
   await pool.close();
-  return { sent: next, accepted, failures, ...(firstFailure ? { firstFailure } : {}), latenciesMs: latencies, elapsedMs };
+  return { sent: next, accepted, failures, ...(firstFailure ? { firstFailure } : {}), latenciesMs: latencies, elapsedMs, loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6 };
 }
 
 function percentileOf(xs: number[], p: number): number {

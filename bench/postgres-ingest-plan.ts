@@ -64,6 +64,8 @@ export interface PgRunRow {
   failures: Record<string, number>;
   /** Throughput of each timed window, when the row combines several. */
   windowRates?: number[];
+  /** The load generator's own event-loop delay (ms): late answers it counted that were its own wait. */
+  generatorDelayMs?: { p99: number; max: number };
 }
 
 /**
@@ -97,6 +99,9 @@ export function combineWindows(windows: readonly PgRunRow[]): PgRunRow {
     drainMs: drains.some((d) => d === undefined) ? undefined : Math.max(...(drains as number[])),
     failures,
     ...(windows.length > 1 ? { windowRates: windows.map((w) => w.rate) } : {}),
+    ...(windows.every((w) => w.generatorDelayMs)
+      ? { generatorDelayMs: { p99: median(windows.map((w) => w.generatorDelayMs!.p99)), max: Math.max(...windows.map((w) => w.generatorDelayMs!.max)) } }
+      : {}),
   };
 }
 

@@ -180,6 +180,7 @@ async function measureWindow(pool: pg.Pool, cluster: ThrowawayCluster, instances
     peakRssBytes,
     drainMs: drained ? performance.now() - t0 : undefined,
     failures,
+    generatorDelayMs: { p99: Math.max(...results.map((r) => r.loopDelayP99Ms)), max: Math.max(...results.map((r) => r.loopDelayMaxMs)) },
   };
 }
 
@@ -425,15 +426,17 @@ function render(rows: readonly PgRunRow[], plan: PgIngestPlan, notes: readonly s
     r.pgCpuUsPerSighting === undefined ? 'n/a' : `${fmt(r.pgCpuUsPerSighting)} µs`,
     r.peakRssBytes.map(mb).join(', '),
     r.drainMs === undefined ? '**not drained in 120 s**' : `${fmt(r.drainMs)} ms`,
+    r.generatorDelayMs ? `${fmt(r.generatorDelayMs.p99, 1)} / ${fmt(r.generatorDelayMs.max, 1)} ms` : 'n/a',
     Object.keys(r.failures).length ? Object.entries(r.failures).map(([k, v]) => `${k} ×${v}`).join(', ') : 'none',
   ]);
   return [
     `Real processes (\`src/main.ts\`, \`npm start\`'s node flags) on a throwaway PostgreSQL cluster on the same cores, **fsync ${durable() ? 'on' : 'off (BENCH_PG_FSYNC=off)'}**. ` +
       `Closed loop: ${plan.connections} keep-alive connections in all (split evenly between the instances), one signed sighting per request over the first ${fmt(Math.min(1_000, plan.openIncidents))} open incidents' hosts; ` +
       `${fmt(plan.warmupMs / 1000, 1)} s warm-up, then ${plan.windows > 1 ? `${plan.windows} windows of ${fmt(plan.runMs / 1000, 1)} s timed back to back; throughput, p50, p99 and CPU are each the windows' median, peak RSS and drain the worst window's (each window's throughput in brackets)` : `${fmt(plan.runMs / 1000, 1)} s timed`}. Store preloaded by SQL: the first ${fmt(plan.openIncidents)} incidents open, the rest closed (history), 10 sightings each. ` +
-      `CPU per sighting from /proc (utime + stime): Sightline's processes, and PostgreSQL's (postmaster and its children). Drain: after the run, until every accepted sighting was applied to its incident.`,
+      `CPU per sighting from /proc (utime + stime): Sightline's processes, and PostgreSQL's (postmaster and its children). Drain: after the run, until every accepted sighting was applied to its incident. ` +
+      `The load generator runs in the bench's process on the same cores; "load generator delay" is its own event-loop delay (the windows' median p99, the max of all), which every latency it measured at that moment includes.`,
     '',
-    rows.length ? table(['incidents / sightings', 'instances', 'accepted', 'throughput', 'p50 / p99', 'Sightline CPU / sighting', 'PostgreSQL CPU / sighting', 'peak RSS per instance', 'drain', 'failures'], body) : '_No figures._',
+    rows.length ? table(['incidents / sightings', 'instances', 'accepted', 'throughput', 'p50 / p99', 'Sightline CPU / sighting', 'PostgreSQL CPU / sighting', 'peak RSS per instance', 'drain', 'load generator delay p99 / max', 'failures'], body) : '_No figures._',
     '',
     ...notes.map((n) => `- ${n}`),
   ].join('\n');

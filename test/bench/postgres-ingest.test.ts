@@ -56,11 +56,11 @@ describe('postgres-ingest plan and targets', () => {
     expect(pgIngestPlan({ quick: false }).windows).toBe(3);
     expect(pgIngestPlan({ quick: true }).windows).toBe(1);
     const combined = combineWindows([
-      row({ rate: 1_600, p50: 8, p99: 40, cpuUsPerSighting: 300, accepted: 32_000, peakRssBytes: [150, 170], drainMs: 100, failures: { timeout: 1 } }),
-      row({ rate: 900, p50: 20, p99: 90, cpuUsPerSighting: 700, accepted: 18_000, peakRssBytes: [180, 160], drainMs: 400 }),
-      row({ rate: 1_500, p50: 9, p99: 45, cpuUsPerSighting: 320, accepted: 30_000, peakRssBytes: [155, 165], drainMs: 200, failures: { timeout: 2 } }),
+      row({ rate: 1_600, p50: 8, p99: 40, cpuUsPerSighting: 300, accepted: 32_000, peakRssBytes: [150, 170], drainMs: 100, failures: { timeout: 1 }, generatorDelayMs: { p99: 6, max: 30 } }),
+      row({ rate: 900, p50: 20, p99: 90, cpuUsPerSighting: 700, accepted: 18_000, peakRssBytes: [180, 160], drainMs: 400, generatorDelayMs: { p99: 15, max: 120 } }),
+      row({ rate: 1_500, p50: 9, p99: 45, cpuUsPerSighting: 320, accepted: 30_000, peakRssBytes: [155, 165], drainMs: 200, failures: { timeout: 2 }, generatorDelayMs: { p99: 7, max: 40 } }),
     ]);
-    expect(combined).toMatchObject({ rate: 1_500, p50: 9, p99: 45, cpuUsPerSighting: 320, pgCpuUsPerSighting: 200, accepted: 80_000, peakRssBytes: [180, 170], drainMs: 400, failures: { timeout: 3 }, windowRates: [1_600, 900, 1_500] });
+    expect(combined).toMatchObject({ rate: 1_500, p50: 9, p99: 45, cpuUsPerSighting: 320, pgCpuUsPerSighting: 200, accepted: 80_000, peakRssBytes: [180, 170], drainMs: 400, failures: { timeout: 3 }, windowRates: [1_600, 900, 1_500], generatorDelayMs: { p99: 7, max: 120 } });
     // A window that never drained leaves the row undrained; one window is the row itself.
     expect(combineWindows([row({}), row({ drainMs: undefined })]).drainMs).toBeUndefined();
     expect(combineWindows([row({ rate: 1_234 })])).toEqual(row({ rate: 1_234 }));
