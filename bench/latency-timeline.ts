@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { percentile } from './stats.js';
 
 /**
  * `BENCH_LATENCY_TIMELINE=1` (or a folder): where a run's p99 comes from. Prints, per run, the latency
@@ -41,16 +42,11 @@ export function latencyTimeline(): LatencyTimeline | undefined {
       clearInterval(ticker);
       const steps: number[][] = [];
       for (const [at, l] of points) (steps[Math.floor(at / 1000)] ??= []).push(l);
-      const line = steps.map((ls, sec) => `${sec}s n${ls.length} p50 ${nearest(ls, 50).toFixed(0)} p99 ${nearest(ls, 99).toFixed(0)} max ${Math.max(...ls).toFixed(0)}`);
+      const line = steps.map((ls, sec) => `${sec}s n${ls.length} p50 ${percentile(ls, 50).toFixed(0)} p99 ${percentile(ls, 99).toFixed(0)} max ${Math.max(...ls).toFixed(0)}`);
       process.stderr.write(`[${runId}] latency by second (ms): ${line.join(' | ')}\n`);
       process.stderr.write(`[${runId}] load generator held up ≥ 30 ms: ${held.length}× ${held.map(([at, ms]) => `${at}:${ms}`).join(' ')}\n`);
       process.stderr.write(`[${runId}] load generator GC pauses ≥ 10 ms: ${gcs.length}× ${gcs.map(([at, ms]) => `${at}:${ms}`).join(' ')}\n`);
       if (setting !== '1') writeFileSync(`${setting}/${runId}.json`, JSON.stringify({ monoStartUs, points: points.map(([at, l]) => [Math.round(at), Math.round(l * 10) / 10]) }));
     },
   };
-}
-
-function nearest(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }

@@ -43,13 +43,18 @@ export function enqueueForSighting(state: CorrelationState, applied: ApplyResult
   }
   const op = { id: state.nextOpId++, kind: 'sighting' as const, seq: sighting.seq, ctim: ctimSighting(sighting), attempts: 0 };
   q.push(opts.pack ? new PackedSightingOp(op) : op);
-  const waiting = q.filter((op) => op.kind === 'sighting' && !op.xdrSightingId);
+  const waiting = q.filter(isWaitingSighting);
   if (waiting.length > newest) {
     // Keep the newest: the oldest of a burst add least to what an analyst sees in XDR.
     const drop = new Set(waiting.slice(0, waiting.length - newest).map((op) => op.id));
     inc.xdrSync.pending = q.filter((op) => !drop.has(op.id));
     inc.xdrSync.unmirrored = (inc.xdrSync.unmirrored ?? 0) + drop.size;
   }
+}
+
+/** A sighting op XDR has no copy of yet: only the newest MAX_PENDING_SIGHTINGS of these are kept per incident. */
+export function isWaitingSighting(op: XdrOp): boolean {
+  return op.kind === 'sighting' && !op.xdrSightingId;
 }
 
 /** Sightings of one incident waiting to be copied into XDR; older ones beyond this are only counted. Default of XDR_MIRROR_NEWEST_SIGHTINGS. */

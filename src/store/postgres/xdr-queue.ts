@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Incident, XdrDeadLetter, XdrOp } from '../../domain/correlation/types.js';
 import { MAX_PERMANENT_FAILURES } from '../../domain/correlation/xdr-ops.js';
-import { MAX_PENDING_SIGHTINGS } from '../../domain/correlation/xdr-sync.js';
+import { MAX_PENDING_SIGHTINGS, isWaitingSighting } from '../../domain/correlation/xdr-sync.js';
 import { INCIDENT_COLUMNS, incidentOf, loadRecentSightings, loadRungs, opOf, type IncidentRow, type OpRow } from './incident-rows.js';
 import { poolError } from './pool.js';
 
@@ -112,7 +112,7 @@ const HEADS_CANDIDATES_SQL = `WITH RECURSIVE heads AS (
 
 /**
  * Drops an incident's waiting sightings beyond its newest `$2` and adds them to its `xdr_unmirrored`:
- * the domain's rule (xdr-sync.ts `enqueueForSighting`: a sighting op without an XDR id is waiting),
+ * the domain's rule (xdr-sync.ts `enqueueForSighting`, `isWaitingSighting`: a sighting op without an XDR id),
  * applied when the mirror gets to the incident rather than at each count. Counting then writes only
  * the new op, where it read every waiting op of the incident to drop the oldest (about 20 in a
  * flood, the largest statement of a counting batch) and deleted one op per sighting. XDR gets the
@@ -188,20 +188,18 @@ export class PostgresXdrQueue {
            FROM xdr_ops WHERE incident_id = $1 ORDER BY id LIMIT $2`,
           [row.id, maxOps],
         );
-      let opRows = await readOps();
+      let ops = (await readOps()).rows.map(opOf);
       // More sightings may wait than XDR is to get: only when the read is full or holds too many.
-      const waiting = opRows.rows.filter((o) => o.kind === 'sighting' && o.xdr_sighting_id === null).length;
-      if (waiting > newest || opRows.rows.length >= maxOps) {
+      if (ops.filter(isWaitingSighting).length > newest || ops.length >= maxOps) {
         const trimmed = await tx.query<{ unmirrored: number | null }>(TRIM_SIGHTINGS_SQL, [row.id, newest]);
         const unmirrored = trimmed.rows[0]?.unmirrored;
         if (unmirrored !== null && unmirrored !== undefined) {
           row.xdr_unmirrored = unmirrored;
-          opRows = await readOps();
+          ops = (await readOps()).rows.map(opOf);
         }
       }
       const rungs = await loadRungs(tx, [row.id]);
       const recent = await loadRecentSightings(tx, [{ id: row.id, initial: row.summary.initial }]);
-      const ops = opRows.rows.map(opOf);
       const incident = incidentOf(row, rungs.get(row.id) ?? [], ops, recent.get(row.id) ?? []);
       const claim = this.claimOf(tx, incident, ops);
       const result = await work(claim);
