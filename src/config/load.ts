@@ -111,6 +111,8 @@ export interface Config {
     xdrSeverity?: string;
     /** Sightings per incident waiting to be copied into XDR; older ones of a burst are only counted. */
     mirrorNewestSightings?: number;
+    /** XDR_MIRROR_CALLS_PER_HOUR: the XDR calls the incident mirror may make an hour (its share of the organisation's budget); 0: no limit of its own. */
+    mirrorCallsPerHour?: number;
   };
   /** `investigate` from chat (issue 16). */
   investigate: { maxObservables: number; cacheSeconds: number };
@@ -263,6 +265,7 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
       statusSyncSeconds: e.XDR_STATUS_SYNC_SECONDS,
       xdrSeverity: e.XDR_INCIDENT_SEVERITY,
       mirrorNewestSightings: e.XDR_MIRROR_NEWEST_SIGHTINGS,
+      mirrorCallsPerHour: e.XDR_MIRROR_CALLS_PER_HOUR,
     },
     investigate: { maxObservables: e.INVESTIGATE_MAX_OBSERVABLES, cacheSeconds: e.INVESTIGATE_CACHE_SECONDS },
     modules: {

@@ -148,6 +148,8 @@ export const envSchema = z.object({
   INVESTIGATE_MAX_OBSERVABLES: int(200, 1, 5000),
   INVESTIGATE_CACHE_SECONDS: int(300, 0, 86400),
   XDR_MIRROR_NEWEST_SIGHTINGS: int(20, 1, 1000),
+  // Half of XDR's 8,000 requests an hour per organisation; 0: no limit of the mirror's own.
+  XDR_MIRROR_CALLS_PER_HOUR: int(4000, 0, 1_000_000),
 
   RSS_FEEDS: list().pipe(z.array(url)),
   RSS_POLL_SECONDS: int(3600, 5, 7 * 86400),

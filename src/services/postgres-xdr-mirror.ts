@@ -2,6 +2,7 @@ import type { Logger } from '../core/logger.js';
 import type { XdrPort } from '../domain/ports/xdr.js';
 import type { SeverityRule } from '../domain/correlation/severity.js';
 import type { XdrOp } from '../domain/correlation/types.js';
+import type { CallAllowance } from '../domain/correlation/call-allowance.js';
 import { MIRROR_CONCURRENCY, MirrorPasses, XdrOpRunner, newPass, type OpResult, type SyncReport, type XdrOpStore } from '../domain/correlation/xdr-ops.js';
 import type { PostgresXdrQueue, XdrClaim } from '../store/postgres/xdr-queue.js';
 
@@ -28,6 +29,11 @@ export interface PostgresXdrMirrorDeps {
    * only when it ends. The ops left stay due for the next claim.
    */
   maxClaimMs?: number;
+  /**
+   * XDR_MIRROR_CALLS_PER_HOUR for this instance (call-allowance.ts). Each instance keeps its own:
+   * with N instances the mirror may spend N times the setting, so set it to the share divided by N.
+   */
+  allowance?: CallAllowance;
 }
 
 const DEFAULT_RETRY_DELAY_MS = 5_000;
@@ -46,7 +52,13 @@ export class PostgresXdrMirror {
       () => this.syncOnce(),
       async () => ({ done: 0, failed: 0, pending: await deps.queue.pending() }),
     );
-    this.runner = new XdrOpRunner({ xdr: deps.xdr, logger: this.log, ...(deps.severity ? { severity: deps.severity } : {}), stopping: () => this.passes.stopping });
+    this.runner = new XdrOpRunner({
+      xdr: deps.xdr,
+      logger: this.log,
+      ...(deps.severity ? { severity: deps.severity } : {}),
+      ...(deps.allowance ? { allowance: deps.allowance } : {}),
+      stopping: () => this.passes.stopping,
+    });
   }
 
   /**
@@ -90,6 +102,8 @@ export class PostgresXdrMirror {
 
   private async syncOnce(): Promise<SyncReport> {
     const report: SyncReport = { done: 0, failed: 0, pending: 0 };
+    // Held back (allowance spent, or XDR's Retry-After): no claim is taken.
+    if (!this.runner.mayStartPass()) return report;
     const pass = newPass();
     const worker = async (): Promise<void> => {
       while (this.runner.goesOn(pass)) {

@@ -2,7 +2,10 @@ import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { XdrHttpClient } from '../../src/clients/xdr/client.js';
 import { UpstreamError } from '../../src/core/errors.js';
+import { FakeClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { CallAllowance } from '../../src/domain/correlation/call-allowance.js';
+import { MIRROR_CONCURRENCY } from '../../src/domain/correlation/xdr-ops.js';
 import type { IncomingSighting } from '../../src/domain/correlation/intake.js';
 import { parseLadder } from '../../src/domain/correlation/ladder.js';
 import type { XdrPort } from '../../src/domain/ports/xdr.js';
@@ -130,6 +133,31 @@ describe.skipIf(!server)('PostgresXdrMirror: two instances mirroring one databas
       expect(Math.min(...sightingCreates)).toBeGreaterThan(created);
     }
     expect(await ops()).toEqual([]);
+  });
+
+  it('keeps within its call allowance: no claim once it is spent, the rest when it refills', async () => {
+    await incidents(12, 1);
+    const clock = new FakeClock();
+    const xdr = client();
+    const limited = new PostgresXdrMirror({ queue: new PostgresXdrQueue(pools.a, {}), xdr, logger: silentLogger, allowance: new CallAllowance(3_600, clock, 6) });
+    await limited.syncPending();
+    const calls = xdr.callCount;
+    // Six calls allowed; the ops that started with allowance left finish theirs (at most two more each).
+    expect(calls).toBeGreaterThanOrEqual(6);
+    expect(calls).toBeLessThanOrEqual(6 + MIRROR_CONCURRENCY * 2);
+    const mirrored = ours().length;
+    expect(mirrored).toBeLessThan(12);
+    await makeDue();
+    await limited.syncPending();
+    expect(xdr.callCount).toBe(calls);
+    // Time passes: a call a second.
+    for (let round = 0; round < 40 && (await ops()).length > 0; round++) {
+      clock.advance(10_000);
+      await makeDue();
+      await limited.syncPending();
+    }
+    expect(ours()).toHaveLength(12);
+    expect(emu.state.sighting).toHaveLength(12);
   });
 
   it('links related-to only once the previous incident has its XDR id', async () => {

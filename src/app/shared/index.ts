@@ -4,6 +4,7 @@ import { createLogger } from '../../core/logger.js';
 import { secretsOf, type Config } from '../../config/load.js';
 import { parseLadder } from '../../domain/correlation/ladder.js';
 import { parseSeverityRule } from '../../domain/correlation/severity.js';
+import { mirrorAllowance } from '../../domain/correlation/call-allowance.js';
 import { postgresNotifications } from '../../notify/postgres-notifications.js';
 import { pgOpenIncidentLookup } from '../../services/open-incident.js';
 import { PostgresIncidentService } from '../../services/pg-incident-service.js';
@@ -108,7 +109,14 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
     dryRun: cc.dryRun,
   });
   const xdrQueue = new PostgresXdrQueue(pool, { newestSightings: cc.mirrorNewestSightings });
-  const mirror = new PostgresXdrMirror({ queue: xdrQueue, xdr: base.xdr, logger, ...(cc.xdrSeverity ? { severity: parseSeverityRule(cc.xdrSeverity) } : {}) });
+  const allowance = mirrorAllowance(cc.mirrorCallsPerHour, clock);
+  const mirror = new PostgresXdrMirror({
+    queue: xdrQueue,
+    xdr: base.xdr,
+    logger,
+    ...(cc.xdrSeverity ? { severity: parseSeverityRule(cc.xdrSeverity) } : {}),
+    ...(allowance ? { allowance } : {}),
+  });
   shared = new SharedCorrelation({
     store: incidents,
     notifier,

@@ -15,6 +15,7 @@ import { parseSeverityRule } from './severity.js';
 import { MAX_CLOSED_INCIDENTS, correlationOf, readCorrelation, type CorrelationState, type Incident, type SequencedSighting } from './types.js';
 import { XdrMirror, enqueueForSighting, enqueueStatus, packQueues, type SyncReport } from './xdr-sync.js';
 import { syncStatuses } from './status-sync.js';
+import { mirrorAllowance } from './call-allowance.js';
 import { UpdateCoalescer, failedOutcome, realTimers, respondMessage, rungSteps, runRespond, runWebhook, type Responder, type RungPorts, type Timers } from './side-effects.js';
 
 export type { Responder, Timers } from './side-effects.js';
@@ -67,12 +68,14 @@ export class CorrelationEngine {
     // Queued CTIM bodies are kept as text until sent (issue 14: they were most of a flood's live heap).
     packQueues(loaded);
     this.rungs = parseLadder(deps.config.ladder, { webhookUrl: deps.config.webhookUrl });
+    const allowance = mirrorAllowance(deps.config.mirrorCallsPerHour, deps.clock);
     this.mirror = new XdrMirror({
       store: deps.store,
       xdr: deps.xdr,
       clock: deps.clock,
       logger: deps.logger,
       ...(deps.config.xdrSeverity ? { severity: parseSeverityRule(deps.config.xdrSeverity) } : {}),
+      ...(allowance ? { allowance } : {}),
     });
     this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => void this.flushIncident(id));
     this.rungPorts = {

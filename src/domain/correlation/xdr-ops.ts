@@ -1,6 +1,7 @@
 import { UpstreamError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { shortIdOf, type XdrPort } from '../ports/xdr.js';
+import { DEFAULT_RATE_LIMIT_HOLD_MS, meteredMirrorXdr, type CallAllowance, type MirrorXdr } from './call-allowance.js';
 import type { SeverityRule } from './severity.js';
 import type { Incident, XdrOp } from './types.js';
 import { SOURCE, incidentBody, incidentExternalId, incidentPatch } from './xdr-render.js';
@@ -97,14 +98,42 @@ export interface XdrOpRunnerDeps {
   severity?: SeverityRule;
   /** True once shutdown began: no new XDR call (the ones under way finish). */
   stopping: () => boolean;
+  /** XDR_MIRROR_CALLS_PER_HOUR: the mirror's share of the organisation's XDR budget (none: no limit of its own). */
+  allowance?: CallAllowance;
 }
 
 export class XdrOpRunner {
-  constructor(private readonly deps: XdrOpRunnerDeps) {}
+  private readonly xdr: MirrorXdr;
+  /** Set while the allowance holds the mirror back, so the engineer is told once per spell, not once per pass. */
+  private heldBack = false;
 
-  /** Whether a pass may start another op. */
+  constructor(private readonly deps: XdrOpRunnerDeps) {
+    this.xdr = deps.allowance ? meteredMirrorXdr(deps.xdr, deps.allowance) : deps.xdr;
+  }
+
+  /** Whether a pass may start another op: not told to stop, and the allowance (and XDR's Retry-After) permit it. */
   goesOn(pass: MirrorPass): boolean {
-    return !pass.stopped && !this.deps.stopping() && pass.budget > 0;
+    return !pass.stopped && !this.deps.stopping() && pass.budget > 0 && (this.deps.allowance?.hasRoom() ?? true);
+  }
+
+  /**
+   * Whether a pass may start at all (the mirrors ask before reading their queue). Logs once when the
+   * allowance or XDR's Retry-After starts holding the mirror back, and once when it lets go.
+   */
+  mayStartPass(): boolean {
+    const { allowance, logger } = this.deps;
+    if (!allowance) return true;
+    const room = allowance.hasRoom();
+    if (!room && !this.heldBack) {
+      logger.warn(
+        { callsPerHour: allowance.perHour, resumeInMs: allowance.waitMs() },
+        'XDR mirror is holding back: it has used its share of the XDR budget (XDR_MIRROR_CALLS_PER_HOUR) or XDR asked it to wait; incidents keep counting and their XDR copies catch up later',
+      );
+    } else if (room && this.heldBack) {
+      logger.info({ callsPerHour: allowance.perHour }, 'XDR mirror resumes: allowance available again');
+    }
+    this.heldBack = !room;
+    return room;
   }
 
   /** Runs one incident's ops in order until it is done, blocked, fails, or the pass ends. */
@@ -152,7 +181,8 @@ export class XdrOpRunner {
   }
 
   private async run(store: XdrOpStore, op: XdrOp, retrying: boolean): Promise<OpOutcome> {
-    const { xdr, severity } = this.deps;
+    const { xdr } = this;
+    const { severity } = this.deps;
     const inc = store.incident();
     if (!inc) return 'blocked';
     if (op.kind === 'create_incident') {
@@ -213,7 +243,7 @@ export class XdrOpRunner {
   }
 
   private async relate(sourceRef: string, targetRef: string, type: string, externalId: string, opts: { fresh?: boolean } = {}): Promise<void> {
-    const { xdr } = this.deps;
+    const { xdr } = this;
     if (!opts.fresh && xdr.findRelationshipsByExternalId && (await xdr.findRelationshipsByExternalId(externalId)).length > 0) return;
     await xdr.createRelationship({ source_ref: sourceRef, target_ref: targetRef, relationship_type: type, tlp: 'amber', source: SOURCE, external_ids: [externalId] });
   }
@@ -223,6 +253,8 @@ export class XdrOpRunner {
     const permanent = upstream !== undefined && !upstream.retryable;
     const rateLimited = upstream?.status === 429;
     const message = err instanceof Error ? err.message : String(err);
+    // The budget is the organisation's: hold every mirror call, not only this incident's, until XDR's time.
+    if (rateLimited) this.deps.allowance?.holdFor(upstream?.retryAfterMs ?? DEFAULT_RATE_LIMIT_HOLD_MS);
     const outcome = await store.failed(op, { message, permanent, rateLimited, ...(upstream?.retryAfterMs !== undefined ? { retryAfterMs: upstream.retryAfterMs } : {}) });
     const log = { incident: incidentId, op: op.kind, err: message, ...(op.kind === 'sighting' ? { seq: op.seq } : {}) };
     if (outcome === 'dead') this.deps.logger.error(log, 'XDR refused this change for good; it is kept as a dead letter (hunt status shows it). The local incident is unaffected.');

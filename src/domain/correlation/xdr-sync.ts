@@ -11,6 +11,7 @@ import { correlationOf, readCorrelation, type CorrelationState, type Incident, t
 import type { SeverityRule } from './severity.js';
 import { recordMitre } from './xdr-fields.js';
 import { PackedSightingOp, packQueue } from './packed-sighting-op.js';
+import type { CallAllowance } from './call-allowance.js';
 import { MAX_PERMANENT_FAILURES, MIRROR_CONCURRENCY, MirrorPasses, XdrOpRunner, newPass, type OpResult, type SyncReport, type XdrOpStore } from './xdr-ops.js';
 import { SOURCE } from './xdr-render.js';
 
@@ -102,13 +103,19 @@ export class XdrMirror {
   /** Ops with a lower id were queued by an earlier process (which may have died mid-create). */
   private readonly firstOpIdOfThisProcess: number;
 
-  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger; severity?: SeverityRule }) {
+  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger; severity?: SeverityRule; allowance?: CallAllowance }) {
     this.firstOpIdOfThisProcess = readCorrelation(deps.store.get()).nextOpId;
     this.passes = new MirrorPasses(
       () => this.syncOnce(),
       () => ({ done: 0, failed: 0, pending: this.pendingCount() }),
     );
-    this.runner = new XdrOpRunner({ xdr: deps.xdr, logger: deps.logger, ...(deps.severity ? { severity: deps.severity } : {}), stopping: () => this.passes.stopping });
+    this.runner = new XdrOpRunner({
+      xdr: deps.xdr,
+      logger: deps.logger,
+      ...(deps.severity ? { severity: deps.severity } : {}),
+      ...(deps.allowance ? { allowance: deps.allowance } : {}),
+      stopping: () => this.passes.stopping,
+    });
   }
 
   /**
@@ -132,6 +139,9 @@ export class XdrMirror {
 
   private async syncOnce(): Promise<SyncReport> {
     const report: SyncReport = { done: 0, failed: 0, pending: 0 };
+    // Held back (allowance spent, or XDR's Retry-After): no pass, and no sorting of the queue, which a
+    // flood asks for after every applied batch that opens an incident.
+    if (!this.runner.mayStartPass()) return { ...report, pending: this.pendingCount() };
     const queued = Object.values(readCorrelation(this.deps.store.get()).incidents)
       .filter((i) => i.xdrSync.pending.length > 0)
       .sort((a, b) => a.ordinal - b.ordinal);
