@@ -97,6 +97,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       } catch (err) {
         const key = (err as Error).name;
         failures[key] = (failures[key] ?? 0) + 1;
+        // Named in the report: a bare "Error: 15" says nothing about what to fix.
+        const code = (err as { code?: string }).code;
+        firstFailure ??= `${key}${code ? ` (${code})` : ''}: ${(err as Error).message}`.slice(0, 300);
       }
     }
   };
