@@ -197,7 +197,10 @@ export class Outbox implements Notifier {
         })
         .finally(() => {
           this.running.delete(lane);
-          if (this.kickedWhileRunning.delete(lane)) this.kick();
+          // Only this queue was written to while its loop ran: looking at every queue (a scan of the
+          // whole outbox) per notification saturated the process once a flood's rungs and updates
+          // queued thousands of items (issue 14).
+          if (this.kickedWhileRunning.delete(lane)) this.kickLanes(new Map([[lane, { channel, key }]]));
           this.scheduleNext();
         });
       this.running.set(lane, run);
