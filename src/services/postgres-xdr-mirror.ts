@@ -52,13 +52,7 @@ export class PostgresXdrMirror {
       () => this.syncOnce(),
       async () => ({ done: 0, failed: 0, pending: await deps.queue.pending() }),
     );
-    this.runner = new XdrOpRunner({
-      xdr: deps.xdr,
-      logger: this.log,
-      ...(deps.severity ? { severity: deps.severity } : {}),
-      ...(deps.allowance ? { allowance: deps.allowance } : {}),
-      stopping: () => this.passes.stopping,
-    });
+    this.runner = new XdrOpRunner({ xdr: deps.xdr, logger: this.log, severity: deps.severity, allowance: deps.allowance, stopping: () => this.passes.stopping });
   }
 
   /**

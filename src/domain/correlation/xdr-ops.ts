@@ -95,11 +95,11 @@ type OpOutcome = 'done' | 'blocked';
 export interface XdrOpRunnerDeps {
   xdr: XdrPort;
   logger: Logger;
-  severity?: SeverityRule;
+  severity?: SeverityRule | undefined;
   /** True once shutdown began: no new XDR call (the ones under way finish). */
   stopping: () => boolean;
   /** XDR_MIRROR_CALLS_PER_HOUR: the mirror's share of the organisation's XDR budget (none: no limit of its own). */
-  allowance?: CallAllowance;
+  allowance?: CallAllowance | undefined;
 }
 
 export class XdrOpRunner {

@@ -109,13 +109,7 @@ export class XdrMirror {
       () => this.syncOnce(),
       () => ({ done: 0, failed: 0, pending: this.pendingCount() }),
     );
-    this.runner = new XdrOpRunner({
-      xdr: deps.xdr,
-      logger: deps.logger,
-      ...(deps.severity ? { severity: deps.severity } : {}),
-      ...(deps.allowance ? { allowance: deps.allowance } : {}),
-      stopping: () => this.passes.stopping,
-    });
+    this.runner = new XdrOpRunner({ xdr: deps.xdr, logger: deps.logger, severity: deps.severity, allowance: deps.allowance, stopping: () => this.passes.stopping });
   }
 
   /**

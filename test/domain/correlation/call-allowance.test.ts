@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import type { Config } from '../../../src/config/load.js';
 import { CallAllowance, meteredMirrorXdr, mirrorAllowance } from '../../../src/domain/correlation/call-allowance.js';
 import { CorrelationEngine } from '../../../src/domain/correlation/engine.js';
 import { MIRROR_CONCURRENCY } from '../../../src/domain/correlation/xdr-ops.js';
-import { FakeXdr, ManualTimers, RecordingNotifier, resetSeq, sighting, tempStore } from './helpers.js';
+import { FakeXdr, ManualTimers, RecordingNotifier, quietCorrelationConfig, resetSeq, sighting, tempStore } from './helpers.js';
 
 describe('CallAllowance', () => {
   it('allows a burst of five minutes’ worth, then refills at the hourly rate', () => {
@@ -87,16 +86,7 @@ describe('CallAllowance', () => {
 });
 
 describe('the lowdb mirror within XDR_MIRROR_CALLS_PER_HOUR', () => {
-  const config: Config['correlation'] = {
-    rejectedIsClosed: true,
-    ladder: 'eq 2 -> notify',
-    oncall: [],
-    responseActions: [],
-    dryRun: false,
-    coalesceMs: 5000,
-    statusSyncSeconds: 300,
-    mirrorCallsPerHour: 120, // two a minute, burst 10
-  };
+  const config = quietCorrelationConfig({ mirrorCallsPerHour: 120 }); // two calls a minute, burst 10
   let env: Awaited<ReturnType<typeof tempStore>>;
   let xdr: FakeXdr;
   let clock: FakeClock;

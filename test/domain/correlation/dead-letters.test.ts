@@ -5,17 +5,9 @@ import type { Config } from '../../../src/config/load.js';
 import { markdownReplies } from '../../../src/bot/commands/replies.js';
 import { CorrelationEngine } from '../../../src/domain/correlation/engine.js';
 import { deadLetterSummary } from '../../../src/domain/correlation/dead-letters.js';
-import { FakeXdr, ManualTimers, RecordingNotifier, resetSeq, sighting, tempStore } from './helpers.js';
+import { FakeXdr, ManualTimers, RecordingNotifier, quietCorrelationConfig, resetSeq, sighting, tempStore } from './helpers.js';
 
-const config: Config['correlation'] = {
-  rejectedIsClosed: true,
-  ladder: 'eq 2 -> notify',
-  oncall: [],
-  responseActions: [],
-  dryRun: false,
-  coalesceMs: 0,
-  statusSyncSeconds: 0,
-};
+const config = quietCorrelationConfig({ coalesceMs: 0, statusSyncSeconds: 0 });
 
 let env: Awaited<ReturnType<typeof tempStore>>;
 let xdr: FakeXdr;

@@ -10,6 +10,12 @@ import { LowdbStore } from '../../../src/store/lowdb-store.js';
 import type { Timers } from '../../../src/domain/correlation/engine.js';
 import type { SequencedSighting } from '../../../src/domain/correlation/types.js';
 import type { Observable } from '../../../src/domain/types.js';
+import type { Config } from '../../../src/config/load.js';
+
+/** A correlation config with one notify rung and no actions, for tests about something else. */
+export function quietCorrelationConfig(overrides: Partial<Config['correlation']> = {}): Config['correlation'] {
+  return { rejectedIsClosed: true, ladder: 'eq 2 -> notify', oncall: [], responseActions: [], dryRun: false, coalesceMs: 5000, statusSyncSeconds: 300, ...overrides };
+}
 
 /** An in-memory stand-in for XDR's CTIA + respond APIs, with an on/off switch for outages. */
 export class FakeXdr implements XdrPort {

@@ -2,24 +2,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import type { Config } from '../../../src/config/load.js';
 import { CorrelationEngine } from '../../../src/domain/correlation/engine.js';
 import { incidentJson } from '../../../src/domain/correlation/incident-json.js';
 import { PackedSightingOp, packOp, pendingJson } from '../../../src/domain/correlation/packed-sighting-op.js';
 import type { XdrOp } from '../../../src/domain/correlation/types.js';
 import { ctimSighting } from '../../../src/domain/correlation/xdr-sync.js';
 import { LowdbStore } from '../../../src/store/lowdb-store.js';
-import { FakeXdr, ManualTimers, RecordingNotifier, resetSeq, sighting, tempStore } from './helpers.js';
+import { FakeXdr, ManualTimers, RecordingNotifier, quietCorrelationConfig, resetSeq, sighting, tempStore } from './helpers.js';
 
-const config: Config['correlation'] = {
-  rejectedIsClosed: true,
-  ladder: 'eq 2 -> notify',
-  oncall: [],
-  responseActions: [],
-  dryRun: false,
-  coalesceMs: 5000,
-  statusSyncSeconds: 300,
-};
+const config = quietCorrelationConfig();
 
 let env: Awaited<ReturnType<typeof tempStore>>;
 let xdr: FakeXdr;
