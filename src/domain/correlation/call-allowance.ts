@@ -52,6 +52,12 @@ export class CallAllowance {
     this.heldUntil = Math.max(this.heldUntil, this.clock.now().getTime() + Math.max(0, ms));
   }
 
+  /** Whether the mirror has not needed its allowance for a while: refilled to the burst and not held. */
+  isFull(): boolean {
+    const now = this.refill();
+    return now >= this.heldUntil && this.tokens >= this.burst;
+  }
+
   /** Milliseconds until a new op may start (0 when it may now), for status and logs. */
   waitMs(): number {
     const now = this.refill();

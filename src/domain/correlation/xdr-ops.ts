@@ -118,21 +118,24 @@ export class XdrOpRunner {
 
   /**
    * Whether a pass may start at all (the mirrors ask before reading their queue). Logs once when the
-   * allowance or XDR's Retry-After starts holding the mirror back, and once when it lets go.
+   * allowance or XDR's Retry-After starts holding the mirror back, and once when the allowance has
+   * refilled whole (the backlog is gone): a backlog spends each call as it refills, and logging
+   * every time room came back would be a line a second for as long as it lasts.
    */
   mayStartPass(): boolean {
     const { allowance, logger } = this.deps;
     if (!allowance) return true;
     const room = allowance.hasRoom();
     if (!room && !this.heldBack) {
+      this.heldBack = true;
       logger.warn(
         { callsPerHour: allowance.perHour, resumeInMs: allowance.waitMs() },
-        'XDR mirror is holding back: it has used its share of the XDR budget (XDR_MIRROR_CALLS_PER_HOUR) or XDR asked it to wait; incidents keep counting and their XDR copies catch up later',
+        'XDR mirror is holding back: it has used its share of the XDR budget (XDR_MIRROR_CALLS_PER_HOUR) or XDR asked it to wait; incidents keep counting and their XDR copies catch up at that rate',
       );
-    } else if (room && this.heldBack) {
-      logger.info({ callsPerHour: allowance.perHour }, 'XDR mirror resumes: allowance available again');
+    } else if (this.heldBack && allowance.isFull()) {
+      this.heldBack = false;
+      logger.info({ callsPerHour: allowance.perHour }, 'XDR mirror has caught up within its share of the XDR budget');
     }
-    this.heldBack = !room;
     return room;
   }
 

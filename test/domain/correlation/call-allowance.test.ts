@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/core/clock.js';
-import { silentLogger } from '../../../src/core/logger.js';
+import { createLogger, silentLogger } from '../../../src/core/logger.js';
 import { CallAllowance, meteredMirrorXdr, mirrorAllowance } from '../../../src/domain/correlation/call-allowance.js';
 import { CorrelationEngine } from '../../../src/domain/correlation/engine.js';
 import { MIRROR_CONCURRENCY } from '../../../src/domain/correlation/xdr-ops.js';
@@ -60,6 +60,20 @@ describe('CallAllowance', () => {
     expect(a.hasRoom()).toBe(true);
     a.spend();
     expect(a.hasRoom()).toBe(false);
+  });
+
+  it('is full again only once the burst has refilled and no hold is in place', () => {
+    const clock = new FakeClock();
+    const a = new CallAllowance(3_600, clock, 3);
+    expect(a.isFull()).toBe(true);
+    a.spend();
+    expect(a.isFull()).toBe(false);
+    clock.advance(1_000);
+    expect(a.isFull()).toBe(true);
+    a.holdFor(5_000);
+    expect(a.isFull()).toBe(false);
+    clock.advance(5_000);
+    expect(a.isFull()).toBe(true);
   });
 
   it('is off when XDR_MIRROR_CALLS_PER_HOUR is 0 or unset', () => {
@@ -138,6 +152,42 @@ describe('the lowdb mirror within XDR_MIRROR_CALLS_PER_HOUR', () => {
     expect(xdr.incidents.size).toBe(20);
     expect(xdr.sightings).toHaveLength(20);
     expect(Object.values(e.state().incidents).every((i) => i.xdrId && i.xdrSync.pending.length === 0)).toBe(true);
+  });
+
+  it('tells the engineer once when it starts holding back and once when it has caught up, not at every refill', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const logged = new CorrelationEngine({
+      awaitSideEffects: true,
+      store: env.store,
+      xdr,
+      notifier: new RecordingNotifier(),
+      clock,
+      logger: createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) } }),
+      config,
+      incidentUrlTemplate: 'https://visibility.amp.cisco.com/incidents?q=id:{shortId}#summary',
+      timers: new ManualTimers(),
+    });
+    const held = () => logs.filter((l) => String(l.msg).startsWith('XDR mirror is holding back')).length;
+    const caughtUp = () => logs.filter((l) => l.msg === 'XDR mirror has caught up within its share of the XDR budget').length;
+    for (let i = 0; i < 20; i++) await logged.ingest([sighting(`host-${i}`)]);
+    await logged.syncPending();
+    expect(held()).toBe(1);
+    // A backlog: a call's worth refills, is spent, and the mirror is held again — still one line.
+    for (let round = 0; round < 10; round++) {
+      clock.advance(30_000);
+      await logged.syncPending();
+      await logged.syncPending();
+    }
+    expect(held()).toBe(1);
+    expect(caughtUp()).toBe(0);
+    // The backlog clears, and the allowance refills whole: one line says so.
+    for (let minute = 0; minute < 60; minute++) {
+      clock.advance(60_000);
+      await logged.syncPending();
+    }
+    expect(xdr.incidents.size).toBe(20);
+    expect(caughtUp()).toBe(1);
+    expect(held()).toBe(1);
   });
 
   it('makes no XDR call until a 429’s Retry-After has passed', async () => {
