@@ -33,7 +33,7 @@ export interface PostgresXdrMirrorDeps {
    * XDR_MIRROR_CALLS_PER_HOUR for this instance (call-allowance.ts). Each instance keeps its own:
    * with N instances the mirror may spend N times the setting, so set it to the share divided by N.
    */
-  allowance?: CallAllowance;
+  allowance?: CallAllowance | undefined;
 }
 
 const DEFAULT_RETRY_DELAY_MS = 5_000;

@@ -109,13 +109,12 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
     dryRun: cc.dryRun,
   });
   const xdrQueue = new PostgresXdrQueue(pool, { newestSightings: cc.mirrorNewestSightings });
-  const allowance = mirrorAllowance(cc.mirrorCallsPerHour, clock);
   const mirror = new PostgresXdrMirror({
     queue: xdrQueue,
     xdr: base.xdr,
     logger,
     ...(cc.xdrSeverity ? { severity: parseSeverityRule(cc.xdrSeverity) } : {}),
-    ...(allowance ? { allowance } : {}),
+    allowance: mirrorAllowance(cc.mirrorCallsPerHour, clock),
   });
   shared = new SharedCorrelation({
     store: incidents,

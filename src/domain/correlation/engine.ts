@@ -68,14 +68,13 @@ export class CorrelationEngine {
     // Queued CTIM bodies are kept as text until sent (issue 14: they were most of a flood's live heap).
     packQueues(loaded);
     this.rungs = parseLadder(deps.config.ladder, { webhookUrl: deps.config.webhookUrl });
-    const allowance = mirrorAllowance(deps.config.mirrorCallsPerHour, deps.clock);
     this.mirror = new XdrMirror({
       store: deps.store,
       xdr: deps.xdr,
       clock: deps.clock,
       logger: deps.logger,
       ...(deps.config.xdrSeverity ? { severity: parseSeverityRule(deps.config.xdrSeverity) } : {}),
-      ...(allowance ? { allowance } : {}),
+      allowance: mirrorAllowance(deps.config.mirrorCallsPerHour, deps.clock),
     });
     this.coalescer = new UpdateCoalescer(deps.config.coalesceMs, deps.timers ?? realTimers, (id) => void this.flushIncident(id));
     this.rungPorts = {

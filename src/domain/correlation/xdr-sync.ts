@@ -103,7 +103,7 @@ export class XdrMirror {
   /** Ops with a lower id were queued by an earlier process (which may have died mid-create). */
   private readonly firstOpIdOfThisProcess: number;
 
-  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger; severity?: SeverityRule; allowance?: CallAllowance }) {
+  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger; severity?: SeverityRule; allowance?: CallAllowance | undefined }) {
     this.firstOpIdOfThisProcess = readCorrelation(deps.store.get()).nextOpId;
     this.passes = new MirrorPasses(
       () => this.syncOnce(),
