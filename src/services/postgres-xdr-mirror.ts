@@ -2,7 +2,7 @@ import type { Logger } from '../core/logger.js';
 import type { XdrPort } from '../domain/ports/xdr.js';
 import type { SeverityRule } from '../domain/correlation/severity.js';
 import type { XdrOp } from '../domain/correlation/types.js';
-import type { CallAllowance } from '../domain/correlation/call-allowance.js';
+import type { MirrorAllowance } from '../domain/correlation/call-allowance.js';
 import { MIRROR_CONCURRENCY, MirrorPasses, XdrOpRunner, newPass, type OpResult, type SyncReport, type XdrOpStore } from '../domain/correlation/xdr-ops.js';
 import type { PostgresXdrQueue, XdrClaim } from '../store/postgres/xdr-queue.js';
 
@@ -30,10 +30,10 @@ export interface PostgresXdrMirrorDeps {
    */
   maxClaimMs?: number;
   /**
-   * XDR_MIRROR_CALLS_PER_HOUR for this instance (call-allowance.ts). Each instance keeps its own:
-   * with N instances the mirror may spend N times the setting, so set it to the share divided by N.
+   * XDR_MIRROR_CALLS_PER_HOUR: the allowance shared by every instance (store/postgres/call-allowance.ts),
+   * refreshed before each pass; any other MirrorAllowance works too (tests use the in-memory one).
    */
-  allowance?: CallAllowance | undefined;
+  allowance?: MirrorAllowance | undefined;
 }
 
 const DEFAULT_RETRY_DELAY_MS = 5_000;
@@ -45,6 +45,7 @@ export class PostgresXdrMirror {
   private readonly runner: XdrOpRunner;
   private timer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
+  private allowanceUnread = false;
 
   constructor(private readonly deps: PostgresXdrMirrorDeps) {
     this.log = deps.logger.child({ component: 'xdr-mirror' });
@@ -96,6 +97,7 @@ export class PostgresXdrMirror {
 
   private async syncOnce(): Promise<SyncReport> {
     const report: SyncReport = { done: 0, failed: 0, pending: 0 };
+    await this.refreshAllowance();
     // Held back (allowance spent, or XDR's Retry-After): no claim is taken.
     if (!this.runner.mayStartPass()) return report;
     const pass = newPass();
@@ -117,6 +119,22 @@ export class PostgresXdrMirror {
     };
     await Promise.all(Array.from({ length: MIRROR_CONCURRENCY }, worker));
     return report; // `pending` is counted by syncPending, for its caller only
+  }
+
+  /**
+   * The allowance shared with the other instances is read once a pass. When the database does not
+   * answer, the pass goes on with what this instance already holds (the claim fails soon anyway);
+   * said once per outage, not once per pass.
+   */
+  private async refreshAllowance(): Promise<void> {
+    try {
+      await this.deps.allowance?.refresh?.();
+      if (this.allowanceUnread) this.log.info('XDR mirror: its shared allowance can be read again');
+      this.allowanceUnread = false;
+    } catch (err) {
+      if (!this.allowanceUnread) this.log.warn({ err }, 'XDR mirror: could not read its shared allowance; going on with the calls this instance holds');
+      this.allowanceUnread = true;
+    }
   }
 
   /** One claimed incident as the op runner sees it. */

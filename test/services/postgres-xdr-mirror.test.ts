@@ -12,6 +12,7 @@ import type { XdrPort } from '../../src/domain/ports/xdr.js';
 import { XdrEmulator } from '../../src/emulators/xdr/index.js';
 import { PostgresXdrMirror } from '../../src/services/postgres-xdr-mirror.js';
 import { PostgresCorrelationStore } from '../../src/store/postgres/correlation.js';
+import { PostgresCallAllowance } from '../../src/store/postgres/call-allowance.js';
 import { PostgresSightingsLog } from '../../src/store/postgres/sightings-log.js';
 import { PostgresXdrQueue } from '../../src/store/postgres/xdr-queue.js';
 import { testPostgres, useTwoInstances } from '../support/postgres.js';
@@ -155,6 +156,34 @@ describe.skipIf(!server)('PostgresXdrMirror: two instances mirroring one databas
       clock.advance(10_000);
       await makeDue();
       await limited.syncPending();
+    }
+    expect(ours()).toHaveLength(12);
+    expect(emu.state.sighting).toHaveLength(12);
+  });
+
+  it('two instances keep within ONE allowance between them (XDR_MIRROR_CALLS_PER_HOUR is the organisation\'s share, not each instance\'s)', async () => {
+    await incidents(12, 1);
+    await pools.a.query('UPDATE xdr_call_allowance SET tokens = NULL, refilled_at = NULL, held_until = to_timestamp(0)');
+    const clock = new FakeClock();
+    const xdrA = client();
+    const xdrB = client();
+    const shared = (pool: pg.Pool, xdr: XdrHttpClient) =>
+      new PostgresXdrMirror({ queue: new PostgresXdrQueue(pool, {}), xdr, logger: silentLogger, allowance: new PostgresCallAllowance(pool, 3_600, clock, silentLogger, { burst: 8, lease: 4 }) });
+    const a = shared(pools.a, xdrA);
+    const b = shared(pools.b, xdrB);
+    await Promise.all([a.syncPending(), b.syncPending()]);
+    await makeDue();
+    await Promise.all([a.syncPending(), b.syncPending()]);
+    const calls = xdrA.callCount + xdrB.callCount;
+    // Eight calls between them; ops that started with allowance left finish theirs (two more at most each).
+    expect(calls).toBeGreaterThanOrEqual(8);
+    expect(calls).toBeLessThanOrEqual(8 + 2 * MIRROR_CONCURRENCY * 2);
+    expect(ours().length).toBeLessThan(12);
+    // Time passes (a call a second): everything is mirrored, once.
+    for (let round = 0; round < 60 && (await ops()).length > 0; round++) {
+      clock.advance(10_000);
+      await makeDue();
+      await Promise.all([a.syncPending(), b.syncPending()]);
     }
     expect(ours()).toHaveLength(12);
     expect(emu.state.sighting).toHaveLength(12);

@@ -4,13 +4,13 @@ import { createLogger } from '../../core/logger.js';
 import { secretsOf, type Config } from '../../config/load.js';
 import { parseLadder } from '../../domain/correlation/ladder.js';
 import { parseSeverityRule } from '../../domain/correlation/severity.js';
-import { mirrorAllowance } from '../../domain/correlation/call-allowance.js';
 import { postgresNotifications } from '../../notify/postgres-notifications.js';
 import { pgOpenIncidentLookup } from '../../services/open-incident.js';
 import { PostgresIncidentService } from '../../services/pg-incident-service.js';
 import { PostgresXdrMirror } from '../../services/postgres-xdr-mirror.js';
 import { SharedCorrelation } from '../../services/shared-correlation.js';
 import { withAdvisoryLock } from '../../store/postgres/advisory.js';
+import { sharedMirrorAllowance } from '../../store/postgres/call-allowance.js';
 import { chatClaims } from '../../store/postgres/chat-claims.js';
 import { LOCKS } from '../../store/postgres/locks.js';
 import { PostgresControlStore } from '../../store/postgres/control-store.js';
@@ -114,7 +114,8 @@ export async function startSharedApp(opts: AppOptions): Promise<SharedApp> {
     xdr: base.xdr,
     logger,
     ...(cc.xdrSeverity ? { severity: parseSeverityRule(cc.xdrSeverity) } : {}),
-    allowance: mirrorAllowance(cc.mirrorCallsPerHour, clock),
+    // One allowance for every instance: XDR's budget is the organisation's (migration 11).
+    allowance: sharedMirrorAllowance(pool, cc.mirrorCallsPerHour, clock, logger.child({ component: 'xdr-mirror' })),
   });
   shared = new SharedCorrelation({
     store: incidents,

@@ -13,7 +13,27 @@ import type { XdrPort } from '../ports/xdr.js';
  * A 429 from XDR holds every mirror call until its Retry-After has passed (the budget is shared:
  * another integration may have spent it), instead of probing again on each pass.
  */
-export class CallAllowance {
+export interface MirrorAllowance {
+  readonly perHour: number;
+  /** Whether a new op may start: some allowance is left and XDR has not asked us to wait. */
+  hasRoom(): boolean;
+  /** One call made (the balance may go below zero: an op that started finishes its calls). */
+  spend(): void;
+  /** XDR answered 429: no mirror call until `ms` from now. */
+  holdFor(ms: number): void;
+  /** Whether the mirror has not needed its allowance for a while (for the "caught up" log). */
+  isFull(): boolean;
+  /** Milliseconds until a new op may start (0 when it may now), for status and logs. */
+  waitMs(): number;
+  /**
+   * Brings the allowance up to date before a pass. An allowance kept in this process needs nothing;
+   * one shared by several instances (PostgreSQL) asks the database here, once a pass, not once a call.
+   */
+  refresh?(): Promise<void>;
+}
+
+/** The allowance of one process (lowdb): a token bucket in memory. */
+export class CallAllowance implements MirrorAllowance {
   private tokens: number;
   private refilledAt: number;
   private heldUntil = 0;
@@ -90,7 +110,7 @@ export type MirrorXdr = Pick<
 >;
 
 /** The mirror's XDR calls, each counted against the allowance when it is made. */
-export function meteredMirrorXdr(xdr: XdrPort, allowance: CallAllowance): MirrorXdr {
+export function meteredMirrorXdr(xdr: XdrPort, allowance: MirrorAllowance): MirrorXdr {
   const metered = <A extends unknown[], R>(call: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
     allowance.spend();
     return call.apply(xdr, args);

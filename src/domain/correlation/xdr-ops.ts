@@ -1,7 +1,7 @@
 import { UpstreamError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { shortIdOf, type XdrPort } from '../ports/xdr.js';
-import { DEFAULT_RATE_LIMIT_HOLD_MS, meteredMirrorXdr, type CallAllowance, type MirrorXdr } from './call-allowance.js';
+import { DEFAULT_RATE_LIMIT_HOLD_MS, meteredMirrorXdr, type MirrorAllowance, type MirrorXdr } from './call-allowance.js';
 import type { SeverityRule } from './severity.js';
 import type { Incident, XdrOp } from './types.js';
 import { SOURCE, incidentBody, incidentExternalId, incidentPatch } from './xdr-render.js';
@@ -99,7 +99,7 @@ export interface XdrOpRunnerDeps {
   /** True once shutdown began: no new XDR call (the ones under way finish). */
   stopping: () => boolean;
   /** XDR_MIRROR_CALLS_PER_HOUR: the mirror's share of the organisation's XDR budget (none: no limit of its own). */
-  allowance?: CallAllowance | undefined;
+  allowance?: MirrorAllowance | undefined;
 }
 
 export class XdrOpRunner {

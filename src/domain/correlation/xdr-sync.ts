@@ -11,7 +11,7 @@ import { correlationOf, readCorrelation, type CorrelationState, type Incident, t
 import type { SeverityRule } from './severity.js';
 import { recordMitre } from './xdr-fields.js';
 import { PackedSightingOp, packQueue } from './packed-sighting-op.js';
-import type { CallAllowance } from './call-allowance.js';
+import type { MirrorAllowance } from './call-allowance.js';
 import { MAX_PERMANENT_FAILURES, MIRROR_CONCURRENCY, MirrorPasses, XdrOpRunner, newPass, type OpResult, type SyncReport, type XdrOpStore } from './xdr-ops.js';
 import { SOURCE } from './xdr-render.js';
 
@@ -103,7 +103,7 @@ export class XdrMirror {
   /** Ops with a lower id were queued by an earlier process (which may have died mid-create). */
   private readonly firstOpIdOfThisProcess: number;
 
-  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger; severity?: SeverityRule; allowance?: CallAllowance | undefined }) {
+  constructor(private readonly deps: { store: Store; xdr: XdrPort; clock: Clock; logger: Logger; severity?: SeverityRule; allowance?: MirrorAllowance | undefined }) {
     this.firstOpIdOfThisProcess = readCorrelation(deps.store.get()).nextOpId;
     this.passes = new MirrorPasses(
       () => this.syncOnce(),

@@ -8,6 +8,7 @@ import { sql as incidentCards } from './007_incident_cards.js';
 import { sql as queueStorage } from './008_queue_storage.js';
 import { sql as appliedSightings } from './009_applied_sightings.js';
 import { sql as countingHot } from './010_counting_hot.js';
+import { sql as xdrCallAllowance } from './011_xdr_call_allowance.js';
 
 /**
  * Every migration, in order. A migration is never edited once released (its checksum is
@@ -30,4 +31,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'queue_storage', sql: queueStorage },
   { version: 9, name: 'applied_sightings', sql: appliedSightings },
   { version: 10, name: 'counting_hot', sql: countingHot },
+  { version: 11, name: 'xdr_call_allowance', sql: xdrCallAllowance },
 ];
