@@ -22,6 +22,9 @@ export class PostgresCallAllowance implements MirrorAllowance {
   /** What the shared bucket held at the last refresh, before this instance's lease. */
   private available = 0;
   private heldUntil = 0;
+  private refreshedAt = Number.NEGATIVE_INFINITY;
+  /** The shared bucket was left empty: nothing can be granted before this (it refills at a known rate). */
+  private emptyUntil = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -63,6 +66,11 @@ export class PostgresCallAllowance implements MirrorAllowance {
 
   /** Tops this instance's lease up from the shared bucket (and learns of another instance's 429 hold). */
   async refresh(): Promise<void> {
+    // One statement a pass would be one a batch in a flood (the apply loop wakes a pass after each):
+    // ask only when it can change something. Another instance's 429 hold is learnt within a second.
+    const now = this.clock.now().getTime();
+    if (now < this.heldUntil || now < this.emptyUntil) return;
+    if (this.local >= this.lease / 2 && now - this.refreshedAt < REFRESH_EVERY_MS) return;
     const want = Math.max(0, Math.ceil(this.lease - this.local));
     let row: { granted: number; available: number; held_until_ms: number } | undefined;
     try {
@@ -75,6 +83,9 @@ export class PostgresCallAllowance implements MirrorAllowance {
     this.local += Number(row.granted);
     this.available = Number(row.available);
     this.heldUntil = Math.max(this.heldUntil, Number(row.held_until_ms));
+    this.refreshedAt = now;
+    const left = this.available - Number(row.granted);
+    this.emptyUntil = left >= 1 ? 0 : now + Math.ceil((1 - left) / (this.perHour / 3_600_000));
   }
 }
 
@@ -82,6 +93,9 @@ export class PostgresCallAllowance implements MirrorAllowance {
 export function sharedMirrorAllowance(pool: pg.Pool, callsPerHour: number | undefined, clock: Clock, logger: Logger): PostgresCallAllowance | undefined {
   return callsPerHour && callsPerHour > 0 ? new PostgresCallAllowance(pool, callsPerHour, clock, logger) : undefined;
 }
+
+/** With a lease at hand, how often an instance asks anyway (to learn of another instance's 429 hold). */
+const REFRESH_EVERY_MS = 1_000;
 
 /** Calls one instance takes from the shared bucket at a time (or the burst, if smaller). */
 const DEFAULT_LEASE = 25;

@@ -76,10 +76,14 @@ describe.skipIf(!server)('the XDR mirror allowance shared by every instance (Pos
       if (rows[0]!.held) break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    // With a lease at hand an instance asks at most once a second: it learns of the hold then.
+    await b.refresh();
+    expect(b.hasRoom()).toBe(true);
+    clock.advance(1_000);
     await b.refresh();
     expect(b.hasRoom()).toBe(false);
-    expect(b.waitMs()).toBe(30_000);
-    clock.advance(30_000);
+    expect(b.waitMs()).toBe(29_000);
+    clock.advance(29_000);
     await b.refresh();
     expect(b.hasRoom()).toBe(true);
   });
@@ -112,5 +116,29 @@ describe.skipIf(!server)('the XDR mirror allowance shared by every instance (Pos
     expect(sharedMirrorAllowance(pools.a, 0, clock, silentLogger)).toBeUndefined();
     expect(sharedMirrorAllowance(pools.a, undefined, clock, silentLogger)).toBeUndefined();
     expect(sharedMirrorAllowance(pools.a, 4_000, clock, silentLogger)?.burst).toBe(333);
+  });
+
+  it('does not ask the database while it cannot change anything (held, bucket empty, lease at hand)', async () => {
+    const a = allowance(pools.a);
+    let statements = 0;
+    const counting = new Proxy(pools.a, {
+      get: (target, prop) => (prop === 'query' ? (...args: unknown[]) => (statements++, (target.query as (...a: unknown[]) => unknown).apply(target, args)) : Reflect.get(target, prop, target)),
+    });
+    const watched = new PostgresCallAllowance(counting, 3_600, clock, silentLogger, { burst: 10, lease: 4 });
+    await watched.refresh();
+    await watched.refresh(); // lease at hand, asked a moment ago
+    expect(statements).toBe(1);
+    for (let round = 0; round < 4; round++) {
+      await a.refresh();
+      spendAll(a);
+    }
+    spendAll(watched);
+    await watched.refresh(); // the bucket is empty now: learnt once
+    await watched.refresh();
+    expect(statements).toBe(2);
+    clock.advance(1_000); // one call refilled
+    await watched.refresh();
+    expect(statements).toBe(3);
+    expect(spendAll(watched)).toBe(1);
   });
 });
