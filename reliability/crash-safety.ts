@@ -1,6 +1,6 @@
 import { fridayOfWeek } from '../src/domain/talos/week.js';
 import { startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
-import { ReportBuilder, SightlineProcess, percentile, seeded, sleep, waitFor, type SuiteReport } from './support.js';
+import { ReportBuilder, SUITE_XDR_ALLOWANCE, SightlineProcess, percentile, seeded, sleep, waitFor, type SuiteReport } from './support.js';
 import { duplicateCards, settle, xdrDuplicates } from './inspect.js';
 import { SightingLedger } from './ledger.js';
 
@@ -28,6 +28,7 @@ export async function runCrashSafety(opts: CrashSafetyOptions): Promise<SuiteRep
   const rand = seeded(opts.seed ?? 7);
   const world = await startWorld();
   const proc = await SightlineProcess.create(world, {
+    ...SUITE_XDR_ALLOWANCE,
     HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
     CORRELATION_COALESCE_MS: '200',
     XDR_STATUS_SYNC_SECONDS: '0',

@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config/load.js';
 import { createLogger, silentLogger, type Logger } from '../src/core/logger.js';
 import { freePort } from '../src/sandbox/free-port.js';
 import { startWorld, type EmulatedWorld, type WorldOptions } from '../src/sandbox/world.js';
+import { SUITE_XDR_ALLOWANCE } from './support.js';
 
 /**
  * The whole bot in this process against every emulator (the pattern of
@@ -18,6 +19,7 @@ export interface InProcessBot {
 
 /** Settings every in-process suite wants: no rate limit in the way unless a suite asks for one. */
 export const FAST_ENV: Record<string, string> = {
+  ...SUITE_XDR_ALLOWANCE,
   HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
   WEBEX_MAX_MESSAGES_PER_MINUTE: '6000',
   CORRELATION_COALESCE_MS: '0',

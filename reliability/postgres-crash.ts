@@ -14,7 +14,7 @@ import { startNodeFlags } from '../bench/start-flags.js';
 import { duplicateCards } from './inspect.js';
 import { duplicateExternalIds, judgeLedger, killPlan, takeoverFigures, weeklyHuntsRepeated, type HuntRow, type KillKind, type StoredSighting } from './postgres-crash-checks.js';
 import { SightingLedger } from './ledger.js';
-import { ReportBuilder, percentile, seeded, sleep, type SuiteReport } from './support.js';
+import { ReportBuilder, SUITE_XDR_ALLOWANCE, percentile, seeded, sleep, type SuiteReport } from './support.js';
 
 /**
  * Section `postgres-crash` — the crash suite on PostgreSQL. Two real processes
@@ -96,6 +96,7 @@ async function startRun(opts: PostgresCrashOptions): Promise<Run> {
       HTTP_PORT: String(port),
       PUBLIC_URL: proxy.url,
       STATE_FILE: path.join(stateDir, `instance-${i}.json`),
+      ...SUITE_XDR_ALLOWANCE,
       HTTP_RATE_LIMIT_PER_MINUTE: '1000000',
       CORRELATION_COALESCE_MS: '200',
       XDR_STATUS_SYNC_SECONDS: '0',

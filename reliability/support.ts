@@ -64,6 +64,16 @@ export class ReportBuilder {
 
 export const PROJECT_ROOT = process.cwd();
 
+/**
+ * The suites that wait for the XDR mirror to catch up squeeze hours of sightings into minutes against
+ * an XDR emulator with no organisation budget. At the default share (4,000 calls an hour) the mirror
+ * would rightly take an hour over them: the allowance stays on (its code runs, shared leases included
+ * on PostgreSQL) but at a rate that does not hold them back. Its limiting is tested in
+ * test/domain/correlation/call-allowance.test.ts and test/store/postgres/call-allowance.test.ts; the
+ * soak (operations) runs with the default, as deployed.
+ */
+export const SUITE_XDR_ALLOWANCE = { XDR_MIRROR_CALLS_PER_HOUR: '1000000' } as const;
+
 /** Children still running when this process exits are killed with it (a suite that throws must not leave a Sightline behind). */
 const liveChildren = new Set<ChildProcess>();
 process.once('exit', () => {

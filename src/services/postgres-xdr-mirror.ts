@@ -122,7 +122,8 @@ export class PostgresXdrMirror {
   }
 
   /**
-   * The allowance shared with the other instances is read once a pass. When the database does not
+   * The allowance shared with the other instances is brought up to date before each pass (it asks
+   * the database only when the answer can change). When the database does not
    * answer, the pass goes on with what this instance already holds (the claim fails soon anyway);
    * said once per outage, not once per pass.
    */

@@ -1,10 +1,11 @@
 import type pg from 'pg';
+import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { XdrHttpClient } from '../../src/clients/xdr/client.js';
 import { UpstreamError } from '../../src/core/errors.js';
 import { FakeClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { CallAllowance } from '../../src/domain/correlation/call-allowance.js';
+import { CallAllowance, type MirrorAllowance } from '../../src/domain/correlation/call-allowance.js';
 import { MIRROR_CONCURRENCY } from '../../src/domain/correlation/xdr-ops.js';
 import type { IncomingSighting } from '../../src/domain/correlation/intake.js';
 import { parseLadder } from '../../src/domain/correlation/ladder.js';
@@ -187,6 +188,33 @@ describe.skipIf(!server)('PostgresXdrMirror: two instances mirroring one databas
     }
     expect(ours()).toHaveLength(12);
     expect(emu.state.sighting).toHaveLength(12);
+  });
+
+  it('goes on with the calls it holds when the shared allowance cannot be read, and says so once per outage', async () => {
+    await incidents(3, 1);
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { level: number; msg: string }) });
+    let down = true;
+    const unreadable: MirrorAllowance = {
+      perHour: 3_600,
+      hasRoom: () => true,
+      spend: () => undefined,
+      holdFor: () => undefined,
+      isFull: () => true,
+      waitMs: () => 0,
+      refresh: async () => {
+        if (down) throw new Error('connection refused');
+      },
+    };
+    const m = new PostgresXdrMirror({ queue: new PostgresXdrQueue(pools.a, {}), xdr: client(), logger, allowance: unreadable });
+    await m.syncPending();
+    await m.syncPending();
+    expect(ours()).toHaveLength(3);
+    const said = (text: string) => lines.filter((l) => l.msg.includes(text)).length;
+    expect(said('could not read its shared allowance')).toBe(1);
+    down = false;
+    await m.syncPending();
+    expect(said('shared allowance can be read again')).toBe(1);
   });
 
   it('links related-to only once the previous incident has its XDR id', async () => {
