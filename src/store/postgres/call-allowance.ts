@@ -60,7 +60,8 @@ export class PostgresCallAllowance implements MirrorAllowance {
 
   waitMs(): number {
     const now = this.clock.now().getTime();
-    const short = this.local >= 1 || this.available >= 1 ? 0 : Math.ceil((1 - this.available) / (this.perHour / 3_600_000));
+    // With nothing at hand: until the bucket, as last seen after this instance's lease, has refilled a call.
+    const short = this.local >= 1 ? 0 : this.emptyUntil - now;
     return Math.max(short, this.heldUntil - now, 0);
   }
 

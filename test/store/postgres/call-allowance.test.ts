@@ -50,6 +50,7 @@ describe.skipIf(!server)('the XDR mirror allowance shared by every instance (Pos
     }
     await b.refresh();
     expect(b.hasRoom()).toBe(false);
+    expect(b.waitMs()).toBe(1_000); // one call a second
     clock.advance(3_000);
     await b.refresh();
     expect(spendAll(b)).toBe(3);
