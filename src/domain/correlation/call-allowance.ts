@@ -44,7 +44,7 @@ export class CallAllowance implements MirrorAllowance {
     readonly perHour: number,
     private readonly clock: Clock,
     /** Calls that may be made at once after a quiet spell: five minutes' worth by default. */
-    burst = Math.max(1, Math.round(perHour / 12)),
+    burst = defaultBurst(perHour),
   ) {
     this.burst = burst;
     this.tokens = burst;
@@ -93,6 +93,11 @@ export class CallAllowance implements MirrorAllowance {
     this.refilledAt = now;
     return now;
   }
+}
+
+/** Calls that may be made at once after a quiet spell: five minutes' worth (one process or shared by instances). */
+export function defaultBurst(perHour: number): number {
+  return Math.max(1, Math.round(perHour / 12));
 }
 
 /** The mirror's allowance for XDR_MIRROR_CALLS_PER_HOUR; none when it is 0 or unset (no limit of its own). */

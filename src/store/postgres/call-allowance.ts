@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import type { MirrorAllowance } from '../../domain/correlation/call-allowance.js';
+import { defaultBurst, type MirrorAllowance } from '../../domain/correlation/call-allowance.js';
 import { poolError } from './pool.js';
 
 /**
@@ -33,7 +33,7 @@ export class PostgresCallAllowance implements MirrorAllowance {
     private readonly logger: Logger,
     opts: { burst?: number; lease?: number } = {},
   ) {
-    this.burst = opts.burst ?? Math.max(1, Math.round(perHour / 12));
+    this.burst = opts.burst ?? defaultBurst(perHour);
     // A pass's worth, at most: small enough that instances share a burst, large enough for one statement a pass.
     this.lease = Math.max(1, Math.min(this.burst, opts.lease ?? DEFAULT_LEASE));
   }
@@ -75,7 +75,7 @@ export class PostgresCallAllowance implements MirrorAllowance {
     const want = Math.max(0, Math.ceil(this.lease - this.local));
     let row: { granted: number; available: number; held_until_ms: number } | undefined;
     try {
-      const res = await this.pool.query<{ granted: number; available: number; held_until_ms: number }>(LEASE_SQL, [this.burst, this.perHour / 3_600, this.clock.now(), want]);
+      const res = await this.pool.query<{ granted: number; available: number; held_until_ms: number }>(LEASE_SQL, [this.burst, this.perHour / 3_600, new Date(now), want]);
       row = res.rows[0];
     } catch (err) {
       throw poolError(this.pool, err, 'reading the XDR mirror allowance');
