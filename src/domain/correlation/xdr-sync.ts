@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Logger } from '../../core/logger.js';
 import type { Clock } from '../../core/clock.js';
 import type { XdrPort } from '../ports/xdr.js';
@@ -80,7 +80,8 @@ export function enqueueStatus(state: CorrelationState, inc: Incident, status: st
 
 /** The CTIM sighting to POST: the module's own (id removed) or a compact one built from the data. */
 export function ctimSighting(s: SequencedSighting): Record<string, unknown> {
-  const externalId = `sightline-sighting-${createHash('sha256').update(s.dedupeKey).digest('hex').slice(0, 32)}`;
+  // One-shot hash, not createHash: each Hash object is a weak handle every young-generation GC must visit (issue 14).
+  const externalId = `sightline-sighting-${hash('sha256', s.dedupeKey, 'hex').slice(0, 32)}`;
   const own = s.ctim ? ctimForPair(s.ctim, s) : undefined;
   const given = own && JSON.stringify(own).length <= MAX_CTIM_CHARS ? own : undefined;
   const base: Record<string, unknown> = given ?? {

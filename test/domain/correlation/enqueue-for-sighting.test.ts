@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { applySighting, type ApplyOptions } from '../../../src/domain/correlation/correlator.js';
 import { parseLadder } from '../../../src/domain/correlation/ladder.js';
 import { emptyCorrelationState, type CorrelationState, type XdrOp } from '../../../src/domain/correlation/types.js';
-import { enqueueForSighting } from '../../../src/domain/correlation/xdr-sync.js';
+import { ctimSighting, enqueueForSighting } from '../../../src/domain/correlation/xdr-sync.js';
 import { resetSeq, sighting } from './helpers.js';
 
 const now = new Date('2026-12-04T06:00:00Z');
@@ -56,5 +56,14 @@ describe('enqueueForSighting: a burst bigger than the per-incident queue', () =>
     expect(pending.some((op) => op.kind === 'sighting' && op.xdrSightingId === 'sighting-in-xdr')).toBe(true);
     expect(pending.filter((op) => op.kind === 'sighting' && !op.xdrSightingId)).toHaveLength(3);
     expect(unmirrored).toBeUndefined();
+  });
+});
+
+describe('ctimSighting: the external id it gives XDR', () => {
+  // XDR finds our copy of a sighting again by this id: an upgrade that computed it differently would post a
+  // second copy of every sighting still waiting. This is the value earlier versions sent.
+  it('is derived from the dedupe key as before', () => {
+    const body = ctimSighting({ ...sighting('h'), dedupeKey: 'ext-1' });
+    expect(body.external_ids).toEqual(['sightline-sighting-4c4afe32eedbefa769db75d3ecf5aa2d']);
   });
 });

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 /**
  * Who may post sightings. Two ways in, either is enough:
@@ -85,8 +85,8 @@ function hmacDigest(secret: string, body: Buffer, timestamp: string): Buffer {
 
 /** Hashing both sides first gives equal-length buffers, so neither content nor length leaks through timing. */
 function sameSecret(presented: string, expected: string): boolean {
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected).digest();
+  const a = hash('sha256', presented, 'buffer');
+  const b = hash('sha256', expected, 'buffer');
   return timingSafeEqual(a, b);
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { SightlineError } from '../../../core/errors.js';
 import { ctimProblems, sharedCtimBytes } from '../../../domain/correlation/ctim-rules.js';
@@ -347,13 +347,13 @@ function firstString(list: unknown): string | undefined {
  * The pair is hashed so a key stays short whatever the target and IOC (no T × O × length blow-up).
  */
 function pairKey(id: string, targetKey: string, ioc: Observable): string {
-  return `${id}#${createHash('sha256').update(`${targetKey}\n${ioc.type}\n${ioc.value}`).digest('hex').slice(0, 32)}`;
+  return `${id}#${hash('sha256', `${targetKey}\n${ioc.type}\n${ioc.value}`, 'hex').slice(0, 32)}`;
 }
 
 /** No sender id: the same observation (target, IOC, source, time) is the same sighting. */
 export function contentKey(targetKey: string, ioc: Observable, source: string, observedAt: string): string {
   const canonical = JSON.stringify([targetKey, ioc.type, ioc.value, source, observedAt]);
-  return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
+  return `sha256:${hash('sha256', canonical, 'hex')}`;
 }
 
 function zodProblems(error: z.ZodError): { problems: Omit<ItemProblem, 'index'>[] } {

@@ -159,4 +159,22 @@ describe('helpers', () => {
     expect(contentKey('hostname:h', ioc, 'other', '2022-01-01T00:00:00.000Z')).not.toBe(base);
     expect(contentKey('hostname:h', ioc, 'src', '2022-01-01T00:00:01.000Z')).not.toBe(base);
   });
+
+  // Keys are stored (the journal's dedupe index, XDR's external ids): an upgrade that changed how they are
+  // computed would take every redelivery after it as new. These are the values earlier versions wrote.
+  it('computes the same content and pair keys as earlier versions', () => {
+    expect(contentKey('hostname:h', { type: 'url', value: 'https://a.example/' }, 'src', '2022-01-01T00:00:00.000Z')).toBe(
+      'sha256:d8e687d53583516f0ef19dbe493fdde3488a854e4c3824461c1bb1167a701400',
+    );
+    const { items } = parseSightingsBody({
+      external_ids: ['ext-9'],
+      observed_time: { start_time: '2022-01-01T00:00:00.000Z' },
+      targets: [{ type: 'endpoint', observables: [{ type: 'hostname', value: 'h1' }] }],
+      observables: [
+        { type: 'domain', value: 'a.example' },
+        { type: 'domain', value: 'b.example' },
+      ],
+    });
+    expect(items.map((i) => i.dedupeKey)).toEqual(['ext-9#33c7e454bc0a093517b8ad03e8cc863b', 'ext-9#8a1ac1e63239ba21249ed1c2a16a699f']);
+  });
 });
