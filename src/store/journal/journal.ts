@@ -8,6 +8,7 @@ import type { Logger } from '../../core/logger.js';
 import type { IncomingSighting } from '../../domain/correlation/intake.js';
 import { decodeGroup, encodeGroup, isGroupLine } from './journal-group.js';
 import { writeFully } from '../write-fully.js';
+import { KeyGenerations } from './key-generations.js';
 
 /**
  * The write-ahead log behind the 202: an append-only JSON-lines file next to the
@@ -347,21 +348,26 @@ export type DedupeDigest = string & { readonly dedupeDigest: true };
 
 /**
  * Which sightings were already taken. Content-hash keys (`sha256:…`) count within the
- * dedupe window; keys from sender ids are kept in a bounded LRU, since a sender may
- * redeliver hours later. Both maps are in insertion order, so pruning is O(1) amortised.
+ * dedupe window; keys from sender ids are kept by count (at least the most recent
+ * `explicitCapacity`), since a sender may redeliver hours later. Both are held in generations
+ * (key-generations.ts) and forgotten a generation at a time: evicting the oldest key of one
+ * big Map per sighting cost ~56 µs a key once it was full (issue 14).
  * Times are held relative to when the index was made, so each fits V8's small integers
  * (within ±12 days of it) instead of a boxed number per key.
  */
 export class DedupeIndex {
-  private readonly recent = new Map<DedupeDigest, number>();
-  private readonly explicit = new Map<DedupeDigest, number>();
+  private readonly recent: KeyGenerations<DedupeDigest>;
+  private readonly explicit: KeyGenerations<DedupeDigest>;
   private readonly baseMs = Date.now();
 
   constructor(
     private readonly windowMs: number,
     private readonly explicitCapacity = 200_000,
     private readonly recentCapacity = 1_000_000,
-  ) {}
+  ) {
+    this.recent = new KeyGenerations(generationKeysFor(recentCapacity));
+    this.explicit = new KeyGenerations(generationKeysFor(explicitCapacity));
+  }
 
   static isContentKey(key: string): boolean {
     return key.startsWith('sha256:');
@@ -379,7 +385,7 @@ export class DedupeIndex {
   }
 
   has(key: DedupeDigest, nowMs: number): boolean {
-    if (!isContentDigest(key)) return this.explicit.has(key);
+    if (!isContentDigest(key)) return this.explicit.get(key) !== undefined;
     const at = this.recent.get(key);
     return at !== undefined && nowMs - (at + this.baseMs) < this.windowMs;
   }
@@ -387,13 +393,12 @@ export class DedupeIndex {
   remember(key: DedupeDigest, atMs: number, nowMs: number): void {
     if (isContentDigest(key)) {
       if (nowMs - atMs >= this.windowMs) return;
-      this.recent.delete(key);
       this.recent.set(key, atMs - this.baseMs);
-      this.prune(nowMs);
+      // A generation goes once its newest key has left the window, or (a memory bound) the oldest once there are too many.
+      this.recent.dropOldestWhile(({ keysLeftAfter, newestAt }) => nowMs - (newestAt + this.baseMs) >= this.windowMs || keysLeftAfter >= this.recentCapacity);
     } else {
-      this.explicit.delete(key);
       this.explicit.set(key, atMs - this.baseMs);
-      if (this.explicit.size > this.explicitCapacity) this.explicit.delete(this.explicit.keys().next().value!);
+      this.explicit.dropOldestWhile(({ keysLeftAfter }) => keysLeftAfter >= this.explicitCapacity);
     }
   }
 
@@ -406,21 +411,19 @@ export class DedupeIndex {
     return this.recent.size + this.explicit.size;
   }
 
-  /** Digests worth persisting (the LRU, then unexpired window keys), oldest first; safe to iterate across awaits. */
+  /** Digests worth persisting (sender ids, then unexpired window keys), oldest first; safe to iterate across awaits. */
   *entries(nowMs: number): Generator<[DedupeDigest, number]> {
-    for (const [key, at] of this.explicit) yield [key, at + this.baseMs];
-    for (const [key, at] of this.recent) if (nowMs - (at + this.baseMs) < this.windowMs) yield [key, at + this.baseMs];
-  }
-
-  private prune(nowMs: number): void {
-    for (const [key, at] of this.recent) {
-      if (nowMs - (at + this.baseMs) < this.windowMs && this.recent.size <= this.recentCapacity) break;
-      this.recent.delete(key);
-    }
+    for (const [key, at] of this.explicit.entries()) yield [key, at + this.baseMs];
+    for (const [key, at] of this.recent.entries()) if (nowMs - (at + this.baseMs) < this.windowMs) yield [key, at + this.baseMs];
   }
 }
 
 const DIGEST = /^~?[A-Za-z0-9_-]{22}$/;
+
+/** An eighth of the capacity (so at most an eighth more is held), and never a table big enough for a long rebuild. */
+function generationKeysFor(capacity: number): number {
+  return Math.max(1, Math.min(32_768, Math.ceil(capacity / 8)));
+}
 
 function isContentDigest(key: DedupeDigest): boolean {
   return key.charCodeAt(0) === 126; // '~'

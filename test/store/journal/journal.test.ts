@@ -221,6 +221,25 @@ describe('DedupeIndex', () => {
     expect(index.has(d('id-3'), 5_000_000)).toBe(true);
   });
 
+  it('lets go of content keys whose window has passed, a generation at a time', () => {
+    const index = new DedupeIndex(1000, 16, 16); // generations of two keys
+    for (let t = 0; t < 10; t++) index.remember(d(`sha256:${t}`), t * 100, t * 100);
+    expect(index.size).toBe(10);
+    index.remember(d('sha256:late'), 5000, 5000);
+    // Everything before 4000 has left the window: only the generation taking new keys is left.
+    expect(index.size).toBeLessThanOrEqual(2);
+    expect(index.has(d('sha256:late'), 5000)).toBe(true);
+    expect(index.has(d('sha256:9'), 5000)).toBe(false);
+  });
+
+  it('holds at most about its capacity of content keys inside the window', () => {
+    const index = new DedupeIndex(60_000, 16, 16);
+    for (let t = 0; t < 100; t++) index.remember(d(`sha256:${t}`), t, t);
+    expect(index.size).toBeLessThanOrEqual(18);
+    expect(index.has(d('sha256:99'), 100)).toBe(true);
+    expect(index.has(d('sha256:0'), 100)).toBe(false);
+  });
+
   it('never dedupes content keys with a zero window', () => {
     const index = new DedupeIndex(0);
     index.remember(d('sha256:a'), 0, 0);
