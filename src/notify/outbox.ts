@@ -39,6 +39,8 @@ export class Outbox implements Notifier {
   private readonly running = new Map<string, Promise<void>>();
   /** Items being delivered right now (never merged into). */
   private readonly delivering = new Set<string>();
+  /** See `waitingUpdates`: rebuilt whenever the outbox is another array. */
+  private updateIndex: { outbox: OutboxItem[]; read: number; bySlot: Map<string, OutboxItem[]> } | undefined;
   private readonly kickedWhileRunning = new Set<string>();
   /**
    * When each queue that stopped with items left has something to do again (a retry, its head's
@@ -129,14 +131,34 @@ export class Outbox implements Notifier {
    * says how many sightings it covers). The item being delivered right now is left alone.
    */
   private mergeUpdate(outbox: OutboxItem[], channel: string, n: Extract<Notification, { kind: 'incident_updated' }>): boolean {
-    const waiting = outbox.find((i) => {
-      if (i.channel !== channel || this.delivering.has(i.id)) return false;
-      const p = i.payload as Notification;
-      return p.kind === 'incident_updated' && p.incident.id === n.incident.id;
-    });
+    const waiting = this.waitingUpdates(outbox)
+      .get(updateSlot(channel, n.incident.id))
+      ?.find((i) => !this.delivering.has(i.id));
     if (!waiting) return false;
     waiting.payload = mergedUpdate(waiting.payload as Extract<Notification, { kind: 'incident_updated' }>, n);
     return true;
+  }
+
+  /**
+   * The waiting incident updates by channel and incident, in queue order. Searching the outbox per
+   * update cost a scan of every item: a coalescing flush of 1,000 incidents against 1,000 waiting
+   * updates held the event loop ~20 ms (issue 14). Items only leave the outbox by a new array
+   * (`filter`) and only join it at the end (`push`), so the index is rebuilt when the array is
+   * another one and otherwise only reads the items pushed since.
+   */
+  private waitingUpdates(outbox: OutboxItem[]): Map<string, OutboxItem[]> {
+    let index = this.updateIndex;
+    if (index?.outbox !== outbox) index = this.updateIndex = { outbox, read: 0, bySlot: new Map() };
+    for (; index.read < outbox.length; index.read++) {
+      const item = outbox[index.read]!;
+      const p = item.payload as Notification;
+      if (p.kind !== 'incident_updated') continue;
+      const slot = updateSlot(item.channel, p.incident.id);
+      const items = index.bySlot.get(slot);
+      if (items) items.push(item);
+      else index.bySlot.set(slot, [item]);
+    }
+    return index.bySlot;
   }
 
   /** Starts delivering what is queued (also what an earlier process left behind). */
@@ -423,6 +445,10 @@ export class Outbox implements Notifier {
 /** The wait before the next try after `attempts` failed ones: 1 s, doubling, at most 5 min (also the PostgreSQL delivery's). */
 export function retryDelayMs(attempts: number): number {
   return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts - 1, 10));
+}
+
+function updateSlot(channel: string, incidentId: string): string {
+  return `${channel}\u0000${incidentId}`;
 }
 
 /** A waiting incident update absorbing a newer one for the same incident (see `Outbox.mergeUpdate`). */

@@ -102,6 +102,58 @@ describe('Outbox under a chat rate it cannot keep up with', () => {
   });
 });
 
+describe('Outbox: merging into the update that is still waiting, and only into that one', () => {
+  /** Delivers only when let go: an item can be held "being delivered" while more updates arrive. */
+  class GatedChannel implements Channel {
+    readonly delivered: Notification[] = [];
+    private release: Array<() => void> = [];
+    readonly name = 'webex';
+    accepts(): boolean {
+      return true;
+    }
+    async deliver(n: Notification): Promise<void> {
+      await new Promise<void>((resolve) => this.release.push(resolve));
+      this.delivered.push(n);
+    }
+    async letOneGo(): Promise<void> {
+      while (this.release.length === 0) await new Promise((r) => setTimeout(r, 1));
+      this.release.shift()!();
+    }
+  }
+  const view = (id: string, count: number) => ({
+    id, targetKey: `hostname:${id}`, targetType: 'hostname', targetValue: id, count, status: 'New',
+    firstSeen: '2026-11-20T08:00:00Z', lastSeen: '2026-11-20T08:00:00Z', rungsFired: [],
+  });
+  const update = (id: string, count: number): Notification => ({ kind: 'incident_updated', incident: view(id, count), newSightings: 1, crossed: [] });
+
+  it('queues anew once the waiting update is being sent or sent, and merges the next ones into the new one', async () => {
+    const store = await openStore();
+    const webex = new GatedChannel();
+    const outbox = new Outbox(store, [webex], systemClock, silentLogger);
+    outbox.start();
+    await outbox.notify(update('a', 1)); // taken for delivery at once, held by the gate
+    await new Promise((r) => setTimeout(r, 5));
+    await outbox.notify(update('a', 2)); // the first is being delivered: a second item
+    await outbox.notify(update('a', 3)); // merges into the second
+    expect(store.get().outbox).toHaveLength(2);
+    await webex.letOneGo(); // the first is sent and leaves the outbox (a new array)
+    await outbox.notify(update('b', 1));
+    await outbox.notify(update('a', 4)); // the second is now being delivered: a third item
+    await webex.letOneGo();
+    await webex.letOneGo();
+    await webex.letOneGo();
+    await outbox.drain();
+    const sent = webex.delivered.map((n) => n as Extract<Notification, { kind: 'incident_updated' }>);
+    expect(sent.map((n) => [n.incident.id, n.incident.count, n.newSightings])).toEqual([
+      ['a', 1, 1],
+      ['a', 3, 2],
+      ['b', 1, 1],
+      ['a', 4, 1],
+    ]);
+    expect(outbox.pending()).toBe(0);
+  });
+});
+
 describe('Outbox delivery receipts', () => {
   it('does not send again what was delivered just before a crash left it in the state file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'outbox-'));
