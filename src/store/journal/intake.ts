@@ -8,6 +8,16 @@ import { DedupeIndex, type DedupeDigest, type SightingJournal } from './journal.
 export type SequencedSighting = IncomingSighting & { seq: number };
 
 /**
+ * Most sightings counted in one go: a batch's fixed cost (a state update, its side-effect chain) is
+ * shared by up to this many, and the requests waiting behind it wait a few milliseconds at most.
+ */
+const DEFAULT_BATCH = 128;
+
+function yieldToRequests(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * What consumes accepted sightings (the correlation engine). Items arrive in seq order.
  * `lastAppliedSeq()` must be the highest seq whose effects are DURABLY stored: the
  * journal is replayed after it on start-up and compacted up to it.
@@ -171,9 +181,12 @@ export class JournaledIntake implements SightingIntake {
     while (!this.stopping.signal.aborted && (this.lagging || this.pending.length > 0)) {
       try {
         if (this.lagging) await this.catchUp();
-        else await this.deliver(this.pending.splice(0, this.opts.maxProcessBatch ?? 500));
+        else await this.deliver(this.pending.splice(0, this.opts.maxProcessBatch ?? DEFAULT_BATCH));
         failures = 0;
         this.maybeCompact();
+        // A turn of the event loop before the next batch: counting a backlog (what waited while a
+        // snapshot was being written) back to back held every request for 50–70 ms (issue 14).
+        if (this.pending.length > 0) await yieldToRequests();
       } catch (err) {
         failures++;
         this.opts.logger.error({ err, failures, afterSeq: this.handedUpTo }, 'sighting processing failed; the items stay in the journal and will be retried');
@@ -195,7 +208,7 @@ export class JournaledIntake implements SightingIntake {
       }
       const target = this.journal.durableSeq();
       let batch: SequencedSighting[] = [];
-      const max = this.opts.maxProcessBatch ?? 500;
+      const max = this.opts.maxProcessBatch ?? DEFAULT_BATCH;
       for await (const entry of this.journal.replay(from)) {
         batch.push({ ...entry.item, seq: entry.seq });
         if (batch.length >= max) {

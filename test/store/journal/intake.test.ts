@@ -39,6 +39,34 @@ describe('JournaledIntake', () => {
     await journal.close();
   });
 
+  it('counts a backlog in batches with a turn of the event loop between them, so requests are answered meanwhile', async () => {
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    class GatedProcessor extends RecordingProcessor {
+      override async ingest(items: Parameters<RecordingProcessor['ingest']>[0]): Promise<void> {
+        await gate; // as counting waits while a snapshot is being written
+        events.push(`batch ${items.length}`);
+        setImmediate(() => events.push('turn'));
+        await super.ingest(items);
+      }
+    }
+    const { journal, intake, processor } = await setup(undefined, new GatedProcessor());
+    await intake.accept([sighting('first')]);
+    await new Promise((resolve) => setImmediate(resolve)); // the first batch is taken and waits at the gate
+    await intake.accept(Array.from({ length: 300 }, (_, i) => sighting(`backlog-${i}`)));
+    release();
+    await intake.idle();
+    expect(processor.received).toHaveLength(301);
+    const batches = events.filter((e) => e.startsWith('batch'));
+    expect(batches.length).toBeGreaterThanOrEqual(4); // 1, then 300 at most 128 at a time
+    for (let i = 1; i < events.length; i++) {
+      if (events[i]!.startsWith('batch')) expect(events[i - 1]).toBe('turn');
+    }
+    await intake.stop();
+    await journal.close();
+  });
+
   it('a processing failure loses nothing: the items are caught up from the journal', async () => {
     const processor = new RecordingProcessor();
     processor.failNext = 2;
