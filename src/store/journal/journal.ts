@@ -351,7 +351,7 @@ export type DedupeDigest = string & { readonly dedupeDigest: true };
  * dedupe window; keys from sender ids are kept by count (at least the most recent
  * `explicitCapacity`), since a sender may redeliver hours later. Both are held in generations
  * (key-generations.ts) and forgotten a generation at a time: evicting the oldest key of one
- * big Map per sighting cost ~56 µs a key once it was full (issue 14).
+ * big Map per sighting cost ~60 µs a key once it was full (issue 14).
  * Times are held relative to when the index was made, so each fits V8's small integers
  * (within ±12 days of it) instead of a boxed number per key.
  */

@@ -4,7 +4,7 @@
  * Why not one Map evicting its first key: V8's Map keeps insertion order by leaving a hole for each
  * deleted entry until the table is rebuilt, and finding the first live key walks over every hole
  * before it. Held at capacity (every new key evicting the oldest), that walk grew to tens of
- * thousands of holes per sighting — ~56 µs a key at 200,000 keys, measured — and each rebuild of the
+ * thousands of holes per sighting — ~60 µs a key at 200,000 keys, measured — and each rebuild of the
  * full table stopped everything for 20–50 ms (issue 14: a 22 ms stall traced to it).
  *
  * Here keys go into the newest of several small Maps; when it holds `generationKeys` a new one is
