@@ -1,9 +1,9 @@
 import type { CtiaEntity, XdrPort } from '../ports/xdr.js';
 import type { Clock } from '../../core/clock.js';
-import { UpstreamError } from '../../core/errors.js';
 import { globalScore, ttpScore, type Severity } from '../correlation/severity.js';
 import type { Observable, TargetFinding, Threat, Verdict } from '../types.js';
 import { casebookExternalId } from './casebook.js';
+import { createOnce } from './create-once.js';
 import { observableKey } from './verdicts.js';
 
 /**
@@ -16,7 +16,6 @@ import { observableKey } from './verdicts.js';
  */
 export const HUNT_SOURCE = 'Talos hunt - sightline';
 const MAX_DESCRIPTION = 5000;
-const ATTEMPTS = 4;
 
 export function huntIncidentExternalId(huntKey: string, threatName: string): string {
   return casebookExternalId(huntKey, threatName).replace(/^sightline-talos-/, 'sightline-talos-incident-');
@@ -113,12 +112,12 @@ export async function fileHuntIncident(
   links: { threat: Threat; targets: TargetFinding[]; casebookId?: string },
 ): Promise<string> {
   const externalId = (draft.external_ids as string[])[0]!;
-  const incident = await once(clock, async () => (await xdr.findIncidentsByExternalId(externalId))[0] ?? (await xdr.createIncident(draft)));
+  const incident = await createOnce(clock, async () => (await xdr.findIncidentsByExternalId(externalId))[0] ?? (await xdr.createIncident(draft)));
   const now = clock.now().toISOString();
   for (const t of links.targets) {
     const body = targetSighting(externalId, links.threat, t, now);
     const sightingExt = (body.external_ids as string[])[0]!;
-    const sighting = await once(clock, async () => (await xdr.findSightingsByExternalId?.(sightingExt))?.[0] ?? (await xdr.createSighting(body)));
+    const sighting = await createOnce(clock, async () => (await xdr.findSightingsByExternalId?.(sightingExt))?.[0] ?? (await xdr.createSighting(body)));
     await relate(xdr, clock, sighting.id, incident.id, 'member-of', `${sightingExt}-member-of`);
   }
   if (links.casebookId) await relate(xdr, clock, links.casebookId, incident.id, 'related-to', `${externalId}-casebook`);
@@ -126,22 +125,11 @@ export async function fileHuntIncident(
 }
 
 async function relate(xdr: XdrPort, clock: Clock, source: string, target: string, type: string, externalId: string): Promise<void> {
-  await once(clock, async () => {
+  await createOnce(clock, async () => {
     const found = await xdr.findRelationshipsByExternalId?.(externalId);
     if (found && found.length > 0) return found[0]!;
     return xdr.createRelationship({ source_ref: source, target_ref: target, relationship_type: type, tlp: 'amber', source: 'sightline', external_ids: [externalId] });
   });
-}
-
-async function once(clock: Clock, step: () => Promise<CtiaEntity>): Promise<CtiaEntity> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await step();
-    } catch (err) {
-      if (attempt >= ATTEMPTS || !(err instanceof UpstreamError && err.retryable)) throw err;
-      await clock.sleep(250 * 2 ** attempt);
-    }
-  }
 }
 
 function uniqueObservables(list: Observable[]): Observable[] {

@@ -2,9 +2,9 @@ import type { XdrPort } from '../ports/xdr.js';
 import type { Logger } from '../../core/logger.js';
 import type { HuntRef, Notifier, ThreatOutcome } from '../../notify/notification.js';
 import type { Clock } from '../../core/clock.js';
-import { UpstreamError } from '../../core/errors.js';
 import type { Roundup, Threat } from '../types.js';
 import { draftCasebook } from './casebook.js';
+import { createOnce } from './create-once.js';
 import { draftHuntIncident, fileHuntIncident } from './hunt-incident.js';
 import { investigateThreat } from './investigate-threat.js';
 import type { CleanRule } from './verdicts.js';
@@ -91,28 +91,12 @@ export async function runHunt(roundup: Roundup, hunt: HuntRef, deps: HuntDeps): 
   return outcomes;
 }
 
-/**
- * Finds the casebook an earlier (interrupted) run made, by its external id, or creates it.
- * A create that failed with a 5xx or a dropped connection may still have happened, so it is
- * retried as a whole — lookup first — never as a blind second POST.
- */
+/** Finds the casebook an earlier (interrupted) run made, by its external id, or creates it. */
 async function ensureCasebook(xdr: XdrPort, draft: ReturnType<typeof draftCasebook>, clock: Clock): Promise<string> {
   const externalId = draft.external_ids[0];
-  for (let attempt = 1; ; attempt++) {
-    try {
-      if (externalId) {
-        const existing = await xdr.findCasebookByExternalId(externalId);
-        if (existing) return existing.id;
-      }
-      return (await xdr.createCasebook(draft)).id;
-    } catch (err) {
-      if (attempt >= CASEBOOK_ATTEMPTS || !(err instanceof UpstreamError && err.retryable)) throw err;
-      await clock.sleep(250 * 2 ** attempt);
-    }
-  }
+  const casebook = await createOnce(clock, async () => (externalId ? await xdr.findCasebookByExternalId(externalId) : undefined) ?? (await xdr.createCasebook(draft)));
+  return casebook.id;
 }
-
-const CASEBOOK_ATTEMPTS = 4;
 
 /** Investigates one threat and, when it has targets, files its casebook. Failures become the outcome's error. */
 async function investigateAndFile(threat: Threat, hunt: HuntRef, deps: HuntDeps): Promise<ThreatOutcome> {
