@@ -4,8 +4,9 @@ import { UpstreamError } from '../../core/errors.js';
 /**
  * How often a hunt tries to file one XDR entity (casebook, incident, sighting, relationship)
  * before the threat's outcome reports the error. Six tries, 0.5 s to 8 s apart (15.5 s in
- * all): with four, an XDR failing a quarter of its creates lost a casebook in about one hunt
- * in a hundred per threat filed (the faults suite's small run saw it once in a dozen).
+ * all): with four, an XDR failing a quarter of its creates lost about one casebook in 250
+ * (the faults suite's small run, five casebooks a hunt, saw it once in about a dozen runs);
+ * with six, one in 4,000.
  */
 export const CREATE_ATTEMPTS = 6;
 
