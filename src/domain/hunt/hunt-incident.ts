@@ -1,4 +1,4 @@
-import type { CtiaEntity, XdrPort } from '../ports/xdr.js';
+import type { XdrPort } from '../ports/xdr.js';
 import type { Clock } from '../../core/clock.js';
 import { globalScore, ttpScore, type Severity } from '../correlation/severity.js';
 import type { Observable, TargetFinding, Threat, Verdict } from '../types.js';
