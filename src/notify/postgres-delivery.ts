@@ -156,8 +156,10 @@ export class PostgresDelivery {
       this.reachable();
       if (outcome?.outcome === 'held_off') {
         // The channel's own limit has no slot yet: this instance's senders leave its queues until then
-        // and send the other channels' meanwhile.
+        // and send the other channels' meanwhile. Another instance that found this queue locked while it
+        // was being let go went idle: wake it, or the queue waits for its poll (up to `pollMs`).
         this.heldUntil.set(outcome.channel, Date.now() + outcome.waitMs);
+        this.opts.store.announce(OUTBOX_CHANNEL).catch((err: unknown) => this.opts.logger.debug({ err }, 'outbox: could not wake the other instances; they look again at their next poll'));
         continue;
       }
       if (outcome) {

@@ -149,6 +149,29 @@ describe.skipIf(!server)('notifications on PostgreSQL: two instances delivering 
     expect(fake.sent.every((s) => s.by === 'b')).toBe(true);
   });
 
+  it('wakes the other instances when it lets a queue go, so one that found it locked does not wait for its poll', async () => {
+    const fake = new Rooms();
+    const b = instance(pools.b, [fake.channel('b')], { pollMs: 120_000 });
+    const a = instance(pools.a, [{ ...fake.channel('a'), waitMs: () => 60_000 }], { pollMs: 120_000 });
+    for (let n = 0; n < 3; n++) await a.notifier.notify(news('room-7', n));
+    // While a sender elsewhere holds room-7's queue, b looks, finds it locked, and goes idle.
+    const holder = await pools.a.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM outbox_queues WHERE channel = 'webex' AND key = 'room-7' FOR NO KEY UPDATE`);
+      b.start();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(fake.sent).toEqual([]);
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    // a, whose own channel has no slot, takes the queue and lets it go: b must hear of it.
+    a.start();
+    await vi.waitFor(() => expect(fake.byRoom('room-7')).toEqual([0, 1, 2]), { timeout: 10_000, interval: 50 });
+    expect(fake.sent.every((x) => x.by === 'b')).toBe(true);
+  });
+
   it('sends another channel while one waits for its rate limit', async () => {
     const fake = new Rooms();
     const webex = { ...fake.channel('a'), waitMs: () => 60_000 };

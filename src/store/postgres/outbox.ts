@@ -120,6 +120,14 @@ export class PostgresOutboxStore {
   }
 
   /**
+   * Wakes every instance's delivery (NOTIFY on `channel`): said after letting a queue go that
+   * another instance may have skipped while this one held it, so it does not wait for its poll.
+   */
+  async announce(channel: string): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [channel, '']);
+  }
+
+  /**
    * Rows as given, in order, in the caller's transaction, each with its own dedupe key — which
    * the caller has already claimed in `outbox_keys` (a batch of notifications, see PostgresNotifier).
    */
