@@ -1,4 +1,4 @@
-import { setTimeout as delay } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../../core/clock.js';
 import { SightlineError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -12,10 +12,6 @@ export type SequencedSighting = IncomingSighting & { seq: number };
  * shared by up to this many, and the requests waiting behind it wait a few milliseconds at most.
  */
 const DEFAULT_BATCH = 128;
-
-function yieldToRequests(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /**
  * What consumes accepted sightings (the correlation engine). Items arrive in seq order.
@@ -168,7 +164,7 @@ export class JournaledIntake implements SightingIntake {
     // this turn joins it. Started at once, the first item of a group commit went alone and the rest
     // followed: half the batches held one sighting, and each batch pays the same fixed cost (a state
     // update, its side-effect chain, the ladder and card bookkeeping) (issue 14).
-    this.pumping = new Promise<void>((resolve) => setImmediate(resolve))
+    this.pumping = nextTurn()
       .then(() => this.run())
       .finally(() => {
         this.pumping = undefined;
@@ -186,7 +182,7 @@ export class JournaledIntake implements SightingIntake {
         this.maybeCompact();
         // A turn of the event loop before the next batch: counting a backlog (what waited while a
         // snapshot was being written) back to back held every request for 50–70 ms (issue 14).
-        if (this.pending.length > 0) await yieldToRequests();
+        if (this.pending.length > 0) await nextTurn();
       } catch (err) {
         failures++;
         this.opts.logger.error({ err, failures, afterSeq: this.handedUpTo }, 'sighting processing failed; the items stay in the journal and will be retried');
