@@ -2,7 +2,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Low } from 'lowdb';
 import { StoreError } from '../core/errors.js';
-import { incidentJsonBytes, isIncidentLike } from '../domain/correlation/incident-json.js';
+import type { JsonSink } from '../core/json-sink.js';
+import { isIncidentLike, writeIncidentJson } from '../domain/correlation/incident-json.js';
 import { emptyState, type State } from './state.js';
 import { stateProblems } from './state-schema.js';
 import { assertStateFolderWritable } from './writable.js';
@@ -156,8 +157,10 @@ export class LowdbStore implements Store {
  * Incidents are the bulk of the state: one that did not change since the last snapshot is
  * written from that snapshot's bytes instead of serialised again (incident-json.ts, issue 14).
  */
-function stateLeafJson(value: object, path: readonly string[]): Uint8Array | undefined {
-  return path.length === 3 && path[0] === 'correlation' && path[1] === 'incidents' && isIncidentLike(value) ? incidentJsonBytes(value) : undefined;
+function stateLeafJson(value: object, path: readonly string[], sink: JsonSink): boolean {
+  if (path.length !== 3 || path[0] !== 'correlation' || path[1] !== 'incidents' || !isIncidentLike(value)) return false;
+  writeIncidentJson(value, sink);
+  return true;
 }
 
 /** The pause after a write, as a multiple of its duration: writes then use at most ~1/(1+N) of the time. */

@@ -39,9 +39,11 @@ describe('state snapshots with many incidents (text of unchanged incidents reuse
     const path = join(await mkdtemp(join(tmpdir(), 'sightline-snap-')), 'state.json');
     const seen: string[] = [];
     const file = new StreamingJsonFile<object>(path, {
-      leaf: (value, p) => {
+      leaf: (_value, p, sink) => {
         seen.push(p.join('.'));
-        return p.join('.') === 'a.k5' ? '"reused"' : undefined;
+        if (p.join('.') !== 'a.k5') return false;
+        sink.kept('"reused"');
+        return true;
       },
     });
     const a = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, { i }]));
@@ -68,7 +70,7 @@ describe('state snapshots with many incidents (text of unchanged incidents reuse
     const file = new StreamingJsonFile<object>(`${path}.copy`, {
       leaf: (_value, p) => {
         seen.push(p.join('.'));
-        return undefined;
+        return false;
       },
     });
     await file.write(store.get());

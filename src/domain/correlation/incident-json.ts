@@ -1,5 +1,6 @@
 import type { Incident } from './types.js';
-import { xdrSyncJson } from './packed-sighting-op.js';
+import { jsonText, type JsonSink } from '../../core/json-sink.js';
+import { writeXdrSyncJson } from './packed-sighting-op.js';
 
 /**
  * An incident as compact JSON, identical to `JSON.stringify(incident)`, as UTF-8 bytes reused
@@ -58,34 +59,45 @@ export function keepIncidentTexts(): void {
 const quotedKeys = new Map<string, string>();
 
 /**
- * The incident's JSON as UTF-8 bytes: the same Buffer as at the last snapshot when nothing changed.
+ * The incident's JSON for a snapshot: the same Buffer as at the last snapshot when nothing changed
+ * (never changed after, so the writer may hold it by reference until the disk takes it), else the
+ * text made now.
  *
  * Bytes are kept only for an incident that looks settled: its bulky parts unchanged since the last
  * snapshot, and no XDR change waiting (the mirror will change it as soon as it sends one). An incident
  * a flood is counting changes at every snapshot, and its queued CTIM bodies made its text ~15 KB:
  * keeping that for the 1,000 incidents of a flood would have cost ~25 MB for texts never reused.
  */
-export function incidentJsonBytes(inc: Incident): Buffer {
+export function writeIncidentJson(inc: Incident, sink: JsonSink): void {
   const fields = Object.keys(inc);
   const c = cache.get(inc);
   const settled = c !== undefined && c.revision === inc.revision && c.recentLength === inc.recentSightings.length && c.iocsLength === inc.iocs.length;
   if (!settled) {
     if (keeping) cache.set(inc, { revision: inc.revision, recentLength: inc.recentSightings.length, iocsLength: inc.iocs.length });
-    return Buffer.from(fullText(inc, fields));
+    writeFields(inc, fields, sink);
+    return;
   }
   if ((inc.xdrSync?.pending?.length ?? 0) > 0) {
     c.settled = undefined;
-    return Buffer.from(fullText(inc, fields));
+    writeFields(inc, fields, sink);
+    return;
   }
-  if (c.settled && sameSmallFields(inc, fields, c.settled)) return c.settled.bytes;
-  const bytes = Buffer.from(fullText(inc, fields));
-  if (keeping) c.settled = { keys: fields, small: smallFields(inc, fields), bytes };
-  return bytes;
+  if (c.settled && sameSmallFields(inc, fields, c.settled)) {
+    sink.kept(c.settled.bytes);
+    return;
+  }
+  if (!keeping) {
+    writeFields(inc, fields, sink);
+    return;
+  }
+  const bytes = Buffer.from(jsonText((whole) => writeFields(inc, fields, whole)));
+  c.settled = { keys: fields, small: smallFields(inc, fields), bytes };
+  sink.kept(bytes);
 }
 
-/** The incident's JSON, exactly `JSON.stringify(inc)` (with the reuse of `incidentJsonBytes`). */
+/** The incident's JSON, exactly `JSON.stringify(inc)` (with the reuse of `writeIncidentJson`). */
 export function incidentJson(inc: Incident): string {
-  return incidentJsonBytes(inc).toString('utf8');
+  return jsonText((sink) => writeIncidentJson(inc, sink));
 }
 
 /** Each small field as `sameSmallFields` compares it: a value other than an object as it is, an object as its JSON text (nothing for a bulky one). */
@@ -116,21 +128,25 @@ function sameSmallFields(inc: Incident, fields: readonly string[], { keys, small
   return true;
 }
 
-function fullText(inc: Incident, fields: readonly string[]): string {
-  let out = '{';
+function writeFields(inc: Incident, fields: readonly string[], sink: JsonSink): void {
+  const record = inc as unknown as Record<string, unknown>;
+  let first = true;
   for (const key of fields) {
-    const text = fieldText(key, (inc as unknown as Record<string, unknown>)[key]);
-    if (text === undefined) continue;
-    out += out.length === 1 ? quoted(key) + text : `,${quoted(key)}${text}`;
+    const value = record[key];
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
+    sink.text(`${first ? '{' : ','}${quoted(key)}`);
+    first = false;
+    // Queued CTIM bodies are held as text (packed-sighting-op.ts): written as they are, not parsed to print.
+    if (key === 'xdrSync' && typeof value === 'object' && value !== null) writeXdrSyncJson(value, sink);
+    else sink.text(JSON.stringify(value));
   }
-  return `${out}}`;
+  sink.text(first ? '{}' : '}');
 }
 
 /** A field's value as JSON.stringify writes it inside an object; undefined for a field it leaves out. */
 function fieldText(key: string, value: unknown): string | undefined {
   if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
-  // Queued CTIM bodies are held as text (packed-sighting-op.ts): written as they are, not parsed to print.
-  if (key === 'xdrSync' && typeof value === 'object' && value !== null) return xdrSyncJson(value);
+  if (key === 'xdrSync' && typeof value === 'object' && value !== null) return jsonText((sink) => writeXdrSyncJson(value, sink));
   return JSON.stringify(value);
 }
 

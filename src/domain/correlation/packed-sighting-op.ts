@@ -1,3 +1,4 @@
+import type { JsonSink } from '../../core/json-sink.js';
 import type { XdrOp } from './types.js';
 
 type SightingOp = Extract<XdrOp, { kind: 'sighting' }>;
@@ -16,7 +17,7 @@ const KNOWN = new Set(['id', 'kind', 'seq', 'ctim', 'attempts', 'xdrSightingId',
  *
  * What an op sends is unchanged: `ctim` is the same body, parsed from the same text (a fresh
  * copy each time, so nothing can change the queued one). The state file is unchanged too:
- * `toJSON` gives the plain op, and incidentJson writes the text as it is (`json()`), so a file
+ * `toJSON` gives the plain op, and incident-json.ts writes the text as it is (`writeJson`), so a file
  * written before or after this change loads into either version.
  */
 export class PackedSightingOp implements SightingOp {
@@ -56,13 +57,18 @@ export class PackedSightingOp implements SightingOp {
     return { id: this.id, kind: 'sighting', seq: this.seq, ctim: this.ctim, attempts: this.attempts, ...this.optional() };
   }
 
-  /** Exactly `JSON.stringify(this)`, without parsing the body only to print it again. */
-  json(): string {
+  /**
+   * Writes exactly `JSON.stringify(this)`, without parsing the body only to print it again; the body's
+   * text goes as kept (it never changes: a new body is a new string), so a snapshot holds it by reference.
+   */
+  writeJson(sink: JsonSink): void {
     const rest = this.optional();
-    let out = `{"id":${JSON.stringify(this.id)},"kind":"sighting","seq":${JSON.stringify(this.seq)},"ctim":${this.#ctimText},"attempts":${JSON.stringify(this.attempts)}`;
-    if (rest.xdrSightingId !== undefined) out += `,"xdrSightingId":${JSON.stringify(rest.xdrSightingId)}`;
-    if (rest.lastError !== undefined) out += `,"lastError":${JSON.stringify(rest.lastError)}`;
-    return `${out}}`;
+    sink.text(`{"id":${JSON.stringify(this.id)},"kind":"sighting","seq":${JSON.stringify(this.seq)},"ctim":`);
+    sink.kept(this.#ctimText);
+    let tail = `,"attempts":${JSON.stringify(this.attempts)}`;
+    if (rest.xdrSightingId !== undefined) tail += `,"xdrSightingId":${JSON.stringify(rest.xdrSightingId)}`;
+    if (rest.lastError !== undefined) tail += `,"lastError":${JSON.stringify(rest.lastError)}`;
+    sink.text(`${tail}}`);
   }
 
   private optional(): { xdrSightingId?: string; lastError?: string } {
@@ -96,23 +102,26 @@ export function packQueue(pending: XdrOp[]): void {
   for (let i = 0; i < pending.length; i++) pending[i] = packOp(pending[i]!);
 }
 
-/** A queue as JSON, identical to `JSON.stringify(pending)`, writing each packed body's text as it is. */
-export function pendingJson(pending: readonly XdrOp[]): string {
-  let out = '[';
-  for (let i = 0; i < pending.length; i++) {
-    const op = pending[i]!;
-    out += (i === 0 ? '' : ',') + (op instanceof PackedSightingOp ? op.json() : JSON.stringify(op));
-  }
-  return `${out}]`;
-}
-
-/** An incident's `xdrSync` as JSON, identical to `JSON.stringify(xdrSync)`. */
-export function xdrSyncJson(xdrSync: object): string {
-  let out = '{';
+/** Writes an incident's `xdrSync` exactly as `JSON.stringify(xdrSync)`, each packed body's text as it is. */
+export function writeXdrSyncJson(xdrSync: object, sink: JsonSink): void {
+  let first = true;
   for (const [key, value] of Object.entries(xdrSync)) {
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
-    const text = key === 'pending' && Array.isArray(value) ? pendingJson(value as XdrOp[]) : JSON.stringify(value);
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text}`;
+    sink.text(`${first ? '{' : ','}${JSON.stringify(key)}:`);
+    first = false;
+    if (key === 'pending' && Array.isArray(value)) writePendingJson(value as XdrOp[], sink);
+    else sink.text(JSON.stringify(value));
   }
-  return `${out}}`;
+  sink.text(first ? '{}' : '}');
+}
+
+function writePendingJson(pending: readonly XdrOp[], sink: JsonSink): void {
+  sink.text('[');
+  for (let i = 0; i < pending.length; i++) {
+    const op = pending[i]!;
+    if (i > 0) sink.text(',');
+    if (op instanceof PackedSightingOp) op.writeJson(sink);
+    else sink.text(JSON.stringify(op));
+  }
+  sink.text(']');
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { applySighting, type ApplyOptions } from '../../../src/domain/correlation/correlator.js';
 import { compactCorrelation, Interner } from '../../../src/domain/correlation/intern.js';
-import { forgetIncidentTexts, incidentJson, incidentJsonBytes, isIncidentLike, keepIncidentTexts } from '../../../src/domain/correlation/incident-json.js';
+import { forgetIncidentTexts, incidentJson, isIncidentLike, keepIncidentTexts, writeIncidentJson } from '../../../src/domain/correlation/incident-json.js';
+import { packOp } from '../../../src/domain/correlation/packed-sighting-op.js';
 import { parseLadder } from '../../../src/domain/correlation/ladder.js';
 import { emptyCorrelationState, type Incident } from '../../../src/domain/correlation/types.js';
 import { sighting } from './helpers.js';
@@ -67,35 +68,44 @@ describe('incident JSON reused across snapshots', () => {
 
   it('gives the very bytes of the last snapshot for a settled incident, and new ones once any field changes', () => {
     const inc = settled();
-    const first = incidentJsonBytes(inc);
-    expect(incidentJsonBytes(inc)).toBe(first);
+    const first = snapshotOf(inc).bytes;
+    expect(first).toBeDefined();
+    expect(snapshotOf(inc).bytes).toBe(first);
     // Fields that change without a revision bump are compared, not trusted.
     inc.status = 'Closed';
-    const closed = incidentJsonBytes(inc);
-    expect(closed).not.toBe(first);
-    expect(closed.toString()).toBe(JSON.stringify(inc));
+    const closed = snapshotOf(inc);
+    expect(closed.bytes).toBeDefined();
+    expect(closed.bytes).not.toBe(first);
+    expect(closed.text).toBe(JSON.stringify(inc));
     inc.closedBy = 'analyst@example.com';
-    expect(incidentJsonBytes(inc).toString()).toBe(JSON.stringify(inc));
+    expect(snapshotOf(inc).text).toBe(JSON.stringify(inc));
     inc.rungsFired.push({ rung: 'gte 3', count: 3, at: now.toISOString(), actions: ['notify'], dryRun: false });
-    expect(incidentJsonBytes(inc).toString()).toBe(JSON.stringify(inc));
-    expect(incidentJsonBytes(inc)).toBe(incidentJsonBytes(inc));
+    expect(snapshotOf(inc).text).toBe(JSON.stringify(inc));
+    expect(snapshotOf(inc).bytes).toBe(snapshotOf(inc).bytes);
   });
 
-  it('keeps no bytes for an incident still changing: counted since the last snapshot, or with XDR changes waiting', () => {
+  it('keeps no bytes for an incident still changing (counted since the last snapshot, or with XDR changes waiting), but hands its queued bodies over as kept', () => {
     const inc = settled();
-    const kept = incidentJsonBytes(inc);
+    expect(snapshotOf(inc).bytes).toBeDefined();
     inc.xdrSync.pending.push({ id: 1, kind: 'patch', attempts: 0 });
-    const waiting = incidentJsonBytes(inc);
-    expect(waiting.toString()).toBe(JSON.stringify(inc));
-    expect(incidentJsonBytes(inc)).not.toBe(waiting);
+    // Text made now, for this snapshot only: the writer counts it against what may wait for the disk.
+    const waiting = snapshotOf(inc);
+    expect(waiting.bytes).toBeUndefined();
+    expect(waiting.text).toBe(JSON.stringify(inc));
+    // A queued sighting's CTIM body never changes: a snapshot may hold it by reference instead of copying it.
+    const body = { type: 'sighting', source: 'webhook', observables: [{ type: 'domain', value: 'evil.example' }] };
+    inc.xdrSync.pending.push(packOp({ id: 2, kind: 'sighting', seq: 7, ctim: body, attempts: 0 }));
+    const withBody = snapshotOf(inc);
+    expect(withBody.keptTexts).toEqual([JSON.stringify(body)]);
+    expect(withBody.text).toBe(JSON.stringify(inc));
     inc.xdrSync.pending = [];
     const recounted = settled();
     recounted.revision += 1;
-    const once = incidentJsonBytes(recounted);
-    expect(incidentJsonBytes(recounted)).not.toBe(once);
+    expect(snapshotOf(recounted).bytes).toBeUndefined();
     // Unchanged once more: from now on the same bytes.
-    expect(incidentJsonBytes(recounted)).toBe(incidentJsonBytes(recounted));
-    expect(kept).not.toBe(waiting);
+    const again = snapshotOf(recounted).bytes;
+    expect(again).toBeDefined();
+    expect(snapshotOf(recounted).bytes).toBe(again);
   });
 
   it('forgets every cached text when asked (a quiet process), and serialises afresh after', () => {
@@ -114,7 +124,7 @@ describe('incident JSON reused across snapshots', () => {
     forgetIncidentTexts();
     try {
       incidentJson(inc);
-      incidentJson(inc);
+      expect(snapshotOf(inc).bytes).toBeUndefined();
       // Nothing was kept: a change without a bump shows at the next write.
       inc.recentSightings[0] = { ...inc.recentSightings[0]!, source: 'changed while quiet' };
       expect(incidentJson(inc)).toContain('changed while quiet');
@@ -142,8 +152,8 @@ describe('incident JSON reused across snapshots', () => {
 function settled(): Incident {
   const inc = twiceSighted();
   inc.xdrSync.pending = [];
-  incidentJsonBytes(inc);
-  incidentJsonBytes(inc);
+  incidentJson(inc);
+  incidentJson(inc);
   return inc;
 }
 
@@ -154,4 +164,19 @@ function twiceSighted(): Incident {
   applySighting(state, sighting('h', { ioc: 'first.example' }), now, opts);
   applySighting(state, sighting('h', { ioc: 'second.example' }), now, opts);
   return state.incidents['inc-1']!;
+}
+
+/**
+ * What a snapshot is given for the incident: `bytes` when it comes whole as the kept bytes of an
+ * earlier one, the texts it is handed as kept (queued bodies), and all of it as one text.
+ */
+function snapshotOf(inc: Incident): { bytes: Uint8Array | undefined; keptTexts: string[]; text: string } {
+  const pieces: Array<{ kept: boolean; piece: string | Uint8Array }> = [];
+  writeIncidentJson(inc, { text: (piece) => pieces.push({ kept: false, piece }), kept: (piece) => pieces.push({ kept: true, piece }) });
+  const only = pieces.length === 1 && pieces[0]!.kept && typeof pieces[0]!.piece !== 'string' ? pieces[0]!.piece : undefined;
+  return {
+    bytes: only,
+    keptTexts: pieces.flatMap((p) => (p.kept && typeof p.piece === 'string' ? [p.piece] : [])),
+    text: pieces.map((p) => (typeof p.piece === 'string' ? p.piece : Buffer.from(p.piece).toString('utf8'))).join(''),
+  };
 }

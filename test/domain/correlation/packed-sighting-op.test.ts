@@ -4,7 +4,8 @@ import { FakeClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { CorrelationEngine } from '../../../src/domain/correlation/engine.js';
 import { incidentJson } from '../../../src/domain/correlation/incident-json.js';
-import { PackedSightingOp, packOp, pendingJson } from '../../../src/domain/correlation/packed-sighting-op.js';
+import { jsonText } from '../../../src/core/json-sink.js';
+import { PackedSightingOp, packOp, writeXdrSyncJson } from '../../../src/domain/correlation/packed-sighting-op.js';
 import type { XdrOp } from '../../../src/domain/correlation/types.js';
 import { ctimSighting } from '../../../src/domain/correlation/xdr-sync.js';
 import { LowdbStore } from '../../../src/store/lowdb-store.js';
@@ -80,7 +81,7 @@ describe('PackedSightingOp', () => {
   it('is written exactly as the plain op was, also once XDR stored it or refused it', () => {
     const op = new PackedSightingOp(plain);
     const same: Record<string, unknown> = { ...plain };
-    expect(op.json()).toBe(JSON.stringify(same));
+    expect(jsonText((sink) => op.writeJson(sink))).toBe(JSON.stringify(same));
     expect(JSON.stringify(op)).toBe(JSON.stringify(same));
     op.lastError = 'XDR answered 503.';
     same.lastError = 'XDR answered 503.';
@@ -90,10 +91,16 @@ describe('PackedSightingOp', () => {
     same.xdrSightingId = op.xdrSightingId;
     // A plain op that failed first and was stored later has its keys in that order; the packed one
     // always writes xdrSightingId first: the same op, the same fields, read back the same.
-    expect(JSON.parse(op.json())).toEqual(same);
-    expect(op.json()).toBe(JSON.stringify(op));
+    expect(JSON.parse(jsonText((sink) => op.writeJson(sink)))).toEqual(same);
+    expect(jsonText((sink) => op.writeJson(sink))).toBe(JSON.stringify(op));
     const queue: XdrOp[] = [{ id: 1, kind: 'create_incident', attempts: 0 }, op, { id: 9, kind: 'patch', attempts: 2, lastError: 'x' }];
-    expect(pendingJson(queue)).toBe(JSON.stringify(queue));
+    const xdrSync = { incidentId: 'x-1', pending: queue, lastError: undefined };
+    expect(jsonText((sink) => writeXdrSyncJson(xdrSync, sink))).toBe(JSON.stringify(xdrSync));
+    expect(jsonText((sink) => writeXdrSyncJson({}, sink))).toBe('{}');
+    // The body goes to the sink as kept (held by reference by a snapshot), the rest as text made now.
+    const kept: unknown[] = [];
+    op.writeJson({ text: () => undefined, kept: (piece) => kept.push(piece) });
+    expect(kept).toEqual([JSON.stringify(plain.ctim)]);
   });
 
   it('leaves an op with a field this version does not know as it is (a newer version wrote it)', () => {
