@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { migrate } from '../src/store/postgres/migrate.js';
 import { fridayOfWeek } from '../src/domain/talos/week.js';
+import { previousScheduledRun } from '../src/services/scheduler.js';
 import { freePort } from '../src/sandbox/free-port.js';
 import { SightlineInstance } from '../src/sandbox/instance.js';
 import { startThrowawayCluster, type ThrowawayCluster } from '../src/sandbox/postgres-cluster.js';
@@ -75,9 +76,13 @@ export async function runPostgresCrash(opts: PostgresCrashOptions): Promise<Suit
     `Two Sightline processes on one PostgreSQL database (a throwaway cluster on this machine's cores, LEADER_POLL_SECONDS=${pollS}), Webex webhooks through one round-robin URL. ` +
       `${opts.clients} concurrent clients streamed signed sightings (batches of 1–4, ${opts.targets} targets, each sighting with a sender id) straight at both instances; a refused connection was resent with the same ids to the other instance, and half of what got no answer was resent later. ` +
       `Meanwhile ${opts.eitherKills} SIGKILLs of a random instance and ${opts.leaderKills} of the leader, spread over the run, 200–1500 ms apart once both were up; after a leader kill the survivor was timed until it logged its election ("elected leader: …"), then the killed one restarted. ` +
-      `This week's roundup was published and the leader's missed-run check hunted it, with 300 ms XDR latency on the hunt's lookups so kills landed mid-hunt.`,
+      `The roundup of the last scheduled run's week (${HUNT_CRON}, ${HUNT_TIMEZONE}) was published and the leader's missed-run check hunted it, with 300 ms XDR latency on the hunt's lookups so kills landed mid-hunt.`,
   );
 }
+
+/** The weekly schedule the instances run (the default's), so the suite knows which week a missed run hunts. */
+const HUNT_CRON = '0 18 * * 5';
+const HUNT_TIMEZONE = 'America/New_York';
 
 async function startRun(opts: PostgresCrashOptions): Promise<Run> {
   const cluster = await startThrowawayCluster();
@@ -101,6 +106,8 @@ async function startRun(opts: PostgresCrashOptions): Promise<Run> {
       CORRELATION_COALESCE_MS: '200',
       XDR_STATUS_SYNC_SECONDS: '0',
       HUNT_RUN_MISSED_ON_START: 'true',
+      HUNT_CRON,
+      HUNT_TIMEZONE,
       // Retention prunes applied sightings rows past the dedupe window (default 5 min): the ledger check
       // below reads every acknowledged id back from that table, so keep them for the whole run.
       SIGHTINGS_DEDUPE_WINDOW_SECONDS: '86400',
@@ -113,8 +120,11 @@ async function startRun(opts: PostgresCrashOptions): Promise<Run> {
 
 async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => number, r: ReportBuilder, log: (s: string) => void): Promise<void> {
   const { world, instances, pool } = run;
-  const friday = fridayOfWeek(new Date(), 'America/New_York');
-  world.talos.publish(friday, '2021/0723.json');
+  // The week the leader's missed-run check hunts: that of the last scheduled run, not of today (on a
+  // Friday before 18:00 New York time that is last week; this week's file made every hunt end at once
+  // as "not published", so no kill could land mid-hunt).
+  const week = fridayOfWeek(previousScheduledRun(HUNT_CRON, HUNT_TIMEZONE, new Date()), HUNT_TIMEZONE);
+  world.talos.publish(week, '2021/0723.json');
   const slowHunt = world.xdr.faults.add({ match: /^\/iroh\/iroh-(enrich|inspect)/, latencyMs: 300 });
   // The schedule was armed a week ago (as if Sightline had run since), so the leader's missed-run
   // check finds this Friday's hunt missed and runs it; kills then land during that hunt.

@@ -66,9 +66,14 @@ export class HuntSchedule {
   /** The last scheduled time before now, if it fell after the bot was first armed. */
   missedRun(now: Date, armedAt: string | undefined): Date | undefined {
     if (!armedAt) return undefined;
-    const prev = cronParser.parseExpression(this.opts.cron, { currentDate: now, tz: this.opts.timezone }).prev().toDate();
+    const prev = previousScheduledRun(this.opts.cron, this.opts.timezone, now);
     return prev.getTime() > Date.parse(armedAt) ? prev : undefined;
   }
+}
+
+/** The last time the schedule fired before `now`: the run a process that was down may have missed. */
+export function previousScheduledRun(cron: string, timezone: string, now: Date): Date {
+  return cronParser.parseExpression(cron, { currentDate: now, tz: timezone }).prev().toDate();
 }
 
 export function validateCron(cron: string, tz: string): void {
