@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/core/clock.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { HuntSchedule } from '../../src/services/scheduler.js';
+import { fridayOfWeek } from '../../src/domain/talos/week.js';
+import { HuntSchedule, previousScheduledRun } from '../../src/services/scheduler.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 
 const opts = { cron: '0 18 * * 5', timezone: 'America/New_York', runMissedOnStart: true };
@@ -50,5 +51,13 @@ describe('HuntSchedule', () => {
     const hunts = { runScheduled: async () => undefined };
     expect(() => new HuntSchedule({ ...opts, cron: 'every friday' }, hunts, store, new FakeClock(), silentLogger)).toThrow(ConfigError);
     expect(() => new HuntSchedule({ ...opts, timezone: 'Mars/Olympus' }, hunts, store, new FakeClock(), silentLogger)).toThrow(/HUNT_TIMEZONE/);
+  });
+
+  it('gives last week for a missed run on a Friday before 18:00 New York time, though "this week" is already today', () => {
+    const fridayMorning = new Date('2026-12-04T15:00:00Z'); // 10:00 in New York
+    expect(previousScheduledRun(opts.cron, opts.timezone, fridayMorning).toISOString()).toBe('2026-11-27T23:00:00.000Z');
+    expect(fridayOfWeek(previousScheduledRun(opts.cron, opts.timezone, fridayMorning), opts.timezone)).toBe('2026-11-27');
+    expect(fridayOfWeek(fridayMorning, opts.timezone)).toBe('2026-12-04');
+    expect(previousScheduledRun(opts.cron, opts.timezone, new Date('2026-12-05T00:00:00Z')).toISOString()).toBe('2026-12-04T23:00:00.000Z');
   });
 });
