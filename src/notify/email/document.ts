@@ -6,7 +6,7 @@
  * control or invisible character, mention token or clickable URL from outside
  * reaches the mail, in the plain-text body either (mail clients link bare URLs).
  */
-import { inert } from '../inert.js';
+import { inert, noMentions } from '../inert.js';
 
 export type Inline = string | { b: string } | { i: string } | { code: string } | { link: string; url: string | undefined };
 
@@ -88,7 +88,10 @@ export function toText(blocks: Block[]): string {
         b.table.rows.map((row) => row.map((cell, i) => `${b.table.head[i] ?? ''}: ${inlineText(cell)}`).join(' | ')).join('\n'),
       );
   }
-  return `${out.join('\n\n')}\n\n-- \nSent by Sightline\n`;
+  // Each value is inert, but two of them side by side can still read as a mention token: a target type
+  // `<` and its value `@` make `< @` (found by test/notify/hostile-render.test.ts). Text has no markup to
+  // keep the values apart, so the whole body is checked once more.
+  return noMentions(`${out.join('\n\n')}\n\n-- \nSent by Sightline\n`);
 }
 
 const CELL = 'style="border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top"';

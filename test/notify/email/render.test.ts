@@ -39,6 +39,13 @@ describe('renderEmail bodies', () => {
     expect(mail.html).toContain('<a href="https://securex.us.security.cisco.com/investigate?casebook=7a1f0c52">');
   });
 
+  it('lets no two values side by side make a mention token in the text body (a target type `<` and its value `@`)', () => {
+    const hostile = { ...targets[0]!, type: 'endpoint', identifiers: [{ type: '<', value: '@all>' }] };
+    const mail = renderEmail({ kind: 'threat_targets', hunt, threat: outcome(q.name, q.description, [hostile]) })!;
+    expect(mail.text).not.toMatch(/<\s*@/);
+    expect(mail.text).toContain('< ＠all>');
+  });
+
   it('escapes quotes and markup from a threat description in HTML, keeps them as typed in text', () => {
     const description = `${q.description} <script>alert("pwned")</script><img src=x onerror=alert(1)>`;
     const mail = renderEmail({ kind: 'hunt_started', hunt, threats: [{ name: q.name, description, observableCount: 5, rejectedCount: 0 }] })!;
