@@ -59,13 +59,20 @@ function defangScheme(scheme: string): string {
 
 /** URLs shown as text, not links: `hxxps://evil[.]example/x`, `www[.]evil…`. */
 export function defang(text: string): string {
-  return text
-    .replace(SCHEME_URL, (_m, scheme: string, slashes: string, host: string) => {
+  // Until nothing changes: a match's host part may swallow the scheme of a URL right behind it
+  // (`A:\\[x](https://evil.example)`: host `[x](https:`), which the next pass then finds. Each pass that
+  // changes something defangs at least one scheme more, and defanging twice changes nothing (hxxp(s)/fxp,
+  // `[:]` and `[.]` are left as they are), so this ends; the bound is only a guard.
+  let out = text;
+  for (let pass = 0; pass < 8; pass++) {
+    const next = out.replace(SCHEME_URL, (_m, scheme: string, slashes: string, host: string) => {
       const s = defangScheme(scheme);
       return `${s}${s.endsWith('[:]') ? '' : ':'}${slashes}${host.replace(/(?<!\[)\.(?!\])/g, '[.]')}`;
-    })
-    .replace(WWW, 'www[.]');
-  // Defanging twice changes nothing: hxxp(s)/fxp and [.] are left as they are.
+    });
+    if (next === out) break;
+    out = next;
+  }
+  return out.replace(WWW, 'www[.]');
 }
 
 /**

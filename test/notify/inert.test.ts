@@ -33,6 +33,12 @@ describe('defang(): URLs are text', () => {
     expect(defang('javascript://x.y')).toBe('javascript[:]//x[.]y');
     expect(defang('see www.evil.example')).toBe('see www[.]evil.example');
   });
+  it('defangs a URL whose scheme the host part of a fake one before it took (found by the hostile-reply property)', () => {
+    expect(defang('A:\\\\[escaped](https://evil.example/esc)')).toBe('A[:]\\\\[escaped](hxxps://evil[.]example/esc)');
+    const chained = defang('a://x(https://y.example(ftp://z.example(http://w.example');
+    expect(chained).not.toMatch(/\b(https?|ftp):/);
+    expect(defang(chained)).toBe(chained);
+  });
 });
 
 describe('md() and code(): every outside value, in messages and cards', () => {
