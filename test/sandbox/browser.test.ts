@@ -151,6 +151,9 @@ describe.skipIf(!hasChromium)(`sandbox page in Chromium (skipped when ${CHROMIUM
     const fromBob = await webex.waitForMessage((m) => m.roomId === room.id && m.personId === bob.id);
     expect(fromBob.text).toBe('Sightline status');
     await page.locator(messageById(fromBob.id)).waitFor();
+    // The box empties once the send is answered, which may come after the message shows in the room
+    // (the room's stream can be faster than the POST's answer): wait for it, then check it stayed empty.
+    await page.waitForFunction(`document.querySelector(${JSON.stringify(SANDBOX.compose)})?.value === ''`, undefined, { timeout: 5_000 });
     expect(await page.locator(SANDBOX.compose).inputValue()).toBe('');
     await shot('space-after-compose');
   });
