@@ -84,6 +84,29 @@ describe('incident JSON reused across snapshots', () => {
     expect(snapshotOf(inc).bytes).toBe(snapshotOf(inc).bytes);
   });
 
+  it('sees a small field changed in place deep inside, or its keys reordered, though nothing was bumped', () => {
+    const inc = settled();
+    inc.xdrSync.deadLetters = [{ opId: 1, kind: 'patch', reason: 'XDR said 400', attempts: 3, at: now.toISOString() }];
+    const first = snapshotOf(inc).bytes;
+    expect(snapshotOf(inc).bytes).toBe(first);
+    // The same object, changed in place: compared by what it would serialise to, not by reference.
+    inc.xdrSync.deadLetters[0]!.reason = 'XDR said 403';
+    const changed = snapshotOf(inc);
+    expect(changed.bytes).not.toBe(first);
+    expect(changed.text).toBe(JSON.stringify(inc));
+    inc.sources['AMP'] = (inc.sources['AMP'] ?? 0) + 1;
+    expect(snapshotOf(inc).text).toBe(JSON.stringify(inc));
+    // Same values, another key order: another text.
+    const { dropped, ...rest } = inc.xdrSync;
+    inc.xdrSync = { ...rest, dropped };
+    expect(snapshotOf(inc).text).toBe(JSON.stringify(inc));
+    // A field added, left out of the text (undefined), then given a value.
+    inc.closedBy = undefined;
+    expect(snapshotOf(inc).text).toBe(JSON.stringify(inc));
+    inc.closedBy = 'analyst@example.com';
+    expect(snapshotOf(inc).text).toBe(JSON.stringify(inc));
+  });
+
   it('keeps no bytes for an incident still changing (counted since the last snapshot, or with XDR changes waiting), but hands its queued bodies over as kept', () => {
     const inc = settled();
     expect(snapshotOf(inc).bytes).toBeDefined();
