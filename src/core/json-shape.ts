@@ -7,82 +7,105 @@
  * and seconds of CPU at 100,000. A shape is taken once, when the text is written; matching walks the
  * value against it and allocates nothing.
  *
- * The contract is one-sided, as the snapshot needs it: `matchesJson(v, jsonShapeOf(w))` true means
- * `JSON.stringify(v) === JSON.stringify(w)`. Whatever JSON.stringify would treat specially (toJSON,
- * class instances, boxed primitives, BigInt, non-finite numbers, values it leaves out of arrays)
- * does not match, so the caller serialises afresh: never wrong, only slower.
+ * A shape is a flat list of tokens (a value's primitives, its keys, and a marker and a count per
+ * container), appended to one array the caller owns: one array per incident holds the shapes of all
+ * its fields at about the memory their texts took (a tree of small objects took four times as much).
+ *
+ * The contract is one-sided, as the snapshot needs it: a match means JSON.stringify would write the
+ * same text as for the value the shape was taken of. Whatever JSON.stringify treats specially (toJSON,
+ * class instances, boxed primitives, BigInt, non-finite numbers, values it writes as null in an array)
+ * never matches, so the caller serialises afresh: never wrong, only slower.
  */
-export type JsonShape = string | number | boolean | null | ArrayShape | ObjectShape | typeof NEVER;
+export type ShapeToken = string | number | boolean | null | symbol;
 
-/** The shape of a value JSON.stringify treats specially: nothing matches it. */
-const NEVER: unique symbol = Symbol('never matches');
+const OBJECT = Symbol('object: key count, then key and value tokens');
+const ARRAY = Symbol('array: length, then value tokens');
+/** A value JSON.stringify treats specially: nothing matches it. */
+const NEVER = Symbol('never matches');
+/** A property JSON.stringify leaves out of its object (undefined, a function). */
+const LEFT_OUT = Symbol('left out of the object');
 
-class ArrayShape {
-  constructor(readonly items: readonly JsonShape[]) {}
-}
-
-class ObjectShape {
-  /** Keys in the order JSON.stringify writes them, the ones it leaves out (undefined, functions) skipped. */
-  constructor(
-    readonly keys: readonly string[],
-    readonly values: readonly JsonShape[],
-  ) {}
-}
-
-/** What `value` serialises as, kept for `matchesJson`. */
-export function jsonShapeOf(value: unknown): JsonShape {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return Number.isFinite(value) ? value : NEVER;
-  if (!isPlain(value)) return NEVER;
-  if (Array.isArray(value)) return new ArrayShape(Array.from(value, (item) => (isOmitted(item) ? NEVER : jsonShapeOf(item))));
-  const keys: string[] = [];
-  const values: JsonShape[] = [];
-  for (const key in value) {
-    const v = (value as Record<string, unknown>)[key];
-    if (isOmitted(v)) continue;
-    keys.push(key);
-    values.push(jsonShapeOf(v));
+/** Appends the tokens of `value` as JSON.stringify would write it. */
+export function appendShape(value: unknown, tokens: ShapeToken[]): void {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') tokens.push(value);
+  else if (typeof value === 'number') tokens.push(Number.isFinite(value) ? value : NEVER);
+  else if (!isPlain(value)) tokens.push(NEVER);
+  else if (Array.isArray(value)) {
+    tokens.push(ARRAY, value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (isOmitted(item)) tokens.push(NEVER);
+      else appendShape(item, tokens);
+    }
+  } else {
+    tokens.push(OBJECT, 0);
+    const countAt = tokens.length - 1;
+    let count = 0;
+    // for…in walks own keys in the order JSON.stringify writes them (a plain object inherits none).
+    for (const key in value) {
+      const v = (value as Record<string, unknown>)[key];
+      if (isOmitted(v)) continue;
+      tokens.push(key);
+      appendShape(v, tokens);
+      count++;
+    }
+    tokens[countAt] = count;
   }
-  return new ObjectShape(keys, values);
 }
 
-/** True only if `value` serialises to the same JSON text as the value `shape` was taken of (see above). */
-export function matchesJson(value: unknown, shape: JsonShape): boolean {
-  if (shape === NEVER) return false;
-  if (shape === null || typeof shape !== 'object') {
-    // -0 === 0, and both serialise as 0; NaN and the infinities never got a shape.
-    return value === shape;
-  }
-  if (!isPlain(value)) return false;
-  if (shape instanceof ArrayShape) {
-    if (!Array.isArray(value) || value.length !== shape.items.length) return false;
-    for (let i = 0; i < value.length; i++) if (!matchesJson(value[i], shape.items[i]!)) return false;
-    return true;
-  }
-  if (Array.isArray(value)) return false;
-  // for…in walks own keys in the order JSON.stringify writes them (a plain object inherits none).
-  let i = 0;
-  for (const key in value) {
-    const v = (value as Record<string, unknown>)[key];
-    if (isOmitted(v)) continue;
-    if (i >= shape.keys.length || key !== shape.keys[i] || !matchesJson(v, shape.values[i]!)) return false;
-    i++;
-  }
-  return i === shape.keys.length;
+/** Appends the tokens of a property's value: left out of the text, or the value's shape. */
+export function appendPropertyShape(value: unknown, tokens: ShapeToken[]): void {
+  if (isOmitted(value)) tokens.push(LEFT_OUT);
+  else appendShape(value, tokens);
 }
 
-/** A property's value as it serialises inside an object: left out (undefined, a function), or a value's shape. */
-export type PropertyShape = JsonShape | typeof LEFT_OUT;
-
-const LEFT_OUT: unique symbol = Symbol('left out of the object');
-
-export function propertyShapeOf(value: unknown): PropertyShape {
-  return isOmitted(value) ? LEFT_OUT : jsonShapeOf(value);
+/**
+ * Matches `value` against the shape starting at `at`: the index just past that shape when the value
+ * serialises to the same text as the one the shape was taken of, or -1.
+ */
+export function matchShapeAt(value: unknown, tokens: readonly ShapeToken[], at: number): number {
+  const token = tokens[at];
+  if (token === OBJECT) {
+    if (!isPlain(value) || Array.isArray(value)) return -1;
+    const count = tokens[at + 1] as number;
+    let i = at + 2;
+    let seen = 0;
+    for (const key in value) {
+      const v = (value as Record<string, unknown>)[key];
+      if (isOmitted(v)) continue;
+      if (seen === count || key !== tokens[i]) return -1;
+      i = matchShapeAt(v, tokens, i + 1);
+      if (i < 0) return -1;
+      seen++;
+    }
+    return seen === count ? i : -1;
+  }
+  if (token === ARRAY) {
+    if (!isPlain(value) || !Array.isArray(value) || value.length !== tokens[at + 1]) return -1;
+    let i = at + 2;
+    for (let n = 0; n < value.length && i >= 0; n++) i = matchShapeAt(value[n], tokens, i);
+    return i;
+  }
+  // Markers are module-private symbols, so no value equals one. -0 === 0, and both serialise as 0.
+  return token !== NEVER && token !== LEFT_OUT && value === token ? at + 1 : -1;
 }
 
-/** True only if the property serialises as it did when `shape` was taken: left out both times, or the same text. */
-export function matchesProperty(value: unknown, shape: PropertyShape): boolean {
-  return shape === LEFT_OUT ? isOmitted(value) : matchesJson(value, shape);
+/** As `matchShapeAt`, for a property's value (left out of the text both times, or the same text). */
+export function matchPropertyShapeAt(value: unknown, tokens: readonly ShapeToken[], at: number): number {
+  if (tokens[at] === LEFT_OUT) return isOmitted(value) ? at + 1 : -1;
+  return matchShapeAt(value, tokens, at);
+}
+
+/** The shape of one value, in an array of its own. */
+export function jsonShapeOf(value: unknown): ShapeToken[] {
+  const tokens: ShapeToken[] = [];
+  appendShape(value, tokens);
+  return tokens;
+}
+
+/** True only if `value` serialises to the same JSON text as the value `shape` was taken of. */
+export function matchesJson(value: unknown, shape: readonly ShapeToken[]): boolean {
+  return matchShapeAt(value, shape, 0) === shape.length;
 }
 
 /** A value JSON.stringify leaves out of an object (and writes as null in an array). */

@@ -1,6 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonShapeOf, matchesJson, matchesProperty, propertyShapeOf } from '../../src/core/json-shape.js';
+import { appendPropertyShape, jsonShapeOf, matchesJson, matchPropertyShapeAt, type ShapeToken } from '../../src/core/json-shape.js';
+
+/** A property's shape alone, and whether a value matches it to its end. */
+function propertyShapeOf(v: unknown): ShapeToken[] {
+  const tokens: ShapeToken[] = [];
+  appendPropertyShape(v, tokens);
+  return tokens;
+}
+function matchesProperty(v: unknown, shape: ShapeToken[]): boolean {
+  return matchPropertyShapeAt(v, shape, 0) === shape.length;
+}
 
 /** JSON.stringify, or undefined where it throws (a BigInt). */
 function text(v: unknown): string | undefined {
@@ -72,6 +82,20 @@ describe('JSON shapes (whether a value still serialises to the same text)', () =
     for (const special of [Number.NaN, new Date(0), { toJSON: () => 1 }, new Point(1), [undefined], [1, , 3]]) {
       expect(matchesJson(special, jsonShapeOf(special))).toBe(false);
     }
+  });
+
+  it('reads shapes laid end to end, as an incident keeps its fields', () => {
+    const a = { x: [1, { y: 'z' }], w: null };
+    const b = ['x', { y: 1 }];
+    const tokens = [...jsonShapeOf(a), ...jsonShapeOf(b)];
+    const next = matchPropertyShapeAt(a, tokens, 0);
+    expect(next).toBe(jsonShapeOf(a).length);
+    expect(matchPropertyShapeAt(b, tokens, next)).toBe(tokens.length);
+    expect(matchPropertyShapeAt(b, tokens, 0)).toBe(-1);
+    expect(matchPropertyShapeAt({ ...a, w: 0 }, tokens, 0)).toBe(-1);
+    // An object with fewer keys fails where it ends, not later: the next shape must not be read from the middle of this one.
+    expect(matchPropertyShapeAt({ a: 1 }, jsonShapeOf({ a: 1, b: 2 }), 0)).toBe(-1);
+    expect(matchPropertyShapeAt([1], jsonShapeOf([1, 2]), 0)).toBe(-1);
   });
 
   it('matches a property left out of the object only by one left out again', () => {

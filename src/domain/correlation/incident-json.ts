@@ -1,7 +1,7 @@
 import type { Incident } from './types.js';
 import { jsonText, type JsonSink } from '../../core/json-sink.js';
 import { writeXdrSyncJson } from './packed-sighting-op.js';
-import { matchesProperty, propertyShapeOf, type PropertyShape } from '../../core/json-shape.js';
+import { appendPropertyShape, matchPropertyShapeAt, type ShapeToken } from '../../core/json-shape.js';
 
 /**
  * An incident as compact JSON, identical to `JSON.stringify(incident)`, as UTF-8 bytes reused
@@ -27,10 +27,9 @@ interface Cached {
   settled?: Settled;
 }
 
-/** What a settled incident was written as: its field names, each small field's shape (none for a bulky one), and the bytes. */
+/** What a settled incident was written as: its bytes, and each field's name followed by its shape (none for a bulky one). */
 interface Settled {
-  keys: string[];
-  small: (PropertyShape | undefined)[];
+  fields: ShapeToken[];
   bytes: Buffer;
 }
 
@@ -93,7 +92,7 @@ export function writeIncidentJson(inc: Incident, sink: JsonSink): void {
     return;
   }
   const bytes = Buffer.from(jsonText((whole) => writeFields(inc, fields, whole)));
-  c.settled = { keys: fields, small: smallFields(inc, fields), bytes };
+  c.settled = { fields: fieldShapes(inc, fields), bytes };
   sink.kept(bytes);
 }
 
@@ -102,10 +101,15 @@ export function incidentJson(inc: Incident): string {
   return jsonText((sink) => writeIncidentJson(inc, sink));
 }
 
-/** Each small field's shape, for `sameSmallFields` (none for a bulky one: the revision and lengths stand for those). */
-function smallFields(inc: Incident, fields: readonly string[]): (PropertyShape | undefined)[] {
+/** Each field's name, then its shape unless it is bulky (the revision and the lengths stand for those), in one array. */
+function fieldShapes(inc: Incident, fields: readonly string[]): ShapeToken[] {
   const record = inc as unknown as Record<string, unknown>;
-  return fields.map((key) => (BULKY.has(key) ? undefined : propertyShapeOf(record[key])));
+  const tokens: ShapeToken[] = [];
+  for (const key of fields) {
+    tokens.push(key);
+    if (!BULKY.has(key)) appendPropertyShape(record[key], tokens);
+  }
+  return tokens;
 }
 
 /**
@@ -113,15 +117,18 @@ function smallFields(inc: Incident, fields: readonly string[]): (PropertyShape |
  * walks them as Object.keys lists them, without making the list) and every small field serialising
  * to the same text as before.
  */
-function sameSmallFields(inc: Incident, { keys, small }: Settled): boolean {
+function sameSmallFields(inc: Incident, { fields }: Settled): boolean {
   const record = inc as unknown as Record<string, unknown>;
-  let i = 0;
+  let at = 0;
   for (const key in record) {
-    if (i >= keys.length || key !== keys[i]) return false;
-    const shape = small[i++];
-    if (shape !== undefined && !matchesProperty(record[key], shape)) return false;
+    if (at >= fields.length || key !== fields[at]) return false;
+    at++;
+    if (!BULKY.has(key)) {
+      at = matchPropertyShapeAt(record[key], fields, at);
+      if (at < 0) return false;
+    }
   }
-  return i === keys.length;
+  return at === fields.length;
 }
 
 function writeFields(inc: Incident, fields: readonly string[], sink: JsonSink): void {
