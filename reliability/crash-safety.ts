@@ -175,7 +175,11 @@ async function huntUnderKills(world: EmulatedWorld, proc: SightlineProcess, opts
   const hunt = done?.hunts.at(-1);
   r.figure('SIGKILLs during the hunt', kills);
   r.check('hunt killed at least once mid-run', kills > 0);
-  r.check('the interrupted hunt finished after restart', hunt?.status === 'finished', hunt ? `${hunt.status}, ${done?.hunts.length} hunt record(s)` : 'no finished hunt within 120 s');
+  r.check(
+    'the interrupted hunt finished after restart',
+    hunt?.status === 'finished',
+    hunt ? `${hunt.status}, ${done?.hunts.length} hunt record(s)` : `no finished hunt within 120 s; ${huntDiagnosis(world, room.id, proc)}`,
+  );
   const casebooks = world.xdr.state.casebook ?? [];
   const byExt = new Map<string, number>();
   for (const cb of casebooks) for (const ext of (cb as { external_ids?: string[] }).external_ids ?? []) byExt.set(ext, (byExt.get(ext) ?? 0) + 1);
@@ -185,4 +189,15 @@ async function huntUnderKills(world: EmulatedWorld, proc: SightlineProcess, opts
   const cards = duplicateCards(world, 'TALOS ROUNDUP Investigation');
   r.figure('hunt room messages', cards.total);
   r.check('no duplicate card per threat in the hunt room', cards.duplicates.length === 0, cards.duplicates.slice(0, 2).join(' | '));
+}
+
+/**
+ * Why no hunt finished, for the report: what the analysts' room shows after `hunt now` (the bot's
+ * answer, if any) and the process's last log lines about hunts. Seen once (2026-12-04): no hunt ran
+ * at all, and nothing said why.
+ */
+function huntDiagnosis(world: EmulatedWorld, roomId: string, proc: SightlineProcess): string {
+  const room = world.webex.messages(roomId).map((m) => `${m.personEmail}: ${(m.text ?? m.markdown ?? '').slice(0, 160)}`);
+  const logs = proc.stdout.split('\n').filter((l) => /hunt|week|Talos/i.test(l)).slice(-5).map((l) => l.slice(0, 300));
+  return `the analysts' room: ${room.length === 0 ? 'empty' : room.slice(-4).join(' | ')}; the process's last hunt log lines: ${logs.length === 0 ? 'none' : logs.join(' | ')}`;
 }
