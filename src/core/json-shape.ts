@@ -22,13 +22,18 @@ const OBJECT = Symbol('object: key count, then key and value tokens');
 const ARRAY = Symbol('array: length, then value tokens');
 /** A value JSON.stringify treats specially: nothing matches it. */
 const NEVER = Symbol('never matches');
-/** A property JSON.stringify leaves out of its object (undefined, a function). */
+/** A value JSON.stringify leaves out (undefined, a function): an object's property it does not write. */
 const LEFT_OUT = Symbol('left out of the object');
 
-/** Appends the tokens of `value` as JSON.stringify would write it. */
+/**
+ * Appends the tokens of `value` as JSON.stringify would write it. A value it leaves out altogether
+ * (undefined, a function: an object's property it does not write) has a shape of its own, matched only
+ * by another such value; inside an array, where it would be written as null, it never matches.
+ */
 export function appendShape(value: unknown, tokens: ShapeToken[]): void {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') tokens.push(value);
   else if (typeof value === 'number') tokens.push(Number.isFinite(value) ? value : NEVER);
+  else if (isOmitted(value)) tokens.push(LEFT_OUT);
   else if (!isPlain(value)) tokens.push(NEVER);
   else if (Array.isArray(value)) {
     tokens.push(ARRAY, value.length);
@@ -51,12 +56,6 @@ export function appendShape(value: unknown, tokens: ShapeToken[]): void {
     }
     tokens[countAt] = count;
   }
-}
-
-/** Appends the tokens of a property's value: left out of the text, or the value's shape. */
-export function appendPropertyShape(value: unknown, tokens: ShapeToken[]): void {
-  if (isOmitted(value)) tokens.push(LEFT_OUT);
-  else appendShape(value, tokens);
 }
 
 /**
@@ -86,26 +85,9 @@ export function matchShapeAt(value: unknown, tokens: readonly ShapeToken[], at: 
     for (let n = 0; n < value.length && i >= 0; n++) i = matchShapeAt(value[n], tokens, i);
     return i;
   }
+  if (token === LEFT_OUT) return isOmitted(value) ? at + 1 : -1;
   // Markers are module-private symbols, so no value equals one. -0 === 0, and both serialise as 0.
-  return token !== NEVER && token !== LEFT_OUT && value === token ? at + 1 : -1;
-}
-
-/** As `matchShapeAt`, for a property's value (left out of the text both times, or the same text). */
-export function matchPropertyShapeAt(value: unknown, tokens: readonly ShapeToken[], at: number): number {
-  if (tokens[at] === LEFT_OUT) return isOmitted(value) ? at + 1 : -1;
-  return matchShapeAt(value, tokens, at);
-}
-
-/** The shape of one value, in an array of its own. */
-export function jsonShapeOf(value: unknown): ShapeToken[] {
-  const tokens: ShapeToken[] = [];
-  appendShape(value, tokens);
-  return tokens;
-}
-
-/** True only if `value` serialises to the same JSON text as the value `shape` was taken of. */
-export function matchesJson(value: unknown, shape: readonly ShapeToken[]): boolean {
-  return matchShapeAt(value, shape, 0) === shape.length;
+  return token !== NEVER && value === token ? at + 1 : -1;
 }
 
 /** A value JSON.stringify leaves out of an object (and writes as null in an array). */

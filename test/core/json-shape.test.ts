@@ -1,15 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { appendPropertyShape, jsonShapeOf, matchesJson, matchPropertyShapeAt, type ShapeToken } from '../../src/core/json-shape.js';
+import { appendShape, matchShapeAt, type ShapeToken } from '../../src/core/json-shape.js';
 
-/** A property's shape alone, and whether a value matches it to its end. */
-function propertyShapeOf(v: unknown): ShapeToken[] {
+/** One value's shape, in an array of its own. */
+function jsonShapeOf(v: unknown): ShapeToken[] {
   const tokens: ShapeToken[] = [];
-  appendPropertyShape(v, tokens);
+  appendShape(v, tokens);
   return tokens;
 }
-function matchesProperty(v: unknown, shape: ShapeToken[]): boolean {
-  return matchPropertyShapeAt(v, shape, 0) === shape.length;
+
+/** Whether a value matches a shape to its end. */
+function matchesJson(v: unknown, shape: readonly ShapeToken[]): boolean {
+  return matchShapeAt(v, shape, 0) === shape.length;
 }
 
 /** JSON.stringify, or undefined where it throws (a BigInt). */
@@ -46,7 +48,7 @@ describe('JSON shapes (whether a value still serialises to the same text)', () =
     fc.assert(
       fc.property(value, value, (a, b) => {
         if (matchesJson(b, jsonShapeOf(a))) expect(text(b)).toBe(text(a));
-        if (matchesProperty(b, propertyShapeOf(a))) expect(text({ k: b })).toBe(text({ k: a }));
+        if (matchesJson(b, jsonShapeOf(a))) expect(text({ k: b })).toBe(text({ k: a }));
       }),
       { numRuns: 20_000 },
     );
@@ -88,20 +90,20 @@ describe('JSON shapes (whether a value still serialises to the same text)', () =
     const a = { x: [1, { y: 'z' }], w: null };
     const b = ['x', { y: 1 }];
     const tokens = [...jsonShapeOf(a), ...jsonShapeOf(b)];
-    const next = matchPropertyShapeAt(a, tokens, 0);
+    const next = matchShapeAt(a, tokens, 0);
     expect(next).toBe(jsonShapeOf(a).length);
-    expect(matchPropertyShapeAt(b, tokens, next)).toBe(tokens.length);
-    expect(matchPropertyShapeAt(b, tokens, 0)).toBe(-1);
-    expect(matchPropertyShapeAt({ ...a, w: 0 }, tokens, 0)).toBe(-1);
+    expect(matchShapeAt(b, tokens, next)).toBe(tokens.length);
+    expect(matchShapeAt(b, tokens, 0)).toBe(-1);
+    expect(matchShapeAt({ ...a, w: 0 }, tokens, 0)).toBe(-1);
     // An object with fewer keys fails where it ends, not later: the next shape must not be read from the middle of this one.
-    expect(matchPropertyShapeAt({ a: 1 }, jsonShapeOf({ a: 1, b: 2 }), 0)).toBe(-1);
-    expect(matchPropertyShapeAt([1], jsonShapeOf([1, 2]), 0)).toBe(-1);
+    expect(matchShapeAt({ a: 1 }, jsonShapeOf({ a: 1, b: 2 }), 0)).toBe(-1);
+    expect(matchShapeAt([1], jsonShapeOf([1, 2]), 0)).toBe(-1);
   });
 
   it('matches a property left out of the object only by one left out again', () => {
-    expect(matchesProperty(undefined, propertyShapeOf(undefined))).toBe(true);
-    expect(matchesProperty(() => 1, propertyShapeOf(undefined))).toBe(true);
-    expect(matchesProperty(null, propertyShapeOf(undefined))).toBe(false);
-    expect(matchesProperty(undefined, propertyShapeOf(null))).toBe(false);
+    expect(matchesJson(undefined, jsonShapeOf(undefined))).toBe(true);
+    expect(matchesJson(() => 1, jsonShapeOf(undefined))).toBe(true);
+    expect(matchesJson(null, jsonShapeOf(undefined))).toBe(false);
+    expect(matchesJson(undefined, jsonShapeOf(null))).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import type { Incident } from './types.js';
 import { jsonText, type JsonSink } from '../../core/json-sink.js';
 import { writeXdrSyncJson } from './packed-sighting-op.js';
-import { appendPropertyShape, matchPropertyShapeAt, type ShapeToken } from '../../core/json-shape.js';
+import { appendShape, matchShapeAt, type ShapeToken } from '../../core/json-shape.js';
 
 /**
  * An incident as compact JSON, identical to `JSON.stringify(incident)`, as UTF-8 bytes reused
@@ -107,7 +107,7 @@ function fieldShapes(inc: Incident, fields: readonly string[]): ShapeToken[] {
   const tokens: ShapeToken[] = [];
   for (const key of fields) {
     tokens.push(key);
-    if (!BULKY.has(key)) appendPropertyShape(record[key], tokens);
+    if (!BULKY.has(key)) appendShape(record[key], tokens);
   }
   return tokens;
 }
@@ -124,7 +124,7 @@ function sameSmallFields(inc: Incident, { fields }: Settled): boolean {
     if (at >= fields.length || key !== fields[at]) return false;
     at++;
     if (!BULKY.has(key)) {
-      at = matchPropertyShapeAt(record[key], fields, at);
+      at = matchShapeAt(record[key], fields, at);
       if (at < 0) return false;
     }
   }
