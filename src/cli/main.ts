@@ -53,7 +53,6 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         }
         const { values, positionals } = parsed;
         if (positionals.length !== 1) return usage(out, 'sightline migrate-state needs the path of one lowdb state file.');
-        // This command only: the bot itself does not read DATABASE_URL yet.
         return await runMigrateStateCommand({ file: positionals[0]!, databaseUrl: values['database-url'] ?? process.env.DATABASE_URL }, { logger, out });
       }
       case 'start': {

@@ -7,22 +7,22 @@ import { parseState } from '../store/lowdb-store.js';
 import { IMPORT_KINDS, importState, type ImportResult } from '../store/postgres/import-state.js';
 import { migrate } from '../store/postgres/migrate.js';
 import { createPool, describeUrl } from '../store/postgres/pool.js';
-import { receiptsPathFor } from '../notify/receipts.js';
+import { parseReceipts, receiptsPathFor } from '../notify/receipts.js';
 
 /**
  * `sightline migrate-state <lowdb-file>`: moves an existing lowdb state into PostgreSQL. The
  * file is read through the store's own parser and zod schema (what start-up accepts, this
  * accepts), with its journal (`.journal`: sightings not applied yet, and the ids that keep
  * deduplicating) and its delivery receipts (`.delivered`). The schema migrations are applied
- * first, then everything is imported in one transaction (import-state.ts). The app itself
- * does not read DATABASE_URL yet: this only prepares a database.
+ * first, then everything is imported in one transaction (import-state.ts). Start the bot with the
+ * same DATABASE_URL afterwards.
  */
 export const MIGRATE_STATE_HELP = `sightline migrate-state <lowdb-file> [--database-url URL]
   Imports a lowdb state file (with its .journal and .delivered beside it) into an empty PostgreSQL
   database: incidents (counts, sightings kept, rungs, XDR ids and waiting changes, links), hunts and
   casebooks, Talos cursors, rooms, module state, the pending outbox and dead letters. Idempotent:
-  a second run imports nothing. The URL comes from --database-url or DATABASE_URL (this command
-  only; the bot does not read DATABASE_URL yet). Stop the bot before, so the file does not change.`;
+  a second run imports nothing. The URL comes from --database-url or DATABASE_URL; start the bot
+  with the same DATABASE_URL afterwards. Stop the bot before, so the file does not change.`;
 
 export interface MigrateStateOptions {
   file: string;
@@ -38,12 +38,12 @@ export async function runMigrateStateCommand(opts: MigrateStateOptions, deps: { 
   const where = describeUrl(url);
   const state = parseState(await readStateFile(opts.file), opts.file);
   const journal = await readJournal(journalPathFor(opts.file), deps.logger);
-  const delivered = await readReceipts(receiptsPathFor(opts.file));
+  const { delivered, partsSent } = await readReceipts(receiptsPathFor(opts.file));
 
   const pool = createPool({ url, applicationName: 'sightline migrate-state', max: 2, statementTimeoutMs: 300_000, logger: deps.logger });
   try {
     await migrate(pool, { logger: deps.logger });
-    const result = await importState(pool, { state, journal, delivered, source: opts.file });
+    const result = await importState(pool, { state, journal, delivered: [...delivered], partsSent: [...partsSent], source: opts.file });
     report(result, opts.file, where, deps.out);
     return 0;
   } finally {
@@ -95,12 +95,11 @@ async function readJournal(path: string, logger: Logger): Promise<JournalEntry[]
   }
 }
 
-async function readReceipts(path: string): Promise<string[]> {
+async function readReceipts(path: string): Promise<ReturnType<typeof parseReceipts>> {
   try {
-    const text = await readFile(path, 'utf8');
-    return [...new Set(text.split('\n').map((l) => l.trim()).filter(Boolean))];
+    return parseReceipts(await readFile(path, 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return parseReceipts('');
     throw new StoreError('store_unwritable', `The delivery receipts ${path} cannot be read (${(err as Error).message}); check its permissions.`, { cause: err });
   }
 }

@@ -103,7 +103,8 @@ export interface Channel {
   readonly name: string;
   /** Whether this channel wants this notification at all. */
   accepts(n: Notification): boolean;
-  deliver(n: Notification): Promise<void>;
+  /** With `progress`, a notification of several messages starts after those already posted and records each one it posts. */
+  deliver(n: Notification, progress?: DeliveryProgress): Promise<void>;
   /**
    * The queue within this channel that `n` waits in (e.g. its Webex room): queues are delivered
    * independently, in order within each, so a stuck room never holds back another. Default: one queue.
@@ -114,6 +115,19 @@ export interface Channel {
    * PostgreSQL sender lets the queue go rather than hold its transaction open that long. Absent: never.
    */
   waitMs?(): number;
+}
+
+/**
+ * How far the delivery of one outbox item got, when the channel sends it as several messages (a
+ * hunt's threat with several targets is a card per target). Kept where the outbox keeps the item
+ * (the delivery receipts file on lowdb, a table on PostgreSQL), so a retry after a failure, a
+ * crash, or on another instance posts only the messages not yet out.
+ */
+export interface DeliveryProgress {
+  /** Messages of this item already posted. */
+  readonly sent: number;
+  /** Called after each message but the last is posted, with how many are out; resolves once recorded. */
+  record(sent: number): Promise<void>;
 }
 
 /** The port the domain uses; the implementation stores to the outbox first, so nothing is lost. */

@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { DeadLetter, OutboxItem } from '../store/state.js';
 import type { Store } from '../store/store.js';
-import type { Channel, Notification, Notifier } from './notification.js';
+import type { Channel, DeliveryProgress, Notification, Notifier } from './notification.js';
 import type { DeliveryReceipts } from './receipts.js';
 import { laneOf, pickHead, subjectOf, type QueueStats } from './queues.js';
 import { afterStep, buildDigest, endOfStorm, STORM_KINDS, stormStep, type StormPolicy, type StormState } from './storm.js';
@@ -60,6 +60,8 @@ export class Outbox implements Notifier {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private trimming: Promise<void> | undefined;
+  /** Without delivery receipts (tests, the CLI): how far items sent as several messages got, in memory. */
+  private readonly partsSent = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -77,7 +79,10 @@ export class Outbox implements Notifier {
   async recover(): Promise<void> {
     await this.requeueLegacyItems();
     const receipts = this.receipts;
-    if (!receipts || receipts.size === 0) return;
+    if (!receipts) return;
+    const queued = new Set(this.store.get().outbox.map((i) => i.id));
+    receipts.keepPartsOf(queued);
+    if (receipts.size === 0) return;
     const delivered = receipts.list();
     const dropped = await this.store.update((s) => {
       const before = s.outbox.length;
@@ -262,8 +267,9 @@ export class Outbox implements Notifier {
       if (headDue > this.clock.now().getTime()) return headDue;
       try {
         this.delivering.add(head.id);
-        await channel.deliver(head.payload as Notification);
+        await channel.deliver(head.payload as Notification, this.progressOf(head.id));
         this.delivering.delete(head.id);
+        this.partsSent.delete(head.id);
         // A receipt that cannot be written only widens the crash window; retrying the delivery
         // because of it would post the item twice for sure.
         await this.receipts?.record(head.id).catch((err: unknown) => this.logger.warn({ err }, 'outbox: delivery receipt not written'));
@@ -280,6 +286,8 @@ export class Outbox implements Notifier {
       } catch (err) {
         this.delivering.delete(head.id);
         if (err instanceof UndeliverableError) {
+          this.partsSent.delete(head.id);
+          this.receipts?.dropParts(head.id);
           await this.deadLetter(head, err.reason);
           this.lastProgress.set(lane, this.clock.now().getTime());
           continue;
@@ -337,6 +345,25 @@ export class Outbox implements Notifier {
     this.storms.set(lane, { ...afterStep(state, step, now), channel: channel.name, key: lane.slice(channel.name.length + 1) });
     this.lastProgress.set(lane, now);
     return true;
+  }
+
+  /**
+   * Where item `id`'s delivery starts and how its progress is kept: in the receipts file (a crash
+   * after a card per target was posted must not post them again), in memory without one. A progress
+   * line that cannot be written only widens the crash window, as a receipt's does.
+   */
+  private progressOf(id: string): DeliveryProgress {
+    const receipts = this.receipts;
+    return {
+      sent: receipts ? receipts.partsSent(id) : (this.partsSent.get(id) ?? 0),
+      record: async (sent) => {
+        if (!receipts) {
+          this.partsSent.set(id, sent);
+          return;
+        }
+        await receipts.recordParts(id, sent).catch((err: unknown) => this.logger.warn({ err }, 'outbox: delivery progress not written'));
+      },
+    };
   }
 
   /** Kicks the queues again at `atMs` (the next digest time). */

@@ -197,11 +197,11 @@ export class PostgresDelivery {
     return true;
   }
 
-  private readonly deliver: Deliver = async (item) => {
+  private readonly deliver: Deliver = async (item, progress) => {
     const channel = this.channels.get(item.channel);
     // Not reached: the store is asked only for this instance's channels.
     if (!channel) throw new Error(`No channel "${item.channel}" in this instance.`);
-    await channel.deliver(item.payload as Notification);
+    await channel.deliver(item.payload as Notification, progress);
   };
 
   private report(o: DeliveryOutcome): void {

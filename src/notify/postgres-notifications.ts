@@ -27,7 +27,10 @@ export interface PostgresNotificationsOptions {
  * the notifier's snapshot). Start `delivery` with the app, stop it before the pool ends.
  */
 export function postgresNotifications(opts: PostgresNotificationsOptions): { store: PostgresOutboxStore; notifier: PostgresNotifier; delivery: PostgresDelivery } {
-  const store = new PostgresOutboxStore(opts.pool, { retryDelayMs });
+  const store = new PostgresOutboxStore(opts.pool, {
+    retryDelayMs,
+    onProgressLost: (err) => opts.logger.warn({ err }, 'outbox: delivery progress not written; a crash before this notification is out would post its first messages again'),
+  });
   let delivery: PostgresDelivery | undefined;
   const notifier = new PostgresNotifier({
     pool: opts.pool,

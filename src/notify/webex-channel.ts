@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { AdaptiveCardAttachment, NewMessage, WebexApi } from '../clients/webex/port.js';
 import { UpstreamError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { CARD_CONTENT_TYPE } from './cards/elements.js';
 import { renderForWebex, type RenderOptions, type WebexRendering } from './cards/index.js';
-import type { Channel, Notification, NotificationKind } from './notification.js';
+import type { Channel, DeliveryProgress, Notification, NotificationKind } from './notification.js';
 import { isTransientStatus, UndeliverableError } from './undeliverable.js';
 
 export const HUNT_KINDS: readonly NotificationKind[] = [
@@ -32,15 +31,12 @@ export interface WebexChannelOptions {
   render?: RenderOptions;
 }
 
-// Remembers how far a multi-message notification got, so an outbox retry does not repost the cards already sent.
-const PROGRESS_MEMORY = 200;
 // Parent messages Webex said are gone: later replies to them go unthreaded without a refused try first.
 const GONE_PARENTS_MEMORY = 1000;
 
 export class WebexChannel implements Channel {
   readonly name = 'webex';
   private readonly kinds: ReadonlySet<NotificationKind>;
-  private readonly progress = new Map<string, number>();
   private readonly goneParents = new Set<string>();
 
   constructor(private readonly opts: WebexChannelOptions) {
@@ -65,22 +61,21 @@ export class WebexChannel implements Channel {
     return this.roomTitleFor(n);
   }
 
-  async deliver(n: Notification): Promise<void> {
+  /** Several messages (a card per target): `progress` says where a retry starts, and hears of each one posted. */
+  async deliver(n: Notification, progress?: DeliveryProgress): Promise<void> {
     const messages = renderForWebex(n, this.opts.render);
     const title = this.roomTitleFor(n);
-    const key = progressKey(n);
-    const start = this.progress.get(key) ?? 0;
-    for (let i = start; i < messages.length; i++) {
+    for (let i = progress?.sent ?? 0; i < messages.length; i++) {
       const message = messages[i]!;
       const id = await this.postClassified(title, message, n);
-      this.remember(key, i + 1);
+      // After the last one the outbox's receipt says it all.
+      if (progress && i + 1 < messages.length) await progress.record(i + 1);
       // Not awaited: whoever records the posted id (the incident's card id) changes memory at once
       // and reaches disk with the next state write. Waiting for that write here would hold the
       // outbox's delivery receipt back by up to a whole write, and a crash in that window posts the
       // message a second time (seen as repeated incident cards in the crash-safety suite).
       Promise.resolve(this.opts.onPosted?.(n, id)).catch((err: unknown) => this.opts.logger.warn({ err, kind: n.kind }, 'the posted message id could not be recorded'));
     }
-    this.progress.delete(key);
   }
 
   /**
@@ -141,17 +136,4 @@ export class WebexChannel implements Channel {
       throw err;
     }
   }
-
-  private remember(key: string, posted: number): void {
-    this.progress.delete(key);
-    this.progress.set(key, posted);
-    if (this.progress.size > PROGRESS_MEMORY) {
-      const oldest = this.progress.keys().next().value;
-      if (oldest !== undefined) this.progress.delete(oldest);
-    }
-  }
-}
-
-function progressKey(n: Notification): string {
-  return createHash('sha256').update(JSON.stringify(n)).digest('hex');
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
-import type { Channel, Notification } from '../../src/notify/notification.js';
+import type { Channel, DeliveryProgress, Notification } from '../../src/notify/notification.js';
 import { Outbox } from '../../src/notify/outbox.js';
 import { DeliveryReceipts, receiptsPathFor } from '../../src/notify/receipts.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
@@ -19,6 +19,27 @@ class FlakyChannel implements Channel {
   async deliver(n: Notification): Promise<void> {
     if (this.failing) throw new Error(`${this.name} is down`);
     this.delivered.push(n);
+  }
+}
+
+/** Sends each notification as three messages (as Webex sends a card per target), failing for now at `failAt` once. */
+class ThreePartChannel implements Channel {
+  readonly name = 'webex';
+  readonly posted: string[] = [];
+  constructor(private failAt?: number) {}
+  accepts(): boolean {
+    return true;
+  }
+  async deliver(n: Notification, progress?: DeliveryProgress): Promise<void> {
+    const week = (n as { week: string }).week;
+    for (let i = progress?.sent ?? 0; i < 3; i++) {
+      if (this.failAt === i) {
+        this.failAt = undefined;
+        throw new Error('Webex answered 503');
+      }
+      this.posted.push(`${week}/${i + 1}`);
+      if (progress && i < 2) await progress.record(i + 1);
+    }
   }
 }
 
@@ -187,7 +208,7 @@ describe('Outbox delivery receipts', () => {
   it('a receipt that cannot be written does not make a delivered item go out again', async () => {
     const store = await openStore();
     const webex = new FlakyChannel('webex');
-    const brokenDisk = { size: 0, has: () => false, list: () => [], forget: async () => undefined, record: () => Promise.reject(new Error('ENOSPC')) };
+    const brokenDisk = { size: 0, has: () => false, list: () => [], forget: async () => undefined, record: () => Promise.reject(new Error('ENOSPC')), partsSent: () => 0, recordParts: () => Promise.reject(new Error('ENOSPC')) };
     const outbox = new Outbox(store, [webex], systemClock, silentLogger, brokenDisk as unknown as DeliveryReceipts);
     outbox.start();
     await outbox.notify(notice('2021-07-02'));
@@ -195,6 +216,76 @@ describe('Outbox delivery receipts', () => {
     expect(webex.delivered).toHaveLength(1);
     expect(outbox.pending()).toBe(0);
     await store.close();
+  });
+
+  it('a notification sent as several messages: after a crash part way, only the messages not yet out are posted', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'outbox-')), 'state.json');
+    const store = await openStore(path);
+    // Fails at the third message: two are out when the process "dies" (the item stays queued, as after a SIGKILL).
+    const before = new ThreePartChannel(2);
+    const first = new Outbox(store, [before], systemClock, silentLogger, await DeliveryReceipts.open(receiptsPathFor(path)));
+    await first.notify(notice('2021-07-02'));
+    await first.notify(notice('2021-07-09'));
+    first.start();
+    await first.drain();
+    expect(before.posted).toEqual(['2021-07-02/1', '2021-07-02/2']);
+    await first.stop();
+    await store.close();
+
+    const restarted = await openStore(path);
+    const after = new ThreePartChannel();
+    const receipts = await DeliveryReceipts.open(receiptsPathFor(path));
+    expect(receipts.partsSent(restarted.get().outbox[0]!.id)).toBe(2);
+    // Its retry is due (the backoff after the failure has passed).
+    await restarted.update((s) => {
+      for (const i of s.outbox) i.nextAttemptAt = new Date(0).toISOString();
+    });
+    const second = new Outbox(restarted, [after], systemClock, silentLogger, receipts);
+    await second.recover();
+    second.start();
+    await second.drain();
+    expect(after.posted).toEqual(['2021-07-02/3', '2021-07-09/1', '2021-07-09/2', '2021-07-09/3']);
+    expect(second.pending()).toBe(0);
+    await second.stop();
+    await restarted.close();
+  });
+
+  it('without a receipts file, a retry in the same process still starts after the messages already out', async () => {
+    const store = await openStore();
+    const channel = new ThreePartChannel(1);
+    const outbox = new Outbox(store, [channel], systemClock, silentLogger);
+    await outbox.notify(notice('2021-07-02'));
+    outbox.start();
+    await outbox.drain();
+    await store.update((s) => {
+      for (const i of s.outbox) i.nextAttemptAt = new Date(0).toISOString();
+    });
+    outbox.kick();
+    await outbox.drain();
+    expect(channel.posted).toEqual(['2021-07-02/1', '2021-07-02/2', '2021-07-02/3']);
+    expect(outbox.pending()).toBe(0);
+    await outbox.stop();
+    await store.close();
+  });
+
+  it('the receipts file keeps the progress of items not delivered yet when it is trimmed, and forgets it once they are', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'outbox-')), 'state.json.delivered');
+    const receipts = await DeliveryReceipts.open(path);
+    await receipts.record('delivered-1');
+    await receipts.recordParts('partly', 1);
+    await receipts.recordParts('partly', 2);
+    await receipts.recordParts('done-later', 1);
+    await receipts.record('done-later');
+    await receipts.forget(['delivered-1']);
+    expect((await readFile(path, 'utf8')).split('\n').filter(Boolean).sort()).toEqual(['done-later', 'partly#2']);
+    const reopened = await DeliveryReceipts.open(path);
+    expect(reopened.partsSent('partly')).toBe(2);
+    expect(reopened.partsSent('done-later')).toBe(0);
+    // A torn last line (killed mid-write) counts for nothing.
+    await appendFile(path, 'partly#');
+    expect((await DeliveryReceipts.open(path)).partsSent('partly')).toBe(2);
+    reopened.keepPartsOf(new Set());
+    expect(reopened.partsSent('partly')).toBe(0);
   });
 
   it('receipts every delivery, and trims the file once the state file holds the removals', async () => {

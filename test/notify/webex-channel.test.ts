@@ -82,13 +82,19 @@ describe('WebexChannel', () => {
     expect(webex.posted[0]!.markdown).toContain('heimdallr');
   });
 
-  it('throws on other failures, and a retry resumes after the cards already posted', async () => {
+  it('throws on other failures, and a retry resumes after the cards its progress says are out', async () => {
     const { webex, channel } = setup();
     webex.failOn.set(1, new UpstreamError('webex', 'Webex is unavailable', { status: 503 }));
-    await expect(channel.deliver(targetsFound)).rejects.toThrow('Webex is unavailable');
+    const recorded: number[] = [];
+    const progress = { sent: 0, record: async (n: number) => void recorded.push(n) };
+    await expect(channel.deliver(targetsFound, progress)).rejects.toThrow('Webex is unavailable');
     expect(webex.posted).toHaveLength(1);
-    await channel.deliver(structuredClone(targetsFound));
+    expect(recorded).toEqual([1]);
+    // The outbox's next try (this process or another) starts where the record says.
+    await channel.deliver(structuredClone(targetsFound), { sent: recorded.at(-1)!, record: async (n) => void recorded.push(n) });
     expect(webex.posted.map((m) => m.markdown!.match(/DESKTOP-[0-9A-F]+/)![0])).toEqual(['DESKTOP-10000', 'DESKTOP-10001', 'DESKTOP-10002']);
+    // Not after the last card: the outbox's receipt covers the whole item.
+    expect(recorded).toEqual([1, 2]);
   });
 });
 

@@ -31,6 +31,8 @@ export interface ImportInput {
   journal: JournalEntry[];
   /** Ids of outbox items already delivered (`<STATE_FILE>.delivered`). */
   delivered: string[];
+  /** Outbox items sent in part (a card per target): how many of their messages are out (`<id>#<n>` lines of the same file). */
+  partsSent?: [string, number][];
   /** Where the state came from, for the refusal sentence. */
   source: string;
 }
@@ -56,6 +58,7 @@ export const IMPORT_KINDS = [
   'outbox items waiting',
   'outbox keys',
   'delivery receipts',
+  'outbox items sent in part',
   'dead letters',
   'investigate offers',
   'investigate confirmations',
@@ -196,6 +199,12 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
     // Receipts before the outbox: an item delivered (here or by the app since) is not queued again.
     counts['delivery receipts'] = await insertRows(tx, 'outbox_receipts (item_id)', 'item_id text', input.delivered.map((id) => ({ item_id: id })));
     counts['outbox items waiting'] = await insertOutbox(tx, input.state.outbox ?? []);
+    counts['outbox items sent in part'] = await insertRows(
+      tx,
+      'outbox_parts (item_id, sent)',
+      'item_id text, sent int',
+      partsOfQueued(input),
+    );
     counts['outbox keys'] = await insertRows(tx, 'outbox_keys (dedupe_key)', 'dedupe_key text', (input.state.outboxKeys ?? []).map((k) => ({ dedupe_key: k })));
     counts['dead letters'] = await insertRows(
       tx,
@@ -316,6 +325,12 @@ function chunks<T>(rows: T[]): T[][] {
 }
 
 /** INSERT … SELECT FROM jsonb_to_recordset … ON CONFLICT DO NOTHING, in the order given; returns rows inserted. */
+/** Progress only for items still queued in the file (an item delivered or dead-lettered needs none). */
+function partsOfQueued(input: ImportInput): { item_id: string; sent: number }[] {
+  const queued = new Set((input.state.outbox ?? []).map((i) => i.id));
+  return (input.partsSent ?? []).filter(([id]) => queued.has(id)).map(([id, sent]) => ({ item_id: id, sent }));
+}
+
 async function insertRows(tx: pg.ClientBase, table: string, columns: string, rows: Record<string, unknown>[]): Promise<number> {
   if (rows.length === 0) return 0;
   const [target, targetCols] = [table.replace(/\s*\(.*$/, ''), table.match(/\((.*)\)/)![1]!];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Notification } from '../../notify/notification.js';
+import type { DeliveryProgress, Notification } from '../../notify/notification.js';
 import { pickHead, subjectOf, type QueueStat, type QueueStats } from '../../notify/queues.js';
 import { UndeliverableError } from '../../notify/undeliverable.js';
 import type { DeadLetter, OutboxItem } from '../state.js';
@@ -38,7 +38,8 @@ export interface OutboxEntry {
 }
 
 /** What a deliverer reports on success; a thrown UndeliverableError means refused for good, any other throw means try later. */
-export type Deliver = (item: OutboxItem) => Promise<void | { messageId?: string }>;
+/** `progress`: how many of the item's messages an earlier try posted, and where each one posted now is recorded (outbox_parts). */
+export type Deliver = (item: OutboxItem, progress: DeliveryProgress) => Promise<void | { messageId?: string }>;
 
 export type DeliveryOutcome =
   | { outcome: 'delivered'; item: OutboxItem }
@@ -61,6 +62,8 @@ export interface PostgresOutboxOptions {
    * in its delivery loop, not an exported rule; the caller passes it until it is.
    */
   retryDelayMs: (attempts: number) => number;
+  /** Told when how far a notification got could not be recorded (a crash before it is sent in full would repeat messages). */
+  onProgressLost?: (err: Error) => void;
   /** Items of a queue read to choose its head with `pickHead` (bounds the work per delivery). */
   headWindow?: number;
 }
@@ -200,14 +203,17 @@ export class PostgresOutboxStore {
       if (!choice) return STALE_HEAD;
       // No other sender reaches this row without the queue's lock, which this transaction holds; the
       // row lock makes the coalescing lookup (PostgresNotifier, SKIP LOCKED) leave the item being sent alone.
-      const { rows } = await tx.query<OutboxRow>(prepared(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE id = $1 FOR UPDATE`, [choice.id]));
+      const { rows } = await tx.query<OutboxRow & { parts_sent: number | null }>(
+        prepared(`SELECT ${OUTBOX_COLUMNS}, (SELECT p.sent FROM outbox_parts p WHERE p.item_id = outbox.id) AS parts_sent FROM outbox WHERE id = $1 FOR UPDATE`, [choice.id]),
+      );
       const item = itemOf(rows[0]!);
       try {
-        const sent = await deliver(item);
-        // The receipt and the delete in one statement (one round trip fewer per notification; same transaction, same locks).
+        const sent = await deliver(item, this.progressOf(item.id, rows[0]!.parts_sent ?? 0));
+        // The receipt and the deletes in one statement (one round trip fewer per notification; same transaction, same locks).
         await tx.query(
           prepared(
-            `WITH receipt AS (INSERT INTO outbox_receipts (item_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING)
+            `WITH receipt AS (INSERT INTO outbox_receipts (item_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING),
+                  parts AS (DELETE FROM outbox_parts WHERE item_id = $1)
              DELETE FROM outbox WHERE id = $1`,
             [item.id, sent?.messageId ?? null],
           ),
@@ -221,7 +227,7 @@ export class PostgresOutboxStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9) ON CONFLICT (id) DO NOTHING`,
             [dead.id, dead.channel, dead.key, dead.kind, dead.subject ?? null, dead.reason, dead.createdAt, dead.attempts, JSON.stringify(dead.payload)],
           );
-          await tx.query('DELETE FROM outbox WHERE id = $1', [item.id]);
+          await tx.query('WITH parts AS (DELETE FROM outbox_parts WHERE item_id = $1) DELETE FROM outbox WHERE id = $1', [item.id]);
           return { outcome: 'dead', item, reason: err.reason };
         }
         const attempts = item.attempts + 1;
@@ -233,6 +239,23 @@ export class PostgresOutboxStore {
         return { outcome: 'retry', item, attempts, error };
       }
     });
+  }
+
+  /**
+   * Progress of a notification sent as several messages, recorded on a pooled connection of its own
+   * and committed at once: the sending transaction is rolled back by a crash, and the instance that
+   * sends the item next must still know which messages are out. A write that fails only widens the
+   * crash window (a retry would post those messages again), so it is logged, not thrown.
+   */
+  private progressOf(id: string, sent: number): DeliveryProgress {
+    return {
+      sent,
+      record: async (n) => {
+        await this.pool
+          .query(prepared('INSERT INTO outbox_parts (item_id, sent) VALUES ($1, $2) ON CONFLICT (item_id) DO UPDATE SET sent = greatest(outbox_parts.sent, excluded.sent)', [id, n]))
+          .catch((err: unknown) => this.opts.onProgressLost?.(poolError(this.pool, err, 'recording how far a notification got')));
+      },
+    };
   }
 
   /**

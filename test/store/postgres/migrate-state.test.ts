@@ -120,6 +120,9 @@ async function makeLowdbState(dir: string): Promise<{ file: string; state: State
   // ob-3 was delivered just before the stop: its receipt is on disk, the state not rewritten yet.
   const receipts = await DeliveryReceipts.open(receiptsPathFor(file));
   await receipts.record('ob-3');
+  // ob-1 went out in part (two of its messages) before the stop; ob-3's progress left with its receipt.
+  await receipts.recordParts('ob-1', 2);
+  await receipts.recordParts('ob-3', 1);
   await receipts.close();
   return { file, state: parseState(JSON.stringify(state), file), unapplied };
 }
@@ -177,6 +180,7 @@ describe.skipIf(!server)('sightline migrate-state', () => {
       'outbox items waiting': 2,
       'outbox keys': 2,
       'delivery receipts': 1,
+      'outbox items sent in part': 1,
       'dead letters': 1,
       'investigate offers': 1,
       'investigate confirmations': 1,
@@ -208,6 +212,7 @@ describe.skipIf(!server)('sightline migrate-state', () => {
       incidents.flatMap((i) => i.xdrSync.pending.map((op) => [op.id, i.id, op.kind])).sort((a, b) => (a[0] as number) - (b[0] as number)),
     );
     expect((await pool.query<{ id: string }>('SELECT id FROM outbox ORDER BY position')).rows.map((r) => r.id)).toEqual(['ob-1', 'ob-2']);
+    expect((await pool.query('SELECT item_id, sent FROM outbox_parts')).rows).toEqual([{ item_id: 'ob-1', sent: 2 }]);
 
     // Hunts with casebooks, cursors, rooms, modules, the desk: in the control document, as the app's store opens it.
     const control = await PostgresControlStore.open(pool, { logger: silentLogger });

@@ -53,7 +53,7 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
   let a: PostgresOutboxStore;
   let b: PostgresOutboxStore;
   beforeEach(async () => {
-    await pools.a.query('TRUNCATE outbox, outbox_keys, outbox_receipts, dead_letters');
+    await pools.a.query('TRUNCATE outbox, outbox_keys, outbox_receipts, dead_letters, outbox_parts');
     a = new PostgresOutboxStore(pools.a, { retryDelayMs: () => RETRY_MS });
     b = new PostgresOutboxStore(pools.b, { retryDelayMs: () => RETRY_MS });
   });
@@ -140,8 +140,8 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
     const fake = new FakeRooms();
     let crashed = false;
     // Instance A "sends" room-7's first item, then dies before committing: its connection is cut.
-    const crashing: Deliver = async (item) => {
-      await fake.deliverer('a')(item);
+    const crashing: Deliver = async (item, progress) => {
+      await fake.deliverer('a')(item, progress);
       if (item.key === 'room-7' && !crashed) {
         crashed = true;
         await pools.b.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'outbox-a' AND state LIKE 'idle in transaction%'`);
@@ -160,12 +160,34 @@ describe.skipIf(!server)('the outbox on PostgreSQL, two instances on one databas
     for (const room of rooms.filter((r) => r !== 'room-7')) expect(fake.byRoom(room)).toEqual([0, 1]);
   });
 
+  it('an item sent as several messages: after a crash part way, the next instance posts only the rest, and the progress leaves with the item', async () => {
+    await a.enqueue([{ channel: 'webex', key: 'room-p', payload: news('room-p', 0) }]);
+    const posted: string[] = [];
+    /** Three messages an item; `crashAfter` kills this instance's sending transaction once that many are out. */
+    const sender = (by: string, crashAfter?: number): Deliver => async (item, progress) => {
+      for (let i = progress.sent; i < 3; i++) {
+        posted.push(`${by}:${i + 1}`);
+        if (i < 2) await progress.record(i + 1);
+        if (crashAfter === i + 1) {
+          await pools.b.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'outbox-a' AND state LIKE 'idle in transaction%'`);
+          throw new Error('killed');
+        }
+      }
+    };
+    await expect(a.deliverOne(sender('a', 2), ['webex'])).rejects.toBeInstanceOf(StoreError);
+    expect((await pools.b.query('SELECT item_id, sent FROM outbox_parts')).rows).toMatchObject([{ sent: 2 }]);
+    await b.deliverDue(sender('b'));
+    expect(posted).toEqual(['a:1', 'a:2', 'b:3']);
+    expect(await b.pending()).toBe(0);
+    expect((await pools.b.query('SELECT count(*)::int AS n FROM outbox_parts')).rows[0].n).toBe(0);
+  });
+
   it('sends an item again when the deliverer throws after "sending" (the channel answered, the process did not see it): one repeat, then it leaves', async () => {
     await queueItems(1);
     const fake = new FakeRooms();
     let thrown = 0;
-    const lost: Deliver = async (item) => {
-      await fake.deliverer('a')(item);
+    const lost: Deliver = async (item, progress) => {
+      await fake.deliverer('a')(item, progress);
       if (item.key === 'room-2' && thrown++ === 0) throw new Error('socket hang up');
     };
     await a.deliverDue(lost);

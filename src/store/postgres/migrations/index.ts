@@ -9,6 +9,7 @@ import { sql as queueStorage } from './008_queue_storage.js';
 import { sql as appliedSightings } from './009_applied_sightings.js';
 import { sql as countingHot } from './010_counting_hot.js';
 import { sql as xdrCallAllowance } from './011_xdr_call_allowance.js';
+import { sql as outboxParts } from './012_outbox_parts.js';
 
 /**
  * Every migration, in order. A migration is never edited once released (its checksum is
@@ -32,4 +33,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'applied_sightings', sql: appliedSightings },
   { version: 10, name: 'counting_hot', sql: countingHot },
   { version: 11, name: 'xdr_call_allowance', sql: xdrCallAllowance },
+  { version: 12, name: 'outbox_parts', sql: outboxParts },
 ];
