@@ -127,3 +127,42 @@ export function takeoverFigures(samples: readonly (number | undefined)[]): Takeo
   const got = samples.filter((s): s is number => s !== undefined);
   return { count: got.length, medianMs: percentile(got, 50), maxMs: got.length ? Math.max(...got) : 0, missed: samples.length - got.length };
 }
+
+/** A chat command an analyst sent during the run: its message id, and when. */
+export interface SentCommand {
+  id: string;
+  sentAt: number;
+}
+
+export interface CommandVerdict {
+  sent: number;
+  answeredOnce: number;
+  /** Commands with more than one answer (their ids). */
+  answeredTwice: string[];
+  /** Commands without an answer although no instance was killed in the `graceMs` after they were sent (their ids). */
+  unansweredAwayFromKills: string[];
+  /** Commands without an answer with a kill in that window: the webhook reached the instance that died (Webex does not redeliver). */
+  lostToKills: number;
+  /** For each of those, ms from the command to the first kill after it. */
+  lostMsBeforeKill: number[];
+}
+
+/**
+ * Chat commands through Webex's webhooks, which reach whichever instance the shared URL picks:
+ * each must be answered once (the reply threads under it, so replies are counted per command), and
+ * only a kill soon after a command excuses a missing answer.
+ */
+export function judgeCommands(commands: readonly SentCommand[], repliesTo: ReadonlyMap<string, number>, killTimes: readonly number[], graceMs: number): CommandVerdict {
+  const verdict: CommandVerdict = { sent: commands.length, answeredOnce: 0, answeredTwice: [], unansweredAwayFromKills: [], lostToKills: 0, lostMsBeforeKill: [] };
+  for (const c of commands) {
+    const answers = repliesTo.get(c.id) ?? 0;
+    const nextKill = Math.min(...killTimes.filter((t) => t >= c.sentAt));
+    if (answers === 1) verdict.answeredOnce++;
+    else if (answers > 1) verdict.answeredTwice.push(c.id);
+    else if (nextKill - c.sentAt <= graceMs) {
+      verdict.lostToKills++;
+      verdict.lostMsBeforeKill.push(nextKill - c.sentAt);
+    } else verdict.unansweredAwayFromKills.push(c.id);
+  }
+  return verdict;
+}

@@ -13,7 +13,7 @@ import { startRoundRobinProxy, type RoundRobinProxy } from '../src/sandbox/round
 import { startWorld, type EmulatedWorld } from '../src/sandbox/world.js';
 import { startNodeFlags } from '../bench/start-flags.js';
 import { duplicateCards } from './inspect.js';
-import { duplicateExternalIds, judgeLedger, killPlan, takeoverFigures, weeklyHuntsRepeated, type HuntRow, type KillKind, type StoredSighting } from './postgres-crash-checks.js';
+import { duplicateExternalIds, judgeCommands, judgeLedger, killPlan, takeoverFigures, weeklyHuntsRepeated, type HuntRow, type KillKind, type SentCommand, type StoredSighting } from './postgres-crash-checks.js';
 import { SightingLedger } from './ledger.js';
 import { ReportBuilder, SUITE_XDR_ALLOWANCE, percentile, seeded, sleep, type SuiteReport } from './support.js';
 
@@ -47,10 +47,20 @@ export interface PostgresCrashOptions {
   entry?: { file: string; nodeArgs: string[] };
 }
 
+interface ChatLogLine {
+  port: number;
+  at: number;
+  text: string;
+}
+
 interface Run {
   cluster: ThrowawayCluster;
   world: EmulatedWorld;
   proxy: RoundRobinProxy;
+  /** Each webhook's event id → the instance it reached and its answer (or the error), and when. */
+  webhooks: Map<string, string>;
+  /** Chat-side log lines and warnings of both instances (by HTTP port), kept to explain an unanswered command. */
+  chatLogs: ChatLogLine[];
   instances: SightlineInstance[];
   pool: pg.Pool;
   stateDir: string;
@@ -80,6 +90,13 @@ export async function runPostgresCrash(opts: PostgresCrashOptions): Promise<Suit
   );
 }
 
+const ANALYST = 'alice@example.com';
+/**
+ * A command's answer may be lost with the instance its webhook reached, if that one is killed this soon
+ * after (answers take 50–550 ms here; kills come every 5–10 s, so a longer grace would excuse most commands).
+ */
+const COMMAND_GRACE_MS = 3_000;
+
 /** The weekly schedule the instances run (the default's), so the suite knows which week a missed run hunts. */
 const HUNT_CRON = '0 18 * * 5';
 const HUNT_TIMEZONE = 'America/New_York';
@@ -92,7 +109,18 @@ async function startRun(opts: PostgresCrashOptions): Promise<Run> {
   });
   const stateDir = await mkdtemp(path.join(tmpdir(), 'sightline-pg-crash-'));
   const ports = [await freePort(), await freePort()];
-  const proxy = await startRoundRobinProxy(ports.map((p) => `http://127.0.0.1:${p}`));
+  const chatLogs: ChatLogLine[] = [];
+  // Which instance each Webex webhook reached, and with what answer (by the event's message id): a command left unanswered says where it went.
+  const webhooks = new Map<string, string>();
+  const proxy = await startRoundRobinProxy(
+    ports.map((p) => `http://127.0.0.1:${p}`),
+    {
+      onOutcome: (body, backend, outcome) => {
+        const id = (JSON.parse(body.toString('utf8') || '{}') as { data?: { id?: string } }).data?.id;
+        if (id) webhooks.set(id, `${backend.replace(/^.*:/, 'port ')} ${outcome} at ${new Date().toISOString().slice(11, 23)}`);
+      },
+    },
+  );
   const instances = ports.map((port, i) => {
     const env = world.env({
       LOG_LEVEL: 'info',
@@ -112,10 +140,20 @@ async function startRun(opts: PostgresCrashOptions): Promise<Run> {
       // below reads every acknowledged id back from that table, so keep them for the whole run.
       SIGHTINGS_DEDUPE_WINDOW_SECONDS: '86400',
     });
-    return new SightlineInstance({ name: `instance-${'ab'[i]}`, url: `http://127.0.0.1:${port}`, env, nodeFlags: startNodeFlags(env), ...(opts.entry ? { entry: opts.entry } : {}) });
+    return new SightlineInstance({
+      name: `instance-${'ab'[i]}`,
+      url: `http://127.0.0.1:${port}`,
+      env,
+      nodeFlags: startNodeFlags(env),
+      // The chat side's lines and every warning or error, to say why a command went unanswered.
+      onLog: (line) => {
+        if ((line.level ?? 0) >= 40 || /"component":"(bot|webex-webhook|chat)/.test(JSON.stringify(line))) chatLogs.push({ port, at: Date.now(), text: JSON.stringify(line).slice(0, 300) });
+      },
+      ...(opts.entry ? { entry: opts.entry } : {}),
+    });
   });
   const pool = new pg.Pool({ connectionString: cluster.url, max: 2, application_name: 'postgres-crash-suite' });
-  return { cluster, world, proxy, instances, pool, stateDir };
+  return { cluster, world, proxy, webhooks, chatLogs, instances, pool, stateDir };
 }
 
 async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => number, r: ReportBuilder, log: (s: string) => void): Promise<void> {
@@ -153,10 +191,21 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
     }
   };
   const clients = Array.from({ length: opts.clients }, (_, i) => client(i));
+  // An analyst asks for the open incidents every 1–3 s: Webex's webhook reaches whichever instance
+  // the shared URL picks (and the other when that one refuses the connection).
+  const analysts = world.webex.createRoomAsPerson('Crash analysts', [ANALYST]);
+  const commands: SentCommand[] = [];
+  const chatting = (async () => {
+    while (streaming) {
+      commands.push({ id: world.webex.postAsPerson(ANALYST, analysts.id, 'incidents', { mentionBot: true }).id, sentAt: Date.now() });
+      await sleep(1000 + Math.floor(rand() * 2000));
+    }
+  })();
 
   const plan = killPlan(opts.eitherKills, opts.leaderKills);
   const takeovers: (number | undefined)[] = [];
   let huntKills = 0;
+  const killTimes: number[] = [];
   let noLeaderToKill = 0;
   const waitMs = opts.takeoverWaitMs ?? 30_000;
   try {
@@ -167,6 +216,7 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
       const wasLeader = victim.leader;
       const huntRunning = wasLeader && (await runningHunts(pool)) > 0;
       const killedAt = Date.now();
+      killTimes.push(killedAt);
       await victim.stop('SIGKILL');
       if (huntRunning) huntKills++;
       if (wasLeader) {
@@ -181,7 +231,7 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
     slowHunt();
     await sleep(500);
     streaming = false;
-    await Promise.all(clients);
+    await Promise.all([...clients, chatting]);
   }
   const final = await settle(pool);
   const stops = await Promise.all(instances.map((i) => i.stop('SIGTERM')));
@@ -243,6 +293,29 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
   r.check('at most one XDR incident per local incident', dupIncidents.length === 0, dupIncidents.slice(0, 3).join(', '));
   r.check('every local incident mirrored to XDR', missing.length === 0, missing.slice(0, 3).join(', '));
   r.figure('XDR sightings posted twice for one sighting', duplicateExternalIds((world.xdr.state.sighting ?? []) as { external_ids?: string[] }[], 'sightline-sighting-').length);
+
+  const repliesTo = new Map<string, number>();
+  const answerMs: number[] = [];
+  const sentAt = new Map(commands.map((c) => [c.id, c.sentAt]));
+  for (const m of world.webex.messages(analysts.id)) {
+    if (!m.parentId || m.personId !== world.webex.bot.id) continue;
+    repliesTo.set(m.parentId, (repliesTo.get(m.parentId) ?? 0) + 1);
+    const asked = sentAt.get(m.parentId);
+    if (asked !== undefined) answerMs.push(Date.parse(m.created) - asked);
+  }
+  const chat = judgeCommands(commands, repliesTo, killTimes, COMMAND_GRACE_MS);
+  r.figure('chat commands sent / answered once / lost with a killed instance', `${chat.sent} / ${chat.answeredOnce} / ${chat.lostToKills}`);
+  r.figure('chat answer time, median / max (ms)', answerMs.length ? `${percentile(answerMs, 50)} / ${Math.max(...answerMs)}` : 'none answered');
+  r.figure('lost commands: ms from the command to the next kill', chat.lostMsBeforeKill.join(', ') || 'none');
+  const silent = commands.filter((c) => (repliesTo.get(c.id) ?? 0) === 0);
+  r.figure('unanswered commands: where the webhook went', silent.map((c) => `${new Date(c.sentAt).toISOString().slice(11, 23)} → ${run.webhooks.get(c.id) ?? 'never forwarded'}`).join('; ') || 'none');
+  for (const c of silent) {
+    const port = Number(/port (\d+)/.exec(run.webhooks.get(c.id) ?? '')?.[1]);
+    const around = run.chatLogs.filter((l) => l.port === port && l.at >= c.sentAt - 1_000 && l.at <= c.sentAt + 5_000 && !/sighting|outbox|xdr/i.test(l.text)).slice(0, 8);
+    log(`  postgres-crash: unanswered command ${c.id.slice(-16)} (${run.webhooks.get(c.id) ?? 'never forwarded'}); that instance's log: ${around.map((l) => l.text).join(' | ') || 'nothing'}`);
+  }
+  r.check('no chat command answered twice', chat.answeredTwice.length === 0, chat.answeredTwice.slice(0, 3).join(', ') || undefined);
+  r.check(`every chat command answered, unless an instance was killed within ${COMMAND_GRACE_MS / 1000} s of it`, chat.sent > 0 && chat.unansweredAwayFromKills.length === 0, chat.sent === 0 ? 'no command sent' : chat.unansweredAwayFromKills.length ? `${chat.unansweredAwayFromKills.length} unanswered, e.g. ${chat.unansweredAwayFromKills[0]}` : undefined);
 
   const rooms = world.webex.rooms().map((room) => ({ title: room.title, ...duplicateCards(world, room.title) }));
   const repeatedMessages = rooms.reduce((n, x) => n + x.duplicates.length, 0);

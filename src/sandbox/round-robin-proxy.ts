@@ -17,7 +17,10 @@ export interface RoundRobinProxy {
 
 const MAX_BODY = 5 * 1024 * 1024;
 
-export async function startRoundRobinProxy(backends: readonly string[], opts: { port?: number } = {}): Promise<RoundRobinProxy> {
+/** What became of one request: the backend that answered (or the last one tried) and its status, or the error that ended it. */
+export type ProxyOutcome = (body: Buffer, backend: string, outcome: number | string) => void;
+
+export async function startRoundRobinProxy(backends: readonly string[], opts: { port?: number; onOutcome?: ProxyOutcome } = {}): Promise<RoundRobinProxy> {
   if (backends.length === 0) throw new Error('The proxy needs at least one backend URL.');
   const served = new Map(backends.map((b) => [b, 0]));
   let next = 0;
@@ -33,7 +36,7 @@ export async function startRoundRobinProxy(backends: readonly string[], opts: { 
     });
     req.on('end', () => {
       const start = next++ % backends.length;
-      void forward(req, res, Buffer.concat(chunks), backends, start, 0, served);
+      void forward(req, res, Buffer.concat(chunks), backends, start, 0, served, opts.onOutcome);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -52,14 +55,19 @@ export async function startRoundRobinProxy(backends: readonly string[], opts: { 
   };
 }
 
-function forward(req: IncomingMessage, res: ServerResponse, body: Buffer, backends: readonly string[], start: number, tried: number, served: Map<string, number>): Promise<void> {
+function forward(req: IncomingMessage, res: ServerResponse, body: Buffer, backends: readonly string[], start: number, tried: number, served: Map<string, number>, onOutcome?: ProxyOutcome): Promise<void> {
   const backend = backends[(start + tried) % backends.length]!;
   const target = new URL(req.url ?? '/', backend);
   return new Promise<void>((resolve) => {
     const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) };
     delete headers['transfer-encoding'];
-    const up = httpRequest(target, { method: req.method, headers }, (upRes) => {
+    delete headers.connection;
+    // A connection per request, as a load balancer's default upstream: a kept-alive one the instance closes
+    // as idle (or a killed instance left) while a request goes out on it ends in ECONNRESET, which cannot
+    // be resent safely, and that would be the proxy's loss, not the instance's.
+    const up = httpRequest(target, { method: req.method, headers, agent: false }, (upRes) => {
       served.set(backend, (served.get(backend) ?? 0) + 1);
+      onOutcome?.(body, backend, upRes.statusCode ?? 502);
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       upRes.pipe(res);
       upRes.on('end', () => resolve());
@@ -71,8 +79,9 @@ function forward(req: IncomingMessage, res: ServerResponse, body: Buffer, backen
     up.on('error', (err: NodeJS.ErrnoException) => {
       // Refused: nothing reached that instance, so the next one may take it. Anything else
       // (reset mid-request) may have been received: the sender decides whether to resend.
-      if (err.code === 'ECONNREFUSED' && tried + 1 < backends.length) resolve(forward(req, res, body, backends, start, tried + 1, served));
+      if (err.code === 'ECONNREFUSED' && tried + 1 < backends.length) resolve(forward(req, res, body, backends, start, tried + 1, served, onOutcome));
       else {
+        onOutcome?.(body, backend, err.code ?? err.message);
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `No Sightline instance answered (${err.code ?? err.message}).` }));
         else res.destroy();
         resolve();

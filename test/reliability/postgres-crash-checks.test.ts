@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { duplicateExternalIds, judgeLedger, killPlan, takeoverFigures, weeklyHuntsRepeated, type LedgerEntry, type StoredSighting } from '../../reliability/postgres-crash-checks.js';
+import { duplicateExternalIds, judgeCommands, judgeLedger, killPlan, takeoverFigures, weeklyHuntsRepeated, type LedgerEntry, type StoredSighting } from '../../reliability/postgres-crash-checks.js';
 import { renderReport, upsertSuiteSection } from '../../reliability/report.js';
 import type { SuiteReport } from '../../reliability/support.js';
 
@@ -87,6 +87,31 @@ describe('duplicateExternalIds / takeoverFigures', () => {
   it('reports median, max and the leader kills nobody took over after', () => {
     expect(takeoverFigures([4000, 6000, undefined, 5000])).toEqual({ count: 3, medianMs: 5000, maxMs: 6000, missed: 1 });
     expect(takeoverFigures([])).toEqual({ count: 0, medianMs: 0, maxMs: 0, missed: 0 });
+  });
+});
+
+describe('judgeCommands', () => {
+  it('counts each command answered once, answered twice, and excuses a missing answer only when a kill followed within the grace', () => {
+    const commands = [
+      { id: 'once', sentAt: 1_000 },
+      { id: 'twice', sentAt: 2_000 },
+      { id: 'killed-soon-after', sentAt: 3_000 },
+      { id: 'killed-long-after', sentAt: 4_000 },
+      { id: 'killed-before', sentAt: 20_000 },
+    ];
+    const replies = new Map([
+      ['once', 1],
+      ['twice', 2],
+    ]);
+    // Kills at 3.5 s (0.5 s after a command) and 19 s (before the last one, 15 s after the fourth).
+    expect(judgeCommands(commands, replies, [3_500, 19_000], 10_000)).toEqual({
+      sent: 5,
+      answeredOnce: 1,
+      answeredTwice: ['twice'],
+      unansweredAwayFromKills: ['killed-long-after', 'killed-before'],
+      lostToKills: 1,
+      lostMsBeforeKill: [500],
+    });
   });
 });
 

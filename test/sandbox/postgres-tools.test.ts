@@ -77,14 +77,36 @@ describe('round-robin proxy', () => {
     expect(proxy.served.get(`http://127.0.0.1:${deadPort}`)).toBe(0);
   });
 
-  it('answers 502 with a sentence when no instance is up', async () => {
-    const lone = await startRoundRobinProxy([`http://127.0.0.1:${deadPort}`]);
+  it('answers 502 with a sentence when no instance is up, and says what became of each request', async () => {
+    const outcomes: string[] = [];
+    const lone = await startRoundRobinProxy([`http://127.0.0.1:${deadPort}`], { onOutcome: (body, backend, outcome) => outcomes.push(`${body.toString()} ${backend} ${outcome}`) });
     try {
-      const res = await request(`${lone.url}/healthz`);
+      const res = await request(`${lone.url}/healthz`, { method: 'POST', body: 'ping' });
       expect(res.statusCode).toBe(502);
       expect(((await res.body.json()) as { message: string }).message).toMatch(/No Sightline instance answered/);
+      expect(outcomes).toEqual([`ping http://127.0.0.1:${deadPort} ECONNREFUSED`]);
     } finally {
       await lone.stop();
+    }
+  });
+
+  it('opens a connection per request (an idle one the instance closes cannot swallow a request), and reports each answer', async () => {
+    let connections = 0;
+    const outcomes: (number | string)[] = [];
+    const counted = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    counted.on('connection', () => connections++);
+    await new Promise<void>((r) => counted.listen(0, '127.0.0.1', () => r()));
+    const one = await startRoundRobinProxy([`http://127.0.0.1:${(counted.address() as AddressInfo).port}`], { onOutcome: (_b, _backend, outcome) => outcomes.push(outcome) });
+    try {
+      for (let i = 0; i < 3; i++) await (await request(`${one.url}/webex/webhook`, { method: 'POST', body: '{}' })).body.text();
+      expect(connections).toBe(3);
+      expect(outcomes).toEqual([200, 200, 200]);
+    } finally {
+      await one.stop();
+      await new Promise((r) => counted.close(r));
     }
   });
 });
