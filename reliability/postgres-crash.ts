@@ -86,7 +86,7 @@ export async function runPostgresCrash(opts: PostgresCrashOptions): Promise<Suit
     `Two Sightline processes on one PostgreSQL database (a throwaway cluster on this machine's cores, LEADER_POLL_SECONDS=${pollS}), Webex webhooks through one round-robin URL. ` +
       `${opts.clients} concurrent clients streamed signed sightings (batches of 1–4, ${opts.targets} targets, each sighting with a sender id) straight at both instances; a refused connection was resent with the same ids to the other instance, and half of what got no answer was resent later. ` +
       `Meanwhile ${opts.eitherKills} SIGKILLs of a random instance and ${opts.leaderKills} of the leader, spread over the run, 200–1500 ms apart once both were up; after a leader kill the survivor was timed until it logged its election ("elected leader: …"), then the killed one restarted. ` +
-      `The roundup of the last scheduled run's week (${HUNT_CRON}, ${HUNT_TIMEZONE}) was published and the leader's missed-run check hunted it, with 300 ms XDR latency on the hunt's lookups so kills landed mid-hunt.`,
+      `The roundup of the last scheduled run's week (${HUNT_CRON}, ${HUNT_TIMEZONE}) was published and the leader's missed-run check hunted it, with 300 ms XDR latency on the hunt's lookups so kills landed mid-hunt. An analyst sent \`incidents\` every 1–3 s in a room of the bot's; Webex's webhook took each to the shared URL, which passed it to either instance (the other when that one refused the connection).`,
   );
 }
 
