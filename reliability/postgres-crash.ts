@@ -147,7 +147,10 @@ async function startRun(opts: PostgresCrashOptions): Promise<Run> {
       nodeFlags: startNodeFlags(env),
       // The chat side's lines and every warning or error, to say why a command went unanswered.
       onLog: (line) => {
-        if ((line.level ?? 0) >= 40 || /"component":"(bot|webex-webhook|chat)/.test(JSON.stringify(line))) chatLogs.push({ port, at: Date.now(), text: JSON.stringify(line).slice(0, 300) });
+        if ((line.level ?? 0) < 40 && !/"component":"(bot|webex-webhook|chat)/.test(JSON.stringify(line))) return;
+        chatLogs.push({ port, at: Date.now(), text: JSON.stringify(line).slice(0, 300) });
+        // Bounded: a run that warns a lot keeps its last lines, which are the ones asked for.
+        if (chatLogs.length > 20_000) chatLogs.splice(0, 5_000);
       },
       ...(opts.entry ? { entry: opts.entry } : {}),
     });

@@ -199,12 +199,7 @@ export async function importState(pool: pg.Pool, input: ImportInput): Promise<Im
     // Receipts before the outbox: an item delivered (here or by the app since) is not queued again.
     counts['delivery receipts'] = await insertRows(tx, 'outbox_receipts (item_id)', 'item_id text', input.delivered.map((id) => ({ item_id: id })));
     counts['outbox items waiting'] = await insertOutbox(tx, input.state.outbox ?? []);
-    counts['outbox items sent in part'] = await insertRows(
-      tx,
-      'outbox_parts (item_id, sent)',
-      'item_id text, sent int',
-      partsOfQueued(input),
-    );
+    counts['outbox items sent in part'] = await insertRows(tx, 'outbox_parts (item_id, sent)', 'item_id text, sent int', partsOfQueued(input));
     counts['outbox keys'] = await insertRows(tx, 'outbox_keys (dedupe_key)', 'dedupe_key text', (input.state.outboxKeys ?? []).map((k) => ({ dedupe_key: k })));
     counts['dead letters'] = await insertRows(
       tx,
@@ -324,13 +319,13 @@ function chunks<T>(rows: T[]): T[][] {
   return out;
 }
 
-/** INSERT … SELECT FROM jsonb_to_recordset … ON CONFLICT DO NOTHING, in the order given; returns rows inserted. */
 /** Progress only for items still queued in the file (an item delivered or dead-lettered needs none). */
 function partsOfQueued(input: ImportInput): { item_id: string; sent: number }[] {
   const queued = new Set((input.state.outbox ?? []).map((i) => i.id));
   return (input.partsSent ?? []).filter(([id]) => queued.has(id)).map(([id, sent]) => ({ item_id: id, sent }));
 }
 
+/** INSERT … SELECT FROM jsonb_to_recordset … ON CONFLICT DO NOTHING, in the order given; returns rows inserted. */
 async function insertRows(tx: pg.ClientBase, table: string, columns: string, rows: Record<string, unknown>[]): Promise<number> {
   if (rows.length === 0) return 0;
   const [target, targetCols] = [table.replace(/\s*\(.*$/, ''), table.match(/\((.*)\)/)![1]!];

@@ -37,8 +37,11 @@ export interface OutboxEntry {
   payload: Notification;
 }
 
-/** What a deliverer reports on success; a thrown UndeliverableError means refused for good, any other throw means try later. */
-/** `progress`: how many of the item's messages an earlier try posted, and where each one posted now is recorded (outbox_parts). */
+/**
+ * What a deliverer reports on success; a thrown UndeliverableError means refused for good, any other throw means
+ * try later. `progress`: how many of the item's messages an earlier try posted, and where each one posted now is
+ * recorded (outbox_parts).
+ */
 export type Deliver = (item: OutboxItem, progress: DeliveryProgress) => Promise<void | { messageId?: string }>;
 
 export type DeliveryOutcome =
