@@ -47,6 +47,20 @@ export interface PostgresCrashOptions {
   entry?: { file: string; nodeArgs: string[] };
 }
 
+/** What became of one Webex webhook at the shared URL. */
+interface WebhookOutcome {
+  /** The instance's HTTP port it reached (the last one tried). */
+  port: number;
+  /** Its HTTP status, or the error that ended it (ECONNRESET, ECONNREFUSED). */
+  outcome: number | string;
+  at: number;
+}
+
+/** "port 1234 200 at 21:41:44.142", or why there is none. */
+function describeWebhook(w: WebhookOutcome | undefined): string {
+  return w ? `port ${w.port} ${w.outcome} at ${new Date(w.at).toISOString().slice(11, 23)}` : 'never forwarded';
+}
+
 interface ChatLogLine {
   port: number;
   at: number;
@@ -58,7 +72,7 @@ interface Run {
   world: EmulatedWorld;
   proxy: RoundRobinProxy;
   /** Each webhook's event id → the instance it reached and its answer (or the error), and when. */
-  webhooks: Map<string, string>;
+  webhooks: Map<string, WebhookOutcome>;
   /** Chat-side log lines and warnings of both instances (by HTTP port), kept to explain an unanswered command. */
   chatLogs: ChatLogLine[];
   instances: SightlineInstance[];
@@ -111,13 +125,18 @@ async function startRun(opts: PostgresCrashOptions): Promise<Run> {
   const ports = [await freePort(), await freePort()];
   const chatLogs: ChatLogLine[] = [];
   // Which instance each Webex webhook reached, and with what answer (by the event's message id): a command left unanswered says where it went.
-  const webhooks = new Map<string, string>();
+  const webhooks = new Map<string, WebhookOutcome>();
   const proxy = await startRoundRobinProxy(
     ports.map((p) => `http://127.0.0.1:${p}`),
     {
       onOutcome: (body, backend, outcome) => {
-        const id = (JSON.parse(body.toString('utf8') || '{}') as { data?: { id?: string } }).data?.id;
-        if (id) webhooks.set(id, `${backend.replace(/^.*:/, 'port ')} ${outcome} at ${new Date().toISOString().slice(11, 23)}`);
+        let id: string | undefined;
+        try {
+          id = (JSON.parse(body.toString('utf8')) as { data?: { id?: string } }).data?.id;
+        } catch {
+          return; // not a webhook delivery
+        }
+        if (id) webhooks.set(id, { port: Number(new URL(backend).port), outcome, at: Date.now() });
       },
     },
   );
@@ -311,11 +330,11 @@ async function killAndCheck(run: Run, opts: PostgresCrashOptions, rand: () => nu
   r.figure('chat answer time, median / max (ms)', answerMs.length ? `${percentile(answerMs, 50)} / ${Math.max(...answerMs)}` : 'none answered');
   r.figure('lost commands: ms from the command to the next kill', chat.lostMsBeforeKill.join(', ') || 'none');
   const silent = commands.filter((c) => (repliesTo.get(c.id) ?? 0) === 0);
-  r.figure('unanswered commands: where the webhook went', silent.map((c) => `${new Date(c.sentAt).toISOString().slice(11, 23)} → ${run.webhooks.get(c.id) ?? 'never forwarded'}`).join('; ') || 'none');
+  r.figure('unanswered commands: where the webhook went', silent.map((c) => `${new Date(c.sentAt).toISOString().slice(11, 23)} → ${describeWebhook(run.webhooks.get(c.id))}`).join('; ') || 'none');
   for (const c of silent) {
-    const port = Number(/port (\d+)/.exec(run.webhooks.get(c.id) ?? '')?.[1]);
+    const port = run.webhooks.get(c.id)?.port;
     const around = run.chatLogs.filter((l) => l.port === port && l.at >= c.sentAt - 1_000 && l.at <= c.sentAt + 5_000 && !/sighting|outbox|xdr/i.test(l.text)).slice(0, 8);
-    log(`  postgres-crash: unanswered command ${c.id.slice(-16)} (${run.webhooks.get(c.id) ?? 'never forwarded'}); that instance's log: ${around.map((l) => l.text).join(' | ') || 'nothing'}`);
+    log(`  postgres-crash: unanswered command ${c.id.slice(-16)} (${describeWebhook(run.webhooks.get(c.id))}); that instance's log: ${around.map((l) => l.text).join(' | ') || 'nothing'}`);
   }
   r.check('no chat command answered twice', chat.answeredTwice.length === 0, chat.answeredTwice.slice(0, 3).join(', ') || undefined);
   r.check(`every chat command answered, unless an instance was killed within ${COMMAND_GRACE_MS / 1000} s of it`, chat.sent > 0 && chat.unansweredAwayFromKills.length === 0, chat.sent === 0 ? 'no command sent' : chat.unansweredAwayFromKills.length ? `${chat.unansweredAwayFromKills.length} unanswered, e.g. ${chat.unansweredAwayFromKills[0]}` : undefined);
