@@ -28,7 +28,7 @@ export async function runFaults(opts: FaultsOptions): Promise<SuiteReport> {
   opts.log?.('  faults: clean run done');
   const faulty = await workload(opts, true);
   for (const key of Object.keys(clean.state) as (keyof EndState)[]) {
-    r.check(`same ${key} with faults as without`, clean.state[key] === faulty.state[key], clean.state[key] === faulty.state[key] ? undefined : `clean ${String(clean.state[key]).slice(0, 150)} | faulty ${String(faulty.state[key]).slice(0, 150)}`);
+    r.check(`same ${key} with faults as without`, clean.state[key] === faulty.state[key], clean.state[key] === faulty.state[key] ? undefined : difference(clean.state[key], faulty.state[key]));
   }
   r.figure('sightings per run', opts.sightings);
   r.figure('XDR requests answered with a fault / total (faulty run)', `${faulty.xdrFaulted} / ${faulty.xdrCalls}`);
@@ -101,6 +101,19 @@ async function workload(opts: FaultsOptions, faults: boolean): Promise<{ state: 
   } finally {
     await bot.stop();
   }
+}
+
+/**
+ * What differs between the clean and the faulty run's value, for the report: the entries of a sorted,
+ * comma-joined list that only one side has (each with its count when it repeats), else both values.
+ */
+export function difference(clean: string | number, faulty: string | number): string {
+  if (typeof clean !== 'string' || typeof faulty !== 'string') return `clean ${clean} | faulty ${faulty}`;
+  const counts = (v: string) => v.split(',').filter(Boolean).reduce((m, e) => m.set(e, (m.get(e) ?? 0) + 1), new Map<string, number>());
+  const [a, b] = [counts(clean), counts(faulty)];
+  const only = (x: Map<string, number>, y: Map<string, number>) =>
+    [...x].filter(([e, n]) => (y.get(e) ?? 0) < n).map(([e, n]) => (n > 1 ? `${e} ×${n}` : e)).join('; ') || 'nothing';
+  return `only with faults: ${only(b, a)} | missing with faults: ${only(a, b)}`.slice(0, 600);
 }
 
 /** Intake processed, XDR queue empty, outbox drained (each retried until quiet or 120 s). */
