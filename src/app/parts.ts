@@ -27,8 +27,11 @@ export interface Base {
   /** Only when METRICS_ENABLED. */
   metrics?: Metrics;
   xdr: XdrPort;
-  /** Only when Webex is on and has a token. */
-  webex?: { api: WebexApi & { posted: number }; me: WebexPerson };
+  /**
+   * Only when Webex is on and has a token. `notifications` is the same API for cards and digests,
+   * held below the post limit so chat replies keep a share of it (clients/webex/throttle.ts).
+   */
+  webex?: { api: WebexApi & { posted: number }; notifications: WebexApi; notificationsPerMinute: number; me: WebexPerson };
   /** For /readyz: can the store be written. */
   storeReadiness(): { ok: boolean; detail?: string };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NewMessage, WebexApi, WebexMessage } from '../../../src/clients/webex/port.js';
-import { throttlePosts } from '../../../src/clients/webex/throttle.js';
+import { replyReserve, throttlePosts } from '../../../src/clients/webex/throttle.js';
 
 function api(sent: NewMessage[]): WebexApi {
   return {
@@ -38,5 +38,39 @@ describe('throttlePosts: how long the next post would wait', () => {
     await new Promise((r) => setImmediate(r));
     expect(sent).toHaveLength(1);
     expect(posts.postWaitMs()).toBe(61_000);
+  });
+});
+
+describe('throttlePosts: a share of the limit kept for chat replies', () => {
+  it('keeps a sixth of the limit, at most 10, at least 1, none at a limit of 1', () => {
+    expect([1, 2, 5, 6, 12, 60, 61, 600].map(replyReserve)).toEqual([0, 1, 1, 1, 2, 10, 10, 10]);
+  });
+
+  it('answers a reply at once while cards that fill the limit wait for the next window', async () => {
+    const sent: NewMessage[] = [];
+    const posts = throttlePosts(api(sent), 6);
+    expect(posts.notificationsPerMinute).toBe(5);
+    // A hunt queues six cards at once (not awaited: the sixth waits ~61 s).
+    for (let i = 1; i <= 6; i++) void posts.notifications.postMessage({ roomId: 'hunt', markdown: `card ${i}` });
+    await new Promise((r) => setImmediate(r));
+    expect(sent.map((m) => m.markdown)).toEqual(['card 1', 'card 2', 'card 3', 'card 4', 'card 5']);
+    expect(posts.notifications.postWaitMs()).toBeGreaterThan(60_000);
+    // An analyst's command arrives: its reply takes the slot the cards left, not a place behind them.
+    const reply = await posts.postMessage({ roomId: 'soc', markdown: 'reply' });
+    expect(reply.id).toBe('m6');
+    expect(sent.map((m) => m.markdown)).not.toContain('card 6');
+    expect(posts.posted).toBe(6);
+    // The bot's limit still holds for everything together: the window is full now.
+    expect(posts.postWaitMs()).toBeGreaterThan(60_000);
+  });
+
+  it('keeps nothing back at a limit of 1: the one post a minute goes to whoever asks first', async () => {
+    const sent: NewMessage[] = [];
+    const posts = throttlePosts(api(sent), 1);
+    expect(posts.notificationsPerMinute).toBe(1);
+    await posts.notifications.postMessage({ roomId: 'hunt', markdown: 'card' });
+    expect(sent).toHaveLength(1);
+    // A reply now waits for the next window like any post.
+    expect(posts.postWaitMs()).toBeGreaterThan(60_000);
   });
 });
