@@ -26,7 +26,7 @@ export async function openClients(config: Config, logger: Logger): Promise<Pick<
       }),
       config.webex.maxMessagesPerMinute,
     );
-    webex = { api, notifications: api.notifications, notificationsPerMinute: api.notificationsPerMinute, me: await api.me() };
+    webex = { api, me: await api.me() };
   }
   return { ...(metrics ? { metrics } : {}), xdr, ...(webex ? { webex } : {}) };
 }

@@ -32,7 +32,7 @@ export function buildChannels(
     const rooms = new RoomDirectory({ api: infra.webex.api, store, members: config.webex.roomMembers, logger, ...(roomsExclusive ? { exclusive: roomsExclusive } : {}) });
     channels.push(
       new WebexChannel({
-        api: infra.webex.notifications,
+        api: infra.webex.api.notifications,
         rooms,
         huntRoom: config.webex.huntRoom,
         incidentsRoom: config.webex.incidentsRoom,
@@ -52,7 +52,7 @@ export async function openNotify(infra: Infrastructure): Promise<Notify> {
   const receipts = await DeliveryReceipts.open(receiptsPathFor(config.stateFile));
   const storm = config.webex.storm;
   const stormPolicy = storm.enabled
-    ? stormPolicyFor({ messagesPerMinute: infra.webex?.notificationsPerMinute ?? config.webex.maxMessagesPerMinute, thresholdMinutes: storm.thresholdMinutes, digestSeconds: storm.digestSeconds })
+    ? stormPolicyFor({ messagesPerMinute: infra.webex?.api.notificationsPerMinute ?? config.webex.maxMessagesPerMinute, thresholdMinutes: storm.thresholdMinutes, digestSeconds: storm.digestSeconds })
     : undefined;
   const outbox = new Outbox(store, channels, clock, logger.child({ component: 'outbox' }), receipts, stormPolicy);
   // Before anything can queue or deliver: what was delivered just before a crash is not sent again.

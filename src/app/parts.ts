@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { BotDispatcher } from '../bot/dispatcher.js';
 import type { OutboxView } from '../bot/commands/outbox-view.js';
 import type { WebexApi, WebexPerson } from '../clients/webex/port.js';
+import type { ThrottledWebexApi } from '../clients/webex/throttle.js';
 import type { SightingIntake } from '../domain/correlation/intake.js';
 import type { IncidentService } from '../domain/ports/services.js';
 import type { XdrPort } from '../domain/ports/xdr.js';
@@ -28,10 +29,10 @@ export interface Base {
   metrics?: Metrics;
   xdr: XdrPort;
   /**
-   * Only when Webex is on and has a token. `notifications` is the same API for cards and digests,
-   * held below the post limit so chat replies keep a share of it (clients/webex/throttle.ts).
+   * Only when Webex is on and has a token. Cards and digests go through `api.notifications`, held
+   * below the post limit so chat replies keep a share of it (clients/webex/throttle.ts).
    */
-  webex?: { api: WebexApi & { posted: number }; notifications: WebexApi; notificationsPerMinute: number; me: WebexPerson };
+  webex?: { api: ThrottledWebexApi; me: WebexPerson };
   /** For /readyz: can the store be written. */
   storeReadiness(): { ok: boolean; detail?: string };
 }

@@ -31,14 +31,14 @@ export function replyReserve(maxPerMinute: number): number {
  * would wait in it. p-throttle decides when each call goes; it does not say when it let the last
  * ones through, so that is kept here.
  */
-function windowLimit<A extends unknown[], R>(limit: number, fn: (...args: A) => Promise<R>) {
+function windowLimit(limit: number, post: (msg: NewMessage) => Promise<WebexMessage>) {
   const throttle = pThrottle({ limit, interval: WINDOW_MS, strict: true });
   /** When each call of the last window was let through, oldest first. */
   const released: number[] = [];
-  const call = throttle((...args: A) => {
+  const call = throttle((msg: NewMessage) => {
     released.push(Date.now());
     if (released.length > limit) released.shift();
-    return fn(...args);
+    return post(msg);
   });
   const waitMs = (now = Date.now()): number => {
     while (released.length > 0 && released[0]! <= now - WINDOW_MS) released.shift();
